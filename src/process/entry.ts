@@ -1,0 +1,58 @@
+/**
+ * The first module every troupe thread and child process runs. It reads the
+ * bootstrap record (workerData for a thread, the first IPC message for a
+ * child), marks this place as a troupe worker, imports the runtime function
+ * named in it and hands over the parent link.
+ */
+import { isMainThread, parentPort, workerData } from 'node:worker_threads'
+import { markTroupeWorker, load, type ModuleRef } from './locate.js'
+import { setPlaceInfo } from './place.js'
+import type { Boot, Kind, Link } from './endpoint.js'
+import { toWireError } from '../codec/error.js'
+
+interface BootRecord { runtime: ModuleRef; data: unknown; name: string; kind: Kind; parentPid: number }
+
+markTroupeWorker()
+
+function threadLink(): Link {
+  const port = parentPort!
+  return {
+    send: (msg, transfer) => port.postMessage(msg, transfer as any),
+    onMessage: (fn) => { port.removeAllListeners('message'); port.on('message', fn) },
+    unref: () => port.unref(),
+    ref: () => port.ref(),
+  }
+}
+
+function childLink(): Link {
+  let handler: (msg: any) => void = () => {}
+  process.on('message', (m) => handler(m))
+  const channel = () => (process as unknown as { channel?: { ref(): void; unref(): void } }).channel
+  return {
+    send: (msg) => { if (process.connected) process.send!(msg as any) },
+    onMessage: (fn) => { handler = fn },
+    unref: () => channel()?.unref(),
+    ref: () => channel()?.ref(),
+  }
+}
+
+async function run(boot: BootRecord, link: Link): Promise<void> {
+  setPlaceInfo({ name: boot.name, kind: boot.kind, parentPid: boot.parentPid })
+  try {
+    const runtime = await load<(b: Boot) => unknown>(boot.runtime)
+    await runtime({ data: boot.data, link, info: { name: boot.name, kind: boot.kind, parentPid: boot.parentPid } })
+  } catch (err) {
+    link.send({ t: 'boot-error', error: toWireError(err, `${boot.kind} ${boot.name} (pid ${process.pid})`) })
+    process.exitCode = 1
+    link.unref()
+  }
+}
+
+if (!isMainThread) {
+  void run(workerData as BootRecord, threadLink())
+} else {
+  const link = childLink()
+  // A child process dies with its parent: when the IPC channel closes, nothing is left to serve.
+  process.once('disconnect', () => process.exit(process.exitCode ?? 0))
+  process.once('message', (boot: BootRecord) => void run(boot, link))
+}
