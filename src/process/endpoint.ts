@@ -3,6 +3,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { constants as osConstants } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { ModuleRef } from './locate.js'
+import { attachChild, isRouterFrame } from './router.js'
 
 /** Where a Process, pool worker or actor runs. */
 export type Kind = 'thread' | 'process'
@@ -126,8 +127,11 @@ export class Endpoint {
   constructor(opts: EndpointOptions) {
     this.kind = opts.kind
     this.name = opts.name ?? `${opts.kind}`
-    const boot = { runtime: opts.runtime, data: opts.data, name: this.name, kind: opts.kind, parentPid: process.pid }
+    // Every link also carries the router's frames, so references work between all places (see router.ts).
+    const route = attachChild((frame) => this.send(frame))
+    const boot = { runtime: opts.runtime, data: opts.data, name: this.name, kind: opts.kind, parentPid: process.pid, address: route.address }
     this.exited = new Promise((r) => { this.resolveExit = r })
+    void this.exited.then(() => route.detach())
     if (opts.kind === 'thread') {
       const worker = new Worker(threadBootstrap, {
         eval: true,
@@ -142,7 +146,7 @@ export class Endpoint {
       this.threadId = worker.threadId
       this.stdout = opts.stdio === 'pipe' ? worker.stdout : null
       this.stderr = opts.stdio === 'pipe' ? worker.stderr : null
-      worker.on('message', (m) => this.onMsg(m))
+      worker.on('message', (m) => isRouterFrame(m) ? route.deliver(m) : this.onMsg(m))
       // An uncaught error ends the thread with exit code 1; the runtime reports its own errors as messages.
       worker.on('error', () => {})
       worker.on('exit', (code) => this.stopSignal ? this.settle(null, this.stopSignal) : this.settle(code, null))
@@ -157,7 +161,7 @@ export class Endpoint {
       this.threadId = undefined
       this.stdout = child.stdout
       this.stderr = child.stderr
-      child.on('message', (m) => this.onMsg(m))
+      child.on('message', (m) => isRouterFrame(m) ? route.deliver(m) : this.onMsg(m))
       child.on('error', () => {})
       child.on('exit', (code, signal) => this.settle(code, signal))
       child.send(boot)

@@ -7,10 +7,14 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { markTroupeWorker, load, type ModuleRef } from './locate.js'
 import { setPlaceInfo } from './place.js'
+import { attachParent, isRouterFrame } from './router.js'
 import type { Boot, Kind, Link } from './endpoint.js'
 import { toWireError } from '../codec/error.js'
 
-interface BootRecord { runtime: ModuleRef; data: unknown; name: string; kind: Kind; parentPid: number }
+interface BootRecord { runtime: ModuleRef; data: unknown; name: string; kind: Kind; parentPid: number; address?: string }
+
+// Router frames from the parent go here once the boot record gave this place its address.
+let toRouter: (frame: unknown) => void = () => {}
 
 markTroupeWorker()
 
@@ -18,7 +22,7 @@ function threadLink(): Link {
   const port = parentPort!
   return {
     send: (msg, transfer) => port.postMessage(msg, transfer as any),
-    onMessage: (fn) => { port.removeAllListeners('message'); port.on('message', fn) },
+    onMessage: (fn) => { port.removeAllListeners('message'); port.on('message', (m) => isRouterFrame(m) ? toRouter(m) : fn(m)) },
     unref: () => port.unref(),
     ref: () => port.ref(),
   }
@@ -26,7 +30,7 @@ function threadLink(): Link {
 
 function childLink(): Link {
   let handler: (msg: any) => void = () => {}
-  process.on('message', (m) => handler(m))
+  process.on('message', (m) => isRouterFrame(m) ? toRouter(m) : handler(m))
   const channel = () => (process as unknown as { channel?: { ref(): void; unref(): void } }).channel
   return {
     send: (msg) => { if (process.connected) process.send!(msg as any) },
@@ -38,6 +42,7 @@ function childLink(): Link {
 
 async function run(boot: BootRecord, link: Link): Promise<void> {
   setPlaceInfo({ name: boot.name, kind: boot.kind, parentPid: boot.parentPid })
+  if (boot.address) toRouter = attachParent(boot.address, (frame) => link.send(frame))
   try {
     const runtime = await load<(b: Boot) => unknown>(boot.runtime)
     await runtime({ data: boot.data, link, info: { name: boot.name, kind: boot.kind, parentPid: boot.parentPid } })
