@@ -1,0 +1,175 @@
+/**
+ * What the dashboard knows, as plain JSON: the reports that workers, pools and
+ * actor systems publish about themselves, and the snapshot the server streams
+ * to the browser. The web front-end imports these types too (type-only), so
+ * this file must stay free of Node imports.
+ */
+
+/** Where a queue lives. */
+export type QueueBackend = 'manager' | 'redis' | 'local'
+
+/** One queue as the page shows it. */
+export interface QueueStat {
+  name: string
+  backend: QueueBackend
+  /** Items waiting now. */
+  depth: number
+  /** Items put since the queue was created, when the source counts them. */
+  put?: number
+  /** Items taken since the queue was created, when the source counts them. */
+  got?: number
+  /** Items per second put, over the last sample interval. */
+  inRate?: number
+  /** Items per second taken, over the last sample interval. */
+  outRate?: number
+  /** Unfinished `taskDone()` work of a JoinableQueue. */
+  unfinished?: number
+  /** Capacity (0 = unbounded). */
+  maxsize?: number
+  /** Items delivered but not yet acknowledged (Redis consumer groups). */
+  pending?: number
+  /** Readers connected (Redis consumers, manager clients). */
+  consumers?: number
+}
+
+/** What a worker (`troupe worker`, a pool worker, anything that runs tasks) says about itself. */
+export interface WorkerReport {
+  kind: 'worker'
+  /** Stable id, unique across the cluster (e.g. `host:pid` or `host:pid:3`). */
+  id: string
+  host: string
+  pid: number
+  state: 'starting' | 'idle' | 'busy' | 'stopping' | 'exited'
+  /** A short description of the task being run now. */
+  task?: string | null
+  /** Tasks finished successfully / with an error since the worker started. */
+  done: number
+  failed: number
+  /** Milliseconds spent running tasks since the worker started. */
+  busyMs: number
+  /** Wall-clock ms (the worker's clock) when it started; only used as a fallback for utilisation. */
+  startedAt: number
+  /** Incremented on every report; the dashboard marks a worker lost when it stops changing. */
+  seq: number
+  /**
+   * Durations (ms) of the most recently finished tasks: `ms[i]` is the task
+   * with index `from + i` counting from 0 over `done + failed`. A ring of a few
+   * hundred entries lets the dashboard feed its histogram without a per-task
+   * message; tasks older than the ring when the dashboard looks are counted but
+   * not timed.
+   */
+  recent?: { from: number; ms: number[] }
+  /** Where this worker takes its tasks from (queue name), for the page. */
+  queue?: string
+  /** Pool id when the worker belongs to a pool. */
+  pool?: string
+}
+
+/** What a Pool says about itself. */
+export interface PoolReport {
+  kind: 'pool'
+  id: string
+  host: string
+  pid: number
+  /** 'thread' or 'process'. */
+  workerKind?: string
+  workers: number
+  busy: number
+  /** Tasks submitted and not yet started. */
+  queued: number
+  done: number
+  failed: number
+  /** Workers replaced after a crash. */
+  restarts: number
+  seq: number
+  recent?: { from: number; ms: number[] }
+  closed?: boolean
+}
+
+/** One actor in a supervision tree. */
+export interface ActorNode {
+  /** Path from the root, like `/root/pinger`. */
+  path: string
+  name: string
+  /** The actor class name. */
+  type?: string
+  state: 'starting' | 'running' | 'restarting' | 'stopped' | 'failed'
+  /** Messages waiting in the mailbox. */
+  mailbox: number
+  /** Times this actor was restarted by its supervisor. */
+  restarts: number
+  /** Messages handled since it started. */
+  processed?: number
+  /** Where it runs: 'local', 'thread', 'process'. */
+  place?: string
+  pid?: number
+  children: ActorNode[]
+}
+
+/** What an actor system (all actors of one process tree) says about itself. */
+export interface ActorsReport {
+  kind: 'actors'
+  id: string
+  host: string
+  pid: number
+  seq: number
+  roots: ActorNode[]
+}
+
+/** Anything published to the dashboard's report channel. */
+export type Report = WorkerReport | PoolReport | ActorsReport
+
+/** A worker as the page shows it. */
+export interface WorkerStat extends Omit<WorkerReport, 'recent' | 'state'> {
+  state: WorkerReport['state'] | 'lost'
+  /** Busy fraction 0..1 over the last interval. */
+  utilisation: number
+  /** Seconds since the dashboard last saw this worker's report change. */
+  silentFor: number
+}
+
+/** A pool as the page shows it. */
+export interface PoolStat extends Omit<PoolReport, 'recent'> {
+  lost: boolean
+}
+
+/** An actor system as the page shows it. */
+export interface ActorSystemStat extends ActorsReport {
+  lost: boolean
+}
+
+/** One point of the throughput chart. */
+export interface ThroughputPoint {
+  /** Dashboard time, ms since the epoch. */
+  t: number
+  /** Items/s put into all queues. */
+  in: number
+  /** Items/s taken from all queues. */
+  out: number
+  /** Tasks/s finished by workers and pools. */
+  tasks: number
+  /** Items waiting in all queues. */
+  depth: number
+}
+
+/** Everything the page shows at one moment. */
+export interface Snapshot {
+  t: number
+  /** What the dashboard is connected to, for the header. */
+  sources: { name: string; ok: boolean; error?: string }[]
+  queues: QueueStat[]
+  workers: WorkerStat[]
+  pools: PoolStat[]
+  actors: ActorSystemStat[]
+  totals: { done: number; failed: number; restarts: number; depth: number }
+  /** The newest throughput point (the page keeps its own history). */
+  point: ThroughputPoint
+}
+
+/** The first message on the event stream: the current snapshot plus history. */
+export interface Hello {
+  version: string
+  intervalMs: number
+  history: ThroughputPoint[]
+  snapshot: Snapshot
+}
