@@ -5,3 +5,4 @@ export {
   serve, connect, placeAddress, isUnder, onPlaceDown, beforePlaceExit, runPlaceExitHooks, reviveAsync, isRouterFrame,
   type ObjectAddress, type RequestContext, type Handler, type Served, type Remote,
 } from './router.js'
+export { Process, currentProcess, activeChildren, processRuntime, type ProcessOptions } from './process.js'

@@ -1,0 +1,231 @@
+/**
+ * Process: run a user's exported function in a worker thread (default) or a
+ * child process, Python-style. The target is found by module URL and export
+ * name (`locate`), its arguments cross with `marshal` (structured clone for
+ * threads, v8 for processes), and the place it runs in joins the router tree
+ * so queues and references passed in the arguments work there.
+ */
+import type { TransferListItem } from 'node:worker_threads'
+import { marshal, toWireError, fromWireError, PORTABLE_TAG, type WireError } from '../codec/index.js'
+import { TroupeError, UnsendableValueError } from '../errors.js'
+import { Endpoint, type Boot, type Kind } from './endpoint.js'
+import { locate, load, type ModuleRef } from './locate.js'
+import { currentPlace, placeLabel, type PlaceInfo } from './place.js'
+import { reviveAsync, runPlaceExitHooks } from './router.js'
+
+/** How to run a target. */
+export interface ProcessOptions<A extends unknown[]> {
+  /** An exported function (sync or async) of some module; it runs in the new place. */
+  target: (...args: A) => unknown
+  /** Its arguments; default none. */
+  args?: A
+  /** `'thread'` (default) or `'process'`. */
+  kind?: Kind
+  /** Default `Process-N`, as in Python. */
+  name?: string
+  /** A daemon does not keep the parent alive and is killed when the parent exits. Default false. */
+  daemon?: boolean
+  /** ArrayBuffers / MessagePorts inside `args` to transfer instead of copy (threads only). */
+  transfer?: TransferListItem[]
+}
+
+/** Bootstrap data the runtime receives. */
+interface ProcessBoot { target: ModuleRef; args: unknown[]; portables: boolean }
+
+/** Messages a Process runtime sends its parent. */
+type RuntimeMessage = { t: 'error' | 'boot-error'; error: WireError } | { t: 'done'; code: number }
+
+let processSeq = 0
+// Non-daemon Processes started from this place: it waits for them before exiting, as Python does.
+const liveChildren = new Set<Process<any>>()
+const runtimeRef: ModuleRef = { url: import.meta.url, name: 'processRuntime' }
+
+/** Python's `current_process()`: name, kind, pid, parent pid and thread id of the calling code. */
+export function currentProcess(): PlaceInfo {
+  return currentPlace()
+}
+
+/** Python's `active_children()`: Processes started from this place that are still running. */
+export function activeChildren(): Process<any>[] {
+  return [...liveChildren].filter((p) => p.isAlive)
+}
+
+/** Where inside `v` shared memory sits (SharedArrayBuffer, a view on one, or a portable marked `shared`). */
+function findSharedMemory(v: unknown, path: string, seen = new Set<object>()): { path: string; what: string } | undefined {
+  if (v === null || typeof v !== 'object' || seen.has(v)) return undefined
+  seen.add(v)
+  if (v instanceof SharedArrayBuffer) return { path, what: 'a SharedArrayBuffer' }
+  if (ArrayBuffer.isView(v)) return v.buffer instanceof SharedArrayBuffer ? { path, what: `a ${v.constructor.name} on shared memory` } : undefined
+  if (v instanceof ArrayBuffer) return undefined
+  const rec = v as Record<string, unknown>
+  if (typeof rec[PORTABLE_TAG] === 'string' && (rec.data as { shared?: unknown } | undefined)?.shared === true) {
+    return { path, what: `a ${String(rec[PORTABLE_TAG]).replace(/^troupe\./, '')}` }
+  }
+  const entries: [string, unknown][] = Array.isArray(v) ? v.map((x, i) => [`${path}[${i}]`, x])
+    : v instanceof Map ? [...v].map(([k, x]) => [`${path}.get(${JSON.stringify(String(k))})`, x])
+    : v instanceof Set ? [...v].map((x) => [`${path}.<item>`, x])
+    : Object.keys(rec).map((k) => [`${path}.${k}`, rec[k]])
+  for (const [p, x] of entries) {
+    const hit = findSharedMemory(x, p, seen)
+    if (hit) return hit
+  }
+  return undefined
+}
+
+/**
+ * A target running in another thread or child process (Python's
+ * `multiprocessing.Process`). `start()` it, `join()` it, read `exitCode` and
+ * `error`.
+ */
+export class Process<A extends unknown[] = unknown[]> {
+  /** Shown by `currentProcess().name` inside and in logs. */
+  readonly name: string
+  /** `'thread'` or `'process'`. */
+  readonly kind: Kind
+  /** Whether it is a daemon (set before `start()`). */
+  daemon: boolean
+  /** The error the target threw (class, message, remote stack and origin kept), once it has. */
+  error: Error | undefined
+  private readonly target: (...args: A) => unknown
+  private readonly args: A
+  private readonly transfer?: TransferListItem[]
+  private endpoint: Endpoint | undefined
+  private started = false
+
+  constructor(opts: ProcessOptions<A>) {
+    this.target = opts.target
+    this.args = (opts.args ?? []) as A
+    this.kind = opts.kind ?? 'thread'
+    this.name = opts.name ?? `Process-${++processSeq}`
+    this.daemon = opts.daemon ?? false
+    this.transfer = opts.transfer
+    if (typeof opts.target !== 'function') throw new TypeError(`Process target must be a function, got ${typeof opts.target}`)
+    if (this.kind !== 'thread' && this.kind !== 'process') throw new TypeError(`Process kind must be 'thread' or 'process', got ${String(this.kind)}`)
+  }
+
+  /**
+   * Locate the target, check the arguments and start the thread or child
+   * process. Rejects with UnlocatableFunctionError (naming the function) or
+   * UnsendableValueError (naming the path, e.g. `args[1].callback`).
+   */
+  async start(): Promise<void> {
+    if (this.started) throw new TroupeError(`${this.name} was already started; a Process can be started once`)
+    this.started = true
+    const ref = await locate(this.target)
+    const m = marshal(this.args, 'args')
+    if (this.kind === 'process') {
+      const shared = findSharedMemory(m.value, 'args')
+      if (shared) {
+        const err = new UnsendableValueError(
+          `${shared.path} is ${shared.what}, which only threads of one process can share. ` +
+          "Use kind: 'thread', or get the primitive from a manager to share it across child processes and hosts.")
+        err.path = shared.path
+        throw err
+      }
+    }
+    const data: ProcessBoot = { target: ref, args: m.value as unknown[], portables: m.portables }
+    const endpoint = new Endpoint({ kind: this.kind, runtime: runtimeRef, data, name: this.name, transfer: this.transfer })
+    this.endpoint = endpoint
+    endpoint.onMessage((msg: RuntimeMessage) => {
+      if (msg.t === 'done') endpoint.send({ t: 'bye' })
+      else if (msg.t === 'error' || msg.t === 'boot-error') this.error = fromWireError(msg.error)
+    })
+    if (this.daemon) {
+      endpoint.unref()
+      if (this.kind === 'process') {
+        // Python terminates daemonic children when the parent exits; a busy child would not notice the closed channel.
+        const killAtExit = () => { void endpoint.terminate() }
+        process.once('exit', killAtExit)
+        void endpoint.exited.then(() => process.off('exit', killAtExit))
+      }
+    } else {
+      liveChildren.add(this)
+      void endpoint.exited.then(() => liveChildren.delete(this))
+    }
+  }
+
+  /** Wait until it ends, or `timeout` ms pass; resolves with `exitCode` (null if still running). */
+  async join(opts: { timeout?: number } = {}): Promise<number | null> {
+    if (!this.endpoint) throw new TroupeError(`${this.name} must be started before join()`)
+    if (opts.timeout === undefined) {
+      await this.endpoint.exited
+    } else {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([this.endpoint.exited, new Promise((r) => { timer = setTimeout(r, Math.max(0, opts.timeout!)) })])
+      clearTimeout(timer)
+    }
+    return this.exitCode
+  }
+
+  /** Stop it: SIGTERM for a child process, thread termination for a thread (exitCode -15). Resolves when it has ended. */
+  async terminate(): Promise<void> {
+    if (this.endpoint) await this.endpoint.terminate()
+  }
+
+  /** Kill it at once: SIGKILL for a child process (exitCode -9). Resolves when it has ended. */
+  async kill(): Promise<void> {
+    if (this.endpoint) await this.endpoint.kill()
+  }
+
+  /** True between `start()` and its end. */
+  get isAlive(): boolean {
+    return this.endpoint?.alive ?? false
+  }
+
+  /** OS pid (for a thread, the pid of the process it runs in); undefined before start. */
+  get pid(): number | undefined {
+    return this.endpoint?.pid
+  }
+
+  /** Worker thread id (threads only). */
+  get threadId(): number | undefined {
+    return this.endpoint?.threadId
+  }
+
+  /** Null while running; the exit code once ended, or minus the signal number when killed (-9, -15). */
+  get exitCode(): number | null {
+    return this.endpoint?.exit?.exitCode ?? null
+  }
+
+  /** Resolves when it has ended (whether or not someone joins). */
+  get exited(): Promise<unknown> {
+    return this.endpoint?.exited ?? Promise.resolve()
+  }
+
+  /** `await using p = new Process(...)`: kills it if still running at scope exit. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.isAlive) await this.kill()
+  }
+}
+
+/**
+ * The function every Process place runs (named in the Endpoint's boot record):
+ * load the target, revive its arguments, await it, report a thrown error,
+ * flush, wait for non-daemon children, then exit with Python's codes.
+ */
+export async function processRuntime(boot: Boot): Promise<void> {
+  const { target, args, portables } = boot.data as ProcessBoot
+  const link = boot.link
+  let sayBye!: () => void
+  const bye = new Promise<void>((r) => { sayBye = r })
+  link.onMessage((msg: { t?: string }) => { if (msg?.t === 'bye') sayBye() })
+  let code = 0
+  try {
+    const fn = await load<(...a: unknown[]) => unknown>(target)
+    const values = (portables ? await reviveAsync(args) : args) as unknown[]
+    await fn(...values)
+  } catch (err) {
+    code = 1
+    // Like Python, the place that failed prints the traceback on its own stderr.
+    console.error(`Process ${boot.info.name}:\n${(err as Error)?.stack ?? String(err)}`)
+    link.send({ t: 'error', error: toWireError(err, placeLabel()) })
+  }
+  await runPlaceExitHooks()
+  await Promise.all([...liveChildren].map((p) => p.join()))
+  // Everything sent before 'done' is received before the parent answers 'bye' (one FIFO link), so nothing is lost.
+  link.send({ t: 'done', code })
+  const timer = setTimeout(sayBye, 5000)
+  await bye
+  clearTimeout(timer)
+  process.exit(code)
+}
