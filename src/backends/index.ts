@@ -1,0 +1,2 @@
+/** Backends: where troupe's primitives can live beyond one machine. */
+export * from './redis/index.js'

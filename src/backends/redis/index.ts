@@ -1,0 +1,9 @@
+/**
+ * troupe on Redis: durable queues (streams + consumer groups, leases,
+ * reclaim, retries, dead letters, delayed items, idempotent results).
+ */
+export { RedisQueue, RedisJoinableQueue, type RedisQueueOptions, type GetOptions, type PutOptions, type DeadLetter, type RedisTask } from './queue.js'
+export { Connection, type RedisTarget, type RedisAddress } from './connect.js'
+export { queueKeys, type QueueKeys } from './keys.js'
+export { codecFor, type CodecName, type ValueCodec } from './codec.js'
+export { serveTasks, spawnWorker, moduleRef, redisWorkerRuntime, type TaskWorkerOptions, type WorkerStats, type WorkerBoot } from './worker.js'

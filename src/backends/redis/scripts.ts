@@ -1,0 +1,154 @@
+/**
+ * The Lua scripts behind the queues. Each touches only keys of one queue, all
+ * carrying the queue's hash tag, so each runs in one Redis Cluster slot.
+ * Scripts read the clock with TIME so due times do not depend on client clocks.
+ */
+import { createHash } from 'node:crypto'
+import type { Redis, ChainableCommander } from 'ioredis'
+
+/** A Lua script run by EVALSHA, falling back to EVAL when the server forgot it (after a restart). */
+export class Script {
+  readonly sha: string
+  constructor(readonly name: string, readonly lua: string) {
+    this.sha = createHash('sha1').update(lua).digest('hex')
+  }
+
+  /** Run with string/Buffer keys and args; replies with Buffers when `buffers` is set. */
+  async run(r: Redis, keys: string[], args: (string | Buffer | number)[], buffers = false): Promise<unknown> {
+    const call = buffers ? r.callBuffer.bind(r) : r.call.bind(r)
+    try {
+      return await call('EVALSHA', this.sha, keys.length, ...keys, ...args)
+    } catch (err) {
+      if (!String((err as Error).message).includes('NOSCRIPT')) throw err
+      return call('EVAL', this.lua, keys.length, ...keys, ...args)
+    }
+  }
+
+  /** Queue into a pipeline (the caller loads scripts first, see `load`). */
+  queue(p: ChainableCommander, keys: string[], args: (string | Buffer | number)[]): void {
+    p.call('EVALSHA', this.sha, keys.length, ...keys, ...args)
+  }
+}
+
+/** Make sure the server knows these scripts (before pipelining EVALSHA). */
+export async function load(r: Redis, scripts: Script[]): Promise<void> {
+  await Promise.all(scripts.map((s) => r.call('SCRIPT', 'LOAD', s.lua)))
+}
+
+const NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`
+
+/** KEYS stream; ARGV maxsize, field, value, ... -> entry id, or false when full. */
+export const put = new Script('put', `
+local max = tonumber(ARGV[1])
+if max > 0 and redis.call('XLEN', KEYS[1]) >= max then return false end
+return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))`)
+
+/** KEYS delayed, delayedData; ARGV delayMs, taskId, field, value, ... -> due time. */
+export const delay = new Script('delay', `${NOW}
+local due = now + tonumber(ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[2], cmsgpack.pack({unpack(ARGV, 3)}))
+redis.call('ZADD', KEYS[1], due, ARGV[2])
+return due`)
+
+/**
+ * KEYS stream, delayed, delayedData; ARGV limit -> ms until the next delayed
+ * task is due (-1: none). Moves due tasks to the stream.
+ */
+export const promote = new Script('promote', `${NOW}
+local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+for _, id in ipairs(ids) do
+  local packed = redis.call('HGET', KEYS[3], id)
+  if packed then redis.call('XADD', KEYS[1], '*', unpack(cmsgpack.unpack(packed))) end
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('HDEL', KEYS[3], id)
+end
+local nxt = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+if nxt[2] then return math.max(0, tonumber(nxt[2]) - now) end
+return -1`)
+
+/** KEYS stream; ARGV group, id, ... -> entries deleted. Acknowledge and delete, so XLEN stays the count of unfinished tasks. */
+export const ack = new Script('ack', `
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))
+return redis.call('XDEL', KEYS[1], unpack(ARGV, 2))`)
+
+/**
+ * KEYS stream, dead, delayed, delayedData; ARGV group, id, mode, delayMs, taskId, field, value, ...
+ * Settle one delivery that did not succeed: `retry` re-adds it (after delayMs
+ * through the delayed set), `dead` moves it to the dead-letter stream. A
+ * delivery someone else already acknowledged is left alone (returns 0).
+ */
+export const settle = new Script('settle', `
+local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+if acked == 0 then return 0 end
+if ARGV[3] == 'dead' then
+  redis.call('XADD', KEYS[2], '*', unpack(ARGV, 6))
+elseif tonumber(ARGV[4]) > 0 then
+  ${NOW.replace(/\n/g, '\n  ')}
+  redis.call('HSET', KEYS[4], ARGV[5], cmsgpack.pack({unpack(ARGV, 6)}))
+  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), ARGV[5])
+else
+  redis.call('XADD', KEYS[1], '*', unpack(ARGV, 6))
+end
+return 1`)
+
+/**
+ * KEYS stream, dead; ARGV group, consumer, minIdleMs, cursor, count, maxRetries
+ * -> { nextCursor, claimed {id, fields, deliveries}..., dead {fields}... }.
+ * Takes over entries whose lease expired (their consumer stopped heartbeating:
+ * it died or hangs). An entry delivered more than maxRetries+1 times in all
+ * (field `a` counts earlier explicit retries) goes to the dead-letter stream.
+ */
+export const reclaim = new Script('reclaim', `
+local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
+local claimed, dead = {}, {}
+local maxRetries = tonumber(ARGV[6])
+for _, e in ipairs(r[2]) do
+  local id, f = e[1], e[2]
+  if f then
+    local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)
+    local deliveries = p[1] and tonumber(p[1][4]) or 1
+    local prior = 0
+    for k = 1, #f, 2 do if f[k] == 'a' then prior = tonumber(f[k + 1]) end end
+    if prior + deliveries - 1 > maxRetries then
+      local out = {}
+      for k = 1, #f do out[k] = f[k] end
+      out[#out + 1] = 'reason'
+      out[#out + 1] = 'lease expired ' .. deliveries .. ' times (consumer died or hung)'
+      redis.call('XADD', KEYS[2], '*', unpack(out))
+      redis.call('XACK', KEYS[1], ARGV[1], id)
+      redis.call('XDEL', KEYS[1], id)
+      dead[#dead + 1] = f
+    else
+      claimed[#claimed + 1] = {id, f, deliveries}
+    end
+  end
+end
+return {r[1], claimed, dead}`)
+
+/**
+ * KEYS results stream, done hash; ARGV taskId, payload, isError, ... -> results added.
+ * A result whose task id is already in the done hash is dropped: a task that
+ * ran twice (its worker died after finishing, before acknowledging) has one result.
+ */
+export const record = new Script('record', `
+local n = 0
+for k = 1, #ARGV, 3 do
+  if redis.call('HSETNX', KEYS[2], ARGV[k], '1') == 1 then
+    redis.call('XADD', KEYS[1], '*', 'i', ARGV[k], 'v', ARGV[k + 1], 'e', ARGV[k + 2])
+    n = n + 1
+  end
+end
+return n`)
+
+/** KEYS stream, delayed; ARGV group -> { undelivered+pending (XLEN), pending, delayed }. */
+export const sizes = new Script('sizes', `
+local len = redis.call('XLEN', KEYS[1])
+local pending = 0
+local ok, p = pcall(redis.call, 'XPENDING', KEYS[1], ARGV[1])
+if ok and p then pending = tonumber(p[1]) end
+return {len, pending, redis.call('ZCARD', KEYS[2])}`)
+
+/** Every script, for `load`. */
+export const allScripts = [put, delay, promote, ack, settle, reclaim, record, sizes]

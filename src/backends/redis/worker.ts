@@ -1,0 +1,256 @@
+/**
+ * The task worker: takes tasks from a Redis queue, runs them, records each
+ * result once (idempotently, keyed by task id) and only then acknowledges the
+ * task. Used by `troupe worker --redis` and by RedisPool's own workers.
+ */
+import { pathToFileURL } from 'node:url'
+import { resolve as resolvePath } from 'node:path'
+import { load, Endpoint, placeLabel, type ModuleRef, type Boot } from '../../process/index.js'
+import { toWireError } from '../../codec/index.js'
+import { WorkerCrashedError } from '../../errors.js'
+import { Connection, type RedisTarget, type RedisAddress } from './connect.js'
+import { queueKeys } from './keys.js'
+import { codecFor, type CodecName, type ValueCodec } from './codec.js'
+import { Consumer, type Delivery, type Entry } from './consumer.js'
+import { consumerName, defaultRedis } from './ids.js'
+import * as scripts from './scripts.js'
+
+/** What a worker serves and how. */
+export interface TaskWorkerOptions {
+  /** Redis URL, options or client (default: `TROUPE_REDIS`, `REDIS_URL`, local). */
+  redis?: RedisTarget
+  /** Name of the task queue. */
+  tasks: string
+  /** Results queue for tasks that do not name their own (pool tasks do). Without it such results are dropped. */
+  results?: string
+  /** The function for tasks that do not name one: called with the task's item. Pool tasks name theirs. */
+  fn?: (...args: any[]) => unknown
+  /** Tasks run at once when the function is async (default 1). */
+  concurrency?: number
+  /** Tasks fetched per round trip (default max(64, 2 x concurrency)). */
+  prefetch?: number
+  prefix?: string
+  codec?: CodecName | ValueCodec
+  group?: string
+  /** Lease in ms (default 30,000); must exceed the longest synchronous stretch of a task. */
+  leaseMs?: number
+  /** Redeliveries after a crash or a retry before a task is dead-lettered (default 3). */
+  maxRetries?: number
+  /** Runs again after the function throws (default 0: the error becomes the task's result). */
+  retries?: number
+  /** Stop once no task has arrived for this many ms. */
+  idleExit?: number
+  /** Stop (after finishing what runs) when aborted. */
+  signal?: AbortSignal
+  /** Called after each flush with the running totals. */
+  onProgress?: (stats: WorkerStats) => void
+}
+
+/** What a worker did. */
+export interface WorkerStats {
+  done: number
+  failed: number
+  retried: number
+}
+
+/** Record results once per task id: `triples` is [taskId, payload, isError ('0'|'1')]... */
+export async function recordResults(conn: Connection, prefix: string, results: string, triples: (string | Buffer)[]): Promise<void> {
+  const k = queueKeys(results, prefix)
+  // 3 args per result, and Lua's stack takes a few thousand: 900 results per call.
+  for (let i = 0; i < triples.length; i += 2700) {
+    await scripts.record.run(conn.main, [k.stream, k.done], triples.slice(i, i + 2700))
+  }
+}
+
+/** Load `url#export`. */
+function refOf(fn: string): ModuleRef {
+  const at = fn.lastIndexOf('#')
+  return { url: fn.slice(0, at), name: fn.slice(at + 1) }
+}
+
+/** Serve tasks until aborted or idle; resolves with what was done. */
+export async function serveTasks(opts: TaskWorkerOptions): Promise<WorkerStats> {
+  const prefix = opts.prefix ?? 'troupe'
+  const codec = codecFor(opts.codec)
+  const concurrency = Math.max(1, opts.concurrency ?? 1)
+  const prefetch = Math.max(1, opts.prefetch ?? Math.max(64, concurrency * 2))
+  const retries = opts.retries ?? 0
+  const origin = `redis worker ${placeLabel()}`
+  const conn = new Connection(opts.redis ?? defaultRedis())
+  const stats: WorkerStats = { done: 0, failed: 0, retried: 0 }
+  const fns = new Map<string, Promise<(...a: unknown[]) => unknown>>()
+  // Results waiting to be recorded, per results queue, and the tasks to acknowledge after them.
+  let pendingResults = new Map<string, (string | Buffer)[]>()
+  let pendingAcks: string[] = []
+  let flushing: Promise<void> = Promise.resolve()
+  let flushError: Error | undefined
+
+  const recordDead = (entries: Entry[]) => {
+    // The reclaimer dead-lettered tasks whose workers kept dying: their callers get a WorkerCrashedError result.
+    for (const e of entries) {
+      const dest = e.results ?? opts.results
+      if (!dest) continue
+      const err = new WorkerCrashedError(`task ${e.taskId} was dead-lettered: ${e.reason ?? 'its workers kept dying'}`)
+      addResult(dest, e.taskId, codec.encode(toWireError(err, origin)), true)
+    }
+    scheduleFlush()
+  }
+  const consumer = new Consumer(conn, queueKeys(opts.tasks, prefix), {
+    group: opts.group ?? 'troupe', consumer: consumerName(), leaseMs: opts.leaseMs ?? 30_000,
+    maxRetries: opts.maxRetries ?? 3, delayPollMs: 200, onDead: recordDead,
+  })
+
+  function addResult(dest: string, taskId: string, payload: Buffer, isError: boolean): void {
+    let list = pendingResults.get(dest)
+    if (!list) pendingResults.set(dest, list = [])
+    list.push(taskId, payload, isError ? '1' : '0')
+  }
+
+  function scheduleFlush(): Promise<void> {
+    flushing = flushing.then(async () => {
+      const results = pendingResults
+      const acks = pendingAcks
+      if (results.size === 0 && acks.length === 0) return
+      pendingResults = new Map()
+      pendingAcks = []
+      try {
+        // Results first, then the ack: a worker dying in between only causes a rerun, whose result is dropped as a duplicate.
+        for (const [dest, triples] of results) await recordResults(conn, prefix, dest, triples)
+        await consumer.ack(acks)
+      } catch (err) {
+        flushError = err as Error
+      }
+      opts.onProgress?.({ ...stats })
+    })
+    return flushing
+  }
+
+  async function fnFor(d: Delivery): Promise<(...a: unknown[]) => unknown> {
+    if (!d.fn) {
+      if (!opts.fn) throw new TypeError(`task ${d.taskId} names no function and this worker has none (--module/--export)`)
+      return opts.fn as (...a: unknown[]) => unknown
+    }
+    let f = fns.get(d.fn)
+    if (!f) fns.set(d.fn, f = load<(...a: unknown[]) => unknown>(refOf(d.fn)))
+    return f
+  }
+
+  async function run(d: Delivery): Promise<void> {
+    let value: unknown
+    let failed: unknown
+    let ok = false
+    try {
+      const fn = await fnFor(d)
+      const input = codec.decode(d.payload)
+      if (d.chunk) {
+        const out: unknown[] = []
+        for (const args of input as unknown[][]) {
+          let r = fn(...args)
+          if (r && typeof (r as PromiseLike<unknown>).then === 'function') r = await r
+          out.push(r)
+        }
+        value = out
+      } else {
+        let r = d.fn ? fn(...(input as unknown[])) : fn(input)
+        if (r && typeof (r as PromiseLike<unknown>).then === 'function') r = await r
+        value = r
+      }
+      ok = true
+    } catch (err) {
+      failed = err
+    }
+    const dest = d.results ?? opts.results
+    if (ok) {
+      stats.done++
+      if (dest) {
+        try { addResult(dest, d.taskId, codec.encode(value, 'result'), false) } catch (err) { ok = false; failed = err }
+      }
+      if (ok) { pendingAcks.push(d.id); return }
+    }
+    if (d.attempt <= retries) {
+      stats.retried++
+      await consumer.retry(d)
+      return
+    }
+    stats.failed++
+    if (dest) addResult(dest, d.taskId, codec.encode(toWireError(failed, origin)), true)
+    pendingAcks.push(d.id)
+  }
+
+  await consumer.ensureGroup()
+  let lastTask = Date.now()
+  const running = new Set<Promise<void>>()
+  const onAbort = () => void conn.unblock()
+  opts.signal?.addEventListener('abort', onAbort, { once: true })
+  try {
+    while (!opts.signal?.aborted) {
+      if (flushError) throw flushError
+      const wait = opts.idleExit !== undefined ? Math.max(1, Math.min(1000, lastTask + opts.idleExit - Date.now())) : 1000
+      const batch = await consumer.read(prefetch, wait)
+      if (batch.length === 0) {
+        if (opts.idleExit !== undefined && running.size === 0 && Date.now() - lastTask >= opts.idleExit) break
+        continue
+      }
+      lastTask = Date.now()
+      for (const d of batch) {
+        if (opts.signal?.aborted) { await consumer.release([d.id]); continue }
+        const p = run(d)
+        running.add(p)
+        void p.finally(() => running.delete(p))
+        // Sync functions finish inside run(); only async ones occupy a slot here.
+        if (running.size >= concurrency) await Promise.race(running)
+      }
+      if (running.size === 0) void scheduleFlush()
+      else void Promise.all(running).then(scheduleFlush)
+      // Keep at most a couple of batches unrecorded, so a crash redoes little.
+      if (consumer.held.size > prefetch * 4) await flushing
+    }
+    await Promise.all(running)
+    await scheduleFlush()
+    if (flushError) throw flushError
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort)
+    await consumer.close()
+    await conn.close()
+  }
+  return stats
+}
+
+/** What a worker child process gets: serve options without the parts that cannot travel. */
+export interface WorkerBoot {
+  redis: RedisAddress
+  tasks: string
+  results?: string
+  fn?: ModuleRef
+  concurrency?: number
+  prefetch?: number
+  prefix?: string
+  codec?: CodecName
+  group?: string
+  leaseMs?: number
+  maxRetries?: number
+  retries?: number
+  idleExit?: number
+}
+
+/** Runtime of a worker child process (started through Endpoint): serve until told to stop or idle. */
+export async function redisWorkerRuntime(boot: Boot): Promise<void> {
+  const o = boot.data as WorkerBoot
+  const stop = new AbortController()
+  boot.link.onMessage((m: { t?: string }) => { if (m?.t === 'stop') stop.abort() })
+  const fn = o.fn ? await load<(...a: unknown[]) => unknown>(o.fn) : undefined
+  const stats = await serveTasks({ ...o, fn, signal: stop.signal, onProgress: (s) => boot.link.send({ t: 'progress', stats: s }) })
+  boot.link.send({ t: 'done', stats })
+  boot.link.unref()
+}
+
+/** The ModuleRef of a module path + export given on a command line (relative to the working directory). */
+export function moduleRef(path: string, name: string): ModuleRef {
+  const url = /^(file|data):/.test(path) ? path : pathToFileURL(resolvePath(path)).href
+  return { url, name }
+}
+
+/** Start one worker child process serving `boot`. */
+export function spawnWorker(boot: WorkerBoot, name: string, stdio: 'inherit' | 'pipe' = 'inherit'): Endpoint {
+  return new Endpoint({ kind: 'process', runtime: { url: import.meta.url, name: 'redisWorkerRuntime' }, data: boot, name, stdio })
+}
