@@ -1,0 +1,711 @@
+import { availableParallelism } from 'node:os'
+import { performance } from 'node:perf_hooks'
+import type { TransferListItem } from 'node:worker_threads'
+import { locate, type Kind, type ExitInfo, type ModuleRef } from '../process/index.js'
+import { fromWireError, marshal, type WireError } from '../codec/index.js'
+import {
+  AbortError, Full, PoolClosedError, TimeoutError, TroupeError, WorkerCrashedError,
+} from '../errors.js'
+import { AsyncResult } from './async-result.js'
+import { Deque } from './deque.js'
+import { Recent, type Percentiles } from './stats.js'
+import { Task, QUEUED, SENT, RUNNING, DONE, type FnEntry } from './task.js'
+import { WorkerSlot } from './worker-slot.js'
+import { iterateChunks, toChunks } from './imap.js'
+import {
+  RUN, DEF, DONE as MSG_DONE, STARTED, INIT_FAILED, MODE_APPLY, MODE_MAP, MODE_STARMAP,
+  FLAG_REPORT_START, FLAG_PORTABLES, FN_SHIFT,
+} from './protocol.js'
+
+/** Any function a pool can run: exported from a module, arguments and result sendable. */
+export type PoolFunction = (...args: any[]) => unknown
+/** What a task of `F` resolves to. */
+export type ResultOf<F extends PoolFunction> = Awaited<ReturnType<F>>
+/** `args` may be left out when `F` takes none. */
+type ArgsThen<F extends PoolFunction, O> = [] extends Parameters<F>
+  ? [args?: Parameters<F>, options?: O]
+  : [args: Parameters<F>, options?: O]
+
+/** Options of `new Pool()`. */
+export interface PoolOptions {
+  /** Number of workers (default `os.availableParallelism()`). */
+  workers?: number
+  /** Worker threads (default) or child processes. */
+  kind?: Kind
+  /** An exported function each worker runs once before its first task. */
+  initializer?: PoolFunction
+  /** Arguments for `initializer`. */
+  initargs?: unknown[]
+  /** Replace a worker after it has run this many tasks (default: never). */
+  maxTasksPerChild?: number
+  /** Most tasks waiting for a worker; beyond it new tasks fail with `Full` (default: unbounded). */
+  maxQueue?: number
+  /** Stop a worker idle this many ms; it comes back when work arrives (default: never). */
+  idleTimeout?: number
+  /** Run a task again on another worker this many times if its worker dies under it (default 0). */
+  retries?: number
+  /** Prefix of worker names (default `pool-worker`). */
+  name?: string
+}
+
+/** Options of `applyAsync`. */
+export interface ApplyOptions<R> {
+  /** Called with the value when the task succeeds. */
+  callback?: (value: R) => void
+  /** Called with the error when it fails. */
+  errorCallback?: (error: Error) => void
+  /** Removes the task if queued; stops its worker (which is replaced) if running. */
+  signal?: AbortSignal
+  /** Milliseconds from the moment the task starts running; then it fails with TimeoutError and its worker is replaced. */
+  timeout?: number
+  /** Overrides the pool's `retries` for this task. */
+  retries?: number
+  /** ArrayBuffers (or ports) inside `args` to move to a worker thread instead of copying; they become unusable here. */
+  transfer?: readonly TransferListItem[]
+}
+
+/** Options of `map`, `starmap` and their async forms. */
+export interface MapOptions<R> {
+  /** Items per task (default: about a quarter of the items per worker, like Python). */
+  chunksize?: number
+  /** Called with all values when every chunk has succeeded (async forms). */
+  callback?: (values: R[]) => void
+  /** Called with the first error (async forms). */
+  errorCallback?: (error: Error) => void
+}
+
+/** Options of `imap` and `imapUnordered`. */
+export interface IMapOptions {
+  /** Items per task (default 1). */
+  chunksize?: number
+  /** Most chunks submitted and not yet consumed: the backpressure window (default 2 per worker). */
+  inflight?: number
+}
+
+/** One worker in `stats()`. */
+export interface WorkerStats {
+  id: number
+  pid: number
+  threadId: number | undefined
+  /** Tasks it finished. */
+  tasks: number
+  /** Tasks it holds now. */
+  running: number
+  /** Share of its life spent running tasks, 0..1. */
+  utilisation: number
+}
+
+/** What `pool.stats()` returns. */
+export interface PoolStats {
+  kind: Kind
+  /** Workers alive now. */
+  workers: number
+  completed: number
+  failed: number
+  /** Waiting for a worker. */
+  queued: number
+  /** Sent to a worker and not finished. */
+  running: number
+  /** Workers that died and were replaced. */
+  crashes: number
+  perWorker: WorkerStats[]
+  /** Run time of recent tasks (chunks, for map), ms. */
+  runTime: Percentiles
+  /** Time recent tasks waited between submission and start, ms. */
+  waitTime: Percentiles
+}
+
+// Scheduling knobs. A worker is given about PREFETCH_MS of work ahead (measured from recent
+// run times), so it never waits for the main thread yet a slow task cannot hide many others.
+const PREFETCH_MS = 2
+const MAX_INFLIGHT = 2048
+const MAX_BATCH = 512
+// Large payloads: keep messages to about a MiB and each worker's backlog to a few.
+const BATCH_BYTES = 1 << 20
+const INFLIGHT_BYTES = 4 << 20
+// Workers that keep dying before finishing anything (a module that exits on import, say) stop the respawning.
+const EARLY_DEATHS_LIMIT = 3
+
+const now = () => performance.timeOrigin + performance.now()
+
+function payloadBytes(v: unknown): number {
+  if (typeof v === 'string') return v.length
+  if (v instanceof ArrayBuffer) return v.byteLength
+  if (ArrayBuffer.isView(v)) return v.byteLength
+  return 0
+}
+
+/**
+ * A pool of worker threads (or child processes) running exported functions:
+ * Python's `multiprocessing.Pool`, typed. Tasks travel in batches and results
+ * come back in batches; a worker that dies fails only the task it was running
+ * (or retries it), and is replaced.
+ */
+export class Pool implements AsyncDisposable {
+  /** Number of workers the pool keeps. */
+  readonly size: number
+  /** Threads or child processes. */
+  readonly kind: Kind
+  private readonly opts: PoolOptions
+  private readonly name: string
+  private readonly queue = new Deque<Task>()
+  private readonly workers: WorkerSlot[] = []
+  private readonly fns = new Map<PoolFunction, FnEntry>()
+  private readonly located: [number, string, string][] = []
+  private nextFnId = 0
+  private nextWorkerId = 0
+  private initRef: ModuleRef | undefined
+  private booted = false
+  /** Set when the pool cannot run anything (initializer failed, workers cannot start). */
+  private broken: Error | undefined
+  private closed = false
+  private terminated = false
+  /** Tasks submitted and not settled. */
+  private outstanding = 0
+  /** Queued tasks removed by abort, still in the deque until dispatch skips them. */
+  private cancelledInQueue = 0
+  private dispatchScheduled = false
+  private dispatching = false
+  private roundRobin = 0
+  private avgRunMs = -1
+  private earlyDeaths = 0
+  private completed = 0
+  private failed = 0
+  private crashes = 0
+  private readonly runTimes = new Recent()
+  private readonly waitTimes = new Recent()
+  private readonly exits = new Set<Promise<ExitInfo>>()
+  private drained: (() => void) | undefined
+
+  /** Start a pool; workers start at once (threads by default). */
+  constructor(options: PoolOptions = {}) {
+    const workers = options.workers ?? availableParallelism()
+    if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be a positive integer, got ${workers}`)
+    if (options.maxTasksPerChild !== undefined && !(Number.isInteger(options.maxTasksPerChild) && options.maxTasksPerChild >= 1)) {
+      throw new RangeError(`maxTasksPerChild must be a positive integer, got ${options.maxTasksPerChild}`)
+    }
+    if (options.kind !== undefined && options.kind !== 'thread' && options.kind !== 'process') throw new RangeError(`kind must be 'thread' or 'process', got ${String(options.kind)}`)
+    this.size = workers
+    this.kind = options.kind ?? 'thread'
+    this.opts = options
+    this.name = options.name ?? 'pool-worker'
+    if (options.initializer) {
+      locate(options.initializer).then((ref) => { this.initRef = ref; this.boot() }, (err) => this.breakPool(err as Error))
+    } else this.boot()
+  }
+
+  private boot(): void {
+    if (this.terminated) return
+    this.booted = true
+    for (let i = 0; i < this.size; i++) this.spawn()
+    this.dispatch()
+  }
+
+  // ---------------------------------------------------------------- submitting
+
+  /** Run `fn(...args)` in a worker and return its result when done. */
+  apply<F extends PoolFunction>(fn: F, ...rest: ArgsThen<F, ApplyOptions<ResultOf<F>>>): Promise<ResultOf<F>> {
+    try {
+      return this.applyAsync(fn, ...rest).get()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /** Submit `fn(...args)`; the AsyncResult is also awaitable. Throws PoolClosedError after close(). */
+  applyAsync<F extends PoolFunction>(fn: F, ...rest: ArgsThen<F, ApplyOptions<ResultOf<F>>>): AsyncResult<ResultOf<F>> {
+    const args = (rest[0] ?? []) as unknown[]
+    const o = rest[1] as ApplyOptions<ResultOf<F>> | undefined
+    if (!Array.isArray(args)) throw new TypeError(`args must be an array of arguments, got ${typeof args}`)
+    return this.submit<ResultOf<F>>(fn, MODE_APPLY, args, o)
+  }
+
+  /** Apply `fn` to every item and resolve with the results in order (Python's `map`, chunked). */
+  map<F extends PoolFunction>(fn: F, iterable: Iterable<Parameters<F>[0]>, options?: MapOptions<ResultOf<F>>): Promise<ResultOf<F>[]> {
+    try { return this.mapAsync(fn, iterable, options).get() } catch (err) { return Promise.reject(err) }
+  }
+
+  /** `map`, returning an AsyncResult of the whole list at once. */
+  mapAsync<F extends PoolFunction>(fn: F, iterable: Iterable<Parameters<F>[0]>, options?: MapOptions<ResultOf<F>>): AsyncResult<ResultOf<F>[]> {
+    return this.mapChunks<ResultOf<F>>(fn, MODE_MAP, iterable, options)
+  }
+
+  /** Like `map`, but each item is an argument list: `fn(...item)`. */
+  starmap<F extends PoolFunction>(fn: F, iterable: Iterable<Parameters<F>>, options?: MapOptions<ResultOf<F>>): Promise<ResultOf<F>[]> {
+    try { return this.starmapAsync(fn, iterable, options).get() } catch (err) { return Promise.reject(err) }
+  }
+
+  /** `starmap`, returning an AsyncResult of the whole list. */
+  starmapAsync<F extends PoolFunction>(fn: F, iterable: Iterable<Parameters<F>>, options?: MapOptions<ResultOf<F>>): AsyncResult<ResultOf<F>[]> {
+    return this.mapChunks<ResultOf<F>>(fn, MODE_STARMAP, iterable, options)
+  }
+
+  /**
+   * Results in input order as they become available. The input (sync or
+   * async iterable) is read lazily: at most `inflight` chunks are out at once.
+   */
+  imap<F extends PoolFunction>(fn: F, iterable: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>, options?: IMapOptions): AsyncIterableIterator<ResultOf<F>> {
+    return this.imapWith<ResultOf<F>>(fn, iterable, options, true)
+  }
+
+  /** Like `imap`, but yields results in the order they finish. */
+  imapUnordered<F extends PoolFunction>(fn: F, iterable: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>, options?: IMapOptions): AsyncIterableIterator<ResultOf<F>> {
+    return this.imapWith<ResultOf<F>>(fn, iterable, options, false)
+  }
+
+  private imapWith<R>(fn: PoolFunction, iterable: Iterable<unknown> | AsyncIterable<unknown>, options: IMapOptions = {}, ordered: boolean): AsyncIterableIterator<R> {
+    this.checkOpen()
+    const chunksize = options.chunksize ?? 1
+    if (!(Number.isInteger(chunksize) && chunksize >= 1)) throw new RangeError(`chunksize must be a positive integer, got ${chunksize}`)
+    const window = options.inflight ?? this.size * 2
+    return iterateChunks<R>((chunk) => this.submit<R[]>(fn, MODE_MAP, [chunk], undefined), iterable, chunksize, window, ordered)
+  }
+
+  private mapChunks<R>(fn: PoolFunction, mode: number, iterable: Iterable<unknown>, options: MapOptions<R> = {}): AsyncResult<R[]> {
+    this.checkOpen()
+    const items = Array.isArray(iterable) ? iterable : [...iterable]
+    let chunksize = options.chunksize
+    if (chunksize === undefined) chunksize = Math.max(1, Math.ceil(items.length / (this.size * 4)))
+    if (!(Number.isInteger(chunksize) && chunksize >= 1)) throw new RangeError(`chunksize must be a positive integer, got ${chunksize}`)
+    const whole = new AsyncResult<R[]>(options.callback, options.errorCallback)
+    const chunks = toChunks(items, chunksize)
+    if (chunks.length === 0) { whole.fulfill([]); return whole }
+    const parts: R[][] = new Array(chunks.length)
+    let left = chunks.length
+    chunks.forEach((chunk, i) => {
+      const t = this.submit<R[]>(fn, mode, [chunk], undefined)
+      t.onSettled(() => {
+        if (t.successful()) {
+          t.then((v) => {
+            parts[i] = v
+            if (--left === 0) whole.fulfill(parts.flat() as R[])
+          })
+        } else t.then(undefined, (e) => whole.reject(e as Error))
+      })
+    })
+    return whole
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new PoolClosedError(this.terminated ? 'the pool was terminated' : 'the pool is closed: no new tasks after close()')
+  }
+
+  private fnEntry(fn: PoolFunction): FnEntry {
+    let entry = this.fns.get(fn)
+    if (entry) return entry
+    if (typeof fn !== 'function') throw new TypeError(`expected a function to run, got ${typeof fn}`)
+    const e: FnEntry = { id: this.nextFnId++, name: fn.name || 'anonymous', pending: true }
+    entry = e
+    this.fns.set(fn, e)
+    locate(fn).then((ref) => {
+      e.ref = ref
+      e.pending = false
+      const def: [number, string, string] = [e.id, ref.url, ref.name]
+      this.located.push(def)
+      for (const w of this.workers) if (w.alive) w.post([DEF, ...def])
+      this.dispatch()
+    }, (err: Error) => {
+      e.error = err
+      e.pending = false
+      this.failQueued((t) => t.fn === e, () => err)
+      this.dispatch()
+    })
+    return e
+  }
+
+  private submit<R>(fn: PoolFunction, mode: number, args: unknown[], o: ApplyOptions<R> | undefined): Task<R> {
+    this.checkOpen()
+    const entry = this.fnEntry(fn)
+    let code = mode
+    let bytes = 0
+    let error: Error | undefined = entry.error ?? this.broken
+    if (!error) {
+      try {
+        for (let i = 0; i < args.length; i++) {
+          const a = args[i]
+          if (a !== null && typeof a === 'object' || typeof a === 'function' || typeof a === 'symbol') {
+            const m = marshal(a, mode === MODE_APPLY ? `args[${i}]` : 'items')
+            if (m.portables) { args = args.slice(); args[i] = m.value; code |= FLAG_PORTABLES }
+          }
+          bytes += payloadBytes(a)
+        }
+      } catch (err) { error = err as Error }
+    }
+    const timeout = o?.timeout
+    if (timeout !== undefined && !(timeout > 0)) throw new RangeError(`timeout must be a positive number of ms, got ${timeout}`)
+    if (timeout !== undefined || o?.signal) code |= FLAG_REPORT_START
+    const task = new Task<R>(entry, code, args, now(), bytes, timeout, o?.signal, o?.retries ?? this.opts.retries ?? 0,
+      this.kind === 'thread' ? o?.transfer : undefined, o?.callback, o?.errorCallback)
+    if (!error && o?.signal?.aborted) error = abortError(o.signal)
+    if (!error && this.opts.maxQueue !== undefined && this.queue.length - this.cancelledInQueue >= this.opts.maxQueue) {
+      error = new Full(`the pool's queue holds maxQueue=${this.opts.maxQueue} tasks already`)
+    }
+    const t = task as Task
+    this.outstanding++
+    if (this.outstanding === 1) this.refAll()
+    if (error) { this.finish(t, false, error); return task }
+    if (t.signal) {
+      t.abortListener = () => this.abort(t)
+      t.signal.addEventListener('abort', t.abortListener, { once: true })
+    }
+    this.queue.push(t)
+    this.schedule()
+    return task
+  }
+
+  // ---------------------------------------------------------------- scheduling
+
+  private schedule(): void {
+    // Hot path for one task at a time: a lone task goes out now instead of after a microtask.
+    if (this.queue.length === 1 && !this.dispatching) { this.dispatch(); return }
+    if (this.dispatchScheduled) return
+    this.dispatchScheduled = true
+    queueMicrotask(() => { this.dispatchScheduled = false; this.dispatch() })
+  }
+
+  private capacity(): number {
+    if (this.avgRunMs < 0) return 1
+    return Math.max(1, Math.min(MAX_INFLIGHT, Math.floor(PREFETCH_MS / Math.max(this.avgRunMs, 1e-4))))
+  }
+
+  private dispatch(): void {
+    if (this.dispatching || !this.booted || this.terminated) return
+    this.dispatching = true
+    try {
+      this.skipCancelled()
+      if (this.queue.length === 0) return
+      let accepting = 0
+      for (const w of this.workers) if (w.accepting) accepting++
+      while (accepting < this.size && !this.broken) { this.spawn(); accepting++ }
+      const n = this.workers.length
+      const cap = this.capacity()
+      for (let k = 0; k < n && this.queue.length > 0; k++) {
+        const w = this.workers[(this.roundRobin + k) % n]!
+        if (w.accepting && !w.exclusive && w.alive) this.fill(w, cap, accepting)
+      }
+      this.roundRobin++
+    } finally {
+      this.dispatching = false
+    }
+  }
+
+  private skipCancelled(): void {
+    while (this.queue.length > 0 && this.queue.peek()!.state === DONE) { this.queue.shift(); this.cancelledInQueue-- }
+  }
+
+  /** Send `w` a batch from the head of the queue, as much as its prefetch allows. */
+  private fill(w: WorkerSlot, cap: number, workers: number): void {
+    const max = this.opts.maxTasksPerChild
+    let room = Math.min(cap - w.inflight.length, max === undefined ? Infinity : max - w.sent)
+    if (room <= 0) return
+    const queued = this.queue.length - this.cancelledInQueue
+    // A busy worker waits for room for a decent batch rather than getting a trickle of tiny messages.
+    if (w.inflight.length > 0 && room < Math.min(cap >> 2, queued)) return
+    room = Math.min(room, MAX_BATCH, Math.max(1, Math.ceil(queued / workers)))
+    const msg: unknown[] = [RUN]
+    let transfer: TransferListItem[] | undefined
+    let bytes = 0
+    let count = 0
+    while (count < room) {
+      this.skipCancelled()
+      const t = this.queue.peek()
+      if (!t || t.fn.pending) break
+      if (t.exclusive) {
+        // A task with a timeout or signal runs alone, so stopping its worker harms nothing else.
+        if (count > 0 || w.inflight.length > 0) break
+        w.exclusive = true
+      } else if (count > 0 && (bytes + t.bytes > BATCH_BYTES || w.bytes + bytes + t.bytes > INFLIGHT_BYTES)) break
+      this.queue.shift()
+      msg.push(t.code | (t.fn.id << FN_SHIFT), t.args.length, ...t.args)
+      if (t.transfer) (transfer ??= []).push(...t.transfer)
+      bytes += t.bytes
+      t.state = SENT
+      t.worker = w
+      w.inflight.push(t)
+      count++
+      if (t.exclusive) break
+    }
+    if (count === 0) return
+    w.sent += count
+    w.bytes += bytes
+    if (w.idleTimer) { clearTimeout(w.idleTimer); w.idleTimer = undefined }
+    try {
+      w.post(msg, transfer)
+    } catch (err) {
+      this.unsendable(w, count, err as Error)
+    }
+    if (max !== undefined && w.sent >= max) this.recycle(w)
+  }
+
+  /** A batch could not be cloned: resend its tasks one by one and fail those that cannot go. */
+  private unsendable(w: WorkerSlot, count: number, err: Error): void {
+    const tasks: Task[] = []
+    for (let i = 0; i < count; i++) tasks.unshift(w.inflight.pop()!)
+    w.sent -= count
+    w.exclusive = false
+    for (const t of tasks) w.bytes -= t.bytes
+    for (const t of tasks) {
+      try {
+        w.post([RUN, t.code | (t.fn.id << FN_SHIFT), t.args.length, ...t.args], t.transfer as TransferListItem[] | undefined)
+        w.inflight.push(t)
+        w.sent++
+        w.bytes += t.bytes
+        if (t.exclusive) w.exclusive = true
+      } catch (e) {
+        const u = new TypeError(`the task's arguments cannot be sent to a worker: ${(e as Error).message ?? err.message}`)
+        u.name = 'UnsendableValueError'
+        this.finish(t, false, u)
+      }
+    }
+  }
+
+  /** maxTasksPerChild reached: no more tasks for `w`; a fresh worker takes its place now. */
+  private recycle(w: WorkerSlot): void {
+    w.accepting = false
+    this.spawn()
+    if (w.inflight.length === 0) w.stop()
+  }
+
+  // ---------------------------------------------------------------- results
+
+  private onMessage(w: WorkerSlot, msg: unknown[]): void {
+    switch (msg[0]) {
+      case MSG_DONE: this.onDone(w, msg[1] as unknown[], msg[2] as number[], msg[3] as Float64Array); break
+      case STARTED: this.onStarted(w); break
+      case INIT_FAILED: this.breakPool(fromWireError(msg[1] as WireError)); break
+    }
+  }
+
+  private onDone(w: WorkerSlot, values: unknown[], errors: number[], times: Float64Array): void {
+    this.earlyDeaths = 0
+    let e = 0
+    let runSum = 0
+    for (let i = 0; i < values.length; i++) {
+      const t = w.inflight.shift()
+      if (!t) break
+      w.replied = (w.replied + 1) | 0
+      w.bytes -= t.bytes
+      const started = times[2 * i]!
+      const ran = times[2 * i + 1]!
+      runSum += ran
+      this.runTimes.add(ran)
+      this.waitTimes.add(Math.max(0, started - t.submitted))
+      if (errors[e] === i) { e++; this.finish(t, false, fromWireError(values[i] as WireError)) }
+      else this.finish(t, true, values[i])
+    }
+    w.done += values.length
+    w.busyMs += runSum
+    const avg = runSum / Math.max(1, values.length)
+    this.avgRunMs = this.avgRunMs < 0 ? avg : this.avgRunMs * 0.7 + avg * 0.3
+    if (w.inflight.length === 0) {
+      w.exclusive = false
+      if (!w.accepting) w.stop()
+    }
+    this.dispatch()
+    if (w.inflight.length === 0 && w.accepting) this.idle(w)
+  }
+
+  private onStarted(w: WorkerSlot): void {
+    const t = w.inflight.peek()
+    if (!t || t.state !== SENT) return
+    t.state = RUNNING
+    if (t.timeout !== undefined) {
+      const timeout = t.timeout
+      t.timer = setTimeout(() => {
+        if (t.state !== RUNNING) return
+        this.finish(t, false, new TimeoutError(`task ${t.fn.name} ran longer than its timeout of ${timeout} ms; its worker was stopped and replaced`))
+        w.kill()
+      }, timeout)
+    }
+  }
+
+  private abort(t: Task): void {
+    if (t.state === DONE) return
+    const err = abortError(t.signal!)
+    if (t.state === QUEUED) { this.cancelledInQueue++; this.finish(t, false, err); return }
+    // Sent or running: the only way to stop code in another thread is to stop the thread.
+    this.finish(t, false, err)
+    t.worker?.kill()
+  }
+
+  /** Every path that settles a task ends here. */
+  private finish(t: Task, ok: boolean, value: unknown): void {
+    if (t.state === DONE) return
+    t.state = DONE
+    if (t.timer) clearTimeout(t.timer)
+    if (t.abortListener) t.signal!.removeEventListener('abort', t.abortListener)
+    if (ok) { this.completed++; t.fulfill(value) } else { this.failed++; t.reject(value as Error) }
+    if (--this.outstanding === 0) this.quiet()
+  }
+
+  /** Nothing outstanding: let the process exit if it wants to, or finish a close(). */
+  private quiet(): void {
+    if (this.closed) { for (const w of this.workers) w.stop(); return }
+    for (const w of this.workers) w.unref()
+  }
+
+  private refAll(): void {
+    for (const w of this.workers) w.ref()
+  }
+
+  private idle(w: WorkerSlot): void {
+    const ms = this.opts.idleTimeout
+    if (ms === undefined || !Number.isFinite(ms) || this.queue.length > 0 || w.idleTimer) return
+    w.idleTimer = setTimeout(() => {
+      w.idleTimer = undefined
+      if (w.inflight.length === 0) { w.stop(); this.remove(w) }
+    }, ms)
+    w.idleTimer.unref()
+  }
+
+  // ---------------------------------------------------------------- workers
+
+  private spawn(): void {
+    if (this.terminated) return
+    const w = new WorkerSlot(++this.nextWorkerId, this.kind, this.name, {
+      defs: [...this.located], initializer: this.initRef, initargs: this.opts.initargs, idleSpinMs: 2,
+    }, {
+      message: (slot, msg) => this.onMessage(slot, msg),
+      bootError: (_slot, error) => this.breakPool(fromWireError(error as WireError)),
+      exit: (slot, info) => this.onExit(slot, info),
+    })
+    this.workers.push(w)
+    this.exits.add(w.endpoint.exited)
+    if (this.outstanding === 0 && !this.closed) w.unref()
+  }
+
+  private remove(w: WorkerSlot): void {
+    const i = this.workers.indexOf(w)
+    if (i >= 0) this.workers.splice(i, 1)
+  }
+
+  private onExit(w: WorkerSlot, info: ExitInfo): void {
+    this.remove(w)
+    if (w.inflight.length === 0 && (w.stopping || this.terminated)) return this.afterExit()
+    if (this.terminated) return this.afterExit()
+    // A child's last results can trail its exit event; give them a moment before judging.
+    if (this.kind === 'process') setTimeout(() => this.crashed(w, info), 25)
+    else this.crashed(w, info)
+  }
+
+  /** A worker died holding tasks: fail (or retry) the one it was running, put the rest back in front of the queue. */
+  private crashed(w: WorkerSlot, info: ExitInfo): void {
+    const running = w.runningIndex()
+    const tasks = w.inflight.drain()
+    w.bytes = 0
+    if (tasks.length > 0 || !w.stopping) this.crashes++
+    const how = info.signal ? `was killed by ${info.signal}` : `exited with code ${info.code}`
+    if (tasks.length > 0 && w.done === 0) this.earlyDeaths++
+    for (let i = tasks.length - 1; i >= 0; i--) {
+      const t = tasks[i]!
+      if (t.state === DONE) continue
+      if (i === running) {
+        if (t.retriesLeft > 0) t.retriesLeft--
+        else {
+          const err = new WorkerCrashedError(`pool worker ${w.id} (${this.kind === 'thread' ? `thread ${w.endpoint.threadId}` : `pid ${w.endpoint.pid}`}) ${how} while running task ${t.fn.name}`)
+          err.workerId = w.id
+          err.exitCode = info.exitCode
+          err.signal = info.signal
+          this.finish(t, false, err)
+          continue
+        }
+      }
+      t.state = QUEUED
+      t.worker = undefined
+      this.queue.unshift(t)
+    }
+    if (this.earlyDeaths >= EARLY_DEATHS_LIMIT) {
+      this.breakPool(new WorkerCrashedError(`pool workers keep dying before finishing any task (last one ${how}); giving up on the queued tasks`))
+    }
+    this.dispatch()
+    this.afterExit()
+  }
+
+  private afterExit(): void {
+    if (this.closed && this.outstanding === 0 && this.workers.length === 0) this.drained?.()
+  }
+
+  /** The pool cannot run tasks: fail everything queued and everything later with `err`. */
+  private breakPool(err: Error): void {
+    if (this.broken) return
+    this.broken = err
+    this.failQueued(() => true, () => err)
+    for (const w of this.workers) {
+      for (const t of w.inflight.drain()) this.finish(t, false, err)
+      w.kill()
+    }
+  }
+
+  private failQueued(match: (t: Task) => boolean, error: () => Error): void {
+    const keep: Task[] = []
+    for (const t of this.queue.drain()) {
+      if (t.state === DONE) continue
+      if (match(t)) this.finish(t, false, error())
+      else keep.push(t)
+    }
+    this.cancelledInQueue = 0
+    for (const t of keep) this.queue.push(t)
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Accept no more tasks; workers exit once everything submitted has finished. */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    if (this.outstanding === 0) this.quiet()
+  }
+
+  /** Stop every worker now; pending tasks fail with PoolClosedError. */
+  async terminate(): Promise<void> {
+    if (!this.terminated) {
+      this.closed = true
+      this.terminated = true
+      const err = () => new PoolClosedError('the pool was terminated before this task finished')
+      this.failQueued(() => true, err)
+      for (const w of this.workers) {
+        for (const t of w.inflight.drain()) this.finish(t, false, err())
+        w.kill()
+      }
+    }
+    await this.join()
+  }
+
+  /** Wait until every worker has exited; call close() or terminate() first (as in Python). */
+  async join(): Promise<void> {
+    if (!this.closed) throw new TroupeError('join() waits for a pool to finish: call close() or terminate() first')
+    if (this.outstanding > 0 || this.workers.length > 0) {
+      await new Promise<void>((resolve) => { const prev = this.drained; this.drained = () => { prev?.(); resolve() } ; this.afterExit() })
+    }
+    await Promise.all(this.exits)
+  }
+
+  /** `await using pool = new Pool()`: close, then wait for submitted work and the workers' exit. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close()
+    await this.join()
+  }
+
+  /** Counters, per-worker utilisation, and run/wait-time percentiles. */
+  stats(): PoolStats {
+    const t = performance.now()
+    let running = 0
+    const perWorker: WorkerStats[] = this.workers.map((w) => {
+      running += w.inflight.length
+      return {
+        id: w.id, pid: w.endpoint.pid, threadId: w.endpoint.threadId, tasks: w.done, running: w.inflight.length,
+        utilisation: Math.min(1, Math.round((w.busyMs / Math.max(1e-3, t - w.born)) * 1000) / 1000),
+      }
+    })
+    return {
+      kind: this.kind, workers: this.workers.length, completed: this.completed, failed: this.failed,
+      queued: this.queue.length - this.cancelledInQueue, running, crashes: this.crashes, perWorker,
+      runTime: this.runTimes.percentiles(), waitTime: this.waitTimes.percentiles(),
+    }
+  }
+}
+
+function abortError(signal: AbortSignal): AbortError {
+  const reason = signal.reason
+  return new AbortError(`the task was aborted${reason instanceof Error ? `: ${reason.message}` : reason !== undefined ? `: ${String(reason)}` : ''}`, { cause: reason })
+}

@@ -1,0 +1,56 @@
+import type { TransferListItem } from 'node:worker_threads'
+import type { ModuleRef } from '../process/index.js'
+import { AsyncResult } from './async-result.js'
+import type { WorkerSlot } from './worker-slot.js'
+
+/** A user function as the pool knows it: located once, then named by a small id in every task. */
+export interface FnEntry {
+  id: number
+  name: string
+  ref?: ModuleRef
+  /** Set when the function cannot be located; every task of it fails with this. */
+  error?: Error
+  /** Still being located. */
+  pending: boolean
+}
+
+/** Where a task is in its life. */
+export const QUEUED = 0
+export const SENT = 1
+export const RUNNING = 2
+export const DONE = 3
+
+/**
+ * One unit of work. It *is* the AsyncResult handed to the caller (one object
+ * per task, no separate record), with the scheduling fields kept internal.
+ */
+export class Task<T = unknown> extends AsyncResult<T> {
+  state = QUEUED
+  worker: WorkerSlot | undefined = undefined
+  timer: NodeJS.Timeout | undefined = undefined
+  abortListener: (() => void) | undefined = undefined
+
+  constructor(
+    readonly fn: FnEntry,
+    /** Mode and flag bits (protocol.ts); the function id is added when sent. */
+    readonly code: number,
+    readonly args: unknown[],
+    /** When it was submitted (ms since the epoch, sub-ms precision), for wait-time stats. */
+    readonly submitted: number,
+    /** Bytes of binary payload in its arguments (for batch sizing). */
+    readonly bytes: number,
+    readonly timeout: number | undefined,
+    readonly signal: AbortSignal | undefined,
+    public retriesLeft: number,
+    readonly transfer: readonly TransferListItem[] | undefined,
+    callback?: (value: T) => void,
+    errorCallback?: (error: Error) => void,
+  ) {
+    super(callback, errorCallback)
+  }
+
+  /** Needs a worker to itself: its timeout or abort may have to stop that worker. */
+  get exclusive(): boolean {
+    return this.timeout !== undefined || this.signal !== undefined
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * What runs inside every pool worker (thread or child process). It loads the
+ * user's functions by id, runs tasks one at a time in the order they were
+ * sent, and reports results in batches. Because tasks run in order, a result
+ * batch needs no task ids: the main thread pairs the n-th value with the n-th
+ * task it sent.
+ */
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads'
+import { performance } from 'node:perf_hooks'
+import { serialize } from 'node:v8'
+import { load, placeLabel, type Boot, type Link } from '../process/index.js'
+import { toWireError, unmarshal } from '../codec/index.js'
+import { UnsendableValueError } from '../errors.js'
+import {
+  RUN, DEF, STOP, DONE, STARTED, INIT_FAILED, MODE_APPLY, MODE_MASK, MODE_STARMAP, FLAG_REPORT_START,
+  FLAG_PORTABLES, FN_SHIFT, SLOT_POSTED, SLOT_STARTED, SLOT_RUNNING, type WorkerBootData,
+} from './protocol.js'
+
+type Fn = (...args: unknown[]) => unknown
+interface FnSlot { fn?: Fn; loading?: Promise<void>; error?: unknown }
+
+// Flush results at least this often so a long batch streams back instead of arriving all at the end.
+const FLUSH_EVERY = 256
+const FLUSH_AFTER_MS = 2
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function'
+}
+
+/** The pool worker runtime, started by the pool through Endpoint (`boot.data` is WorkerBootData). */
+export async function poolWorker(boot: Boot): Promise<void> {
+  const runtime = new WorkerRuntime(boot.data as WorkerBootData, boot.link)
+  await runtime.start()
+}
+
+class WorkerRuntime {
+  private readonly fns: FnSlot[] = []
+  private readonly batches: unknown[][] = []
+  private batch: unknown[] | null = null
+  private cursor = 0
+  private pumping = false
+  /** Waiting for an async task, a function's module, or the initializer. */
+  private waiting = true
+  private stopping = false
+  private values: unknown[] = []
+  private errors: number[] = []
+  private times: number[] = []
+  private lastFlush = performance.now()
+  private readonly state: Int32Array | undefined
+  private readonly port: MessagePort | undefined
+  private readonly origin = placeLabel()
+  private idleScheduled = false
+
+  constructor(private readonly data: WorkerBootData, private readonly link: Link) {
+    this.port = data.port
+    this.state = data.state ? new Int32Array(data.state) : undefined
+    for (const [id, url, name] of data.defs) this.define(id, url, name)
+    const onMessage = (msg: unknown[]) => this.receive(msg)
+    if (this.port) this.port.on('message', onMessage)
+    else link.onMessage(onMessage)
+    // A task that calls process.exit() still lets the results finished before it reach the pool.
+    process.on('exit', () => this.flush())
+  }
+
+  async start(): Promise<void> {
+    const { initializer, initargs } = this.data
+    if (initializer) {
+      try {
+        const init = await load<Fn>(initializer)
+        await init(...(initargs ?? []))
+      } catch (err) {
+        this.send([INIT_FAILED, toWireError(err, this.origin)])
+        // Let the message leave before the thread/process ends.
+        setTimeout(() => process.exit(1), 50)
+        return
+      }
+    }
+    this.waiting = false
+    this.pump()
+  }
+
+  private send(msg: unknown[]): void {
+    if (this.port) this.port.postMessage(msg)
+    else this.link.send(msg)
+  }
+
+  private receive(msg: unknown[]): void {
+    switch (msg[0]) {
+      case RUN: this.batches.push(msg); break
+      case DEF: this.define(msg[1] as number, msg[2] as string, msg[3] as string); break
+      case STOP: this.stopping = true; break
+    }
+    if (!this.pumping && !this.waiting) this.pump()
+  }
+
+  private define(id: number, url: string, name: string): void {
+    const slot: FnSlot = {}
+    slot.loading = load<Fn>({ url, name }).then(
+      (fn) => { slot.fn = fn; slot.loading = undefined },
+      (err) => { slot.error = err; slot.loading = undefined })
+    this.fns[id] = slot
+  }
+
+  /** Take every message already waiting on the port without going through the event loop. */
+  private drainPort(): void {
+    if (!this.port) return
+    for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) this.receive(m.message as unknown[])
+  }
+
+  /** Run queued tasks until none are left or one has to be awaited. */
+  private pump(): void {
+    this.pumping = true
+    try {
+      while (!this.waiting) {
+        let batch = this.batch
+        if (batch === null || this.cursor >= batch.length) {
+          if (this.batches.length === 0) this.drainPort()
+          batch = this.batch = this.batches.shift() ?? null
+          this.cursor = 1
+          if (batch === null) break
+          continue
+        }
+        const code = batch[this.cursor] as number
+        const argc = batch[this.cursor + 1] as number
+        const slot = this.fns[code >>> FN_SHIFT]
+        if (slot?.loading) {
+          this.waiting = true
+          void slot.loading.then(() => this.resume())
+          break
+        }
+        const start = this.cursor + 2
+        this.cursor = start + argc
+        this.run(slot, code, batch, start, argc)
+      }
+    } finally {
+      this.pumping = false
+    }
+    if (this.waiting) return
+    this.flush()
+    if (this.stopping) process.exit(0)
+    this.idleSoon()
+  }
+
+  private resume(): void {
+    this.waiting = false
+    this.pump()
+  }
+
+  private run(slot: FnSlot | undefined, code: number, batch: unknown[], start: number, argc: number): void {
+    if (code & FLAG_REPORT_START) {
+      this.flush()
+      this.send([STARTED])
+    }
+    const state = this.state
+    if (state) { state[SLOT_STARTED] = (state[SLOT_STARTED]! + 1) | 0; state[SLOT_RUNNING] = 1 }
+    const t0 = performance.now()
+    let result: unknown
+    try {
+      if (!slot?.fn) throw slot?.error ?? new Error(`function #${code >>> FN_SHIFT} was never defined in this worker`)
+      const fn = slot.fn
+      const mode = code & MODE_MASK
+      if (mode === MODE_APPLY) {
+        if (code & FLAG_PORTABLES) result = fn(...batch.slice(start, start + argc).map((a) => unmarshal(a)))
+        // Direct calls for the common arities: no arguments array on the hot path.
+        else if (argc === 1) result = fn(batch[start])
+        else if (argc === 2) result = fn(batch[start], batch[start + 1])
+        else if (argc === 0) result = fn()
+        else if (argc === 3) result = fn(batch[start], batch[start + 1], batch[start + 2])
+        else result = fn(...batch.slice(start, start + argc))
+      } else {
+        let items = batch[start] as unknown[]
+        if (code & FLAG_PORTABLES) items = unmarshal(items) as unknown[]
+        result = runChunk(fn, items, mode === MODE_STARMAP)
+      }
+    } catch (err) {
+      this.finish(t0, false, err)
+      return
+    }
+    if (isThenable(result)) {
+      // Send what is finished before waiting, so an async task does not hold back earlier results.
+      this.flush()
+      this.waiting = true
+      result.then(
+        (v) => { this.finish(t0, true, v); this.resume() },
+        (e) => { this.finish(t0, false, e); this.resume() })
+      return
+    }
+    this.finish(t0, true, result)
+  }
+
+  private finish(t0: number, ok: boolean, value: unknown): void {
+    const t1 = performance.now()
+    if (this.state) this.state[SLOT_RUNNING] = 0
+    if (!ok) { this.errors.push(this.values.length); value = toWireError(value, this.origin) }
+    this.values.push(value)
+    this.times.push(performance.timeOrigin + t0, t1 - t0)
+    if (this.data.flushEach || this.values.length >= FLUSH_EVERY || t1 - this.lastFlush > FLUSH_AFTER_MS) this.flush()
+  }
+
+  /** Send the finished results as one message. */
+  private flush(): void {
+    if (this.values.length === 0) return
+    const msg = [DONE, this.values, this.errors, new Float64Array(this.times)]
+    try {
+      this.send(msg)
+    } catch {
+      // Some result cannot be cloned: find which, and send an error in its place.
+      for (let i = 0; i < this.values.length; i++) {
+        if (this.errors.includes(i)) continue
+        try { serialize(this.values[i]) } catch (err) {
+          const e = new UnsendableValueError(`the task's result cannot be sent back to the pool: ${(err as Error).message}`)
+          e.path = 'result'
+          this.values[i] = toWireError(e, this.origin)
+          this.errors.push(i)
+        }
+      }
+      this.errors.sort((a, b) => a - b)
+      this.send([DONE, this.values, this.errors, new Float64Array(this.times)])
+    }
+    this.values = []
+    this.errors = []
+    this.times = []
+    this.lastFlush = performance.now()
+  }
+
+  private idleSoon(): void {
+    if (!this.state || this.idleScheduled) return
+    this.idleScheduled = true
+    setImmediate(() => { this.idleScheduled = false; this.idleWait() })
+  }
+
+  /**
+   * The latency trick (threads only): after the event loop has had a turn,
+   * block on the shared counter for a short while instead of sleeping in the
+   * event loop. The main thread bumps the counter after each post, so the next
+   * task is picked up with receiveMessageOnPort a few microseconds after it
+   * was sent. After `idleSpinMs` without work the worker goes back to its
+   * event loop, where the port's message listener takes over.
+   */
+  private idleWait(): void {
+    const state = this.state!
+    if (this.waiting || this.pumping || this.stopping) return
+    const seen = Atomics.load(state, SLOT_POSTED)
+    this.drainPort()
+    if (this.batches.length === 0 && Atomics.wait(state, SLOT_POSTED, seen, this.data.idleSpinMs) === 'timed-out') return
+    this.drainPort()
+    if (!this.waiting && !this.pumping) this.pump()
+  }
+}
+
+function runChunk(fn: Fn, items: unknown[], star: boolean): unknown {
+  const out = new Array<unknown>(items.length)
+  for (let i = 0; i < items.length; i++) {
+    const r = star ? fn(...(items[i] as unknown[])) : fn(items[i])
+    if (isThenable(r)) return finishChunk(fn, items, star, out, i, r)
+    out[i] = r
+  }
+  return out
+}
+
+async function finishChunk(fn: Fn, items: unknown[], star: boolean, out: unknown[], i: number, pending: PromiseLike<unknown>): Promise<unknown[]> {
+  out[i] = await pending
+  for (let j = i + 1; j < items.length; j++) out[j] = await (star ? fn(...(items[j] as unknown[])) : fn(items[j]))
+  return out
+}
