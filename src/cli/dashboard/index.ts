@@ -12,6 +12,12 @@ export { Collector, type Source, type SourceSample, type CollectorOptions } from
 export { DashboardMetrics, TASK_DURATION_BUCKETS } from './metrics.js'
 export { serveDashboard, type DashboardServer, type DashboardServerOptions } from './server.js'
 export { dashboardToken, isLoopback } from './token.js'
+export { managerSource, type ManagerSourceOptions } from './manager-source.js'
+export { redisSource, redisReportsKey, type RedisSourceOptions } from './redis-source.js'
+export {
+  ReportBoard, reportBoard, enableReports, WorkerStats, startReporting, REPORTS_TYPEID, RECENT_DURATIONS,
+  type Reporting, type ReportingOptions, type ReportTarget, type CreatesObjects, type Registers,
+} from './report.js'
 export type * from './model.js'
 
 /** What to watch and where to serve it. */

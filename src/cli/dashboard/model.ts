@@ -30,6 +30,10 @@ export interface QueueStat {
   pending?: number
   /** Readers connected (Redis consumers, manager clients). */
   consumers?: number
+  /** Items scheduled for later (Redis `put({ delay })`). */
+  delayed?: number
+  /** Items that ran out of retries (Redis dead-letter stream). */
+  dead?: number
 }
 
 /** What a worker (`troupe worker`, a pool worker, anything that runs tasks) says about itself. */

@@ -1,0 +1,138 @@
+import { ManagerClient } from '../../manager/index.js'
+import { parseAddress, type AddressLike } from '../../net/index.js'
+import { ConnectionClosedError, UnknownMethodError } from '../../errors.js'
+import type { Source, SourceSample } from './collector.js'
+import type { QueueStat, Report } from './model.js'
+import { REPORTS_TYPEID } from './report.js'
+
+/** Which manager to watch. */
+export interface ManagerSourceOptions {
+  address: AddressLike
+  authkey: string | Uint8Array
+  /**
+   * Typeids of queues to show even before any client has asked for them
+   * (Python-style `register('tasks', callable=...)` queues). The dashboard
+   * creates each once, as a client would; anonymous queues created with
+   * `manager.Queue()` are found by themselves.
+   */
+  queues?: string[]
+}
+
+/** What a queue's optional `stats()` method answers (see the request in docs/dashboard.md). */
+interface QueueStats {
+  qsize: number
+  maxsize?: number
+  put?: number
+  got?: number
+  unfinished?: number
+}
+
+interface Known {
+  typeid: string
+  kind: 'queue' | 'reports' | 'other'
+  exposed: readonly string[]
+}
+
+// Typeids whose objects are anonymous (one per `create`): shown as `Queue#<ident>`.
+const anonymous = new Set(['Queue', 'JoinableQueue'])
+
+/**
+ * Samples a manager server over its own protocol: `debugInfo` lists the live
+ * objects, `getMethods` tells which are queues, and each queue answers
+ * `stats()` (running put/get totals) or at least `qsize()`. Reports of workers
+ * come from the `troupe.reports` object when the manager serves that typeid.
+ */
+export function managerSource(options: ManagerSourceOptions): Source {
+  const address = parseAddress(options.address)
+  const known = new Map<string, Known>()
+  const held: unknown[] = []
+  let client: ManagerClient | undefined
+  let connecting: Promise<ManagerClient> | undefined
+  let createdNamed = false
+
+  async function connection(): Promise<ManagerClient> {
+    if (client) return client
+    connecting ??= ManagerClient.open({ address, authkey: options.authkey }).then((c) => {
+      client = c
+      return c
+    }).finally(() => { connecting = undefined })
+    return connecting
+  }
+
+  function reset(): void {
+    client?.close()
+    client = undefined
+    known.clear()
+    held.length = 0
+    createdNamed = false
+  }
+
+  async function sample(): Promise<SourceSample> {
+    const c = await connection()
+    try {
+      if (!createdNamed) {
+        createdNamed = true
+        const typeids = (await c.call('', 'typeids', [])) as string[]
+        for (const q of options.queues ?? []) {
+          if (!typeids.includes(q)) throw new UnknownMethodError(`the manager at ${c.label} serves no typeid '${q}' (it serves: ${typeids.join(', ')})`)
+          // Holding the proxy keeps the object alive and listed while the dashboard runs.
+          held.push(await c.call('', 'create', [q]))
+        }
+        if (typeids.includes(REPORTS_TYPEID)) held.push(await c.call('', 'create', [REPORTS_TYPEID]))
+      }
+      const objects = (await c.call('', 'debugInfo', [])) as { ident: string; typeid: string }[]
+      const live = new Set(objects.map((o) => o.ident))
+      for (const ident of known.keys()) if (!live.has(ident)) known.delete(ident)
+      await Promise.all(objects.filter((o) => !known.has(o.ident)).map(async (o) => {
+        const exposed = (await c.call('', 'getMethods', [o.ident]).catch(() => [])) as string[]
+        const kind = o.typeid === REPORTS_TYPEID ? 'reports' : exposed.includes('qsize') ? 'queue' : 'other'
+        known.set(o.ident, { typeid: o.typeid, kind, exposed })
+      }))
+
+      const queues: QueueStat[] = []
+      const seen = new Set<string>()
+      await Promise.all([...known].filter(([, k]) => k.kind === 'queue').map(async ([ident, k]) => {
+        const name = anonymous.has(k.typeid) ? `${k.typeid}#${ident}` : k.typeid
+        if (seen.has(name)) return
+        seen.add(name)
+        try {
+          queues.push(await queueStat(c, ident, name, k))
+        } catch (err) {
+          if (err instanceof UnknownMethodError) known.delete(ident) // released between listing and asking
+          else throw err
+        }
+      }))
+
+      let reports: Report[] = []
+      const board = [...known].find(([, k]) => k.kind === 'reports')
+      if (board) {
+        reports = (await c.call(board[0], 'all', [])) as Report[]
+      }
+      return { queues, reports }
+    } catch (err) {
+      // A dropped connection is reopened on the next sample.
+      if (err instanceof ConnectionClosedError) reset()
+      throw err
+    }
+  }
+
+  return {
+    name: `manager ${typeof options.address === 'string' ? options.address : JSON.stringify(options.address)}`,
+    sample,
+    async close() {
+      reset()
+    },
+  }
+}
+
+async function queueStat(c: ManagerClient, ident: string, name: string, k: Known): Promise<QueueStat> {
+  if (k.exposed.includes('stats')) {
+    const s = (await c.call(ident, 'stats', [])) as QueueStats
+    return { name, backend: 'manager', depth: s.qsize, put: s.put, got: s.got, unfinished: s.unfinished, maxsize: s.maxsize }
+  }
+  const [depth, unfinished] = await Promise.all([
+    c.call(ident, 'qsize', []) as Promise<number>,
+    k.exposed.includes('unfinishedTasks') ? c.call(ident, 'unfinishedTasks', []) as Promise<number> : undefined,
+  ])
+  return { name, backend: 'manager', depth, unfinished }
+}
