@@ -376,7 +376,8 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
   // getNowait: one non-blocking read.
   private async pollOnce(w: Waiter): Promise<void> {
     try {
-      if (!this.pumping) this.buffer.push(...await this.consumer.read(this.opts.prefetch, 0))
+      // A non-blocking read on the main connection; a blocked pump (on its own connection) does not stand in its way.
+      this.buffer.push(...await this.consumer.read(this.opts.prefetch, 0))
     } catch (err) {
       this.failWaiters(err as Error)
       return

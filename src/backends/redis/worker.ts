@@ -62,6 +62,12 @@ export async function recordResults(conn: Connection, prefix: string, results: s
   }
 }
 
+/** Errors that go away when Redis comes back (ioredis reconnects by itself). */
+export function transient(err: unknown): boolean {
+  const m = String((err as Error)?.message ?? err)
+  return /Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|LOADING|max retries|MaxRetriesPerRequest|Stream isn't writeable|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY/i.test(m)
+}
+
 /** Load `url#export`. */
 function refOf(fn: string): ModuleRef {
   const at = fn.lastIndexOf('#')
@@ -113,12 +119,17 @@ export async function serveTasks(opts: TaskWorkerOptions): Promise<WorkerStats> 
       if (results.size === 0 && acks.length === 0) return
       pendingResults = new Map()
       pendingAcks = []
-      try {
-        // Results first, then the ack: a worker dying in between only causes a rerun, whose result is dropped as a duplicate.
-        for (const [dest, triples] of results) await recordResults(conn, prefix, dest, triples)
-        await consumer.ack(acks)
-      } catch (err) {
-        flushError = err as Error
+      // Results first, then the ack: a worker dying in between only causes a rerun, whose result is dropped as a duplicate.
+      // Redis going away (a restart, a failover) is waited out: recording and acking are idempotent, so retrying is safe.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          for (const [dest, triples] of results) await recordResults(conn, prefix, dest, triples)
+          await consumer.ack(acks)
+          break
+        } catch (err) {
+          if (!transient(err) || attempt >= 100) { flushError = err as Error; break }
+          await new Promise((r) => setTimeout(r, 200))
+        }
       }
       opts.onProgress?.({ ...stats })
     })
@@ -186,7 +197,15 @@ export async function serveTasks(opts: TaskWorkerOptions): Promise<WorkerStats> 
     while (!opts.signal?.aborted) {
       if (flushError) throw flushError
       const wait = opts.idleExit !== undefined ? Math.max(1, Math.min(1000, lastTask + opts.idleExit - Date.now())) : 1000
-      const batch = await consumer.read(prefetch, wait)
+      let batch: Delivery[]
+      try {
+        batch = await consumer.read(prefetch, wait)
+      } catch (err) {
+        if (!transient(err)) throw err
+        // Redis is restarting or unreachable for a moment: ioredis reconnects; try again shortly.
+        await new Promise((r) => setTimeout(r, 200))
+        continue
+      }
       if (batch.length === 0) {
         if (opts.idleExit !== undefined && running.size === 0 && Date.now() - lastTask >= opts.idleExit) break
         continue

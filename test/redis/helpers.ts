@@ -1,0 +1,114 @@
+// Shared by the Redis tests: the shared Redis must answer (these tests never skip),
+// and some tests start their own redis-server to restart it.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createServer } from 'node:net'
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+
+/** The Redis the tests use. */
+export const REDIS_URL = process.env.TROUPE_TEST_REDIS ?? 'redis://127.0.0.1:6379'
+
+/** Fail with a clear message when Redis is unreachable (never skip silently). */
+export async function requireRedis(url = REDIS_URL): Promise<void> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3000 })
+  r.on('error', () => {})
+  try {
+    await r.connect()
+    await r.ping()
+  } catch (err) {
+    throw new Error(`the Redis tests need a Redis at ${url} (start one with \`redis-server\`, or set TROUPE_TEST_REDIS): ${(err as Error).message}`)
+  } finally {
+    r.disconnect()
+  }
+}
+
+/** A name no other test run uses. */
+export function unique(label: string): string {
+  return `test-${label}-${randomBytes(4).toString('hex')}`
+}
+
+/** Delete every key under `troupe:{name}` for these names. */
+export async function cleanup(url: string, names: string[], prefix = 'troupe'): Promise<void> {
+  const r = new Redis(url)
+  r.on('error', () => {})
+  try {
+    for (const n of names) {
+      const keys = await r.keys(`${prefix}:{${n}}*`)
+      if (keys.length) await r.del(...keys)
+    }
+  } finally {
+    r.disconnect()
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+    s.on('error', reject)
+  })
+}
+
+/** A redis-server of the test's own (AOF on, in a temp dir) that can be restarted. */
+export class OwnRedis {
+  port = 0
+  dir = ''
+  private proc?: ChildProcess
+
+  get url(): string { return `redis://127.0.0.1:${this.port}` }
+
+  async start(): Promise<this> {
+    if (!this.port) { this.port = await freePort(); this.dir = mkdtempSync(join(tmpdir(), 'troupe-redis-')) }
+    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--appendonly', 'yes', '--appendfsync', 'everysec',
+      '--save', '', '--dir', this.dir], { stdio: 'ignore' })
+    const proc = this.proc
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      if (proc.exitCode !== null) throw new Error(`redis-server on port ${this.port} exited with ${proc.exitCode}`)
+      const r = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+      r.on('error', () => {})
+      try { await r.connect(); if ((await r.ping()) === 'PONG') { r.disconnect(); return this } } catch { /* not up yet */ }
+      r.disconnect()
+      if (Date.now() > deadline) throw new Error(`redis-server on port ${this.port} did not answer within 10 s`)
+      await new Promise((res) => setTimeout(res, 50))
+    }
+  }
+
+  /** Stop it the way an operator would (SIGTERM: it flushes the AOF and exits). */
+  async stop(): Promise<void> {
+    const p = this.proc
+    if (!p || p.exitCode !== null) return
+    const exited = new Promise((r) => p.once('exit', r))
+    p.kill('SIGTERM')
+    const t = setTimeout(() => p.kill('SIGKILL'), 5000)
+    await exited
+    clearTimeout(t)
+  }
+
+  async restart(): Promise<void> {
+    await this.stop()
+    await this.start()
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop()
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true })
+  }
+}
+
+/** Poll `check` until it is truthy or `ms` pass (then throw with `what`). */
+export async function waitFor<T>(what: string, check: () => Promise<T> | T, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const v = await check()
+    if (v) return v
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}

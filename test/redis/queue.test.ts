@@ -1,0 +1,203 @@
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { Redis } from 'ioredis'
+import { RedisQueue, RedisJoinableQueue, Connection } from '../../src/backends/index.ts'
+import { Empty, Full, AbortError, TaskDoneError, UnsendableValueError, ConnectionClosedError, TimeoutError, ClosedError } from '../../src/errors.ts'
+import { marshal, unmarshal } from '../../src/codec/index.ts'
+import { recordResults } from '../../src/backends/redis/worker.ts'
+import { REDIS_URL, requireRedis, unique, cleanup } from './helpers.ts'
+
+const names: string[] = []
+const opened: RedisQueue<any>[] = []
+function queue<T>(label: string, opts: ConstructorParameters<typeof RedisQueue>[1] = {}): RedisQueue<T> {
+  const name = unique(label); names.push(name)
+  const q = new RedisQueue<T>(name, { redis: REDIS_URL, ...opts }); opened.push(q)
+  return q
+}
+function joinable<T>(label: string, opts: ConstructorParameters<typeof RedisQueue>[1] = {}, name = unique(label)): RedisJoinableQueue<T> {
+  names.push(name)
+  const q = new RedisJoinableQueue<T>(name, { redis: REDIS_URL, ...opts }); opened.push(q)
+  return q
+}
+
+before(() => requireRedis())
+after(async () => {
+  await Promise.all(opened.map((q) => q.close()))
+  await cleanup(REDIS_URL, names)
+})
+
+test('items come out in the order they were put, with Maps, Dates and BigInts intact', async () => {
+  const q = queue<unknown>('fifo')
+  const items = [1, 'two', { three: new Map([[3, new Date(3)]]) }, 4n]
+  for (const x of items) await q.put(x)
+  assert.equal(await q.qsize(), 4)
+  for (const x of items) assert.deepEqual(await q.get(), x)
+  assert.equal(await q.empty(), true)
+})
+
+test('get with a timeout rejects with Empty; getNowait on an empty queue too', async () => {
+  const q = queue<number>('empty')
+  await assert.rejects(q.get({ timeout: 50 }), Empty)
+  await assert.rejects(q.getNowait(), Empty)
+  await q.put(7)
+  assert.equal(await q.getNowait(), 7)
+})
+
+test('a waiting get is woken by a put from another handle', async () => {
+  const q = queue<string>('wake')
+  const other = new RedisQueue<string>(q.name, { redis: REDIS_URL }); opened.push(other)
+  const got = q.get({ timeout: 5000 })
+  await new Promise((r) => setTimeout(r, 50))
+  await other.put('hello')
+  assert.equal(await got, 'hello')
+})
+
+test('an aborted get rejects with AbortError and the item stays for the next get', async () => {
+  const q = queue<number>('abort')
+  const ac = new AbortController()
+  const got = q.get({ signal: ac.signal })
+  setTimeout(() => ac.abort(), 30)
+  await assert.rejects(got, AbortError)
+  await q.put(1)
+  assert.equal(await q.get({ timeout: 2000 }), 1)
+})
+
+test('a bounded queue: putNowait rejects with Full, put waits for room', async () => {
+  const q = queue<number>('bounded', { maxsize: 2 })
+  await q.put(1); await q.put(2)
+  assert.equal(await q.full(), true)
+  await assert.rejects(q.putNowait(3), Full)
+  await assert.rejects(q.put(3, { timeout: 50 }), Full)
+  const waiting = q.put(3)
+  assert.equal(await q.get(), 1)
+  await waiting
+  assert.equal(await q.get(), 2)
+  assert.equal(await q.get(), 3)
+})
+
+test('a delayed item is not delivered before its time', async () => {
+  const q = queue<string>('delayed', { delayPollMs: 20 })
+  await q.put('later', { delay: 300 })
+  await q.put('now')
+  assert.equal(await q.get(), 'now')
+  await assert.rejects(q.get({ timeout: 100 }), Empty)
+  assert.equal(await q.get({ timeout: 3000 }), 'later')
+})
+
+test('a value that cannot be sent is refused with the path of the bad part', async () => {
+  const q = queue<unknown>('unsendable')
+  await assert.rejects(q.put({ ok: 1, cb: () => 1 }), (err: Error) => err instanceof UnsendableValueError && /item\.cb/.test(err.message))
+})
+
+test('the JSON codec stores readable JSON', async () => {
+  const q = queue<{ a: number }>('json', { codec: 'json' })
+  await q.put({ a: 1 })
+  const r = new Redis(REDIS_URL)
+  const rows = await r.xrange(q.keys.stream, '-', '+')
+  r.disconnect()
+  assert.equal(rows[0]![1][rows[0]![1].indexOf('v') + 1], '{"a":1}')
+  assert.deepEqual(await q.get(), { a: 1 })
+})
+
+test('join waits until every item was taken and done; one taskDone too many is an error', async () => {
+  const q = joinable<number>('join')
+  await q.putMany([1, 2, 3])
+  let joined = false
+  const j = q.join({ timeout: 10_000 }).then(() => { joined = true })
+  for (let i = 0; i < 3; i++) { await q.get(); assert.equal(joined, false); await q.taskDone() }
+  await j
+  assert.equal(joined, true)
+  await assert.rejects(q.taskDone(), TaskDoneError)
+  await q.put(4)
+  await assert.rejects(q.join({ timeout: 50 }), TimeoutError)
+})
+
+test('an item held by a consumer that died goes to another consumer once its lease expires', async () => {
+  const q = joinable<string>('lease', { leaseMs: 300 })
+  await q.ready()
+  await q.put('job')
+  // A consumer that takes the item and dies: it never heartbeats nor acknowledges.
+  const dead = new Redis(REDIS_URL)
+  const taken = await dead.xreadgroup('GROUP', 'troupe', 'dead-consumer', 'COUNT', 1, 'STREAMS', q.keys.stream, '>') as unknown[]
+  dead.disconnect()
+  assert.ok(taken)
+  const t = await q.receive({ timeout: 5000 })
+  assert.equal(t.value, 'job')
+  assert.equal(t.attempt, 2)
+  await t.done()
+  await q.join({ timeout: 2000 })
+})
+
+test('a held item stays leased while its consumer heartbeats, past the lease time', async () => {
+  const q = joinable<string>('heartbeat', { leaseMs: 200 })
+  const other = joinable<string>('heartbeat', { leaseMs: 200 }, q.name)
+  await q.put('long job')
+  assert.equal(await q.get(), 'long job')
+  // Three leases pass; the other consumer must not get the item meanwhile.
+  await assert.rejects(other.get({ timeout: 700 }), Empty)
+  await q.taskDone()
+  await q.join({ timeout: 2000 })
+})
+
+test('an item retried more than maxRetries times goes to the dead-letter stream', async () => {
+  const q = joinable<string>('dead', { maxRetries: 1 })
+  await q.put('poison')
+  const first = await q.receive({ timeout: 2000 })
+  assert.equal(first.attempt, 1)
+  await first.retry()
+  const second = await q.receive({ timeout: 2000 })
+  assert.equal(second.attempt, 2)
+  await second.retry()
+  await assert.rejects(q.get({ timeout: 100 }), Empty)
+  const dead = await q.deadLetters()
+  assert.equal(dead.length, 1)
+  assert.equal(dead[0]!.value, 'poison')
+  assert.match(dead[0]!.reason, /maxRetries 1/)
+  await q.join({ timeout: 2000 })
+})
+
+test('a result recorded twice for the same task id is kept once', async () => {
+  const results = queue<number>('results')
+  const conn = new Connection(REDIS_URL)
+  await conn.open()
+  const payload = Buffer.from([0xff, 0x0f, 0x49, 0x54]) // v8 for 42
+  await recordResults(conn, 'troupe', results.name, ['task-1', payload, '0'])
+  await recordResults(conn, 'troupe', results.name, ['task-1', payload, '0', 'task-2', payload, '0'])
+  await conn.close()
+  assert.equal(await results.qsize(), 2)
+})
+
+test('for await ends once the queue is sealed and drained', async () => {
+  const q = queue<number>('seal')
+  await q.putMany([1, 2, 3])
+  await q.seal()
+  const seen: number[] = []
+  for await (const x of q) seen.push(x)
+  assert.deepEqual(seen, [1, 2, 3])
+})
+
+test('a closed queue rejects waiting gets with ClosedError', async () => {
+  const q = queue<number>('closed')
+  const got = q.get().then(() => null, (err: Error) => err)
+  await new Promise((r) => setTimeout(r, 30))
+  await q.close()
+  assert.ok((await got) instanceof ClosedError)
+  await assert.rejects(q.put(1), ClosedError)
+})
+
+test('a queue handle survives marshalling to another place and still works there', async () => {
+  const q = queue<string>('portable')
+  const m = marshal({ q }, 'args[0]')
+  assert.equal(m.portables, true)
+  const { q: revived } = unmarshal(structuredClone(m.value), true) as { q: RedisQueue<string> }
+  opened.push(revived)
+  assert.ok(revived instanceof RedisQueue)
+  await revived.put('from afar')
+  assert.equal(await q.get({ timeout: 2000 }), 'from afar')
+})
+
+test('an unreachable Redis fails at once with ConnectionClosedError naming the address', async () => {
+  const q = new RedisQueue('x', { redis: { host: '127.0.0.1', port: 1, retryStrategy: () => null } })
+  await assert.rejects(q.put(1), (err: Error) => err instanceof ConnectionClosedError && /127\.0\.0\.1:1/.test(err.message))
+  await q.close()
+})
