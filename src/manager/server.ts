@@ -1,0 +1,253 @@
+import { listen, formatAddress, defaultLog, type AddressLike, type Address, type FrameConnection, type Listener } from '../net/index.js'
+import { toWireError, V8_FIRST_BYTE } from '../codec/index.js'
+import { ProtocolError, UnknownMethodError } from '../errors.js'
+import { ObjectRegistry, type CallContext, type CallResult, type DialectSession } from './registry.js'
+import { decodeRequests, encodeBatch, Status, type Reply, type Request, type ProxyInfo } from './protocol.js'
+
+/** Options of a manager server. */
+export interface ServerOptions {
+  /** The shared secret clients must know. */
+  authkey: string | Uint8Array
+  /** The registry to serve (typeids and live objects). */
+  registry: ObjectRegistry
+  /** Largest accepted frame payload (default 64 MiB). */
+  maxFrameSize?: number
+  /** How long a handshake may take in ms (default 10 s). */
+  handshakeTimeout?: number
+  /** Where refused connections and protocol errors are reported (default: stderr; `false` for silence). */
+  log?: ((line: string) => void) | false
+  /** Called when a client asks the server to shut down. */
+  onShutdown?: () => void
+}
+
+const PICKLE_PROTO = 0x80
+let sessionCounter = 0
+
+/**
+ * A manager server: a listener whose authenticated connections are served
+ * from one ObjectRegistry. The first byte of the first request picks the
+ * dialect: 0xFF (v8) is a troupe peer, 0x80 (pickle PROTO) a CPython peer.
+ */
+export class ManagerServer {
+  readonly registry: ObjectRegistry
+  private listener!: Listener
+  private readonly sessions = new Set<FrameConnection>()
+  private readonly log: (line: string) => void
+  private readonly opts: ServerOptions
+  private stopped = false
+
+  private constructor(opts: ServerOptions) {
+    this.opts = opts
+    this.registry = opts.registry
+    this.log = opts.log === false ? () => {} : opts.log ?? defaultLog
+  }
+
+  /** Start listening on `address` (port 0 picks a free port; see `.address`). */
+  static async listen(address: AddressLike, opts: ServerOptions): Promise<ManagerServer> {
+    const server = new ManagerServer(opts)
+    server.listener = await listen(address, {
+      authkey: opts.authkey,
+      maxFrameSize: opts.maxFrameSize,
+      handshakeTimeout: opts.handshakeTimeout,
+      log: server.log,
+      onConnection: (conn) => server.accept(conn),
+    })
+    return server
+  }
+
+  /** The bound address. */
+  get address(): Address {
+    return this.listener.address
+  }
+
+  /** Stop listening and close every connection. */
+  async close(): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    // server.close() waits for open connections, so they are closed first.
+    const closing = this.listener.close()
+    for (const c of this.sessions) c.close()
+    await closing
+  }
+
+  private accept(conn: FrameConnection): void {
+    if (this.stopped) { conn.close(); return }
+    this.sessions.add(conn)
+    conn.onClose((reason) => {
+      this.sessions.delete(conn)
+      if (reason && !(reason as NodeJS.ErrnoException).code?.startsWith('ECONNRESET')) this.log(`closed connection from ${conn.peer}: ${reason.name}: ${reason.message}`)
+    })
+    conn.readFrame().then((first) => {
+      if (first[0] === V8_FIRST_BYTE) new TroupeSession(this.registry, conn, this.log, () => this.shutdownRequested(), `manager ${formatAddress(this.address)} (pid ${process.pid})`).start(first)
+      else if (first[0] === PICKLE_PROTO) void this.handOverPython(conn, first)
+      else conn.close(new ProtocolError(`unknown dialect: first payload byte 0x${(first[0] ?? 0).toString(16).padStart(2, '0')} is neither v8 (0xff) nor pickle (0x80)`))
+    }, () => { /* closed before a request: nothing to do */ })
+  }
+
+  private async handOverPython(conn: FrameConnection, firstFrame: Buffer): Promise<void> {
+    // Imported by a computed specifier: the Python dialect is optional and lives in its own folder.
+    const spec = './python/index.js'
+    let mod: { servePythonConnection?: (s: DialectSession) => void }
+    try {
+      mod = await import(spec)
+    } catch {
+      mod = {}
+    }
+    if (typeof mod.servePythonConnection !== 'function') {
+      conn.close(new ProtocolError('a Python (pickle) client connected, but the Python dialect is not available in this build'))
+      return
+    }
+    mod.servePythonConnection({
+      conn, firstFrame, registry: this.registry, address: this.address, log: this.log,
+      shutdown: () => this.shutdownRequested(),
+    })
+  }
+
+  private shutdownRequested(): void {
+    // Reply first, then stop: the requester gets its answer before the socket closes.
+    setImmediate(() => { void this.close().then(() => this.opts.onShutdown?.()) })
+  }
+}
+
+/** One troupe client connection: decodes request batches, calls the registry, batches replies. */
+class TroupeSession {
+  private readonly registry: ObjectRegistry
+  private readonly conn: FrameConnection
+  private readonly log: (line: string) => void
+  private readonly onShutdown: () => void
+  private readonly aborter = new AbortController()
+  private readonly ctx: CallContext
+  private readonly cancellers = new Map<number, AbortController>()
+  private outbox: Reply[] = []
+  private flushQueued = false
+  private readonly origin: string
+
+  constructor(registry: ObjectRegistry, conn: FrameConnection, log: (line: string) => void, onShutdown: () => void, origin: string) {
+    this.registry = registry
+    this.conn = conn
+    this.log = log
+    this.onShutdown = onShutdown
+    this.ctx = { signal: this.aborter.signal, caller: `c${++sessionCounter}` }
+    this.origin = origin
+    conn.onClose(() => {
+      // Parked calls of this client give up (their items stay queued), then its references are dropped.
+      this.aborter.abort()
+      this.registry.releaseOwner(this)
+    })
+  }
+
+  start(first: Buffer): void {
+    this.onFrame(first)
+    this.conn.onFrame((f) => this.onFrame(f))
+  }
+
+  private onFrame(frame: Buffer): void {
+    let batch: Request[]
+    try {
+      batch = decodeRequests(frame)
+    } catch (err) {
+      this.conn.close(err as Error)
+      return
+    }
+    for (const req of batch) this.handle(req)
+    this.flush()
+  }
+
+  private handle(req: Request): void {
+    const [id, ident, method, args, cancellable] = req
+    try {
+      let out: unknown
+      if (ident === '') out = this.control(method, args)
+      else {
+        let ctx = this.ctx
+        if (cancellable) {
+          const ac = new AbortController()
+          const onAbort = () => ac.abort()
+          this.aborter.signal.addEventListener('abort', onAbort, { once: true })
+          this.cancellers.set(id, ac)
+          ctx = { signal: ac.signal, caller: this.ctx.caller }
+        }
+        out = this.registry.call(ident, method, args, ctx, this)
+      }
+      if (out instanceof Promise) {
+        out.then((v) => this.reply(id, v as CallResult | ControlResult), (err) => this.replyError(id, err)).finally(() => this.cancellers.delete(id))
+      } else {
+        this.cancellers.delete(id)
+        this.outbox.push(this.toReply(id, out as CallResult | ControlResult))
+      }
+    } catch (err) {
+      this.cancellers.delete(id)
+      this.outbox.push([id, Status.Error, toWireError(err, this.origin)])
+    }
+  }
+
+  private control(method: string, args: unknown[]): ControlResult | Promise<ControlResult> {
+    const r = this.registry
+    switch (method) {
+      case 'create':
+        return r.create(String(args[0]), args.slice(1), this).then((e) => ({ proxy: { typeid: e.typeid, ident: e.ident, exposed: e.exposed } }))
+      case 'incref': r.incref(String(args[0]), this); return { value: null }
+      case 'decref': r.decref(String(args[0]), this); return { value: null }
+      case 'cancel': this.cancellers.get(Number(args[0]))?.abort(); return { value: null }
+      case 'dummy': return { value: null }
+      case 'numberOfObjects': return { value: r.numberOfObjects() }
+      case 'getMethods': return { value: [...r.exposed(String(args[0]))] }
+      case 'typeids': return { value: r.typeids() }
+      case 'debugInfo': return { value: r.debugInfo() }
+      case 'shutdown': this.onShutdown(); return { value: null }
+      default: throw new UnknownMethodError(`unknown manager control method '${method}'`)
+    }
+  }
+
+  private toReply(id: number, out: CallResult | ControlResult): Reply {
+    if ('kind' in out) {
+      return out.kind === 'return' ? [id, Status.Return, out.value] : [id, Status.Proxy, { typeid: out.typeid, ident: out.ident, exposed: out.exposed } satisfies ProxyInfo]
+    }
+    return 'proxy' in out ? [id, Status.Proxy, out.proxy] : [id, Status.Return, out.value]
+  }
+
+  private reply(id: number, out: CallResult | ControlResult): void {
+    if (!this.conn.isOpen) return
+    this.outbox.push(this.toReply(id, out))
+    this.scheduleFlush()
+  }
+
+  private replyError(id: number, err: unknown): void {
+    if (!this.conn.isOpen) return
+    this.outbox.push([id, Status.Error, toWireError(err, this.origin)])
+    this.scheduleFlush()
+  }
+
+  // Replies that become ready later (a parked get) are gathered for the rest of this turn and sent as one frame.
+  private scheduleFlush(): void {
+    if (this.flushQueued) return
+    this.flushQueued = true
+    queueMicrotask(() => { this.flushQueued = false; this.flush() })
+  }
+
+  private flush(): void {
+    if (!this.outbox.length || !this.conn.isOpen) return
+    const batch = this.outbox
+    this.outbox = []
+    let payload: Buffer
+    try {
+      payload = encodeBatch(batch)
+    } catch {
+      // One reply could not be serialized: send each separately so only that one becomes an error.
+      for (const r of batch) this.conn.send(encodeOne(r, this.origin))
+      return
+    }
+    this.conn.send(payload)
+  }
+}
+
+type ControlResult = { value: unknown } | { proxy: ProxyInfo }
+
+function encodeOne(r: Reply, origin: string): Buffer {
+  try {
+    return encodeBatch([r])
+  } catch (err) {
+    return encodeBatch([[r[0], Status.Error, toWireError(err, origin)]])
+  }
+}
+

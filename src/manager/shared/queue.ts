@@ -1,0 +1,156 @@
+import { ClosedError, Empty, Full, TaskDoneError, TimeoutError } from '../../errors.js'
+import { park, timedOut, type BlockOptions, type Parked } from './waiting.js'
+
+/**
+ * A FIFO queue living in the manager server, served to every client (Python's
+ * `queue.Queue` behind `SyncManager.Queue`). Methods return plain values when
+ * they need not wait, so pipelined puts and gets cost no promise hop.
+ */
+export class Queue<T = unknown> {
+  /** 0 means unbounded. */
+  readonly maxsize: number
+  private items: T[] = []
+  private head = 0
+  private getters: Parked[] = []
+  private putters: Parked[] = []
+  private isClosed = false
+
+  constructor(maxsize = 0) {
+    if (!Number.isInteger(maxsize) || maxsize < 0) throw new TypeError(`maxsize must be a non-negative integer, got ${maxsize}`)
+    this.maxsize = maxsize
+  }
+
+  /** Number of items waiting. */
+  qsize(): number { return this.items.length - this.head }
+  /** Whether no item is waiting. */
+  empty(): boolean { return this.qsize() === 0 }
+  /** Whether a bounded queue is at its maxsize. */
+  full(): boolean { return this.maxsize > 0 && this.qsize() >= this.maxsize }
+  /** Whether `close()` was called. */
+  closed(): boolean { return this.isClosed }
+
+  /** Add an item; waits for room in a bounded queue (Full on timeout or with `block: false`). */
+  put(item: T, opts?: BlockOptions): void | Promise<void> {
+    this.checkOpen()
+    if (!this.full()) { this.push(item); this.wakeGetters(); return }
+    if (opts?.block === false) throw new Full('queue is full')
+    return park(this.putters, opts, () => { this.checkOpen(); this.push(item); this.wakeGetters() }, () => new Full(`put timed out after ${opts?.timeout} ms: queue is full`))
+  }
+
+  /** `put` without waiting. */
+  putNowait(item: T): void { this.put(item, { block: false }) as void }
+
+  /** Add many items in order; waits for room as needed. One request for a whole batch. */
+  putMany(items: T[], opts?: BlockOptions): void | Promise<void> {
+    this.checkOpen()
+    if (this.maxsize === 0) { for (const it of items) this.push(it); this.wakeGetters(); return }
+    let i = 0
+    while (i < items.length && !this.full()) this.push(items[i++]!)
+    this.wakeGetters()
+    if (i === items.length) return
+    return (async () => { for (; i < items.length; i++) await this.put(items[i]!, opts) })()
+  }
+
+  /** Remove and return the oldest item; waits for one (Empty on timeout or with `block: false`; ClosedError once closed and drained). */
+  get(opts?: BlockOptions): T | Promise<T> {
+    if (!this.empty()) { const v = this.shift(); this.wakePutters(); return v }
+    if (this.isClosed) throw new ClosedError('queue is closed and drained')
+    if (opts?.block === false) throw new Empty('queue is empty')
+    return park(this.getters, opts, () => { const v = this.shift(); this.wakePutters(); return v }, () => new Empty(`get timed out after ${opts?.timeout} ms: queue is empty`))
+  }
+
+  /** `get` without waiting. */
+  getNowait(): T { return this.get({ block: false }) as T }
+
+  /** Remove up to `max` items at once, waiting (like `get`) only while none is there. */
+  getMany(max: number, opts?: BlockOptions): T[] | Promise<T[]> {
+    if (!this.empty()) return this.take(max)
+    if (this.isClosed) throw new ClosedError('queue is closed and drained')
+    if (opts?.block === false) throw new Empty('queue is empty')
+    return park(this.getters, opts, () => this.take(max), () => new Empty(`getMany timed out after ${opts?.timeout} ms: queue is empty`))
+  }
+
+  /** Put items back at the front (a consumer that prefetched and stopped early returns what it did not use). */
+  returnItems(items: T[]): void {
+    if (!items.length) return
+    this.items = [...items, ...this.items.slice(this.head)]
+    this.head = 0
+    this.wakeGetters()
+  }
+
+  /** Refuse further puts; gets drain what is left and then fail with ClosedError, which ends `for await` loops. */
+  close(): void {
+    this.isClosed = true
+    for (const p of this.putters.splice(0)) p.fail(new ClosedError('queue was closed'))
+    if (this.empty()) for (const g of this.getters.splice(0)) g.fail(new ClosedError('queue is closed and drained'))
+  }
+
+  protected push(item: T): void {
+    this.items.push(item)
+    this.onPut(1)
+  }
+
+  /** Hook for JoinableQueue: counts unfinished tasks. */
+  protected onPut(_n: number): void {}
+
+  private take(max: number): T[] {
+    const n = Math.min(Math.max(1, max | 0), this.qsize())
+    const out = this.items.slice(this.head, this.head + n)
+    this.head += n
+    this.compact()
+    this.wakePutters()
+    return out
+  }
+
+  private shift(): T {
+    const v = this.items[this.head]!
+    this.items[this.head++] = undefined as T
+    this.compact()
+    return v
+  }
+
+  // A head index instead of Array#shift keeps gets O(1); the array is trimmed once the dead prefix dominates.
+  private compact(): void {
+    if (this.head === this.items.length) { this.items = []; this.head = 0 }
+    else if (this.head > 4096 && this.head * 2 > this.items.length) { this.items = this.items.slice(this.head); this.head = 0 }
+  }
+
+  private wakeGetters(): void {
+    while (this.getters.length && !this.empty()) this.getters[0]!.wake()
+    if (this.isClosed && this.empty()) for (const g of this.getters.splice(0)) g.fail(new ClosedError('queue is closed and drained'))
+  }
+
+  private wakePutters(): void {
+    while (this.putters.length && !this.full()) this.putters[0]!.wake()
+  }
+
+  private checkOpen(): void {
+    if (this.isClosed) throw new ClosedError('queue is closed')
+  }
+}
+
+/** A Queue that counts unfinished tasks: each `get` item should be followed by `taskDone()`; `join()` waits for all. */
+export class JoinableQueue<T = unknown> extends Queue<T> {
+  private unfinished = 0
+  private joiners: Parked[] = []
+
+  protected override onPut(n: number): void {
+    this.unfinished += n
+  }
+
+  /** Mark `n` (default 1) fetched items as processed; TaskDoneError when more than were put. */
+  taskDone(n = 1): void {
+    if (n > this.unfinished) throw new TaskDoneError(`taskDone() called ${n > 1 ? `for ${n} items ` : ''}more times than items were put`)
+    this.unfinished -= n
+    if (this.unfinished === 0) while (this.joiners.length) this.joiners[0]!.wake()
+  }
+
+  /** Items put but not yet marked done. */
+  unfinishedTasks(): number { return this.unfinished }
+
+  /** Wait until every item put has been marked done (TimeoutError after `timeout` ms). */
+  join(opts?: { timeout?: number }): void | Promise<void> {
+    if (this.unfinished === 0) return
+    return park(this.joiners, opts, () => undefined, (): TimeoutError => timedOut('join', opts))
+  }
+}

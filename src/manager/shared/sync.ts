@@ -1,0 +1,230 @@
+import { BrokenBarrierError, SyncStateError } from '../../errors.js'
+import { callContext } from '../registry.js'
+import { park, type BlockOptions, type Parked } from './waiting.js'
+
+// A blocking acquire that times out answers false, as Python's acquire(timeout=...) does.
+function acquireWait(list: Parked[], opts: BlockOptions | undefined, take: () => void): Promise<boolean> {
+  return park(list, opts, () => { take(); return true }, () => new Error('timeout')).catch((err: Error) => {
+    if (err.message === 'timeout') return false
+    throw err
+  })
+}
+
+/** A mutual-exclusion lock served by a manager (Python's `Lock`); any client may release it. */
+export class Lock {
+  private held = false
+  private waiters: Parked[] = []
+
+  /** Take the lock; resolves false when `block: false` or the timeout (ms) expires first. */
+  acquire(opts?: BlockOptions): boolean | Promise<boolean> {
+    if (!this.held) { this.held = true; return true }
+    if (opts?.block === false) return false
+    return acquireWait(this.waiters, opts, () => { this.held = true })
+  }
+
+  /** Release it; SyncStateError when it is not held. */
+  release(): void {
+    if (!this.held) throw new SyncStateError('release of an unlocked Lock')
+    this.held = false
+    if (this.waiters.length) this.waiters[0]!.wake()
+  }
+
+  /** Whether it is held. */
+  locked(): boolean { return this.held }
+}
+
+/** A reentrant lock owned by the client connection that acquired it (Python's `RLock`). */
+export class RLock {
+  private owner: string | undefined
+  private count = 0
+  private waiters: Parked[] = []
+
+  /** Take the lock (again, if this client holds it); false on timeout or `block: false`. */
+  acquire(opts?: BlockOptions): boolean | Promise<boolean> {
+    const me = callContext().caller ?? 'local'
+    if (this.owner === undefined || this.owner === me) { this.owner = me; this.count++; return true }
+    if (opts?.block === false) return false
+    return acquireWait(this.waiters, opts, () => { this.owner = me; this.count = 1 })
+  }
+
+  /** Release one level; SyncStateError when this client does not hold it. */
+  release(): void {
+    const me = callContext().caller ?? 'local'
+    if (this.owner !== me) throw new SyncStateError('release of an RLock this client does not hold')
+    if (--this.count === 0) {
+      this.owner = undefined
+      if (this.waiters.length) this.waiters[0]!.wake()
+    }
+  }
+
+  /** Whether it is held by anyone. */
+  locked(): boolean { return this.owner !== undefined }
+
+  /** Release fully for Condition.wait; returns the depth to restore. */
+  releaseAll(me: string): number {
+    if (this.owner !== me) throw new SyncStateError('cannot wait on a Condition whose lock this client does not hold')
+    const n = this.count
+    this.count = 0
+    this.owner = undefined
+    if (this.waiters.length) this.waiters[0]!.wake()
+    return n
+  }
+
+  /** Reacquire after Condition.wait with the saved depth. */
+  async restore(me: string, depth: number): Promise<void> {
+    if (this.owner === undefined) { this.owner = me; this.count = depth; return }
+    await acquireWait(this.waiters, undefined, () => { this.owner = me; this.count = depth })
+  }
+}
+
+/** A counting semaphore (Python's `Semaphore`). */
+export class Semaphore {
+  protected value: number
+  private waiters: Parked[] = []
+
+  constructor(value = 1) {
+    if (!Number.isInteger(value) || value < 0) throw new TypeError(`semaphore value must be a non-negative integer, got ${value}`)
+    this.value = value
+  }
+
+  /** Take one unit; false on timeout (ms) or `block: false`. */
+  acquire(opts?: BlockOptions): boolean | Promise<boolean> {
+    if (this.value > 0) { this.value--; return true }
+    if (opts?.block === false) return false
+    return acquireWait(this.waiters, opts, () => { this.value-- })
+  }
+
+  /** Give back `n` units (default 1). */
+  release(n = 1): void {
+    this.value += n
+    while (this.waiters.length && this.value > 0) this.waiters[0]!.wake()
+  }
+
+  /** The current value. */
+  getValue(): number { return this.value }
+}
+
+/** A semaphore that refuses to be released above its initial value (Python's `BoundedSemaphore`). */
+export class BoundedSemaphore extends Semaphore {
+  private readonly initial: number
+  constructor(value = 1) {
+    super(value)
+    this.initial = value
+  }
+
+  /** Give back units; SyncStateError when that would exceed the initial value. */
+  override release(n = 1): void {
+    if (this.value + n > this.initial) throw new SyncStateError('BoundedSemaphore released too many times')
+    super.release(n)
+  }
+}
+
+/** A flag clients can set and wait for (Python's `Event`). */
+export class Event {
+  private flag = false
+  private waiters: Parked[] = []
+
+  /** Set the flag and wake every waiter. */
+  set(): void {
+    this.flag = true
+    while (this.waiters.length) this.waiters[0]!.wake()
+  }
+  /** Reset the flag. */
+  clear(): void { this.flag = false }
+  /** Whether the flag is set. */
+  isSet(): boolean { return this.flag }
+  /** Wait until set; resolves false when the timeout (ms) expires first. */
+  wait(opts?: { timeout?: number }): boolean | Promise<boolean> {
+    if (this.flag) return true
+    return acquireWait(this.waiters, opts, () => {})
+  }
+}
+
+/** A condition variable over a reentrant lock (Python's `Condition`); the lock is owned per client connection. */
+export class Condition {
+  private readonly lock = new RLock()
+  private waiters: Parked[] = []
+
+  /** Take the underlying lock. */
+  acquire(opts?: BlockOptions): boolean | Promise<boolean> { return this.lock.acquire(opts) }
+  /** Release the underlying lock. */
+  release(): void { this.lock.release() }
+
+  /** Release the lock, wait for a notify (or the timeout in ms), take the lock back; false on timeout. */
+  async wait(opts?: { timeout?: number }): Promise<boolean> {
+    const me = callContext().caller ?? 'local'
+    const depth = this.lock.releaseAll(me)
+    let notified: boolean
+    try {
+      notified = await acquireWait(this.waiters, opts, () => {})
+    } finally {
+      await this.lock.restore(me, depth)
+    }
+    return notified
+  }
+
+  /** Wake up to `n` waiters (default 1); the caller must hold the lock. */
+  notify(n = 1): void {
+    this.checkOwner()
+    for (let i = 0; i < n && this.waiters.length; i++) this.waiters[0]!.wake()
+  }
+
+  /** Wake every waiter; the caller must hold the lock. */
+  notifyAll(): void {
+    this.checkOwner()
+    while (this.waiters.length) this.waiters[0]!.wake()
+  }
+
+  private checkOwner(): void {
+    if (!this.lock.locked()) throw new SyncStateError('notify() on a Condition whose lock is not held')
+  }
+}
+
+/** A barrier for `parties` clients (Python's `Barrier`): `wait()` returns a distinct index 0..parties-1. */
+export class Barrier {
+  private readonly count: number
+  private readonly defaultTimeout: number | undefined
+  private waiters: Parked[] = []
+  private isBroken = false
+  private arrived = 0
+
+  constructor(parties: number, timeout?: number) {
+    if (!Number.isInteger(parties) || parties < 1) throw new TypeError(`parties must be a positive integer, got ${parties}`)
+    this.count = parties
+    this.defaultTimeout = timeout
+  }
+
+  /** Wait for all parties; BrokenBarrierError when aborted, reset or timed out (which breaks it for everyone). */
+  wait(opts?: { timeout?: number }): number | Promise<number> {
+    if (this.isBroken) throw new BrokenBarrierError('barrier is broken')
+    const index = this.arrived++
+    if (this.arrived === this.count) {
+      this.arrived = 0
+      while (this.waiters.length) this.waiters[0]!.wake()
+      return index
+    }
+    const timeout = opts?.timeout ?? this.defaultTimeout
+    return park(this.waiters, { timeout }, () => index, () => { this.abort(); return new BrokenBarrierError(`barrier wait timed out after ${timeout} ms`) })
+  }
+
+  /** Break the barrier: current and future waiters fail with BrokenBarrierError. */
+  abort(): void {
+    this.isBroken = true
+    this.arrived = 0
+    for (const w of this.waiters.splice(0)) w.fail(new BrokenBarrierError('barrier was aborted'))
+  }
+
+  /** Return to the initial state; current waiters fail with BrokenBarrierError. */
+  reset(): void {
+    for (const w of this.waiters.splice(0)) w.fail(new BrokenBarrierError('barrier was reset'))
+    this.isBroken = false
+    this.arrived = 0
+  }
+
+  /** Number of parties required. */
+  parties(): number { return this.count }
+  /** Number of parties waiting now. */
+  nWaiting(): number { return this.waiters.length }
+  /** Whether it is broken. */
+  broken(): boolean { return this.isBroken }
+}

@@ -1,0 +1,133 @@
+import { connectTo, formatAddress, type Address, type FrameConnection } from '../net/index.js'
+import { fromWireError, type WireError } from '../codec/index.js'
+import { ConnectionClosedError } from '../errors.js'
+import { decodeReplies, encodeBatch, Status, type ProxyInfo, type Request } from './protocol.js'
+import { registerDialect, type ChannelOptions, type ChannelResult, type ManagerChannel, type RequestOptions } from './channel.js'
+
+interface Pending { resolve(r: ChannelResult): void; reject(e: Error): void; method: string }
+
+function noReply(method: string): Pending {
+  return { resolve: () => {}, reject: () => {}, method }
+}
+
+/**
+ * troupe's channel: one connection, many requests in flight. Requests made
+ * in the same event-loop turn are coalesced into one frame (a producer that
+ * issues 1,000 puts without awaiting each sends one frame); replies are
+ * matched by id. The socket keeps the process alive only while calls are pending.
+ */
+export class TroupeChannel implements ManagerChannel {
+  readonly dialect = 'troupe'
+  readonly address: Address
+  readonly closed: Promise<void>
+  private readonly conn: FrameConnection
+  private readonly pending = new Map<number, Pending>()
+  private outbox: Request[] = []
+  private flushQueued = false
+  private nextId = 1
+  private isClosed = false
+
+  private constructor(conn: FrameConnection, address: Address) {
+    this.conn = conn
+    this.address = address
+    conn.unref()
+    conn.onFrame((f) => this.onFrame(f))
+    this.closed = conn.closed.then(() => undefined)
+    conn.onClose((reason) => this.onClosed(reason))
+  }
+
+  /** Connect and authenticate. */
+  static async open(opts: ChannelOptions): Promise<TroupeChannel> {
+    const conn = await connectTo(opts.address, opts)
+    return new TroupeChannel(conn, opts.address)
+  }
+
+  request(ident: string, method: string, args: unknown[], opts?: RequestOptions): Promise<ChannelResult> {
+    if (this.isClosed) return Promise.reject(new ConnectionClosedError(`connection to manager ${formatAddress(this.address)} is closed`))
+    const id = this.nextId++
+    const signal = opts?.signal
+    const req: Request = signal ? [id, ident, method, args, 1] : [id, ident, method, args]
+    const p = new Promise<ChannelResult>((resolve, reject) => this.push(req, { resolve, reject, method }))
+    if (signal) {
+      // The server parks the call; cancelling it there (not just here) is what keeps a queued item from being taken.
+      const onAbort = () => this.push([this.nextId++, '', 'cancel', [id]], noReply('cancel'))
+      if (signal.aborted) onAbort()
+      else { signal.addEventListener('abort', onAbort, { once: true }); p.then(() => signal.removeEventListener('abort', onAbort), () => signal.removeEventListener('abort', onAbort)) }
+    }
+    return p
+  }
+
+  decrefSoon(ident: string): void {
+    if (!this.isClosed) this.push([this.nextId++, '', 'decref', [ident]], noReply('decref'))
+  }
+
+  private push(req: Request, p: Pending): void {
+    if (this.pending.size === 0) this.conn.ref()
+    this.pending.set(req[0], p)
+    this.outbox.push(req)
+    if (!this.flushQueued) {
+      this.flushQueued = true
+      // Everything requested during this turn leaves in one frame.
+      queueMicrotask(() => this.flush())
+    }
+  }
+
+  private flush(): void {
+    this.flushQueued = false
+    if (this.isClosed || !this.outbox.length) return
+    const batch = this.outbox
+    this.outbox = []
+    let payload: Buffer
+    try {
+      payload = encodeBatch(batch)
+    } catch (err) {
+      for (const r of batch) this.settleError(r[0], err as Error)
+      return
+    }
+    this.conn.send(payload)
+  }
+
+  private onFrame(frame: Buffer): void {
+    let replies
+    try {
+      replies = decodeReplies(frame)
+    } catch (err) {
+      this.conn.close(err as Error)
+      return
+    }
+    for (const [id, status, value] of replies) {
+      const p = this.pending.get(id)
+      if (!p) continue
+      this.pending.delete(id)
+      if (status === Status.Return) p.resolve({ kind: 'return', value })
+      else if (status === Status.Proxy) { const info = value as ProxyInfo; p.resolve({ kind: 'proxy', typeid: info.typeid, ident: info.ident, exposed: info.exposed }) }
+      else p.reject(fromWireError(value as WireError))
+    }
+    if (this.pending.size === 0) this.conn.unref()
+  }
+
+  private settleError(id: number, err: Error): void {
+    const p = this.pending.get(id)
+    this.pending.delete(id)
+    p?.reject(err)
+    if (this.pending.size === 0) this.conn.unref()
+  }
+
+  private onClosed(reason: Error | undefined): void {
+    this.isClosed = true
+    const where = formatAddress(this.address)
+    for (const [, p] of this.pending) {
+      const err = new ConnectionClosedError(`connection to manager ${where} closed while '${p.method}' was in flight${reason ? `: ${reason.message}` : ''}`)
+      err.origin = where
+      p.reject(err)
+    }
+    this.pending.clear()
+  }
+
+  close(): void {
+    this.flush()
+    this.conn.close()
+  }
+}
+
+registerDialect('troupe', (opts) => TroupeChannel.open(opts))

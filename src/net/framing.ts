@@ -1,0 +1,241 @@
+import type { Socket } from 'node:net'
+import { ConnectionClosedError, ProtocolError, TimeoutError } from '../errors.js'
+
+/** Default cap on one frame's payload (64 MiB); larger frames close the connection with ProtocolError. */
+export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024
+
+// CPython writes header and payload in one write() up to this size (wire reference §1.2).
+const SINGLE_WRITE_MAX = 16384
+
+/** Build the header for a payload of `n` bytes: int32 big-endian, or -1 then uint64 above 2 GiB - 1 (§1.2). */
+export function frameHeader(n: number): Buffer {
+  if (n <= 0x7fffffff) {
+    const h = Buffer.allocUnsafe(4)
+    h.writeInt32BE(n, 0)
+    return h
+  }
+  const h = Buffer.allocUnsafe(12)
+  h.writeInt32BE(-1, 0)
+  h.writeBigUInt64BE(BigInt(n), 4)
+  return h
+}
+
+/**
+ * Splits a byte stream into frames. Chunks are kept in a list and joined only
+ * once a whole frame has arrived, so a large frame arriving in many chunks is
+ * copied once, not once per chunk.
+ */
+export class FrameReader {
+  /** Largest payload accepted; changed between the handshake (256) and normal traffic. */
+  limit: number
+  private chunks: Buffer[] = []
+  private have = 0
+  private need = -1
+  private headerLen = 0
+
+  constructor(limit: number) {
+    this.limit = limit
+  }
+
+  /** Feed bytes; returns the complete frames they finish. Throws ProtocolError on a bad or oversized header. */
+  push(chunk: Buffer): Buffer[] {
+    this.chunks.push(chunk)
+    this.have += chunk.length
+    const out: Buffer[] = []
+    for (;;) {
+      if (this.need < 0) {
+        if (this.have < 4) break
+        const head = this.peek(12)
+        const n = head.readInt32BE(0)
+        if (n === -1) {
+          if (this.have < 12) break
+          const big = head.readBigUInt64BE(4)
+          if (big > BigInt(this.limit)) throw new ProtocolError(`frame of ${big} bytes exceeds the limit of ${this.limit} bytes`)
+          this.need = Number(big)
+          this.headerLen = 12
+        } else if (n < 0) {
+          throw new ProtocolError(`malformed frame header (length ${n})`)
+        } else {
+          if (n > this.limit) throw new ProtocolError(`frame of ${n} bytes exceeds the limit of ${this.limit} bytes`)
+          this.need = n
+          this.headerLen = 4
+        }
+      }
+      if (this.have < this.headerLen + this.need) break
+      const all = this.take(this.headerLen + this.need)
+      out.push(all.subarray(this.headerLen))
+      this.need = -1
+    }
+    return out
+  }
+
+  // The first `n` bytes (or fewer if not there), joining chunks only when the header straddles them.
+  private peek(n: number): Buffer {
+    const first = this.chunks[0]!
+    if (first.length >= n || this.chunks.length === 1) return first
+    return Buffer.concat(this.chunks, Math.min(n, this.have)).subarray(0, n)
+  }
+
+  private take(n: number): Buffer {
+    const first = this.chunks[0]!
+    let out: Buffer
+    if (first.length >= n) {
+      out = first.subarray(0, n)
+      if (first.length === n) this.chunks.shift()
+      else this.chunks[0] = first.subarray(n)
+    } else {
+      const joined = Buffer.concat(this.chunks, this.have)
+      out = joined.subarray(0, n)
+      this.chunks = joined.length > n ? [joined.subarray(n)] : []
+    }
+    this.have -= n
+    return out
+  }
+}
+
+/** Options for a framed connection. */
+export interface FrameConnectionOptions {
+  /** Largest accepted payload in bytes (default 64 MiB). */
+  maxFrameSize?: number
+  /** The peer as a label for errors and logs (`127.0.0.1:5000`). */
+  peer?: string
+}
+
+/**
+ * A socket that carries CPython-style length-prefixed frames. Before the
+ * handshake frames are pulled with `readFrame()` (capped at 256 bytes); after
+ * it, `onFrame()` switches to push delivery. A bad frame closes this
+ * connection only, with the reason kept in `closeReason`.
+ */
+export class FrameConnection {
+  readonly socket: Socket
+  readonly peer: string
+  readonly maxFrameSize: number
+  /** Why the connection closed (undefined while open or after a clean end). */
+  closeReason: Error | undefined
+  /** Resolves when the socket has closed. */
+  readonly closed: Promise<Error | undefined>
+  private readonly reader: FrameReader
+  private queued: Buffer[] = []
+  private waiter: { resolve(b: Buffer): void; reject(e: Error): void } | undefined
+  private handler: ((frame: Buffer) => void) | undefined
+  private closeHandlers: ((reason: Error | undefined) => void)[] = []
+  private isClosed = false
+  private resolveClosed!: (r: Error | undefined) => void
+
+  constructor(socket: Socket, opts: FrameConnectionOptions = {}) {
+    this.socket = socket
+    this.peer = opts.peer ?? (socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unix socket peer')
+    this.maxFrameSize = opts.maxFrameSize ?? DEFAULT_MAX_FRAME
+    this.reader = new FrameReader(this.maxFrameSize)
+    this.closed = new Promise((r) => { this.resolveClosed = r })
+    socket.setNoDelay?.(true)
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on('error', (err) => this.close(err))
+    socket.on('close', () => this.close(undefined))
+    socket.on('end', () => this.close(undefined))
+  }
+
+  private onData(chunk: Buffer): void {
+    let frames: Buffer[]
+    try {
+      frames = this.reader.push(chunk)
+    } catch (err) {
+      this.close(err as Error)
+      return
+    }
+    for (const f of frames) {
+      if (this.isClosed) return
+      if (this.handler) this.handler(f)
+      else if (this.waiter) { const w = this.waiter; this.waiter = undefined; w.resolve(f) }
+      else this.queued.push(f)
+    }
+  }
+
+  /** Send one frame. Small frames go out in a single write so Nagle cannot split them (§1.2). */
+  send(payload: Uint8Array): void {
+    if (this.isClosed) throw new ConnectionClosedError(`connection to ${this.peer} is closed`)
+    const n = payload.length
+    if (n <= SINGLE_WRITE_MAX) {
+      const buf = Buffer.allocUnsafe(4 + n)
+      buf.writeInt32BE(n, 0)
+      buf.set(payload, 4)
+      this.socket.write(buf)
+    } else {
+      this.socket.cork()
+      this.socket.write(frameHeader(n))
+      this.socket.write(payload)
+      process.nextTick(() => this.socket.uncork())
+    }
+  }
+
+  /**
+   * Wait for the next frame (handshake phase). `maxSize` caps it for this read
+   * only; `timeoutMs` bounds the wait and closes the connection when it expires.
+   */
+  readFrame(opts: { maxSize?: number; timeoutMs?: number } = {}): Promise<Buffer> {
+    if (this.queued.length) {
+      const f = this.queued.shift()!
+      if (opts.maxSize !== undefined && f.length > opts.maxSize) return Promise.reject(this.fail(new ProtocolError(`frame of ${f.length} bytes exceeds the limit of ${opts.maxSize} bytes`)))
+      return Promise.resolve(f)
+    }
+    if (this.isClosed) return Promise.reject(this.closeReason ?? new ConnectionClosedError(`connection to ${this.peer} closed`))
+    const prev = this.reader.limit
+    if (opts.maxSize !== undefined) this.reader.limit = opts.maxSize
+    return new Promise<Buffer>((resolve, reject) => {
+      const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
+        this.waiter = undefined
+        reject(this.fail(new TimeoutError(`no frame from ${this.peer} within ${opts.timeoutMs} ms`)))
+      }, opts.timeoutMs)
+      this.waiter = {
+        resolve: (b) => { clearTimeout(timer); this.reader.limit = prev; resolve(b) },
+        reject: (e) => { clearTimeout(timer); this.reader.limit = prev; reject(e) },
+      }
+    })
+  }
+
+  private fail(err: Error): Error {
+    this.close(err)
+    return err
+  }
+
+  /** Deliver every following frame (and any already buffered) to `fn`. */
+  onFrame(fn: (frame: Buffer) => void): void {
+    this.handler = fn
+    const q = this.queued
+    this.queued = []
+    for (const f of q) if (!this.isClosed) fn(f)
+  }
+
+  /** Call `fn` once when the connection closes, with the reason if it was not a clean end. */
+  onClose(fn: (reason: Error | undefined) => void): void {
+    if (this.isClosed) fn(this.closeReason)
+    else this.closeHandlers.push(fn)
+  }
+
+  /** Whether the connection is closed. */
+  get isOpen(): boolean {
+    return !this.isClosed
+  }
+
+  /** Close the socket; `reason` is kept and handed to close handlers and pending reads. */
+  close(reason?: Error): void {
+    if (this.isClosed) return
+    this.isClosed = true
+    this.closeReason = reason
+    if (reason) this.socket.destroy()
+    else this.socket.end()
+    // A socket that ended cleanly from our side still needs destroying once flushed; 'finish' may never come if the peer vanished.
+    setTimeout(() => this.socket.destroy(), 1000).unref()
+    const w = this.waiter
+    this.waiter = undefined
+    w?.reject(reason ?? new ConnectionClosedError(`connection to ${this.peer} closed`))
+    for (const fn of this.closeHandlers.splice(0)) fn(reason)
+    this.resolveClosed(reason)
+  }
+
+  /** Let the process exit while this connection is open. */
+  unref(): void { this.socket.unref() }
+  /** Keep the process alive while this connection is open. */
+  ref(): void { this.socket.ref() }
+}

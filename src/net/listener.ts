@@ -1,0 +1,118 @@
+import { createServer, connect as netConnect, type Server, type Socket } from 'node:net'
+import { existsSync, lstatSync, unlinkSync } from 'node:fs'
+import { AuthenticationError, ConnectionClosedError, TimeoutError } from '../errors.js'
+import { parseAddress, formatAddress, type Address, type AddressLike } from './address.js'
+import { FrameConnection, DEFAULT_MAX_FRAME } from './framing.js'
+import { authkeyBytes, clientHandshake, serverHandshake, DEFAULT_HANDSHAKE_TIMEOUT } from './auth.js'
+
+/** Options shared by `listen` and `connectTo`. */
+export interface WireOptions {
+  /** The shared secret; both sides prove they know it without sending it. */
+  authkey: string | Uint8Array
+  /** Largest accepted frame payload in bytes (default 64 MiB). */
+  maxFrameSize?: number
+  /** How long the handshake may take, in ms (default 10 s). */
+  handshakeTimeout?: number
+}
+
+/** Options for `listen`. */
+export interface ListenOptions extends WireOptions {
+  /** Called with each connection that passed the handshake. */
+  onConnection(conn: FrameConnection): void
+  /** Where to report refused or broken connections (default: stderr). */
+  log?: (line: string) => void
+}
+
+/** A listening socket that authenticates every connection before handing it over. */
+export interface Listener {
+  /** The bound address, with the real port when 0 was asked for. */
+  readonly address: Address
+  /** Stop accepting; existing connections stay open. A Unix socket file is removed. */
+  close(): Promise<void>
+}
+
+/** Write a line to stderr, prefixed so it is clear which part of troupe speaks. */
+export function defaultLog(line: string): void {
+  process.stderr.write(`[troupe] ${line}\n`)
+}
+
+/** Listen on a TCP or Unix address; every connection must pass the HMAC handshake before `onConnection` sees it. */
+export async function listen(addressLike: AddressLike, opts: ListenOptions): Promise<Listener> {
+  const address = parseAddress(addressLike)
+  const key = authkeyBytes(opts.authkey)
+  const log = opts.log ?? defaultLog
+  const timeout = opts.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT
+  const server = createServer({ noDelay: true }, (socket: Socket) => {
+    const conn = new FrameConnection(socket, { maxFrameSize: opts.maxFrameSize ?? DEFAULT_MAX_FRAME })
+    serverHandshake(conn, key, timeout).then(
+      () => opts.onConnection(conn),
+      (err: Error) => {
+        log(`refused connection from ${conn.peer}: ${err.name}: ${err.message}`)
+        conn.close(err)
+      },
+    )
+  })
+  await bind(server, address)
+  const bound = server.address()
+  const actual: Address = address.kind === 'unix' || !bound || typeof bound === 'string'
+    ? address
+    : { kind: 'tcp', host: address.host, port: bound.port }
+  return {
+    address: actual,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve())
+      if (address.kind === 'unix') try { unlinkSync(address.path) } catch { /* already gone */ }
+    }),
+  }
+}
+
+async function bind(server: Server, address: Address): Promise<void> {
+  if (address.kind === 'unix' && existsSync(address.path) && lstatSync(address.path).isSocket() && !(await answers(address.path))) {
+    // A socket file left by a process that died; nobody answers on it, so it is safe to replace.
+    unlinkSync(address.path)
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    const done = () => { server.off('error', reject); resolve() }
+    if (address.kind === 'unix') server.listen(address.path, 128, done)
+    else server.listen(address.port, address.host, 128, done)
+  })
+}
+
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = netConnect(path)
+    s.once('connect', () => { s.destroy(); resolve(true) })
+    s.once('error', () => resolve(false))
+  })
+}
+
+/** Connect to a listener and run the client side of the handshake. Wrong keys give AuthenticationError naming the address. */
+export async function connectTo(addressLike: AddressLike, opts: WireOptions & { connectTimeout?: number }): Promise<FrameConnection> {
+  const address = parseAddress(addressLike)
+  const label = formatAddress(address)
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const s = address.kind === 'unix' ? netConnect(address.path) : netConnect({ host: address.host, port: address.port, noDelay: true })
+    const timer = setTimeout(() => { s.destroy(); reject(new TimeoutError(`could not connect to ${label} within ${opts.connectTimeout ?? 10_000} ms`)) }, opts.connectTimeout ?? 10_000)
+    s.once('connect', () => { clearTimeout(timer); s.off('error', onErr); resolve(s) })
+    const onErr = (err: Error) => {
+      clearTimeout(timer)
+      reject(new ConnectionClosedError(`cannot connect to ${label}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }))
+    }
+    s.once('error', onErr)
+  })
+  const conn = new FrameConnection(socket, { maxFrameSize: opts.maxFrameSize, peer: label })
+  try {
+    await clientHandshake(conn, authkeyBytes(opts.authkey), opts.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT)
+  } catch (err) {
+    conn.close(err as Error)
+    if (err instanceof AuthenticationError) {
+      const e = new AuthenticationError(`authentication with ${label} failed (${err.message}): check that both sides use the same authkey`)
+      e.origin = label
+      throw e
+    }
+    if (err instanceof ConnectionClosedError) throw new AuthenticationError(`${label} closed the connection during the handshake (wrong authkey?)`)
+    throw err
+  }
+  return conn
+}
