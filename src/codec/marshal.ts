@@ -162,3 +162,8 @@ function revive(v: unknown): unknown {
   for (const key of Object.keys(rec)) rec[key] = revive(rec[key])
   return rec
 }
+
+/** Let instances of a data class (e.g. the pickle codec's PyFloat) pass `marshal` untouched; their codec knows them. */
+export function registerDataClass(cls: abstract new (...args: any[]) => unknown): void {
+  cloneableClasses.add(cls)
+}

@@ -1,3 +1,5 @@
+import { registerDataClass } from './marshal.js'
+
 /**
  * The JavaScript shapes of Python values that have no exact JS twin. The
  * mapping (docs/interop.md) is lossless: a value decoded from a pickle and
@@ -5,8 +7,10 @@
  */
 
 /**
- * A Python `tuple`: a frozen Array, so it reads like one (`t[0]`, `t.length`,
+ * A Python `tuple`: an Array subclass, so it reads like one (`t[0]`, `t.length`,
  * destructuring) but re-encodes as a tuple, not a list. Build one with `tuple()`.
+ * Treat it as immutable; it is not frozen, because generic walkers (marshal's
+ * reviver) write elements back in place.
  */
 export class Tuple<T = unknown> extends Array<T> {
   // map/filter/slice give plain arrays: a derived sequence is a list unless the user says otherwise.
@@ -21,7 +25,7 @@ export function tuple<T extends unknown[]>(...items: T): Tuple<T[number]> & Read
 /** Turn an existing array into a Tuple (the array is adopted, not copied). */
 export function tupleFrom<T>(items: T[]): Tuple<T> {
   Object.setPrototypeOf(items, Tuple.prototype)
-  return Object.freeze(items) as unknown as Tuple<T>
+  return items as unknown as Tuple<T>
 }
 
 /** Whether a value is a Python tuple (a `Tuple`). */
@@ -148,3 +152,6 @@ export function pyText(v: unknown): string | undefined {
   if (Buffer.isBuffer(v)) return v.toString('latin1')
   return undefined
 }
+
+// These travel as data through a manager client's `marshal` check; the pickle encoder writes them.
+for (const cls of [PyFloat, PyGlobal, PyObject]) registerDataClass(cls)

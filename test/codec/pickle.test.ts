@@ -32,7 +32,6 @@ for (const [label, protocols, back] of cases) {
 test('the must-show tuple decodes to the documented JS types', () => {
   const v = decodePickle(py('3.11', "import pickle,sys; sys.stdout.buffer.write(pickle.dumps((1, 'a', None, 2.5, b'x', [1, 2], {'k': True}, 2**70, -1, {1, 2}, 'é☃😀', 2.0)))")) as Tuple
   assert.ok(isTuple(v))
-  assert.ok(Object.isFrozen(v))
   assert.deepEqual([...v.slice(0, 4)], [1, 'a', null, 2.5])
   assert.ok(Buffer.isBuffer(v[4]) && v[4].toString() === 'x')
   assert.deepEqual(v[5], [1, 2])
