@@ -1,0 +1,453 @@
+import { ActorStoppedError, ClosedError, MailboxFullError } from '../errors.js'
+import { constructActor, type Actor, type ActorContext, type Cancel, type ReplyHandle, type StopReason } from './actor.js'
+import { schedule, type Runnable } from './dispatcher.js'
+import { allocateId, asError, describeReason, register, unregister, type Address, type Entity, type SupervisorHooks } from './entity.js'
+import { Mailbox, type MailboxOptions, type MailboxStats, type ReplyTo } from './mailbox.js'
+import { placeId } from './place.js'
+import { LocalRef, type ActorRef } from './ref.js'
+import { addDeadline, cancelDeadline, type Timed } from './timers.js'
+import { watch } from './watch.js'
+
+const enum State { Starting, Running, Suspended, Stopping, Stopped }
+
+// Sentinels travel through the mailbox so they keep their place in line.
+const CLOSE = Symbol('close')
+const TIMEOUT = Symbol('receive-timeout')
+
+interface Waiter { msg: unknown; token: ReplyTo | undefined; resolve?: () => void; reject?: (e: unknown) => void }
+
+/** How a cell is set up. */
+export interface CellOptions {
+  name?: string
+  receiveTimeout?: number
+  mailbox?: MailboxOptions
+  supervisor?: SupervisorHooks
+  /** The address other places know this actor by (a hosted actor's stand-in in its spawner). */
+  alias?: Address
+}
+
+let anon = 0
+
+function thenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && typeof v === 'object' && typeof (v as PromiseLike<unknown>).then === 'function'
+}
+
+/**
+ * Runs one actor in this thread: owns its mailbox, calls `receive` one
+ * message at a time from the dispatcher, answers asks, arms the receive
+ * timeout, and reports failures to its supervisor (or ends).
+ */
+export class LocalCell implements Entity, Runnable, ActorContext {
+  readonly id = allocateId()
+  readonly name: string
+  readonly ref: LocalRef<any, any>
+  queued = false
+  /** Called after each drain pass (an actor host uses it to return mailbox credit to its spawner). */
+  onDrained: (() => void) | undefined
+  supervisor: SupervisorHooks | undefined
+  exitReason: StopReason | undefined
+  private readonly mb: Mailbox
+  private instance: Actor<unknown> | undefined
+  private state = State.Starting
+  // True whenever the dispatcher must not call receive: starting, awaiting an async receive, suspended, ending.
+  private busy = true
+  private closed = false
+  private inFlight = false
+  private token: ReplyTo | undefined
+  private replyTaken = false
+  private after: (() => void) | undefined
+  private waiters: Waiter[] = []
+  private readonly timeoutOverride: number | undefined
+  private lastActive = 0
+  private readonly idle: Timed
+  private readonly timers = new Set<Timed>()
+  private readonly watching = new Map<ActorRef<any, any>, Cancel>()
+  private readonly exitFns = new Set<(reason: StopReason) => void>()
+  private joinWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = []
+  private readonly alias: Address | undefined
+
+  constructor(private readonly cls: new (...args: any[]) => Actor<unknown>, private readonly args: readonly unknown[], opts: CellOptions = {}) {
+    this.name = opts.name ?? `${cls.name || 'actor'}-${++anon}`
+    this.mb = new Mailbox(opts.mailbox)
+    this.timeoutOverride = opts.receiveTimeout
+    this.supervisor = opts.supervisor
+    this.alias = opts.alias
+    this.ref = new LocalRef(this)
+    this.idle = { deadline: 0, live: false, fire: () => this.idleFired() }
+    register(this)
+    this.boot()
+  }
+
+  // ---- Entity ----
+
+  /** Where other places reach this actor. */
+  address(): Address {
+    return this.alias ?? { place: placeId(), id: this.id, name: this.name }
+  }
+
+  get alive(): boolean {
+    return this.state !== State.Stopped
+  }
+
+  /** Queue a message (the hot path: no allocation once the ring has grown). */
+  tell(msg: unknown, token: ReplyTo | undefined): void | Promise<void> {
+    if (this.closed || this.state >= State.Stopping) return this.refuse(token)
+    const mb = this.mb
+    if (mb.size >= mb.capacity || this.waiters.length > 0) return this.overflow(msg, token)
+    mb.push(msg, token)
+    if (!this.busy && !this.queued) schedule(this)
+  }
+
+  /** Stop once what is queued has been processed. */
+  close(): void {
+    if (this.closed || this.state >= State.Stopping) return
+    this.closed = true
+    this.mb.push(CLOSE, undefined)
+    if (!this.busy && !this.queued) schedule(this)
+  }
+
+  /** Stop after the current message. */
+  stop(reason: StopReason = 'stopped'): Promise<void> {
+    if (this.state === State.Stopped) return Promise.resolve()
+    const done = new Promise<void>((resolve) => this.joinWaiters.push({ resolve, reject: () => resolve() }))
+    if (this.state !== State.Stopping) {
+      this.state = State.Stopping
+      this.busy = true
+      if (this.inFlight) this.after = () => this.terminate(reason)
+      else this.terminate(reason)
+    }
+    return done
+  }
+
+  /** Start again with a fresh instance, keeping the mailbox (called by a supervisor). */
+  restart(): void {
+    if (this.state === State.Stopped) {
+      // A permanent child that ended normally comes back under the same ref.
+      this.exitReason = undefined
+      this.closed = false
+      register(this)
+    }
+    this.state = State.Starting
+    this.busy = true
+    if (this.inFlight) this.after = () => this.restartNow()
+    else this.restartNow()
+  }
+
+  /** Call `fn` when this actor ends. */
+  onExit(fn: (reason: StopReason) => void): () => void {
+    this.exitFns.add(fn)
+    return () => this.exitFns.delete(fn)
+  }
+
+  /** Resolves when ended normally, rejects with the crash error. */
+  join(): Promise<void> {
+    if (this.state === State.Stopped) return this.exitReason instanceof Error ? Promise.reject(this.exitReason) : Promise.resolve()
+    return new Promise((resolve, reject) => this.joinWaiters.push({ resolve, reject }))
+  }
+
+  /** Mailbox counters. */
+  stats(): MailboxStats {
+    return this.mb.stats()
+  }
+
+  // ---- ActorContext (what `this.` gives the actor) ----
+
+  get selfRef(): ActorRef<any, any> {
+    return this.ref
+  }
+
+  get actorName(): string {
+    return this.name
+  }
+
+  /** Take over the current ask's answer. */
+  deferReply(): ReplyHandle<any> {
+    if (!this.inFlight) throw new Error('deferReply() can only be called while receive() handles a message')
+    const token = this.token
+    this.replyTaken = true
+    return {
+      resolve: (v) => token?.settle(true, v),
+      reject: (e) => token?.settle(false, e),
+    }
+  }
+
+  /** Send `msg` to self after `ms`. */
+  scheduleSelf(ms: number, msg: unknown): Cancel {
+    const t: Timed = {
+      deadline: performance.now() + ms,
+      live: false,
+      fire: () => {
+        this.timers.delete(t)
+        if (this.state < State.Stopping && !this.closed) void this.tell(msg, undefined)
+      },
+    }
+    this.timers.add(t)
+    addDeadline(t)
+    return () => { this.timers.delete(t); cancelDeadline(t) }
+  }
+
+  /** Death watch for the actor's own code. */
+  watchRef(ref: ActorRef<any, any>): void {
+    if (this.watching.has(ref)) return
+    this.watching.set(ref, watch(ref, this.ref))
+  }
+
+  /** Undo `watchRef`. */
+  unwatchRef(ref: ActorRef<any, any>): void {
+    this.watching.get(ref)?.()
+    this.watching.delete(ref)
+  }
+
+  /** `this.stop()` inside the actor. */
+  stopSelf(): void {
+    void this.stop('stopped')
+  }
+
+  /** `this.close()` inside the actor. */
+  closeSelf(): void {
+    this.close()
+  }
+
+  // ---- the loop ----
+
+  /** Process up to `budget` messages (called by the dispatcher). */
+  drain(budget: number): number {
+    const mb = this.mb
+    const inst = this.instance!
+    let n = 0
+    while (n < budget && mb.size > 0 && !this.busy) {
+      const msg = mb.shift()
+      const token = mb.lastToken
+      n++
+      let r: unknown
+      this.inFlight = true
+      this.token = token
+      this.replyTaken = false
+      try {
+        if (msg === CLOSE) { this.inFlight = false; this.token = undefined; void this.stop('normal'); break }
+        r = msg === TIMEOUT ? inst.onTimeout?.() : inst.receive(msg)
+      } catch (err) {
+        this.inFlight = false
+        this.token = undefined
+        this.failed(err, token)
+        break
+      }
+      if (thenable(r)) { this.awaitResult(r, token); break }
+      this.inFlight = false
+      this.token = undefined
+      if (token !== undefined && !this.replyTaken) token.settle(true, r)
+      if (this.after) { this.runAfter(); break }
+    }
+    if (this.waiters.length > 0) this.admitWaiters()
+    if (!this.busy) {
+      if (mb.size > 0) { if (!this.queued) schedule(this) }
+      else if (this.instance?.receiveTimeout) this.armIdle()
+    }
+    if (this.onDrained) this.onDrained()
+    return n
+  }
+
+  private awaitResult(r: PromiseLike<unknown>, token: ReplyTo | undefined): void {
+    this.busy = true
+    r.then((v) => {
+      this.inFlight = false
+      this.token = undefined
+      if (token !== undefined && !this.replyTaken) token.settle(true, v)
+      this.resume()
+      if (this.onDrained) this.onDrained()
+    }, (err) => {
+      this.inFlight = false
+      this.token = undefined
+      this.failed(err, token)
+    })
+  }
+
+  private resume(): void {
+    if (this.after) return this.runAfter()
+    if (this.state !== State.Running) return
+    this.busy = false
+    if (this.waiters.length > 0) this.admitWaiters()
+    if (this.mb.size > 0) { if (!this.queued) schedule(this) }
+    else if (this.instance?.receiveTimeout) this.armIdle()
+  }
+
+  private runAfter(): void {
+    const f = this.after!
+    this.after = undefined
+    f()
+  }
+
+  private refuse(token: ReplyTo | undefined): void {
+    const err = this.closed && this.state < State.Stopping
+      ? new ClosedError(`actor '${this.name}' is closed: it takes no more messages`)
+      : new ActorStoppedError(`actor '${this.name}' has stopped (${describeReason(this.exitReason ?? 'stopped')})`)
+    if (token) token.settle(false, err)
+    else throw err
+  }
+
+  private overflow(msg: unknown, token: ReplyTo | undefined): void | Promise<void> {
+    const mb = this.mb
+    switch (mb.overflow) {
+      case 'fail': {
+        mb.dropped++
+        const err = new MailboxFullError(`mailbox of actor '${this.name}' is full (capacity ${mb.capacity})`)
+        if (token) return token.settle(false, err)
+        throw err
+      }
+      case 'drop-newest':
+        mb.dropped++
+        token?.settle(false, new MailboxFullError(`mailbox of actor '${this.name}' is full (capacity ${mb.capacity}); the message was dropped`))
+        return
+      case 'drop-oldest': {
+        const old = mb.dropOldest()
+        old?.settle(false, new MailboxFullError(`mailbox of actor '${this.name}' is full (capacity ${mb.capacity}); the message was dropped`))
+        mb.push(msg, token)
+        if (!this.busy && !this.queued) schedule(this)
+        return
+      }
+      default:
+        // Backpressure: the message waits outside the mailbox, in order, until there is room.
+        if (token) { this.waiters.push({ msg, token }); return }
+        return new Promise<void>((resolve, reject) => this.waiters.push({ msg, token, resolve, reject }))
+    }
+  }
+
+  private admitWaiters(): void {
+    const mb = this.mb
+    let k = 0
+    while (k < this.waiters.length && mb.size < mb.capacity) {
+      const w = this.waiters[k++]!
+      mb.push(w.msg, w.token)
+      w.resolve?.()
+    }
+    if (k > 0) this.waiters.splice(0, k)
+    if (k > 0 && !this.busy && !this.queued) schedule(this)
+  }
+
+  // ---- lifecycle ----
+
+  private boot(): void {
+    this.state = State.Starting
+    this.busy = true
+    let inst: Actor<unknown>
+    try {
+      inst = constructActor(this, this.cls, this.args)
+      if (this.timeoutOverride !== undefined) inst.receiveTimeout = this.timeoutOverride
+      this.instance = inst
+      this.inFlight = true
+      const r = inst.onStart?.()
+      if (thenable(r)) {
+        r.then(() => { this.inFlight = false; this.started() }, (err) => { this.inFlight = false; this.failed(err, undefined) })
+        return
+      }
+      this.inFlight = false
+    } catch (err) {
+      this.inFlight = false
+      this.failed(err, undefined)
+      return
+    }
+    this.started()
+  }
+
+  private started(): void {
+    if (this.after) return this.runAfter()
+    if (this.state !== State.Starting) return
+    this.state = State.Running
+    this.lastActive = performance.now()
+    this.resume()
+  }
+
+  private restartNow(): void {
+    this.cancelTimers()
+    const old = this.instance
+    this.instance = undefined
+    if (old?.onStop) {
+      try {
+        const r = old.onStop('restart')
+        if (thenable(r)) { r.then(() => this.boot(), () => this.boot()); return }
+      } catch { /* the old instance is discarded either way */ }
+    }
+    this.boot()
+  }
+
+  private failed(err: unknown, token: ReplyTo | undefined): void {
+    const error = asError(err)
+    token?.settle(false, error)
+    if (this.state >= State.Stopping) {
+      if (this.after) this.runAfter()
+      return
+    }
+    if (this.supervisor) {
+      this.state = State.Suspended
+      this.busy = true
+      this.after = undefined
+      this.supervisor.childFailed(this, error)
+    } else {
+      this.state = State.Stopping
+      this.busy = true
+      this.terminate(error)
+    }
+  }
+
+  private terminate(reason: StopReason): void {
+    this.cancelTimers()
+    const inst = this.instance
+    this.instance = undefined
+    let r: unknown
+    try {
+      r = inst?.onStop?.(reason)
+    } catch { /* onStop's failure does not change why the actor ended */ }
+    if (thenable(r)) r.then(() => this.ended(reason), () => this.ended(reason))
+    else this.ended(reason)
+  }
+
+  private ended(reason: StopReason): void {
+    this.state = State.Stopped
+    this.exitReason = reason
+    this.busy = true
+    unregister(this)
+    const err = new ActorStoppedError(`actor '${this.name}' stopped (${describeReason(reason)}) before answering`, reason instanceof Error ? { cause: reason } : undefined)
+    for (const t of this.mb.clear()) t.settle(false, err)
+    for (const w of this.waiters) w.token ? w.token.settle(false, err) : w.reject!(err)
+    this.waiters = []
+    for (const cancel of this.watching.values()) cancel()
+    this.watching.clear()
+    const waiters = this.joinWaiters
+    this.joinWaiters = []
+    for (const w of waiters) reason instanceof Error ? w.reject(reason) : w.resolve()
+    for (const fn of [...this.exitFns]) {
+      try { fn(reason) } catch { /* a watcher's failure is its own */ }
+    }
+    this.supervisor?.childExited(this, reason)
+  }
+
+  private cancelTimers(): void {
+    cancelDeadline(this.idle)
+    for (const t of this.timers) cancelDeadline(t)
+    this.timers.clear()
+  }
+
+  // ---- receive timeout ----
+
+  private armIdle(): void {
+    this.lastActive = performance.now()
+    if (this.idle.live || !this.instance?.onTimeout) return
+    this.idle.deadline = this.lastActive + this.instance.receiveTimeout!
+    addDeadline(this.idle)
+  }
+
+  private idleFired(): void {
+    const ms = this.instance?.receiveTimeout
+    if (!ms || this.state !== State.Running) return
+    // Still working, or messages arrived: the drain re-arms when it goes idle again.
+    if (this.busy || this.mb.size > 0) return
+    const due = this.lastActive + ms
+    if (performance.now() + 1 < due) {
+      this.idle.deadline = due
+      addDeadline(this.idle)
+      return
+    }
+    this.mb.push(TIMEOUT, undefined)
+    if (!this.queued) schedule(this)
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The wire between a place and a child thread/process it spawned. Frames are
+ * batched: `post` appends `(kind, payload)` to an array that is sent as one
+ * message at the end of the current microtask (or at BATCH_LIMIT entries), so
+ * a burst of 1M sends costs ~1k postMessage/IPC calls instead of 1M.
+ */
+
+/** Batch entry kinds. */
+export const K_TELL = 0
+/** A tell whose message holds portables (revive on arrival). */
+export const K_TELLP = 1
+/** An ask to the hosted actor: `{ m, p, a }` (reply routed to the spawner's place under ask id `a`). */
+export const K_ASK = 2
+/** A routed frame (see router.ts). */
+export const K_FRAME = 3
+/** Host control: ready/failed/stopped/credit (child to parent), restart/stop/close (parent to child). */
+export const K_CTL = 4
+
+/** Entries (kind + payload, so twice the messages) per batch before it is sent at once. */
+const BATCH_LIMIT = 2048
+
+/** A batching sender. */
+export class Outbox {
+  private buf: unknown[] = []
+  private scheduled = false
+  /** While paused (a host starting or restarting), entries accumulate in order. */
+  paused: boolean
+  private readonly flushTask = () => this.flush()
+
+  constructor(private readonly sendBatch: (batch: unknown[]) => void, paused = false) {
+    this.paused = paused
+  }
+
+  /** Queue one entry. */
+  post(kind: number, payload: unknown): void {
+    const buf = this.buf
+    buf.push(kind, payload)
+    if (this.paused) return
+    if (buf.length >= BATCH_LIMIT) this.flush()
+    else if (!this.scheduled) {
+      this.scheduled = true
+      queueMicrotask(this.flushTask)
+    }
+  }
+
+  /** Send what is queued now. */
+  flush(): void {
+    this.scheduled = false
+    if (this.paused || this.buf.length === 0) return
+    const batch = this.buf
+    this.buf = []
+    this.sendBatch(batch)
+  }
+
+  /** Start sending (again), beginning with what accumulated while paused. */
+  resume(): void {
+    this.paused = false
+    this.flush()
+  }
+
+  /** Take every entry not yet sent (when the other side died). */
+  drainUnsent(): unknown[] {
+    const b = this.buf
+    this.buf = []
+    return b
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The runtime inside a worker thread or child process that hosts one actor
+ * (started by proxy.ts through the spine's Endpoint). It runs the actor in a
+ * local cell, takes batches from the spawner (tells, asks, routed frames,
+ * control), and reports failures instead of dying, so the spawner's
+ * supervisor decides: restart in place, or stop.
+ */
+import { fromWireError, toWireError, unmarshal, type WireError } from '../codec/index.js'
+import { load, placeLabel, type Boot } from '../process/index.js'
+import type { Actor, StopReason } from './actor.js'
+import { LocalCell } from './cell.js'
+import { K_ASK, K_CTL, K_FRAME, K_TELL, K_TELLP, Outbox } from './channel.js'
+import { setAlias, type SupervisorHooks } from './entity.js'
+import { setPlaceId } from './place.js'
+import type { HostData } from './proxy.js'
+import './remote.js'
+import { encodeReason, replyTo, route, setParent } from './router.js'
+import './subjects.js'
+
+/** Entry point of an actor's thread/process (named by proxy.ts, run by the worker entry). */
+export async function actorHost(boot: Boot): Promise<void> {
+  const d = boot.data as HostData
+  setPlaceId(d.place)
+  const parentPlace = d.alias.place
+  const toParent = new Outbox((batch) => boot.link.send(batch))
+  setParent(toParent)
+  const cls = await load<new (...args: any[]) => Actor<unknown>>(d.actor)
+  const args = unmarshal(d.args, d.argsPortables) as unknown[]
+
+  const hooks: SupervisorHooks = {
+    childFailed: (_child, err) => toParent.post(K_CTL, { t: 'failed', error: toWireError(err, placeLabel()) }),
+    childExited: (_child, reason) => {
+      toParent.post(K_CTL, { t: 'stopped', reason: encodeReason(reason) })
+      toParent.flush()
+    },
+  }
+  const cell = new LocalCell(cls, args, { name: d.name, receiveTimeout: d.receiveTimeout, mailbox: d.mailbox, supervisor: hooks, alias: d.alias })
+  setAlias(d.alias, cell)
+
+  if (d.credit) {
+    // Tell the spawner how many messages left the mailbox, so it can admit more (its window is the capacity).
+    let reported = 0
+    cell.onDrained = () => {
+      const s = cell.stats()
+      const done = s.processed + s.dropped
+      if (done > reported) {
+        toParent.post(K_CTL, { t: 'credit', n: done - reported, dropped: s.dropped })
+        reported = done
+      }
+    }
+  }
+
+  boot.link.onMessage((batch: unknown[]) => {
+    for (let i = 0; i < batch.length; i += 2) {
+      const kind = batch[i] as number
+      const payload = batch[i + 1]
+      switch (kind) {
+        case K_TELL:
+          tell(cell, payload, undefined)
+          break
+        case K_TELLP:
+          tell(cell, unmarshal(payload, true), undefined)
+          break
+        case K_ASK: {
+          const a = payload as { m: unknown; p: boolean; a: number }
+          tell(cell, unmarshal(a.m, a.p), replyTo(parentPlace, a.a))
+          break
+        }
+        case K_FRAME:
+          route(payload as any)
+          break
+        case K_CTL:
+          control(cell, payload as { op: string; reason?: string | WireError })
+          break
+      }
+    }
+  })
+  toParent.post(K_CTL, { t: 'ready' })
+}
+
+function tell(cell: LocalCell, msg: unknown, token: ReturnType<typeof replyTo> | undefined): void {
+  try {
+    const r = cell.tell(msg, token)
+    if (r) r.catch(() => {})
+  } catch { /* refused (closed/stopped): the spawner learns from 'stopped' */ }
+}
+
+function control(cell: LocalCell, c: { op: string; reason?: string | WireError }): void {
+  if (c.op === 'restart') cell.restart()
+  else if (c.op === 'close') cell.close()
+  else if (c.op === 'stop') {
+    const reason: StopReason = c.reason === undefined ? 'stopped' : typeof c.reason === 'string' ? c.reason as StopReason : fromWireError(c.reason)
+    void cell.stop(reason)
+  }
+}

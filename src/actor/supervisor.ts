@@ -1,0 +1,262 @@
+import { SupervisorGaveUpError } from '../errors.js'
+import type { ActorClass, StopReason } from './actor.js'
+import { allocateId, describeReason, register, unregister, type Address, type Entity, type SupervisorHooks } from './entity.js'
+import type { ReplyTo } from './mailbox.js'
+import { placeId } from './place.js'
+import { LocalRef, withTimeout, type ActorRef, type JoinOptions } from './ref.js'
+import { spawnEntity, type SpawnOptions } from './spawn.js'
+
+/** Which children a failure restarts: the failed one, all of them, or it and those started after it. */
+export type Strategy = 'one-for-one' | 'one-for-all' | 'rest-for-one'
+
+/** When a child that ended is restarted: always, only after a failure (default), or never. */
+export type RestartType = 'permanent' | 'transient' | 'temporary'
+
+/** A supervised actor: its class plus `spawn` options. */
+export interface ActorChildSpec<C extends ActorClass = ActorClass> extends SpawnOptions<ConstructorParameters<C>> {
+  actor: C
+  /** Default `'transient'`: restarted after a failure, not after `close()`/`stop()`. */
+  restart?: RestartType
+}
+
+/** A nested supervisor: when it gives up, its parent's strategy applies to it. */
+export interface SupervisorChildSpec {
+  supervise: ChildSpec[]
+  options?: SupervisorOptions
+  name?: string
+  restart?: RestartType
+}
+
+/** One child of a supervisor. */
+export type ChildSpec = ActorChildSpec<any> | SupervisorChildSpec
+
+/** Options of `supervise`. */
+export interface SupervisorOptions {
+  /** Default `'one-for-one'`. */
+  strategy?: Strategy
+  /** Restarts allowed within `withinMs` before the supervisor gives up (default 3). */
+  maxRestarts?: number
+  /** The intensity window in ms (default 5000). */
+  withinMs?: number
+  /** Wait before a restart: `minMs` doubling per recent restart, capped at `maxMs` (default: restart at once). */
+  backoff?: { minMs?: number; maxMs?: number }
+  /** A name for logs and errors (default `supervisor-<n>`). */
+  name?: string
+}
+
+interface Kid { spec: ChildSpec; entity: Entity }
+
+const enum State { Running, Suspended, Stopping, Stopped }
+
+let anon = 0
+
+/**
+ * Starts children and keeps them running (Erlang/OTP style). A child that
+ * throws from `receive`/`onStart`, or whose thread/process dies, is restarted
+ * by the strategy, under the same ref. More than `maxRestarts` restarts
+ * within `withinMs` and the supervisor gives up: it stops its children and
+ * ends with a SupervisorGaveUpError — reported to its own parent supervisor
+ * when nested, otherwise through `join()` and death watch.
+ */
+export class Supervisor implements Entity, SupervisorHooks {
+  readonly id = allocateId()
+  readonly name: string
+  readonly ref: LocalRef<{ type: 'children' }, { name: string; alive: boolean }[]>
+  supervisor: SupervisorHooks | undefined
+  exitReason: StopReason | undefined
+  private readonly kids: Kid[] = []
+  private state = State.Running
+  private restarts: number[] = []
+  private readonly timers = new Set<NodeJS.Timeout>()
+  private readonly exitFns = new Set<(reason: StopReason) => void>()
+  private joinWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = []
+  private readonly strategy: Strategy
+  private readonly maxRestarts: number
+  private readonly withinMs: number
+  private readonly backoff: { minMs: number; maxMs: number } | undefined
+
+  constructor(private readonly specs: ChildSpec[], opts: SupervisorOptions = {}, parent?: SupervisorHooks) {
+    this.name = opts.name ?? `supervisor-${++anon}`
+    this.strategy = opts.strategy ?? 'one-for-one'
+    if (!['one-for-one', 'one-for-all', 'rest-for-one'].includes(this.strategy)) throw new TypeError(`supervise: strategy must be 'one-for-one', 'one-for-all' or 'rest-for-one', got '${this.strategy}'`)
+    this.maxRestarts = opts.maxRestarts ?? 3
+    this.withinMs = opts.withinMs ?? 5000
+    if (!(this.maxRestarts >= 0) || !(this.withinMs > 0)) throw new RangeError('supervise: maxRestarts must be >= 0 and withinMs > 0')
+    if (opts.backoff) {
+      const minMs = opts.backoff.minMs ?? 0
+      this.backoff = { minMs, maxMs: opts.backoff.maxMs ?? Math.max(minMs, 30_000) }
+    }
+    if (!Array.isArray(specs)) throw new TypeError('supervise: children must be an array of child specs')
+    this.supervisor = parent
+    this.ref = new LocalRef(this)
+    register(this)
+    for (const spec of specs) this.kids.push({ spec, entity: this.makeChild(spec) })
+  }
+
+  private makeChild(spec: ChildSpec): Entity {
+    if ('supervise' in spec) return new Supervisor(spec.supervise, { ...spec.options, name: spec.name ?? spec.options?.name }, this)
+    if (typeof spec.actor !== 'function') throw new TypeError('supervise: each child needs `actor: SomeActorClass` (or `supervise: [...]`)')
+    return spawnEntity(spec.actor, spec, this)
+  }
+
+  /** The children's refs, in start order; each stays valid across restarts. */
+  get children(): ActorRef<any, any>[] {
+    return this.kids.map((k) => k.entity.ref)
+  }
+
+  /** The ref of the child with this name. */
+  child<Msg = unknown, Reply = unknown>(name: string): ActorRef<Msg, Reply> | undefined {
+    return this.kids.find((k) => k.entity.name === name)?.entity.ref
+  }
+
+  // ---- SupervisorHooks ----
+
+  /** A child threw or its host died: restart by strategy, or give up past the intensity. */
+  childFailed(child: Entity, err: Error): void {
+    if (this.state !== State.Running) {
+      void child.stop(err)
+      return
+    }
+    this.restartFor(child, err)
+  }
+
+  /** A child ended: restart it if its restart type says so. */
+  childExited(child: Entity, reason: StopReason): void {
+    if (this.state !== State.Running) return
+    const kid = this.kids.find((k) => k.entity === child)
+    if (!kid) return
+    const type = kid.spec.restart ?? 'transient'
+    if (type === 'permanent' || (type === 'transient' && reason instanceof Error)) {
+      this.restartFor(child, reason instanceof Error ? reason : new Error(`child '${child.name}' ended (${reason}) and is permanent`))
+    }
+  }
+
+  private restartFor(child: Entity, err: Error): void {
+    const now = performance.now()
+    this.restarts = this.restarts.filter((t) => now - t < this.withinMs)
+    this.restarts.push(now)
+    if (this.restarts.length > this.maxRestarts) return void this.giveUp(child, err)
+    const i = this.kids.findIndex((k) => k.entity === child)
+    const targets = this.strategy === 'one-for-one' ? [child]
+      : this.strategy === 'one-for-all' ? this.kids.map((k) => k.entity)
+        : this.kids.slice(Math.max(0, i)).map((k) => k.entity)
+    const delay = this.backoff ? Math.min(this.backoff.maxMs, this.backoff.minMs * 2 ** (this.restarts.length - 1)) : 0
+    const go = () => {
+      if (this.state !== State.Running) return
+      for (const e of targets) e.restart()
+    }
+    if (delay <= 0) return go()
+    const t = setTimeout(() => { this.timers.delete(t); go() }, delay)
+    this.timers.add(t)
+  }
+
+  private async giveUp(child: Entity, err: Error): Promise<void> {
+    const reason = new SupervisorGaveUpError(
+      `supervisor '${this.name}' gave up: more than ${this.maxRestarts} restarts within ${this.withinMs} ms; ` +
+      `last failure in '${child.name}': ${describeReason(err)}`, { cause: err })
+    Object.assign(reason, { supervisor: this.name, child: child.name })
+    await this.stopChildren()
+    if (this.supervisor && this.state !== State.Stopped) {
+      // Nested: our parent's strategy decides whether we start again.
+      this.state = State.Suspended
+      this.supervisor.childFailed(this, reason)
+    } else this.ended(reason)
+  }
+
+  private async stopChildren(): Promise<void> {
+    this.state = State.Stopping
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
+    // Reverse start order, like OTP: later children may depend on earlier ones.
+    for (const k of [...this.kids].reverse()) await k.entity.stop()
+  }
+
+  // ---- Entity ----
+
+  /** Where other places reach this supervisor. */
+  address(): Address {
+    return { place: placeId(), id: this.id, name: this.name }
+  }
+
+  /** A supervisor answers `{ type: 'children' }` with its children's names and liveness. */
+  tell(msg: unknown, token: ReplyTo | undefined): void {
+    const answer = (msg as { type?: string })?.type === 'children' ? this.kids.map((k) => ({ name: k.entity.name, alive: k.entity.alive })) : undefined
+    if (answer === undefined) {
+      const err = new TypeError(`supervisor '${this.name}' only answers { type: 'children' }`)
+      if (token) return token.settle(false, err)
+      throw err
+    }
+    token?.settle(true, answer)
+  }
+
+  /** Same as `stop()`: a supervisor has no mailbox to drain. */
+  close(): void {
+    void this.stop('normal')
+  }
+
+  /** Stop every child (reverse order), then end. */
+  async stop(reason: StopReason = 'stopped'): Promise<void> {
+    if (this.state === State.Stopped) return
+    await this.stopChildren()
+    this.ended(reason)
+  }
+
+  /** Start every child again (a parent supervisor does this after we gave up). */
+  restart(): void {
+    if (this.state === State.Stopped) { this.exitReason = undefined; register(this) }
+    this.state = State.Running
+    this.restarts = []
+    for (const k of this.kids) k.entity.restart()
+  }
+
+  get alive(): boolean {
+    return this.state !== State.Stopped
+  }
+
+  /** Call `fn` when the supervisor ends. */
+  onExit(fn: (reason: StopReason) => void): () => void {
+    this.exitFns.add(fn)
+    return () => this.exitFns.delete(fn)
+  }
+
+  /** Resolves when stopped; rejects with SupervisorGaveUpError when it gave up. */
+  join(opts?: JoinOptions): Promise<void> {
+    const p = this.state === State.Stopped
+      ? (this.exitReason instanceof Error ? Promise.reject(this.exitReason) : Promise.resolve())
+      : new Promise<void>((resolve, reject) => this.joinWaiters.push({ resolve, reject }))
+    return withTimeout(p, opts?.timeout, `join of supervisor '${this.name}'`)
+  }
+
+  get isAlive(): boolean {
+    return this.alive
+  }
+
+  /** A supervisor has no mailbox. */
+  stats(): undefined {
+    return undefined
+  }
+
+  private ended(reason: StopReason): void {
+    if (this.state === State.Stopped) return
+    this.state = State.Stopped
+    this.exitReason = reason
+    unregister(this)
+    const joins = this.joinWaiters
+    this.joinWaiters = []
+    for (const w of joins) reason instanceof Error ? w.reject(reason) : w.resolve()
+    for (const fn of [...this.exitFns]) {
+      try { fn(reason) } catch { /* a watcher's failure is its own */ }
+    }
+    this.supervisor?.childExited(this, reason)
+  }
+
+  /** `await using sup = supervise(...)` stops it at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop()
+  }
+}
+
+/** Start `children` under a new supervisor (see Supervisor). */
+export function supervise(children: ChildSpec[], opts: SupervisorOptions = {}): Supervisor {
+  return new Supervisor(children, opts)
+}

@@ -1,0 +1,73 @@
+// Actors the tests spawn here, in threads and in child processes (exported so they can be located).
+import { Actor, publish, subscribe, type ActorRef } from '../../src/actor/index.ts'
+import { currentPlace } from '../../src/process/index.ts'
+
+export type CounterMsg = { type: 'add'; n: number } | { type: 'get' } | { type: 'boom' } | { type: 'slow'; ms: number } | { type: 'where' }
+
+/** Counts; answers `get`; throws on `boom`. */
+export class Counter extends Actor<CounterMsg> {
+  count = 0
+  constructor(start = 0) {
+    super()
+    this.count = start
+  }
+  async receive(msg: CounterMsg): Promise<unknown> {
+    switch (msg.type) {
+      case 'add': this.count += msg.n; return this.count
+      case 'get': return this.count
+      case 'boom': throw new RangeError('boom')
+      case 'slow': await new Promise((r) => setTimeout(r, msg.ms)); return 'slow done'
+      case 'where': return currentPlace()
+    }
+  }
+}
+
+/** Synchronous counter for the hot path. */
+export class Tally extends Actor<number | 'get'> {
+  n = 0
+  receive(msg: number | 'get'): number | undefined {
+    if (msg === 'get') return this.n
+    this.n += msg
+    return undefined
+  }
+}
+
+/** Forwards what it gets to a ref it was given. */
+export class Echo extends Actor<{ to: ActorRef<string>; text: string }> {
+  receive(msg: { to: ActorRef<string>; text: string }): void {
+    void msg.to.send(`echo: ${msg.text}`)
+  }
+}
+
+/** Records strings; answers 'log' with everything recorded. */
+export class Recorder extends Actor<string | { type: 'log' }> {
+  log: string[] = []
+  receive(msg: string | { type: 'log' }): unknown {
+    if (typeof msg === 'object') return this.log
+    this.log.push(msg)
+    return undefined
+  }
+}
+
+/** Subscribes itself to a pattern on start; records what it receives. */
+export class Listener extends Actor<unknown> {
+  seen: unknown[] = []
+  constructor(private readonly pattern: string) { super() }
+  onStart(): void {
+    subscribe(this.pattern, this.self)
+  }
+  receive(msg: unknown): unknown {
+    if ((msg as { type?: string })?.type === 'seen') return this.seen
+    if ((msg as { type?: string })?.type === 'publish') { const m = msg as unknown as { subject: string; body: unknown }; publish(m.subject, m.body); return 'published' }
+    this.seen.push(msg)
+    return undefined
+  }
+}
+
+/** Exits its whole process/thread when told (for crash tests). */
+export class Crasher extends Actor<'die' | 'ping'> {
+  receive(msg: 'die' | 'ping'): unknown {
+    if (msg === 'die') process.exit(3)
+    return 'pong'
+  }
+}
