@@ -64,9 +64,10 @@ export function constructActor<A>(ctx: ActorContext, cls: new (...args: any[]) =
  * Base class of every actor. Write `receive(msg)` (sync or async); what it
  * returns answers an `ask`. The runtime calls it one message at a time, in
  * FIFO order per sender, and owns the loop, the mailbox and the timers.
- * Optional hooks: `onStart()`, `onStop(reason)`, and `onTimeout()` which runs
- * after `receiveTimeout` ms without a message (again every `receiveTimeout`
- * ms while idle). Create actors with `spawn(MyActor, options)`, never `new`.
+ * Optional hooks (plain methods, no `override` needed; see ActorHooks):
+ * `onStart()`, `onStop(reason)`, and `onTimeout()` which runs after
+ * `receiveTimeout` ms without a message (again every `receiveTimeout` ms
+ * while idle). Create actors with `spawn(MyActor, options)`, never `new`.
  */
 export abstract class Actor<Msg = unknown> {
   /** Ms without a message before `onTimeout()` runs; set it any time (undefined or 0 turns it off). */
@@ -80,13 +81,6 @@ export abstract class Actor<Msg = unknown> {
 
   /** Handle one message; the value returned (or resolved) answers an `ask`. A throw crashes the actor (its supervisor restarts it). */
   abstract receive(msg: Msg): unknown
-
-  /** Runs before the first message (again after each restart). */
-  onStart?(): unknown
-  /** Runs once when the actor ends (and on the old instance before a restart, with `'restart'`). */
-  onStop?(reason: StopReason | 'restart'): unknown
-  /** Runs after `receiveTimeout` ms without a message. */
-  onTimeout?(): unknown
 
   /** This actor's own reference, to put in messages or subscriptions; it works from any place. */
   get self(): ActorRef<Msg> {
@@ -127,6 +121,16 @@ export abstract class Actor<Msg = unknown> {
   close(): void {
     this[CONTEXT].closeSelf()
   }
+}
+
+/** The optional lifecycle methods an actor may define (looked up at run time). */
+export interface ActorHooks {
+  /** Runs before the first message (again after each restart). */
+  onStart?(): unknown
+  /** Runs once when the actor ends (and on the old instance before a restart, with `'restart'`). */
+  onStop?(reason: StopReason | 'restart'): unknown
+  /** Runs after `receiveTimeout` ms without a message. */
+  onTimeout?(): unknown
 }
 
 /** A concrete actor class with its constructor arguments. */

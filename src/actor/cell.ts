@@ -1,5 +1,5 @@
 import { ActorStoppedError, ClosedError, MailboxFullError } from '../errors.js'
-import { constructActor, type Actor, type ActorContext, type Cancel, type ReplyHandle, type StopReason } from './actor.js'
+import { constructActor, type Actor, type ActorContext, type ActorHooks, type Cancel, type ReplyHandle, type StopReason } from './actor.js'
 import { schedule, type Runnable } from './dispatcher.js'
 import { allocateId, asError, describeReason, register, unregister, type Address, type Entity, type SupervisorHooks } from './entity.js'
 import { Mailbox, type MailboxOptions, type MailboxStats, type ReplyTo } from './mailbox.js'
@@ -47,7 +47,7 @@ export class LocalCell implements Entity, Runnable, ActorContext {
   supervisor: SupervisorHooks | undefined
   exitReason: StopReason | undefined
   private readonly mb: Mailbox
-  private instance: Actor<unknown> | undefined
+  private instance: (Actor<unknown> & ActorHooks) | undefined
   private state = State.Starting
   // True whenever the dispatcher must not call receive: starting, awaiting an async receive, suspended, ending.
   private busy = true
@@ -329,9 +329,9 @@ export class LocalCell implements Entity, Runnable, ActorContext {
   private boot(): void {
     this.state = State.Starting
     this.busy = true
-    let inst: Actor<unknown>
+    let inst: Actor<unknown> & ActorHooks
     try {
-      inst = constructActor(this, this.cls, this.args)
+      inst = constructActor(this, this.cls, this.args) as Actor<unknown> & ActorHooks
       if (this.timeoutOverride !== undefined) inst.receiveTimeout = this.timeoutOverride
       this.instance = inst
       this.inFlight = true

@@ -3,7 +3,7 @@
  * death watch and seed 001's `Worker`. One ActorRef whether the actor lives
  * here, in a worker thread or in a child process.
  */
-export { Actor, isTerminated, type ActorClass, type MessageOf, type ReplyOf, type ReplyHandle, type StopReason, type Terminated, type Cancel } from './actor.js'
+export { Actor, isTerminated, type ActorClass, type ActorHooks, type MessageOf, type ReplyOf, type ReplyHandle, type StopReason, type Terminated, type Cancel } from './actor.js'
 export { spawn, type SpawnOptions, type Placement } from './spawn.js'
 export type { ActorRef, JoinOptions } from './ref.js'
 export type { AskOptions } from './pending.js'
