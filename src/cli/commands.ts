@@ -5,9 +5,9 @@ import type { Command } from 'commander'
  * `register(cli: Command): void`, which adds its command with flags and action.
  */
 const commands: Record<string, string> = {
-  // 'manager': './manager.js',
-  // 'worker': './worker.js',
-  // 'dashboard': './dashboard.js',
+  'manager': './manager.js',
+  'worker': './worker.js',
+  'dashboard': './dashboard.js',
 }
 
 /** Attach every subcommand to the program. */

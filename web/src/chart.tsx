@@ -18,7 +18,9 @@ const height = 220
 const pad = { top: 12, right: 56, bottom: 24, left: 48 }
 
 /** Rates (left axis) and total queue depth (shaded, right axis) over time, drawn as plain SVG. */
-export function ThroughputChart({ points }: { points: ThroughputPoint[] }) {
+export function ThroughputChart({ points, queueRates }: { points: ThroughputPoint[]; queueRates: boolean }) {
+  // Queues that do not count puts and gets (older managers) have no in/out rates: leave those lines out rather than draw zeros.
+  const shown = queueRates ? series : series.filter((s) => s.key === 'tasks')
   const box = useRef<HTMLDivElement>(null)
   const [width, setWidth] = useState(800)
   useEffect(() => {
@@ -34,7 +36,7 @@ export function ThroughputChart({ points }: { points: ThroughputPoint[] }) {
   const t1 = points.length ? points[points.length - 1]!.t : Date.now()
   // At least a minute on screen, so the first points do not stretch across the whole width.
   const t0 = Math.min(points.length ? points[0]!.t : t1, t1 - 60_000)
-  const rateMax = niceMax(Math.max(1, ...points.flatMap((p) => [p.in, p.out, p.tasks])))
+  const rateMax = niceMax(Math.max(1, ...points.flatMap((p) => shown.map((s) => p[s.key]))))
   const depthMax = niceMax(Math.max(1, ...points.map((p) => p.depth)))
   const x = (t: number) => pad.left + ((t - t0) / Math.max(1, t1 - t0)) * innerW
   const yRate = (v: number) => pad.top + innerH - (v / rateMax) * innerH
@@ -50,7 +52,7 @@ export function ThroughputChart({ points }: { points: ThroughputPoint[] }) {
   return (
     <div class="chart" ref={box}>
       <div class="legend">
-        {series.map((s) => <span key={s.key}><i style={{ background: s.color }} />{s.label}</span>)}
+        {shown.map((s) => <span key={s.key}><i style={{ background: s.color }} />{s.label}</span>)}
         <span><i class="depth-swatch" />queued (right axis)</span>
       </div>
       <svg width={width} height={height} role="img" aria-label="throughput over time" data-testid="throughput-chart">
@@ -65,7 +67,7 @@ export function ThroughputChart({ points }: { points: ThroughputPoint[] }) {
           <text key={i} class="axis" x={x(t)} y={height - 6} text-anchor={i === 0 ? 'start' : i === timeTicks.length - 1 ? 'end' : 'middle'}>{clock(t)}</text>
         ))}
         <path class="depth-area" d={depthArea} />
-        {series.map((s) => <path key={s.key} d={line(s.key)} fill="none" stroke={s.color} stroke-width={2} stroke-linejoin="round" />)}
+        {shown.map((s) => <path key={s.key} d={line(s.key)} fill="none" stroke={s.color} stroke-width={2} stroke-linejoin="round" />)}
         {points.length === 0 && <text class="axis" x={pad.left + innerW / 2} y={pad.top + innerH / 2} text-anchor="middle">waiting for the first sample…</text>}
       </svg>
     </div>

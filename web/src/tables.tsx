@@ -19,11 +19,17 @@ function Empty({ cols, children }: { cols: number; children: preact.ComponentChi
 /** Queues: depth (with a bar relative to the deepest), rates and running totals. */
 export function QueuesTable({ queues }: { queues: QueueStat[] }) {
   const deepest = Math.max(1, ...queues.map((q) => q.depth))
+  // Delayed and dead-letter columns only where a backend has them (Redis).
+  const extra = queues.some((q) => q.delayed !== undefined || q.dead !== undefined)
   return (
     <table data-testid="queues">
-      <thead><tr><th>queue</th><th>backend</th><th class="wide">depth</th><th class="num">in</th><th class="num">out</th><th class="num">put</th><th class="num">taken</th><th class="num">pending</th></tr></thead>
+      <thead><tr>
+        <th>queue</th><th>backend</th><th class="wide">depth</th><th class="num">in</th><th class="num">out</th><th class="num">put</th><th class="num">taken</th>
+        <th class="num" title="JoinableQueue: taken but not yet taskDone(); Redis: delivered but not yet acknowledged">pending</th>
+        {extra && <><th class="num" title="put with a delay, not yet due">delayed</th><th class="num" title="ran out of retries">dead</th></>}
+      </tr></thead>
       <tbody>
-        {queues.length === 0 && <Empty cols={8}>No queues yet. Queues served by the manager (or named with <code>--queue</code>) appear here.</Empty>}
+        {queues.length === 0 && <Empty cols={extra ? 10 : 8}>No queues yet. Queues served by the manager (or named with <code>--queue</code>) appear here.</Empty>}
         {queues.map((q) => (
           <tr key={`${q.backend}:${q.name}`} data-testid="queue-row" data-queue={q.name} data-depth={q.depth}>
             <td class="name">{q.name}</td>
@@ -33,7 +39,8 @@ export function QueuesTable({ queues }: { queues: QueueStat[] }) {
             <td class="num">{rate(q.outRate)}</td>
             <td class="num">{compact(q.put)}</td>
             <td class="num">{compact(q.got)}</td>
-            <td class="num">{compact(q.pending ?? q.unfinished)}</td>
+            <td class="num">{compact(q.pending)}</td>
+            {extra && <><td class="num">{compact(q.delayed)}</td><td class={`num ${q.dead ? 'bad' : ''}`}>{compact(q.dead)}</td></>}
           </tr>
         ))}
       </tbody>

@@ -128,11 +128,16 @@ export function managerSource(options: ManagerSourceOptions): Source {
 async function queueStat(c: ManagerClient, ident: string, name: string, k: Known): Promise<QueueStat> {
   if (k.exposed.includes('stats')) {
     const s = (await c.call(ident, 'stats', [])) as QueueStats
-    return { name, backend: 'manager', depth: s.qsize, put: s.put, got: s.got, unfinished: s.unfinished, maxsize: s.maxsize }
+    return { name, backend: 'manager', depth: s.qsize, put: s.put, got: s.got, unfinished: s.unfinished, pending: inProgress(s.unfinished, s.qsize), maxsize: s.maxsize }
   }
   const [depth, unfinished] = await Promise.all([
     c.call(ident, 'qsize', []) as Promise<number>,
     k.exposed.includes('unfinishedTasks') ? c.call(ident, 'unfinishedTasks', []) as Promise<number> : undefined,
   ])
-  return { name, backend: 'manager', depth, unfinished }
+  return { name, backend: 'manager', depth, unfinished, pending: inProgress(unfinished, depth) }
+}
+
+/** A JoinableQueue's unfinished count includes items still waiting; what is in progress is the rest. */
+function inProgress(unfinished: number | undefined, depth: number): number | undefined {
+  return unfinished === undefined ? undefined : Math.max(0, unfinished - depth)
 }

@@ -17,7 +17,7 @@ export class DashboardMetrics {
   private readonly lastTotals = new Map<string, number>()
 
   private readonly queueDepth = new Gauge({ name: 'troupe_queue_depth', help: 'Items waiting in a queue.', labelNames: ['queue', 'backend'] as const, registers: [this.registry] })
-  private readonly queuePending = new Gauge({ name: 'troupe_queue_pending', help: 'Items delivered but not yet acknowledged (Redis) or not yet marked taskDone (JoinableQueue).', labelNames: ['queue', 'backend'] as const, registers: [this.registry] })
+  private readonly queuePending = new Gauge({ name: 'troupe_queue_pending', help: 'Items taken and not yet finished: unacknowledged (Redis) or without taskDone() (JoinableQueue).', labelNames: ['queue', 'backend'] as const, registers: [this.registry] })
   private readonly queuePut = new Counter({ name: 'troupe_queue_put_total', help: 'Items put into a queue.', labelNames: ['queue', 'backend'] as const, registers: [this.registry] })
   private readonly queueGot = new Counter({ name: 'troupe_queue_got_total', help: 'Items taken from a queue.', labelNames: ['queue', 'backend'] as const, registers: [this.registry] })
   private readonly tasks = new Counter({ name: 'troupe_tasks_total', help: 'Tasks finished by workers and pools, by outcome.', labelNames: ['status'] as const, registers: [this.registry] })
@@ -102,8 +102,7 @@ export class DashboardMetrics {
   private updateQueue(q: QueueStat): void {
     const labels = { queue: q.name, backend: q.backend }
     this.queueDepth.set(labels, q.depth)
-    const pending = q.pending ?? q.unfinished
-    if (pending !== undefined) this.queuePending.set(labels, pending)
+    if (q.pending !== undefined) this.queuePending.set(labels, q.pending)
     const key = `${q.backend}:${q.name}`
     if (q.put !== undefined) this.addTotal(`put:${key}`, q.put, (n) => this.queuePut.inc(labels, n))
     if (q.got !== undefined) this.addTotal(`got:${key}`, q.got, (n) => this.queueGot.inc(labels, n))

@@ -22,11 +22,11 @@ export interface QueueStat {
   inRate?: number
   /** Items per second taken, over the last sample interval. */
   outRate?: number
-  /** Unfinished `taskDone()` work of a JoinableQueue. */
+  /** Items put and not yet finished (`taskDone()` / acknowledged), waiting ones included. */
   unfinished?: number
   /** Capacity (0 = unbounded). */
   maxsize?: number
-  /** Items delivered but not yet acknowledged (Redis consumer groups). */
+  /** Items taken and not yet finished: without `taskDone()` (JoinableQueue), unacknowledged (Redis). */
   pending?: number
   /** Readers connected (Redis consumers, manager clients). */
   consumers?: number

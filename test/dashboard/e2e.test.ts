@@ -1,0 +1,122 @@
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { Manager, type SharedJoinableQueue } from '../../src/manager/index.ts'
+import { parsePrometheus } from './prom.ts'
+
+// The functions given to waitForFunction run in the page; the test's tsconfig has no DOM types.
+declare const document: {
+  querySelector(selector: string): { getAttribute(name: string): string | null; textContent: string | null } | null
+  querySelectorAll(selector: string): { length: number }
+}
+
+const root = fileURLToPath(new URL('../../', import.meta.url))
+const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url))
+const TASKS = 300
+const WAIT = 60_000
+
+const children: ChildProcess[] = []
+let browser: Browser | undefined
+
+/** Start `node --import tsx <args>` and wait for a stdout line matching `ready`. */
+async function start(args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+  children.push(child)
+  let out = ''
+  let err = ''
+  child.stderr!.on('data', (c: Buffer) => { err += c })
+  const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} not ready within ${WAIT} ms\nstdout: ${out}\nstderr: ${err}`)), WAIT)
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c
+      const m = out.match(ready)
+      if (m) { clearTimeout(timer); resolve(m) }
+    })
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`${args.join(' ')} exited (${code}) before it was ready\nstdout: ${out}\nstderr: ${err}`)) })
+  })
+  return { child, match }
+}
+
+async function httpGet(url: string, headers: Record<string, string> = {}): Promise<string> {
+  const res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) })
+  assert.equal(res.status, 200, `${url} answered ${res.status}`)
+  return res.text()
+}
+
+before(() => {
+  // The page is built by `npm run build`; build it here when a test run starts from a fresh checkout.
+  if (!existsSync(`${root}dist/web/index.html`)) {
+    const r = spawnSync(process.execPath, [`${root}node_modules/vite/bin/vite.js`, 'build', '--config', 'web/vite.config.ts'], { cwd: root, stdio: 'inherit', timeout: 120_000 })
+    assert.equal(r.status, 0, 'building the dashboard page failed')
+  }
+  mkdirSync(`${root}test-results`, { recursive: true })
+})
+
+after(async () => {
+  await browser?.close().catch(() => {})
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+})
+
+test('the dashboard shows workers and a queue draining to zero, and /metrics counts the work done', async () => {
+  const { match: [, address] } = await start([`${fixtures}cluster-manager.ts`, '127.0.0.1:0', 'abc'], /ready (\S+)/)
+  const { match: [, url] } = await start(
+    ['src/cli/main.ts', 'dashboard', '--connect', address!, '--authkey', 'abc', '--port', '0', '--interval', '200', '--queue', 'tasks', 'results'],
+    /troupe dashboard: (http:\S+)/,
+  )
+  await Promise.all(['worker-1', 'worker-2'].map((id) => start([`${fixtures}cluster-worker.ts`, address!, 'abc', id, '10'], /ready/)))
+
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+    timeout: WAIT,
+  })
+  const page: Page = await browser.newPage({ viewport: { width: 1280, height: 1000 } })
+  const pageErrors: string[] = []
+  page.on('pageerror', (e) => pageErrors.push(e.message))
+  page.on('requestfailed', (r) => { if (!r.url().endsWith('/events')) pageErrors.push(`request failed: ${r.url()}`) })
+  await page.goto(url!, { timeout: WAIT })
+
+  // Both workers are listed, idle, before any work is queued.
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="worker-row"][data-state="idle"]').length === 2, undefined, { timeout: WAIT })
+  await page.waitForSelector('[data-testid="queue-row"][data-queue="tasks"]', { timeout: WAIT })
+  assert.equal(await page.locator('[data-testid="status"]').innerText().then((t) => t.startsWith('live')), true)
+
+  // The producer: TASKS numbers, then one terminator per worker.
+  const producer = await new Manager({ address: address!, authkey: 'abc' }).connect()
+  try {
+    const tasks = await producer.create<SharedJoinableQueue<number | null>>('tasks')
+    await tasks.putMany([...Array.from({ length: TASKS }, (_, i) => i), null, null])
+
+    // The queue is seen with work waiting, then drained to zero.
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="queue-row"][data-queue="tasks"]')?.getAttribute('data-depth')) > 0, undefined, { timeout: WAIT, polling: 50 })
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="worker-row"][data-state="busy"]').length > 0, undefined, { timeout: WAIT, polling: 50 })
+    await page.screenshot({ path: `${root}test-results/dashboard-draining.png`, fullPage: true })
+    await page.waitForFunction(() => document.querySelector('[data-testid="queue-row"][data-queue="tasks"]')?.getAttribute('data-depth') === '0', undefined, { timeout: WAIT })
+    await tasks.join({ timeout: WAIT })
+  } finally {
+    await producer.shutdown()
+  }
+
+  // Both workers finished and said so; the page counts every task.
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="worker-row"][data-state="exited"]').length === 2, undefined, { timeout: WAIT })
+  await page.waitForFunction((n) => document.querySelector('[data-testid="total-done"] .card-value')?.textContent === n, TASKS.toLocaleString('en-US'), { timeout: WAIT })
+  const workerIds = await page.locator('[data-testid="worker-row"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-worker')))
+  assert.deepEqual(workerIds, ['worker-1', 'worker-2'])
+  await page.screenshot({ path: `${root}test-results/dashboard.png`, fullPage: true })
+  assert.deepEqual(pageErrors, [])
+
+  // /metrics agrees with the work done.
+  const m = parsePrometheus(await httpGet(new URL('metrics', url).href))
+  assert.equal(m.value('troupe_tasks_total', { status: 'done' }), TASKS)
+  assert.equal(m.value('troupe_tasks_total', { status: 'failed' }), 0)
+  assert.equal(m.sum('troupe_worker_tasks_total', { status: 'done' }), TASKS)
+  assert.equal(m.value('troupe_task_duration_seconds_count'), TASKS)
+  assert.ok(m.value('troupe_task_duration_seconds_sum') >= TASKS * 0.009, 'each task slept 10 ms')
+  assert.equal(m.value('troupe_queue_depth', { queue: 'tasks', backend: 'manager' }), 0)
+  assert.equal(m.value('troupe_queue_depth', { queue: 'results', backend: 'manager' }), TASKS)
+  assert.equal(m.value('troupe_dashboard_source_up', { source: `manager ${address}` }), 1)
+  assert.equal(m.types.get('troupe_task_duration_seconds'), 'histogram')
+})
