@@ -1,0 +1,263 @@
+/**
+ * The state of one queue, kept in the place it lives in (its home). Every
+ * handle — local or in another thread/process — ends up calling `handle()`
+ * here, so ordering, blocking, backpressure and task counting exist once.
+ */
+import { AbortError, ClosedError, Empty, Full, TaskDoneError } from '../errors.js'
+import type { RequestContext } from '../process/index.js'
+
+/** Options for a blocking call at the home. */
+interface WaitOpts { timeout?: number; signal?: AbortSignal }
+
+/** What a prefetching consumer receives: a batch, and whether the queue is closed and drained. */
+export interface TakeResult<T> { items: T[]; done: boolean }
+
+interface Getter<T> { max: number; take: boolean; resolve(v: T | TakeResult<T>): void; reject(e: unknown): void; cleanup(): void }
+interface Putter<T> { items: T[]; next: number; resolve(): void; reject(e: unknown): void; cleanup(): void }
+interface Waiter { resolve(v: boolean): void; cleanup(): void }
+
+/** A FIFO array with a moving head: O(1) shift, batch slices without copying the rest. */
+class Deque<T> {
+  private buf: T[] = []
+  private head = 0
+
+  get length(): number { return this.buf.length - this.head }
+  push(v: T): void { this.buf.push(v) }
+  shift(): T {
+    const v = this.buf[this.head]!
+    this.buf[this.head++] = undefined as T
+    this.compact()
+    return v
+  }
+  /** Remove and return up to `n` items from the front. */
+  take(n: number): T[] {
+    const out = this.buf.slice(this.head, this.head + n)
+    this.head += out.length
+    this.compact()
+    return out
+  }
+  unshiftAll(items: T[]): void {
+    this.buf = [...items, ...this.buf.slice(this.head)]
+    this.head = 0
+  }
+  private compact(): void {
+    // Drop the consumed prefix once it dominates, so memory follows the live length.
+    if (this.head > 1024 && this.head * 2 > this.buf.length) { this.buf = this.buf.slice(this.head); this.head = 0 }
+    else if (this.head === this.buf.length) { this.buf = []; this.head = 0 }
+  }
+}
+
+/** Settle a waiter on timeout or abort; returns the cleanup that cancels both. */
+function arm(opts: WaitOpts, onTimeout: () => void, onAbort: (reason: unknown) => void): () => void {
+  let timer: NodeJS.Timeout | undefined
+  if (opts.timeout !== undefined && opts.timeout !== null && Number.isFinite(opts.timeout)) timer = setTimeout(onTimeout, Math.max(0, opts.timeout))
+  const signal = opts.signal
+  const abort = () => onAbort(signal!.reason)
+  signal?.addEventListener('abort', abort, { once: true })
+  return () => { if (timer) clearTimeout(timer); signal?.removeEventListener('abort', abort) }
+}
+
+function abortError(reason: unknown): Error {
+  return reason instanceof Error && reason.name !== 'AbortError' ? reason : new AbortError('the operation was aborted')
+}
+
+/** One queue's items, waiters and counters. */
+export class QueueCore<T> {
+  readonly maxsize: number
+  private readonly items = new Deque<T>()
+  private getters: Getter<T>[] = []
+  private putters: Putter<T>[] = []
+  private pollers: Waiter[] = []
+  private joiners: Waiter[] = []
+  private closed = false
+  private unfinished = 0
+  /** Places holding a pipe end that writes this queue; when the last one ends, the queue closes (see Pipe). */
+  readonly writers = new Map<string, number>()
+
+  constructor(maxsize = 0) {
+    this.maxsize = maxsize > 0 ? Math.floor(maxsize) : 0
+  }
+
+  private hasRoom(): boolean {
+    return this.maxsize === 0 || this.items.length < this.maxsize
+  }
+
+  /** Move items from blocked putters into the queue and from the queue to waiting getters, until nothing moves. */
+  private pump(): void {
+    for (;;) {
+      let moved = false
+      while (this.putters.length && this.hasRoom()) {
+        const p = this.putters[0]!
+        while (p.next < p.items.length && this.hasRoom()) { this.items.push(p.items[p.next++]!); this.unfinished++ }
+        if (p.next === p.items.length) { this.putters.shift(); p.cleanup(); p.resolve() }
+        moved = true
+      }
+      while (this.getters.length && this.items.length) {
+        const g = this.getters.shift()!
+        g.cleanup()
+        g.resolve(g.take ? { items: this.items.take(g.max), done: false } : this.items.shift())
+        moved = true
+      }
+      if (!moved) break
+    }
+    if (this.items.length || this.closed) for (const w of this.pollers.splice(0)) { w.cleanup(); w.resolve(true) }
+    if (this.closed && !this.items.length) {
+      for (const g of this.getters.splice(0)) {
+        g.cleanup()
+        if (g.take) g.resolve({ items: [], done: true })
+        else g.reject(new ClosedError('the queue is closed and drained'))
+      }
+    }
+  }
+
+  /** Put items in order, waiting while the queue is full. */
+  put(items: T[], opts: WaitOpts = {}): Promise<void> {
+    if (this.closed) return Promise.reject(new ClosedError('put() on a closed queue'))
+    if (!this.putters.length) {
+      let i = 0
+      while (i < items.length && this.hasRoom()) { this.items.push(items[i++]!); this.unfinished++ }
+      if (i === items.length) { this.pump(); return Promise.resolve() }
+      items = items.slice(i)
+    }
+    return new Promise<void>((resolve, reject) => {
+      const p: Putter<T> = { items, next: 0, resolve, reject, cleanup: () => {} }
+      const drop = (err: Error) => { this.putters = this.putters.filter((x) => x !== p); p.cleanup(); reject(err) }
+      p.cleanup = arm(opts, () => drop(new Full(`the queue stayed full (maxsize ${this.maxsize}) for ${opts.timeout} ms`)), (r) => drop(abortError(r)))
+      this.putters.push(p)
+      this.pump()
+    })
+  }
+
+  /** Put one item or throw Full at once. */
+  putNowait(item: T): void {
+    if (this.closed) throw new ClosedError('putNowait() on a closed queue')
+    if (this.putters.length || !this.hasRoom()) throw new Full(`the queue is full (maxsize ${this.maxsize})`)
+    this.items.push(item)
+    this.unfinished++
+    this.pump()
+  }
+
+  /** Remove and return one item, waiting while the queue is empty (Empty after `timeout`, ClosedError once closed and drained). */
+  get(opts: WaitOpts = {}): Promise<T> {
+    if (this.items.length && !this.getters.length) {
+      const v = this.items.shift()
+      this.pump()
+      return Promise.resolve(v)
+    }
+    if (this.closed) return Promise.reject(new ClosedError('the queue is closed and drained'))
+    return this.wait<T>(1, false, opts)
+  }
+
+  /** Remove and return one item or throw Empty at once. */
+  getNowait(): T {
+    if (this.items.length && !this.getters.length) {
+      const v = this.items.shift()
+      this.pump()
+      return v
+    }
+    if (this.closed) throw new ClosedError('the queue is closed and drained')
+    throw new Empty('the queue is empty')
+  }
+
+  /** Remove up to `max` items, waiting for at least one; `done` once closed and drained (prefetching consumers). */
+  take(max: number, opts: WaitOpts = {}): Promise<TakeResult<T>> {
+    if (this.items.length && !this.getters.length) {
+      const items = this.items.take(Math.max(1, max))
+      this.pump()
+      return Promise.resolve({ items, done: false })
+    }
+    if (this.closed) return Promise.resolve({ items: [], done: true })
+    // An aborted take answers with nothing rather than an error: the consumer only wanted to stop waiting.
+    return this.wait<TakeResult<T>>(Math.max(1, max), true, opts).catch((err) => {
+      if (err instanceof AbortError || (err as Error)?.name === 'AbortError' || (err as Error)?.name === 'ConnectionClosedError') return { items: [], done: false }
+      throw err
+    })
+  }
+
+  private wait<R>(max: number, take: boolean, opts: WaitOpts): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const g: Getter<T> = { max, take, resolve: resolve as (v: unknown) => void, reject, cleanup: () => {} }
+      const drop = (err: Error) => { this.getters = this.getters.filter((x) => x !== g); g.cleanup(); reject(err) }
+      g.cleanup = arm(opts, () => drop(new Empty(`nothing arrived within ${opts.timeout} ms`)), (r) => drop(abortError(r)))
+      this.getters.push(g)
+    })
+  }
+
+  /** Give back items a consumer took but did not use; they go to the front, in order. */
+  unget(items: T[]): void {
+    if (!items.length) return
+    this.items.unshiftAll(items)
+    this.pump()
+  }
+
+  /** Resolve true once an item is there (or the queue is closed), false after `timeout` ms. */
+  poll(timeout?: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.items.length || this.closed) return Promise.resolve(true)
+    if (timeout !== undefined && timeout <= 0) return Promise.resolve(false)
+    return new Promise<boolean>((resolve) => {
+      const w: Waiter = { resolve, cleanup: () => {} }
+      const drop = () => { this.pollers = this.pollers.filter((x) => x !== w); w.cleanup(); resolve(false) }
+      w.cleanup = arm({ timeout, signal }, drop, drop)
+      this.pollers.push(w)
+    })
+  }
+
+  /** Mark `n` items done; returns how many could be (TaskDoneError if none). */
+  taskDone(n = 1): number {
+    const applied = Math.min(n, this.unfinished)
+    if (applied === 0) throw new TaskDoneError('taskDone() called more times than there were items put')
+    this.unfinished -= applied
+    if (this.unfinished === 0) for (const w of this.joiners.splice(0)) { w.cleanup(); w.resolve(true) }
+    return applied
+  }
+
+  /** Resolve once every item put so far has been marked done. */
+  join(signal?: AbortSignal): Promise<void> {
+    if (this.unfinished === 0) return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      const w: Waiter = { resolve: () => resolve(), cleanup: () => {} }
+      w.cleanup = arm({ signal }, () => {}, (r) => { this.joiners = this.joiners.filter((x) => x !== w); w.cleanup(); reject(abortError(r)) })
+      this.joiners.push(w)
+    })
+  }
+
+  /** No more puts; blocked putters fail, getters drain what is left, then see ClosedError / `done`. */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    for (const p of this.putters.splice(0)) { p.cleanup(); p.reject(new ClosedError('the queue was closed while put() waited')) }
+    this.pump()
+  }
+
+  get isClosed(): boolean { return this.closed }
+  qsize(): number { return this.items.length }
+  empty(): boolean { return this.items.length === 0 }
+  full(): boolean { return this.maxsize > 0 && this.items.length >= this.maxsize }
+
+  /** The one entry point for every handle, local or remote (methods are the wire protocol). */
+  handle(method: string, args: unknown[], ctx: Pick<RequestContext, 'signal'> & { from?: string }): unknown {
+    const signal = ctx.signal
+    switch (method) {
+      case 'put': return this.put(args[0] as T[], { timeout: args[1] as number | undefined, signal })
+      case 'putNowait': return this.putNowait(args[0] as T)
+      case 'get': return this.get({ timeout: args[0] as number | undefined, signal })
+      case 'getNowait': return this.getNowait()
+      case 'take': return this.take(args[0] as number, { signal })
+      case 'unget': return this.unget(args[0] as T[])
+      case 'poll': return this.poll(args[0] as number | undefined, signal)
+      case 'taskDone': return this.taskDone(args[0] as number)
+      case 'join': return this.join(signal)
+      case 'close': return this.close()
+      case 'qsize': return this.qsize()
+      case 'empty': return this.empty()
+      case 'full': return this.full()
+      case 'closed': return this.closed
+      case 'hold': {
+        const from = ctx.from ?? ''
+        this.writers.set(from, (this.writers.get(from) ?? 0) + 1)
+        return
+      }
+      default: throw new TypeError(`unknown queue method '${method}'`)
+    }
+  }
+}

@@ -1,0 +1,83 @@
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { Pipe, Queue } from '../../src/sync/index.ts'
+import { Process } from '../../src/process/index.ts'
+import { ClosedError } from '../../src/errors.ts'
+import * as w from './fixtures/workers.ts'
+
+const started: Process<any>[] = []
+after(async () => { await Promise.all(started.map((p) => p.kill())) })
+
+async function run<A extends unknown[]>(target: (...a: A) => unknown, args: A, kind: 'thread' | 'process' = 'thread'): Promise<Process<A>> {
+  const p = new Process({ target, args, kind })
+  started.push(p)
+  await p.start()
+  return p
+}
+
+test('a duplex pipe carries values both ways in one place', async () => {
+  const [a, b] = Pipe<string>()
+  await a.send('to b')
+  await b.send('to a')
+  assert.equal(await b.recv(), 'to b')
+  assert.equal(await a.recv(), 'to a')
+})
+
+test('poll() says whether something can be received, waiting up to its timeout', async () => {
+  const [a, b] = Pipe<string>()
+  assert.equal(await b.poll(), false)
+  assert.equal(await b.poll(20), false)
+  setTimeout(() => void a.send('late'), 5)
+  assert.equal(await b.poll(5_000), true)
+  assert.equal(await b.recv(), 'late')
+})
+
+test('a one-way pipe: the first end only receives, the second only sends', async () => {
+  const [r, s] = Pipe<number>(false)
+  await s.send(1)
+  assert.equal(await r.recv(), 1)
+  await assert.rejects(r.send(2), ClosedError)
+  await assert.rejects(s.recv(), ClosedError)
+})
+
+test('recv() after the other end closed rejects with ClosedError once drained; a closed end refuses everything', async () => {
+  const [a, b] = Pipe<string>()
+  await a.send('last words')
+  await a.close()
+  assert.equal(await b.recv(), 'last words')
+  await assert.rejects(b.recv(), ClosedError)
+  await assert.rejects(b.send('anyone?'), ClosedError)
+  await assert.rejects(a.recv(), ClosedError)
+})
+
+for (const kind of ['thread', 'process'] as const) {
+  test(`an end passed to a ${kind} talks back and forth`, async () => {
+    const [mine, theirs] = Pipe<string>()
+    const p = await run(w.echo, [theirs], kind)
+    await mine.send('hello')
+    assert.equal(await mine.recv({ timeout: 20_000 }), 'echo hello')
+    await mine.send('again')
+    assert.equal(await mine.recv({ timeout: 20_000 }), 'echo again')
+    await mine.close()
+    assert.equal(await p.join({ timeout: 20_000 }), 0)
+  })
+
+  test(`a ${kind} that sends and closes: the reader gets everything, then ClosedError`, async () => {
+    const [mine, theirs] = Pipe<string>(false)
+    const p = await run(w.sendTwoAndClose, [theirs], kind)
+    assert.equal(await mine.recv({ timeout: 20_000 }), 'one')
+    assert.equal(await mine.recv({ timeout: 20_000 }), 'two')
+    await assert.rejects(mine.recv({ timeout: 20_000 }), ClosedError)
+    await p.join({ timeout: 20_000 })
+  })
+
+  test(`when the ${kind} holding the other end dies, a pending recv() rejects with ClosedError`, async () => {
+    const [mine, theirs] = Pipe<string>()
+    const ready = new Queue<string>()
+    const p = await run(w.holdSilently, [theirs, ready], kind)
+    assert.equal(await ready.get({ timeout: 20_000 }), 'holding')
+    const pending = mine.recv()
+    await p.kill()
+    await assert.rejects(pending, ClosedError)
+  })
+}

@@ -1,0 +1,163 @@
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { Queue, SimpleQueue, JoinableQueue } from '../../src/sync/index.ts'
+import { Process } from '../../src/process/index.ts'
+import { Empty, Full, ClosedError, TaskDoneError, AbortError, ConnectionClosedError, UnsendableValueError } from '../../src/errors.ts'
+import * as w from './fixtures/workers.ts'
+
+const started: Process<any>[] = []
+after(async () => { await Promise.all(started.map((p) => p.kill())) })
+
+async function run<A extends unknown[]>(target: (...a: A) => unknown, args: A, kind: 'thread' | 'process' = 'thread'): Promise<Process<A>> {
+  const p = new Process({ target, args, kind })
+  started.push(p)
+  await p.start()
+  return p
+}
+
+test('items come out in the order they went in', async () => {
+  const q = new Queue<number>()
+  for (let i = 0; i < 5; i++) await q.put(i)
+  assert.equal(await q.qsize(), 5)
+  const out = []
+  for (let i = 0; i < 5; i++) out.push(await q.get())
+  assert.deepEqual(out, [0, 1, 2, 3, 4])
+  assert.equal(await q.empty(), true)
+})
+
+test('getNowait on an empty queue rejects with Empty; get with a timeout too', async () => {
+  const q = new Queue<number>()
+  await assert.rejects(q.getNowait(), Empty)
+  await assert.rejects(q.get({ timeout: 10 }), Empty)
+})
+
+test('a bounded queue is full at maxsize: putNowait rejects with Full and put waits for room', async () => {
+  const q = new Queue<string>(2)
+  await q.put('a')
+  await q.putNowait('b')
+  assert.equal(await q.full(), true)
+  await assert.rejects(q.putNowait('c'), Full)
+  await assert.rejects(q.put('c', { timeout: 10 }), Full)
+  let landed = false
+  const waiting = q.put('c').then(() => { landed = true })
+  await new Promise((r) => setImmediate(r))
+  assert.equal(landed, false)
+  assert.equal(await q.get(), 'a')
+  await waiting
+  assert.equal(landed, true)
+  assert.deepEqual([await q.get(), await q.get()], ['b', 'c'])
+})
+
+test('an aborted get rejects with AbortError and takes nothing', async () => {
+  const q = new Queue<number>()
+  const ctl = new AbortController()
+  const pending = q.get({ signal: ctl.signal })
+  ctl.abort()
+  await assert.rejects(pending, AbortError)
+  await q.put(1)
+  assert.equal(await q.get(), 1)
+})
+
+test('for await ends after close once the queue is drained; later gets and puts reject with ClosedError', async () => {
+  const q = new SimpleQueue<number>()
+  await q.put(1)
+  await q.put(2)
+  await q.close()
+  const seen = []
+  for await (const x of q) seen.push(x)
+  assert.deepEqual(seen, [1, 2])
+  await assert.rejects(q.get(), ClosedError)
+  await assert.rejects(q.put(3), ClosedError)
+})
+
+test('JoinableQueue.join() resolves only after the last taskDone(); one too many throws TaskDoneError', async () => {
+  const q = new JoinableQueue<string>()
+  await q.put('a')
+  await q.put('b')
+  let joined = false
+  const j = q.join().then(() => { joined = true })
+  await q.get(); await q.taskDone()
+  await new Promise((r) => setImmediate(r))
+  assert.equal(joined, false)
+  await q.get(); await q.taskDone()
+  await j
+  assert.equal(joined, true)
+  await assert.rejects(q.taskDone(), TaskDoneError)
+})
+
+for (const kind of ['thread', 'process'] as const) {
+  test(`100,000 items from 2 producers to 2 consumers (${kind}s): each received exactly once`, async () => {
+    const q = new Queue<number>()
+    const results = new Queue<number[]>()
+    const N = 100_000
+    const producers = [await run(w.produce, [q, 0, N / 2], kind), await run(w.produce, [q, N / 2, N / 2], kind)]
+    const consumers = [await run(w.consumeAll, [q, results], kind), await run(w.consumeAll, [q, results], kind)]
+    for (const p of producers) assert.equal(await p.join({ timeout: 60_000 }), 0)
+    await q.close()
+    const a = await results.get({ timeout: 60_000 })
+    const b = await results.get({ timeout: 60_000 })
+    for (const c of consumers) assert.equal(await c.join({ timeout: 60_000 }), 0)
+    assert.equal(a.length + b.length, N)
+    const seen = new Uint8Array(N)
+    for (const x of [...a, ...b]) seen[x]!++
+    assert.ok(seen.every((n) => n === 1), 'every item exactly once')
+    // Each producer's items stay in order within what one consumer saw.
+    for (const part of [a, b]) {
+      const low = part.filter((x) => x < N / 2)
+      assert.ok(low.every((x, i) => i === 0 || x > low[i - 1]!), 'per-producer order kept')
+    }
+  })
+
+  test(`JoinableQueue.join() in the parent waits for taskDone() from a ${kind}`, async () => {
+    const q = new JoinableQueue<string>()
+    for (const s of ['a', 'b', 'c']) await q.put(s)
+    const p = await run(w.getAndMarkDone, [q, 3], kind)
+    await q.join()
+    assert.equal(await q.qsize(), 0)
+    assert.equal(await p.join({ timeout: 20_000 }), 0)
+  })
+
+  test(`one taskDone() too many from a ${kind} rejects with TaskDoneError there`, async () => {
+    const q = new JoinableQueue<string>()
+    const report = new Queue<string>()
+    await q.put('only')
+    const p = await run(w.oneTaskDoneTooMany, [q, report], kind)
+    assert.match(await report.get({ timeout: 20_000 }), /^TaskDoneError: /)
+    assert.equal(await p.join({ timeout: 20_000 }), 0)
+  })
+
+  test(`a bounded queue applies backpressure to a producer ${kind}`, async () => {
+    const q = new Queue<number>(5)
+    const p = await run(w.fillBounded, [q, 200], kind)
+    let max = 0
+    const got: number[] = []
+    for await (const x of q) {
+      got.push(x)
+      max = Math.max(max, await q.qsize())
+    }
+    assert.equal(got.length, 200)
+    assert.deepEqual(got, [...got].sort((x, y) => x - y))
+    assert.ok(max <= 5, `qsize stayed within maxsize (saw ${max})`)
+    assert.equal(await p.join({ timeout: 20_000 }), 0)
+  })
+}
+
+test('a queue created in a thread works from the main thread, and a get pending when that thread dies rejects', async () => {
+  const out = new Queue<Queue<string>>()
+  const p = await run(w.homeOfAQueue, [out])
+  const theirs = await out.get({ timeout: 20_000 })
+  assert.equal(await theirs.get({ timeout: 20_000 }), 'from the thread')
+  const pending = theirs.get()
+  await p.kill()
+  await assert.rejects(pending, ConnectionClosedError)
+})
+
+test('an unsendable item is refused at put() once the queue is shared, naming the path', async () => {
+  const q = new Queue<unknown>()
+  const results = new Queue<number[]>()
+  const p = await run(w.consumeAll, [q as Queue<number>, results])
+  await assert.rejects(q.put({ cb: () => 1 }), (err: Error) => err instanceof UnsendableValueError && /item\.cb/.test(err.message))
+  await q.close()
+  assert.deepEqual(await results.get({ timeout: 20_000 }), [])
+  await p.join({ timeout: 20_000 })
+})
