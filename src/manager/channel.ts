@@ -27,6 +27,8 @@ export interface ManagerChannel {
   decrefSoon(ident: string): void
   /** Close the connection(s); in-flight calls reject with ConnectionClosedError. */
   close(): void
+  /** Optional: wait up to `timeoutMs` for in-flight calls to be answered before a graceful close. */
+  drain?(timeoutMs: number): Promise<void>
   /** Resolves when the channel is closed. */
   readonly closed: Promise<void>
 }

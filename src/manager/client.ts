@@ -94,6 +94,11 @@ export class ManagerClient {
     else void this.ready.then((ch) => ch.decrefSoon(ident), () => {})
   }
 
+  /** Wait up to `timeoutMs` for calls in flight to be answered. */
+  async drain(timeoutMs: number): Promise<void> {
+    await this.channel?.drain?.(timeoutMs)
+  }
+
   /** Close the connection; pending calls reject with ConnectionClosedError. */
   close(): void {
     if (cache.get(this.key) === this) cache.delete(this.key)

@@ -191,6 +191,8 @@ export class BaseManager {
       await ep.exited
       clearTimeout(t)
     }
+    // Calls already sent (a fire-and-forget taskDone) get up to a second to be answered before the socket closes.
+    await this.client?.drain(1000)
     this.client?.close()
     this.client = undefined
     const s = this.server

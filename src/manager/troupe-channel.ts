@@ -128,6 +128,13 @@ export class TroupeChannel implements ManagerChannel {
     this.flush()
     this.conn.close()
   }
+
+  /** Wait (at most `timeoutMs`) until no call is in flight: a graceful close lets pipelined fire-and-forget calls land. */
+  async drain(timeoutMs: number): Promise<void> {
+    this.flush()
+    const until = Date.now() + timeoutMs
+    while (this.pending.size > 0 && !this.isClosed && Date.now() < until) await new Promise((r) => setTimeout(r, 2))
+  }
 }
 
 registerDialect('troupe', (opts) => TroupeChannel.open(opts))

@@ -14,6 +14,8 @@ export class Queue<T = unknown> {
   private getters: Parked[] = []
   private putters: Parked[] = []
   private isClosed = false
+  private putCount = 0
+  private gotCount = 0
 
   constructor(maxsize = 0) {
     if (!Number.isInteger(maxsize) || maxsize < 0) throw new TypeError(`maxsize must be a non-negative integer, got ${maxsize}`)
@@ -26,6 +28,11 @@ export class Queue<T = unknown> {
   empty(): boolean { return this.qsize() === 0 }
   /** Whether a bounded queue is at its maxsize. */
   full(): boolean { return this.maxsize > 0 && this.qsize() >= this.maxsize }
+  /** Running totals for dashboards: items waiting, put and taken so far. */
+  stats(): { qsize: number; maxsize: number; put: number; got: number; unfinished?: number } {
+    return { qsize: this.qsize(), maxsize: this.maxsize, put: this.putCount, got: this.gotCount }
+  }
+
   /** Whether `close()` was called. */
   closed(): boolean { return this.isClosed }
 
@@ -87,6 +94,7 @@ export class Queue<T = unknown> {
 
   protected push(item: T): void {
     this.items.push(item)
+    this.putCount++
     this.onPut(1)
   }
 
@@ -97,6 +105,7 @@ export class Queue<T = unknown> {
     const n = Math.min(Math.max(1, max | 0), this.qsize())
     const out = this.items.slice(this.head, this.head + n)
     this.head += n
+    this.gotCount += n
     this.compact()
     this.wakePutters()
     return out
@@ -105,6 +114,7 @@ export class Queue<T = unknown> {
   private shift(): T {
     const v = this.items[this.head]!
     this.items[this.head++] = undefined as T
+    this.gotCount++
     this.compact()
     return v
   }
@@ -143,6 +153,10 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
     if (n > this.unfinished) throw new TaskDoneError(`taskDone() called ${n > 1 ? `for ${n} items ` : ''}more times than items were put`)
     this.unfinished -= n
     if (this.unfinished === 0) while (this.joiners.length) this.joiners[0]!.wake()
+  }
+
+  override stats(): { qsize: number; maxsize: number; put: number; got: number; unfinished?: number } {
+    return { ...super.stats(), unfinished: this.unfinished }
   }
 
   /** Items put but not yet marked done. */
