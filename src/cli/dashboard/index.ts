@@ -18,6 +18,7 @@ export {
   ReportBoard, reportBoard, enableReports, WorkerStats, startReporting, REPORTS_TYPEID, RECENT_DURATIONS,
   type Reporting, type ReportingOptions, type ReportTarget, type CreatesObjects, type Registers,
 } from './report.js'
+export { poolReporter, reportPool, type HasPoolStats } from './pool-report.js'
 export type * from './model.js'
 
 /** What to watch and where to serve it. */
