@@ -32,6 +32,8 @@ export async function actorHost(boot: Boot): Promise<void> {
     childExited: (_child, reason) => {
       toParent.post(K_CTL, { t: 'stopped', reason: encodeReason(reason) })
       toParent.flush()
+      // Nothing left to host: let this thread/process exit once idle (its stdout gets flushed on the way out).
+      setImmediate(() => boot.link.unref())
     },
   }
   const cell = new LocalCell(cls, args, { name: d.name, receiveTimeout: d.receiveTimeout, mailbox: d.mailbox, supervisor: hooks, alias: d.alias })
@@ -70,7 +72,7 @@ export async function actorHost(boot: Boot): Promise<void> {
           route(payload as any)
           break
         case K_CTL:
-          control(cell, payload as { op: string; reason?: string | WireError })
+          control(cell, payload as { op: string; reason?: string | WireError }, boot.link)
           break
       }
     }
@@ -85,8 +87,8 @@ function tell(cell: LocalCell, msg: unknown, token: ReturnType<typeof replyTo> |
   } catch { /* refused (closed/stopped): the spawner learns from 'stopped' */ }
 }
 
-function control(cell: LocalCell, c: { op: string; reason?: string | WireError }): void {
-  if (c.op === 'restart') cell.restart()
+function control(cell: LocalCell, c: { op: string; reason?: string | WireError }, link: Boot['link']): void {
+  if (c.op === 'restart') { link.ref(); cell.restart() }
   else if (c.op === 'close') cell.close()
   else if (c.op === 'stop') {
     const reason: StopReason = c.reason === undefined ? 'stopped' : typeof c.reason === 'string' ? c.reason as StopReason : fromWireError(c.reason)

@@ -39,6 +39,8 @@ const hostRuntime: ModuleRef = { url: new URL(import.meta.url.endsWith('.ts') ? 
 let nextChild = 1
 /** How long `stop()` waits for a hosted actor's onStop before killing its thread/process. */
 const STOP_GRACE_MS = 5000
+/** How long a host that reported its actor ended may take to exit by itself before it is killed. */
+const EXIT_GRACE_MS = 2000
 
 const enum State { Locating, Starting, Running, Suspended, Restarting, Stopping, Stopped }
 
@@ -249,7 +251,7 @@ export class HostedActor implements Entity {
   close(): void {
     if (this.closed || this.state >= State.Stopping) return
     this.closed = true
-    if (this.state === State.Locating) { this.ended('normal'); return }
+    // Queued behind every message sent so far (the outbox keeps order even before the host is up).
     this.out.post(K_CTL, { op: 'close' })
   }
 
@@ -316,11 +318,14 @@ export class HostedActor implements Entity {
   }
 
   private hostStopped(reason: StopReason): void {
-    const ep = this.endpoint
-    // Everything the host sent came before 'stopped' on the same channel, so it can go now.
-    void ep?.terminate()
-    this.ended(this.pendingStopReason instanceof Error ? this.pendingStopReason : reason)
+    // The host exits by itself once idle, which flushes its stdout; the actor has ended when it has gone.
+    this.hostDone = this.pendingStopReason instanceof Error ? this.pendingStopReason : reason
+    if (this.state < State.Stopping) this.state = State.Stopping
+    clearTimeout(this.killTimer)
+    this.killTimer = setTimeout(() => { void this.endpoint?.kill() }, EXIT_GRACE_MS)
   }
+
+  private hostDone: StopReason | undefined
 
   private hostExited(ep: Endpoint, info: ExitInfo): void {
     if (ep !== this.endpoint) return
@@ -328,7 +333,10 @@ export class HostedActor implements Entity {
     removeChild(this.childPlace, crash)
     this.rejectInflight(crash)
     if (this.state === State.Stopped) return
+    if (this.hostDone !== undefined) { this.ended(this.hostDone); return }
     if (this.state === State.Stopping) { this.ended(this.pendingStopReason ?? 'stopped'); return }
+    // Exited cleanly after close(), though the 'stopped' notice was lost with the channel.
+    if (this.closed && info.exitCode === 0) { this.ended('normal'); return }
     // Restarting happens in a new thread/process; what was sent to the dead one is lost, what waits in the outbox is kept.
     this.out.paused = true
     this.outstanding = 0
@@ -348,6 +356,7 @@ export class HostedActor implements Entity {
     if (this.state === State.Stopped && this.exitReason !== undefined) return
     this.state = State.Stopped
     this.exitReason = reason
+    this.hostDone = undefined
     clearTimeout(this.killTimer)
     this.pendingStopReason = undefined
     unregister(this)
