@@ -144,24 +144,11 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
     return this.putItem(item, opts, true)
   }
 
-  /** Put many items in pipelined batches (ignores `maxsize`); resolves with their task ids. */
+  /** Put many items at once (ignores `maxsize`), a thousand per Lua call; resolves with their task ids. */
   async putMany(items: Iterable<T>): Promise<string[]> {
     this.checkOpen()
     await this.conn.open()
-    const ids: string[] = []
-    let p = this.conn.main.pipeline()
-    let n = 0
-    const sent: Promise<unknown>[] = []
-    for (const item of items) {
-      const id = this.newId()
-      p.call('XADD', this.keys.stream, '*', ...entryFields(id, this.codec.encode(item, `items[${ids.length}]`)))
-      ids.push(id)
-      // A few thousand commands per pipeline keeps memory flat and the socket busy.
-      if (++n === 2000) { sent.push(p.exec().then(checkPipeline)); p = this.conn.main.pipeline(); n = 0 }
-    }
-    if (n) sent.push(p.exec().then(checkPipeline))
-    await Promise.all(sent)
-    return ids
+    return putEntries(this.conn, this.keys.stream, items, (item, i) => [this.newId(), this.codec.encode(item, `items[${i}]`)])
   }
 
   private async putItem(item: T, opts: PutOptions, nowait: boolean): Promise<string> {
@@ -483,9 +470,38 @@ function stripUndefined<O extends object>(o: O): Partial<O> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<O>
 }
 
-function checkPipeline(results: [Error | null, unknown][] | null): void {
-  for (const [err] of results ?? []) if (err) throw err
+/**
+ * Add entries in calls of BULK entries, several calls in flight at once.
+ * `make` gives each item's task id and payload (and the extra fields all share).
+ */
+export async function putEntries<I>(conn: Connection, stream: string, items: Iterable<I>,
+  make: (item: I, index: number) => [string, Buffer], extra: Parameters<typeof entryFields>[2] = {}): Promise<string[]> {
+  const ids: string[] = []
+  const inflight: Promise<unknown>[] = []
+  let args: (string | Buffer)[] = []
+  let width = 0
+  const send = async () => {
+    const a = args
+    args = []
+    // Keep a few calls in flight: enough to hide the round trip, few enough to bound memory.
+    if (inflight.length >= 4) await inflight.shift()
+    inflight.push(scripts.putMany.run(conn.main, [stream], [width, ...a]))
+  }
+  let n = 0
+  for (const item of items) {
+    const [id, payload] = make(item, ids.length)
+    const fields = entryFields(id, payload, extra)
+    width = fields.length
+    for (const f of fields) args.push(f)
+    ids.push(id)
+    if (++n === BULK) { await send(); n = 0 }
+  }
+  if (n) await send()
+  await Promise.all(inflight)
+  return ids
 }
+
+const BULK = 1000
 
 function abortError(signal: AbortSignal): Error {
   return new AbortError(signal.reason instanceof Error ? signal.reason.message : 'the operation was aborted', { cause: signal.reason })
