@@ -71,3 +71,10 @@ export class Crasher extends Actor<'die' | 'ping'> {
     return 'pong'
   }
 }
+
+/** Asks the ref it is given and answers with that answer (ask across places, from inside an actor). */
+export class Relay extends Actor<{ to: ActorRef<{ type: 'get' }, number> }> {
+  async receive(msg: { to: ActorRef<{ type: 'get' }, number> }): Promise<number> {
+    return (await msg.to.ask({ type: 'get' }, { timeout: 5000 })) + 1000
+  }
+}

@@ -1,0 +1,96 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Actor, spawn, pendingAsks, type ActorRef } from '../../src/actor/index.ts'
+import { ActorStoppedError, UnlocatableFunctionError, UnsendableValueError, WorkerCrashedError } from '../../src/errors.ts'
+import { Counter, Crasher, Echo, Recorder, Relay } from './fixtures.ts'
+
+for (const on of ['thread', 'process'] as const) {
+  test(`a ${on} actor answers asks from its own ${on}`, async () => {
+    const c = spawn(Counter, { on, args: [1] })
+    try {
+      c.send({ type: 'add', n: 2 })
+      assert.equal(await c.ask({ type: 'get' }, { timeout: 10_000 }), 3)
+      const where = await c.ask({ type: 'where' }) as { kind: string; pid: number }
+      assert.equal(where.kind, on)
+      if (on === 'process') assert.notEqual(where.pid, process.pid)
+    } finally {
+      await c.stop()
+    }
+    assert.equal(c.isAlive, false)
+  })
+
+  test(`an error thrown by a ${on} actor keeps its class, message, remote stack and origin`, async () => {
+    const c = spawn(Counter, { on })
+    await assert.rejects(c.ask({ type: 'boom' }, { timeout: 10_000 }), (err: Error & { origin?: string; remoteStack?: string }) => {
+      assert.ok(err instanceof RangeError)
+      assert.equal(err.message, 'boom')
+      assert.match(err.remoteStack ?? '', /fixtures\.ts/)
+      assert.match(err.origin ?? '', /Counter/)
+      return true
+    })
+    // Unsupervised, the crash ends it.
+    await assert.rejects(c.join({ timeout: 10_000 }), RangeError)
+  })
+
+  test(`an ask to a ${on} actor whose ${on} dies rejects at once with ActorStoppedError`, async () => {
+    const c = spawn(Crasher, { on })
+    assert.equal(await c.ask('ping', { timeout: 10_000 }), 'pong')
+    const dying = c.ask('die')
+    await assert.rejects(dying, ActorStoppedError)
+    await assert.rejects(c.join({ timeout: 10_000 }), WorkerCrashedError)
+    assert.equal(pendingAsks(), 0)
+  })
+}
+
+test('an ActorRef inside a message works in the other place: a thread actor sends to a local one', async () => {
+  const rec = spawn(Recorder)
+  const echo = spawn(Echo, { on: 'thread' })
+  try {
+    echo.send({ to: rec, text: 'hi' })
+    echo.send({ to: rec, text: 'there' })
+    await echo.ask({ to: rec, text: 'sync' }, { timeout: 10_000 })
+    for (let i = 0; i < 200 && (await rec.ask({ type: 'log' }) as string[]).length < 3; i++) await new Promise((r) => setTimeout(r, 5))
+    assert.deepEqual(await rec.ask({ type: 'log' }), ['echo: hi', 'echo: there', 'echo: sync'])
+  } finally {
+    await echo.stop()
+    await rec.stop()
+  }
+})
+
+test('a process actor asks a thread actor it was handed a ref to', async () => {
+  const counter = spawn(Counter, { on: 'thread', args: [7] })
+  const relay = spawn(Relay, { on: 'process' })
+  try {
+    assert.equal(await relay.ask({ to: counter as any }, { timeout: 10_000 }), 1007)
+  } finally {
+    await relay.stop()
+    await counter.stop()
+  }
+})
+
+test('an argument that cannot be sent fails spawn with the path to it', () => {
+  assert.throws(() => spawn(Counter, { on: 'thread', args: [(() => 1) as unknown as number] }), (err: Error) => {
+    assert.ok(err instanceof UnsendableValueError)
+    assert.match(err.message, /args\[0\]/)
+    return true
+  })
+})
+
+test('a message that cannot be sent to a thread actor throws with the path, and the actor goes on', async () => {
+  const r = spawn(Recorder, { on: 'thread' })
+  try {
+    assert.throws(() => r.send({ nested: { fn: () => 1 } } as unknown as string), /message\.nested\.fn/)
+    await assert.rejects(r.ask({ type: 'log', cb: Symbol('x') } as any), UnsendableValueError)
+    r.send('still here')
+    assert.deepEqual(await r.ask({ type: 'log' }, { timeout: 10_000 }), ['still here'])
+  } finally {
+    await r.stop()
+  }
+})
+
+test('a class that is not exported cannot be hosted, and the ref says why', async () => {
+  class Hidden extends Actor<string> { receive(): void {} }
+  const h = spawn(Hidden, { on: 'thread' })
+  await assert.rejects(h.join({ timeout: 10_000 }), UnlocatableFunctionError)
+  await assert.rejects(h.ask('x'), ActorStoppedError)
+})
