@@ -61,7 +61,7 @@ export function App() {
             <Cards snap={snap} />
             <section class="panel">
               <h2>Throughput</h2>
-              <ThroughputChart points={state.history} queueRates={snap.queues.some((q) => q.put !== undefined || q.got !== undefined)} />
+              <ThroughputChart points={state.history} queueRates={snap.queues.some((q) => q.put !== undefined || q.got !== undefined)} intervalMs={state.intervalMs} />
             </section>
             <section class="panel">
               <h2>Queues</h2>

@@ -18,7 +18,7 @@ const height = 220
 const pad = { top: 12, right: 56, bottom: 24, left: 48 }
 
 /** Rates (left axis) and total queue depth (shaded, right axis) over time, drawn as plain SVG. */
-export function ThroughputChart({ points, queueRates }: { points: ThroughputPoint[]; queueRates: boolean }) {
+export function ThroughputChart({ points, queueRates, intervalMs }: { points: ThroughputPoint[]; queueRates: boolean; intervalMs: number }) {
   // Queues that do not count puts and gets (older managers) have no in/out rates: leave those lines out rather than draw zeros.
   const shown = queueRates ? series : series.filter((s) => s.key === 'tasks')
   const box = useRef<HTMLDivElement>(null)
@@ -34,8 +34,8 @@ export function ThroughputChart({ points, queueRates }: { points: ThroughputPoin
   const innerW = width - pad.left - pad.right
   const innerH = height - pad.top - pad.bottom
   const t1 = points.length ? points[points.length - 1]!.t : Date.now()
-  // At least a minute on screen, so the first points do not stretch across the whole width.
-  const t0 = Math.min(points.length ? points[0]!.t : t1, t1 - 60_000)
+  // At least 60 samples wide, so the first few points do not stretch across the whole chart.
+  const t0 = Math.min(points.length ? points[0]!.t : t1, t1 - 60 * intervalMs)
   const rateMax = niceMax(Math.max(1, ...points.flatMap((p) => shown.map((s) => p[s.key]))))
   const depthMax = niceMax(Math.max(1, ...points.map((p) => p.depth)))
   const x = (t: number) => pad.left + ((t - t0) / Math.max(1, t1 - t0)) * innerW

@@ -76,16 +76,14 @@ export function WorkersTable({ workers }: { workers: WorkerStat[] }) {
 export function PoolsTable({ pools }: { pools: PoolStat[] }) {
   return (
     <table data-testid="pools">
-      <thead><tr><th>pool</th><th>host</th><th class="num">pid</th><th>kind</th><th class="wide">busy workers</th><th class="num">queued</th><th class="num">done</th><th class="num">failed</th><th class="num">restarts</th></tr></thead>
+      <thead><tr><th>pool</th><th>kind</th><th class="mid">busy workers</th><th class="num">queued</th><th class="num">done</th><th class="num">failed</th><th class="num">restarts</th></tr></thead>
       <tbody>
-        {pools.length === 0 && <Empty cols={9}>No pools are reporting.</Empty>}
+        {pools.length === 0 && <Empty cols={7}>No pools are reporting.</Empty>}
         {pools.map((p) => (
           <tr key={p.id} data-testid="pool-row" class={p.lost || p.closed ? 'gone' : ''}>
-            <td class="name">{p.id}{p.closed ? <span class="sub"> closed</span> : p.lost ? <span class="sub"> lost</span> : null}</td>
-            <td>{p.host}</td>
-            <td class="num">{p.pid}</td>
+            <td class="name">{p.id}<div class="sub">{p.host} · pid {p.pid}{p.closed ? ' · closed' : p.lost ? ' · lost' : ''}</div></td>
             <td>{p.workerKind ?? '–'}</td>
-            <td class="wide"><Meter value={p.workers ? p.busy / p.workers : 0} label={`${p.busy} / ${p.workers}`} /></td>
+            <td class="mid"><Meter value={p.workers ? p.busy / p.workers : 0} label={`${p.busy} / ${p.workers}`} /></td>
             <td class="num">{compact(p.queued)}</td>
             <td class="num">{compact(p.done)}</td>
             <td class={`num ${p.failed ? 'bad' : ''}`}>{compact(p.failed)}</td>
