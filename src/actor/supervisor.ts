@@ -90,8 +90,16 @@ export class Supervisor implements Entity, SupervisorHooks {
     this.supervisor = parent
     this.ref = new LocalRef(this)
     register(this)
-    for (const spec of specs) this.kids.push({ spec, entity: this.makeChild(spec) })
+    this.starting = true
+    try {
+      for (const spec of specs) this.kids.push({ spec, entity: this.makeChild(spec) })
+    } finally {
+      this.starting = false
+    }
   }
+
+  // Children may fail while the constructor is still creating them; their reports wait until all exist.
+  private starting = false
 
   private makeChild(spec: ChildSpec): Entity {
     if ('supervise' in spec) return new Supervisor(spec.supervise, { ...spec.options, name: spec.name ?? spec.options?.name }, this)
@@ -113,6 +121,7 @@ export class Supervisor implements Entity, SupervisorHooks {
 
   /** A child threw or its host died: restart by strategy, or give up past the intensity. */
   childFailed(child: Entity, err: Error): void {
+    if (this.starting) return queueMicrotask(() => this.childFailed(child, err))
     if (this.state !== State.Running) {
       void child.stop(err)
       return
@@ -122,6 +131,7 @@ export class Supervisor implements Entity, SupervisorHooks {
 
   /** A child ended: restart it if its restart type says so. */
   childExited(child: Entity, reason: StopReason): void {
+    if (this.starting) return queueMicrotask(() => this.childExited(child, reason))
     if (this.state !== State.Running) return
     const kid = this.kids.find((k) => k.entity === child)
     if (!kid) return
@@ -145,7 +155,8 @@ export class Supervisor implements Entity, SupervisorHooks {
       if (this.state !== State.Running) return
       for (const e of targets) e.restart()
     }
-    if (delay <= 0) return go()
+    // Even without backoff, restart on a fresh stack: a child failing in onStart would otherwise recurse through here.
+    if (delay <= 0) return queueMicrotask(go)
     const t = setTimeout(() => { this.timers.delete(t); go() }, delay)
     this.timers.add(t)
   }

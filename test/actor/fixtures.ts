@@ -78,3 +78,21 @@ export class Relay extends Actor<{ to: ActorRef<{ type: 'get' }, number> }> {
     return (await msg.to.ask({ type: 'get' }, { timeout: 5000 })) + 1000
   }
 }
+
+/** Records its lifecycle in a shared log (local supervision tests). */
+export const lifeLog: string[] = []
+export class Life extends Actor<'boom' | 'ping'> {
+  constructor(private readonly tag: string) { super() }
+  onStart(): void { lifeLog.push(`${this.tag} start`) }
+  onStop(reason: unknown): void { lifeLog.push(`${this.tag} stop ${reason instanceof Error ? 'error' : String(reason)}`) }
+  receive(msg: 'boom' | 'ping'): string {
+    if (msg === 'boom') throw new Error(`${this.tag} exploded`)
+    return `${this.tag} pong`
+  }
+}
+
+/** Fails in onStart every time (restart intensity tests). */
+export class FailsAtStart extends Actor<unknown> {
+  onStart(): void { throw new Error('cannot start') }
+  receive(): void {}
+}

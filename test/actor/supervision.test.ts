@@ -1,0 +1,126 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { supervise, watch, type StopReason } from '../../src/actor/index.ts'
+import { ActorStoppedError, SupervisorGaveUpError } from '../../src/errors.ts'
+import { Counter, Crasher, FailsAtStart, Life, lifeLog } from './fixtures.ts'
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+test('one-for-one: a child that throws is restarted under the same ref; its siblings are untouched', async () => {
+  lifeLog.length = 0
+  const sup = supervise([
+    { actor: Life, args: ['a'], name: 'a' },
+    { actor: Life, args: ['b'], name: 'b' },
+  ])
+  const [a, b] = sup.children
+  await assert.rejects(a!.ask('boom'), /a exploded/)
+  assert.equal(await a!.ask('ping'), 'a pong')
+  assert.equal(await b!.ask('ping'), 'b pong')
+  assert.deepEqual(lifeLog, ['a start', 'b start', 'a stop restart', 'a start'])
+  await sup.stop()
+  assert.deepEqual(lifeLog.slice(-2), ['b stop stopped', 'a stop stopped'])
+})
+
+test('one-for-all: one failure restarts every child', async () => {
+  lifeLog.length = 0
+  const sup = supervise([
+    { actor: Life, args: ['a'] },
+    { actor: Life, args: ['b'] },
+    { actor: Life, args: ['c'] },
+  ], { strategy: 'one-for-all' })
+  const [, b] = sup.children
+  await assert.rejects(b!.ask('boom'))
+  for (const c of sup.children) assert.match(await c.ask('ping') as string, /pong/)
+  assert.deepEqual(lifeLog.filter((l) => / start$/.test(l)).sort(), ['a start', 'a start', 'b start', 'b start', 'c start', 'c start'])
+  await sup.stop()
+})
+
+test('rest-for-one: a failure restarts that child and those started after it', async () => {
+  lifeLog.length = 0
+  const sup = supervise([
+    { actor: Life, args: ['a'] },
+    { actor: Life, args: ['b'] },
+    { actor: Life, args: ['c'] },
+  ], { strategy: 'rest-for-one' })
+  const [, b] = sup.children
+  await assert.rejects(b!.ask('boom'))
+  for (const c of sup.children) await c.ask('ping')
+  const starts = lifeLog.filter((l) => / start$/.test(l))
+  assert.deepEqual(starts, ['a start', 'b start', 'c start', 'b start', 'c start'])
+  await sup.stop()
+})
+
+test('restart intensity: a child failing faster than allowed stops the supervisor with a reason', async () => {
+  const sup = supervise([{ actor: FailsAtStart, name: 'flaky' }, { actor: Counter, name: 'bystander' }], { maxRestarts: 3, withinMs: 10_000 })
+  const reasons: StopReason[] = []
+  watch(sup.ref, (r) => reasons.push(r))
+  await assert.rejects(sup.join({ timeout: 5000 }), (err: Error & { child?: string }) => {
+    assert.ok(err instanceof SupervisorGaveUpError)
+    assert.match(err.message, /more than 3 restarts within 10000 ms/)
+    assert.match(err.message, /'flaky': Error: cannot start/)
+    assert.equal(err.child, 'flaky')
+    assert.equal((err.cause as Error).message, 'cannot start')
+    return true
+  })
+  assert.equal(sup.isAlive, false)
+  assert.ok(sup.children.every((c) => !c.isAlive), 'the supervisor stops its children when it gives up')
+  await sleep(1)
+  assert.ok(reasons[0] instanceof SupervisorGaveUpError, 'death watch reports the reason')
+})
+
+test('a nested supervisor that gives up is a failure for its parent, which restarts it', async () => {
+  let starts = 0
+  const outer = supervise([
+    { supervise: [{ actor: FailsAtStart, name: 'inner-child' }], options: { maxRestarts: 1, withinMs: 10_000 }, name: 'inner' },
+  ], { maxRestarts: 2, withinMs: 10_000, name: 'outer' })
+  const inner = outer.children[0]!
+  watch(inner, () => { starts++ })
+  await assert.rejects(outer.join({ timeout: 5000 }), (err: Error) => {
+    assert.ok(err instanceof SupervisorGaveUpError)
+    assert.match(err.message, /supervisor 'outer' gave up.*'inner'.*SupervisorGaveUpError: supervisor 'inner' gave up/)
+    return true
+  })
+  assert.equal(inner.isAlive, false)
+})
+
+test('backoff delays restarts', async () => {
+  lifeLog.length = 0
+  const sup = supervise([{ actor: Life, args: ['x'] }], { backoff: { minMs: 40, maxMs: 100 } })
+  const [x] = sup.children
+  await assert.rejects(x!.ask('boom'))
+  await sleep(5)
+  assert.deepEqual(lifeLog, ['x start', 'x stop restart'].slice(0, 1), 'not restarted yet')
+  assert.equal(await x!.ask('ping', { timeout: 5000 }), 'x pong')
+  assert.deepEqual(lifeLog, ['x start', 'x stop restart', 'x start'])
+  await sup.stop()
+})
+
+for (const on of ['thread', 'process'] as const) {
+  test(`a supervised ${on} actor whose ${on} dies is restarted in a new one, under the same ref`, async () => {
+    const sup = supervise([{ actor: Crasher, on, name: `crasher-${on}` }], { maxRestarts: 3, withinMs: 30_000 })
+    try {
+      const [c] = sup.children
+      assert.equal(await c!.ask('ping', { timeout: 10_000 }), 'pong')
+      await assert.rejects(c!.ask('die', { timeout: 10_000 }), ActorStoppedError)
+      assert.equal(await c!.ask('ping', { timeout: 10_000 }), 'pong')
+      assert.ok(c!.isAlive)
+    } finally {
+      await sup.stop()
+    }
+  })
+
+  test(`a supervised ${on} actor that throws is restarted in place`, async () => {
+    const sup = supervise([{ actor: Counter, on, args: [5] }])
+    try {
+      const [c] = sup.children
+      await c!.ask({ type: 'add', n: 1 }, { timeout: 10_000 })
+      const where1 = await c!.ask({ type: 'where' }) as { threadId: number; pid: number }
+      await assert.rejects(c!.ask({ type: 'boom' }), RangeError)
+      assert.equal(await c!.ask({ type: 'get' }, { timeout: 10_000 }), 5, 'a fresh instance from the same args')
+      const where2 = await c!.ask({ type: 'where' }) as { threadId: number; pid: number }
+      assert.deepEqual(where2, where1)
+    } finally {
+      await sup.stop()
+    }
+  })
+}
