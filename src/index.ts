@@ -7,3 +7,7 @@ export { isMainModule, currentPlace, type Kind, type ModuleRef, type PlaceInfo }
 export { Process, currentProcess, activeChildren, type ProcessOptions } from './process/index.js'
 export { Pool, AsyncResult, type PoolOptions, type ApplyOptions, type MapOptions, type IMapOptions, type PoolStats, type WorkerStats, type PoolFunction, type ResultOf, type WaitOptions, type Percentiles } from './pool/index.js'
 export * from './sync/index.js'
+export {
+  encodePickle, decodePickle, decodePickleWithProtocol, tuple, Tuple, isTuple, float, PyFloat, FrozenSet, ByteArray,
+  PyGlobal, PyObject, pyException, type PickleEncodeOptions, type PickleDecodeOptions,
+} from './codec/index.js'

@@ -1,7 +1,7 @@
 import { UnsendableValueError } from '../errors.js'
 import { Op } from './pickle-opcodes.js'
 import { BUILTIN_EXCEPTIONS, py2Global } from './pickle-globals.js'
-import { ByteArray, FrozenSet, PyFloat, PyGlobal, PyObject, Tuple, pyException } from './pickle-types.js'
+import { ByteArray, FrozenSet, PyGlobal, PyObject, Tuple, pyException } from './pickle-types.js'
 
 /** How to write a pickle. */
 export interface PickleEncodeOptions {
@@ -81,7 +81,8 @@ class Pickler {
       default: throw this.unsendable(v)
     }
     if (v === null) return this.byte(Op.NONE)
-    if (v instanceof PyFloat) return this.saveFloat(v.value)
+    // PyFloat, and any Number object (how a PyFloat arrives after crossing troupe's v8 dialect), is a float.
+    if (v instanceof Number) return this.saveFloat(v.valueOf())
     if (v instanceof Uint8Array && !(v instanceof ByteArray)) return this.saveBytes(v)
     if (depth >= this.maxDepth) throw this.unsendable(v, `nests deeper than maxDepth (${this.maxDepth})`)
     const seen = this.memo.get(v)

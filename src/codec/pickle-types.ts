@@ -36,14 +36,18 @@ export function isTuple(v: unknown): v is Tuple {
 /**
  * A Python `float` whose value is integral (`2.0`, `-0.0`, `1e300`). A JS
  * number that is an integer encodes as a Python `int`; wrap it to say float.
- * Non-integral floats (2.5, NaN, Infinity) decode to plain numbers.
+ * Non-integral floats (2.5, NaN, Infinity) decode to plain numbers. It is a
+ * Number wrapper object, so arithmetic works and it crosses troupe's own v8
+ * dialect as a Number object, which the pickle encoder also writes as a float.
  */
-export class PyFloat {
-  constructor(readonly value: number) {}
-  /** The number, so `+f` and arithmetic work. */
-  valueOf(): number { return this.value }
+export class PyFloat extends Number {
+  /** The number. */
+  get value(): number { return this.valueOf() }
   /** Python-like text: `2.0`. */
-  toString(): string { return Number.isInteger(this.value) && Math.abs(this.value) < 1e16 ? `${Object.is(this.value, -0) ? '-0' : this.value}.0` : String(this.value) }
+  override toString(): string {
+    const v = this.valueOf()
+    return Number.isInteger(v) && Math.abs(v) < 1e16 ? `${Object.is(v, -0) ? '-0' : v}.0` : String(v)
+  }
 }
 
 /** Mark a number as a Python float even when it is integral: `float(2)` pickles as `2.0`. */

@@ -64,3 +64,13 @@ export function finished(child: ChildProcess, timeoutMs = 60000): Promise<{ code
 export function stopPython(child: ChildProcess | undefined): void {
   if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
 }
+
+/** Run a script in test/interop/py without blocking the event loop (needed when this process serves it); rejects on timeout. */
+export async function runScript(label: PyLabel, script: string, args: string[], timeoutMs = 60000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = startPython(label, script, args)
+  try {
+    return await finished(child, timeoutMs)
+  } finally {
+    stopPython(child)
+  }
+}

@@ -1,0 +1,7 @@
+/**
+ * CPython's manager dialect: troupe managers serve Python `BaseManager`
+ * clients on the same port as troupe peers, and `connect({ dialect: 'python' })`
+ * reaches Python `BaseManager` servers. See docs/interop.md.
+ */
+export { servePythonConnection, PYTHON_CONTROL } from './serve.js'
+export { snakeCase, camelCase, errorFromPython, tracebackError } from './adapt.js'

@@ -1,0 +1,178 @@
+/**
+ * Serving CPython `BaseManager` clients from a troupe manager (wire reference
+ * §3). The manager server authenticates the connection, sees a pickle PROTO
+ * byte first and hands the connection here; the objects are the same registry
+ * entries troupe clients use, so Python and Node share one queue.
+ */
+import { formatAddress, type FrameConnection } from '../../net/index.js'
+import {
+  decodePickleWithProtocol, encodePickle, tuple, pyToken, pyText, readToken,
+} from '../../codec/index.js'
+import { ForbiddenGlobalError, DecodeError, UnsendableValueError, UnknownMethodError } from '../../errors.js'
+import type { DialectSession, CallContext, ObjectRegistry } from '../registry.js'
+import { pythonExposed, pythonError, troupeArgs, troupeMethod, tracebackText } from './adapt.js'
+
+/** Control functions of CPython's `Server.public` (§3.1); each one arrives on its own connection. */
+export const PYTHON_CONTROL = ['shutdown', 'create', 'accept_connection', 'get_methods', 'debug_info', 'number_of_objects', 'dummy', 'incref', 'decref'] as const
+
+type Reply = readonly [kind: string, value: unknown]
+interface Request { ident: string | null; method: string; args: unknown[]; kwds: Map<unknown, unknown> | undefined }
+
+let sessions = 0
+
+/** Serve one authenticated CPython connection whose first frame is `session.firstFrame`. */
+export function servePythonConnection(session: DialectSession): void {
+  new PythonSession(session).start()
+}
+
+class PythonSession {
+  private readonly conn: FrameConnection
+  private readonly registry: ObjectRegistry
+  private readonly origin: string
+  private readonly aborter = new AbortController()
+  private readonly ctx: CallContext
+  /** Reply in the protocol the peer wrote: Python 2.7 sends 2 and cannot read 4 (§4, issue 6). */
+  private protocol = 4
+  private serving = false
+  private chain: Promise<void> = Promise.resolve()
+
+  constructor(private readonly session: DialectSession) {
+    this.conn = session.conn
+    this.registry = session.registry
+    this.origin = `${formatAddress(session.address)} (pid ${process.pid})`
+    this.ctx = { signal: this.aborter.signal, caller: `py${++sessions}` }
+    // A Python thread blocked in get() that disconnects gives up its wait; the item stays queued.
+    this.conn.onClose(() => this.aborter.abort())
+  }
+
+  start(): void {
+    this.enqueue(this.session.firstFrame)
+    this.conn.onFrame((f) => this.enqueue(f))
+  }
+
+  // CPython clients wait for each reply, but a pipelining peer must still be answered in order.
+  private enqueue(frame: Buffer): void {
+    this.chain = this.chain.then(() => this.handle(frame)).catch((err: Error) => {
+      this.session.log(`python client ${this.conn.peer}: ${err.name}: ${err.message}`)
+      this.conn.close(err)
+    })
+  }
+
+  private async handle(frame: Buffer): Promise<void> {
+    if (!this.conn.isOpen) return
+    let req: Request
+    try {
+      req = this.parse(frame)
+    } catch (err) {
+      // Refuse this request, keep the connection (as CPython's serve_client does), log why.
+      const e = err as Error
+      this.session.log(`refused a request from python client ${this.conn.peer}: ${e.name}: ${e.message}`)
+      this.send(['#TRACEBACK', tracebackText(e, this.origin)])
+      if (!this.serving) this.conn.close()
+      return
+    }
+    if (!this.serving) return this.control(req)
+    this.send(await this.callMethod(req))
+  }
+
+  private parse(frame: Buffer): Request {
+    // Read the protocol before decoding, so even a refused pickle is answered in a form its writer can read.
+    if (frame[0] === 0x80 && frame.length > 1) this.protocol = Math.min(5, Math.max(2, frame[1]!))
+    const { value } = decodePickleWithProtocol(frame)
+    if (!Array.isArray(value) || value.length !== 4) throw new DecodeError('a manager request must be a 4-tuple (ident, methodname, args, kwds)')
+    const [ident, method, args, kwds] = value
+    const name = pyText(method)
+    if (name === undefined) throw new DecodeError('methodname must be a str')
+    if (!Array.isArray(args)) throw new DecodeError('args must be a tuple')
+    if (kwds !== null && kwds !== undefined && !(kwds instanceof Map)) throw new DecodeError('kwds must be a dict')
+    return { ident: ident === null ? null : pyText(ident) ?? String(ident), method: name, args: [...args], kwds: kwds ?? undefined }
+  }
+
+  /** One control request (§3.3); the connection closes after the reply unless it becomes a proxy connection. */
+  private async control(req: Request): Promise<void> {
+    let reply: Reply
+    try {
+      reply = ['#RETURN', await this.controlValue(req)]
+    } catch (err) {
+      reply = pythonError(err, this.origin)
+    }
+    this.send(reply)
+    if (req.method === 'accept_connection' && reply[0] === '#RETURN') { this.serving = true; return }
+    if (req.method === 'shutdown') this.session.shutdown()
+    this.conn.close()
+  }
+
+  private async controlValue(req: Request): Promise<unknown> {
+    const r = this.registry
+    const a = req.args
+    switch (req.method) {
+      case 'dummy': return null
+      case 'accept_connection': return null
+      case 'create': {
+        const typeid = pyText(a[0])
+        if (typeid === undefined) throw new TypeError('create() needs a typeid')
+        const args = a.slice(1)
+        if (req.kwds?.size) args.push(Object.fromEntries([...req.kwds].map(([k, v]) => [pyText(k) ?? String(k), v])))
+        // Python refcounts travel on separate incref/decref connections, so they belong to no connection (§3.5).
+        const entry = await r.create(typeid, args)
+        return tuple(entry.ident, pythonExposed(entry.exposed))
+      }
+      case 'incref': r.incref(this.ident(a[0])); return null
+      case 'decref': r.decref(this.ident(a[0])); return null
+      case 'get_methods': {
+        const token = readToken(a[0])
+        return pythonExposed(r.exposed(token ? token.id : this.ident(a[0])))
+      }
+      case 'number_of_objects': return r.numberOfObjects()
+      case 'debug_info':
+        return r.debugInfo().map((e) => `  ${e.ident}:       refcount=${e.refcount}\n    <${e.typeid}>`).join('\n')
+      case 'shutdown': return null
+      default:
+        throw new UnknownMethodError(`AssertionError: ${JSON.stringify(req.method)} unrecognized (control functions: ${PYTHON_CONTROL.join(', ')})`)
+    }
+  }
+
+  private ident(v: unknown): string {
+    const s = pyText(v)
+    if (s === undefined) throw new TypeError('expected an ident (str)')
+    return s
+  }
+
+  /** One method call on a proxy connection (`serve_client`, §3.4). */
+  private async callMethod(req: Request): Promise<Reply> {
+    try {
+      if (req.ident === null) throw new UnknownMethodError(`control function ${req.method} sent on a proxy connection`)
+      const entry = this.registry.lookup(req.ident)
+      const method = troupeMethod(req.method, entry.exposed)
+      if (method === undefined) {
+        if (req.method === '#GETVALUE') return ['#RETURN', entry.obj]
+        if (req.method === '__str__' || req.method === '__repr__') return ['#RETURN', `<troupe ${entry.typeid} object ${entry.ident}>`]
+        throw new UnknownMethodError(`AttributeError: method '${req.method}' of ${entry.typeid} is not exposed (exposed: ${pythonExposed(entry.exposed).join(', ')})`)
+      }
+      const out = await this.registry.call(req.ident, method, troupeArgs(entry.obj, method, req.args, req.kwds), this.ctx)
+      if (out.kind === 'return') return ['#RETURN', out.value]
+      return ['#PROXY', tuple(pythonExposed(out.exposed), pyToken(out.typeid, this.tokenAddress(), out.ident))]
+    } catch (err) {
+      return pythonError(err, this.origin)
+    }
+  }
+
+  // The Python client replaces the address in a #PROXY token with its own (§3.6), so any faithful form works.
+  private tokenAddress(): unknown {
+    const a = this.session.address
+    return a.kind === 'tcp' ? tuple(a.host, a.port) : a.path
+  }
+
+  private send(reply: Reply): void {
+    if (!this.conn.isOpen) return
+    let payload: Buffer
+    try {
+      payload = encodePickle(tuple(reply[0], reply[1]), { protocol: this.protocol as 2 | 3 | 4 | 5 })
+    } catch (err) {
+      const why = err instanceof UnsendableValueError || err instanceof ForbiddenGlobalError ? err.message : String(err)
+      payload = encodePickle(tuple('#UNSERIALIZABLE', `troupe could not pickle the result: ${why}\n`), { protocol: this.protocol as 2 | 3 | 4 | 5 })
+    }
+    this.conn.send(payload)
+  }
+}
+

@@ -1,0 +1,135 @@
+# A CPython BaseManager client against a troupe manager (argv: host port authkey [mode]).
+# Modes: must-show (default) | worker N | badkey | forbidden
+from __future__ import print_function
+import sys, os, pickle
+from multiprocessing.managers import BaseManager
+from multiprocessing.connection import Client
+try:
+    import queue
+except ImportError:
+    import Queue as queue
+from compare import same
+
+host, port, key = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode('ascii')
+mode = sys.argv[4] if len(sys.argv) > 4 else 'must-show'
+
+
+class M(BaseManager):
+    pass
+
+
+M.register('get_queue')
+M.register('get_joinable')
+M.register('get_tasks')
+M.register('get_results')
+M.register('get_back')
+
+VALUE = (1, 'a', None, 2.5, b'x', [1, 2], {'k': True}, 2 ** 70, -1, set([1, 2]), u'\u00e9\u2603\U0001F600')
+
+
+def check(cond, what):
+    if not cond:
+        print('FAILED: ' + what, file=sys.stderr)
+        sys.exit(1)
+
+
+def must_show():
+    m = M(address=(host, port), authkey=key)
+    m.connect()
+    q = m.get_queue()
+    q.put(VALUE)
+    check(q.qsize() == 1, 'qsize after put is %r' % q.qsize())
+    got = q.get()
+    err = same(VALUE, got)
+    check(err is None, 'value came back different: %s' % err)
+    check(q.qsize() == 0, 'qsize after get')
+    try:
+        q.get(timeout=0.2)
+        check(False, 'get(timeout) on an empty queue returned')
+    except queue.Empty:
+        pass
+    try:
+        q.get(False)
+        check(False, 'get(False) on an empty queue returned')
+    except queue.Empty:
+        pass
+    try:
+        q.get_nowait()
+        check(False, 'get_nowait on an empty queue returned')
+    except queue.Empty:
+        pass
+    q.put_nowait(u'after')
+    check(q.get(True, 1.0) == u'after', 'put_nowait/get(True, 1.0)')
+    jq = m.get_joinable()
+    for i in range(3):
+        jq.put(i)
+    seen = []
+    for i in range(3):
+        seen.append(jq.get())
+        jq.task_done()
+    jq.join()
+    check(seen == [0, 1, 2], 'joinable items %r' % seen)
+    try:
+        jq.task_done()
+        check(False, 'extra task_done did not raise')
+    except ValueError:
+        pass
+    print('ok')
+
+
+def worker(name):
+    # Drain the task queue until the None sentinel, reporting (worker, task) pairs.
+    m = M(address=(host, port), authkey=key)
+    m.connect()
+    tasks, results = m.get_tasks(), m.get_results()
+    n = 0
+    while True:
+        t = tasks.get(timeout=20)
+        if t is None:
+            tasks.task_done()
+            break
+        results.put((name, t))
+        tasks.task_done()
+        n += 1
+    print('done %d' % n)
+
+
+def exchange():
+    # Hand VALUE to a troupe client, then check what it sends back.
+    m = M(address=(host, port), authkey=key)
+    m.connect()
+    m.get_queue().put(VALUE)
+    got = m.get_back().get(timeout=20)
+    err = same([u'hello', 1, 2.0, [1], {u'k': None}, {u'plain': u'object'}], got)
+    check(err is None, 'troupe value differs: %s' % err)
+    print('ok')
+
+
+def badkey():
+    from multiprocessing import AuthenticationError
+    m = M(address=(host, port), authkey=key)
+    try:
+        m.connect()
+    except AuthenticationError as e:
+        print('AuthenticationError: %s' % e)
+        return
+    check(False, 'connect with a wrong key succeeded')
+
+
+def forbidden():
+    # A hand-made request naming os.system: the server must refuse it, not run it, and keep serving.
+    c = Client((host, port), authkey=key)
+    c.send_bytes(pickle.dumps((None, 'create', ('get_queue', os.system), {}), 2))
+    kind, text = c.recv()
+    c.close()
+    check(kind == '#TRACEBACK' and 'ForbiddenGlobalError' in text, 'reply was %r %r' % (kind, text))
+    m = M(address=(host, port), authkey=key)
+    m.connect()
+    q = m.get_queue()
+    q.put(u'still serving')
+    check(q.get(timeout=5) == u'still serving', 'server stopped serving')
+    print('ok')
+
+
+{'must-show': must_show, 'exchange': exchange, 'badkey': badkey, 'forbidden': forbidden,
+ 'worker': lambda: worker(sys.argv[5] if len(sys.argv) > 5 else 'py')}[mode]()
