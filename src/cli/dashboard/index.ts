@@ -19,6 +19,7 @@ export {
   type Reporting, type ReportingOptions, type ReportTarget, type CreatesObjects, type Registers,
 } from './report.js'
 export { poolReporter, reportPool, type HasPoolStats } from './pool-report.js'
+export { actorsReporter, reportActors, type ActorRoot, type ActorTreeNode } from './actors-report.js'
 export type * from './model.js'
 
 /** What to watch and where to serve it. */
