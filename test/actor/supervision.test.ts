@@ -58,7 +58,7 @@ test('restart intensity: a child failing faster than allowed stops the superviso
     assert.ok(err instanceof SupervisorGaveUpError)
     assert.match(err.message, /more than 3 restarts within 10000 ms/)
     assert.match(err.message, /'flaky': Error: cannot start/)
-    assert.equal(err.child, 'flaky')
+    assert.equal((err as { child?: string }).child, 'flaky')
     assert.equal((err.cause as Error).message, 'cannot start')
     return true
   })
