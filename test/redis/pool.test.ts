@@ -1,0 +1,72 @@
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { RedisPool } from '../../src/pool/redis.ts'
+import { PoolClosedError, AbortError, TimeoutError, UnsendableValueError } from '../../src/errors.ts'
+import { REDIS_URL, requireRedis, unique, cleanup } from './helpers.ts'
+import { square, add, fails, sleepy } from './fixtures/tasks.ts'
+
+const names: string[] = []
+let pool: RedisPool
+
+before(async () => {
+  await requireRedis()
+  const name = unique('pool'); names.push(name)
+  pool = new RedisPool({ redis: REDIS_URL, name, workers: 2, concurrency: 4 })
+})
+after(async () => {
+  await pool.terminate()
+  await cleanup(REDIS_URL, names)
+})
+
+test('applyAsync runs an exported function on a Redis worker; the result is typed and awaitable', async () => {
+  const r = pool.applyAsync(square, [7])
+  const n: number = await r
+  assert.equal(n, 49)
+  assert.equal(r.ready(), true)
+  assert.equal(r.successful(), true)
+  assert.equal(await pool.apply(add, [2, 3]), 5)
+  // @ts-expect-error square takes a number
+  void pool.applyAsync(square, ['seven']).catch(() => {})
+})
+
+test('map, starmap, imap and imapUnordered keep Python semantics', async () => {
+  const xs = Array.from({ length: 100 }, (_, i) => i)
+  assert.deepEqual(await pool.map(square, xs, { chunksize: 7 }), xs.map((x) => x * x))
+  assert.deepEqual(await pool.starmap(add, [[1, 2], [3, 4]]), [3, 7])
+  const ordered: number[] = []
+  for await (const y of pool.imap(square, xs.slice(0, 20), { chunksize: 3 })) ordered.push(y)
+  assert.deepEqual(ordered, xs.slice(0, 20).map((x) => x * x))
+  const unordered: number[] = []
+  for await (const y of pool.imapUnordered(square, xs.slice(0, 20))) unordered.push(y)
+  assert.deepEqual(unordered.sort((a, b) => a - b), xs.slice(0, 20).map((x) => x * x))
+})
+
+test('an error thrown in a worker keeps its class, message, properties and remote stack', async () => {
+  await assert.rejects(pool.apply(fails, [5]), (err: RangeError & { input: number; remoteStack: string }) => {
+    assert.ok(err instanceof RangeError)
+    assert.equal(err.message, 'bad input 5')
+    assert.equal(err.input, 5)
+    assert.match(err.remoteStack, /fails/)
+    return true
+  })
+})
+
+test('a task can be aborted or time out; an unsendable argument is refused by path', async () => {
+  const ac = new AbortController()
+  const r = pool.applyAsync(sleepy, [1, 2000], { signal: ac.signal })
+  ac.abort()
+  await assert.rejects(r.get(), AbortError)
+  await assert.rejects(pool.apply(sleepy, [1, 3000], { timeout: 50 }), TimeoutError)
+  assert.throws(() => pool.applyAsync(add, [1, (() => 2) as unknown as number]), (err: Error) => err instanceof UnsendableValueError && /args\[1\]/.test(err.message))
+})
+
+test('close then join waits for submitted work; afterwards new tasks fail with PoolClosedError', async () => {
+  const name = unique('pool-close'); names.push(name)
+  const p = new RedisPool({ redis: REDIS_URL, name, workers: 1 })
+  const results = [1, 2, 3].map((n) => p.applyAsync(sleepy, [n, 20]))
+  p.close()
+  await p.join()
+  assert.deepEqual(await Promise.all(results), [1, 2, 3])
+  assert.throws(() => p.applyAsync(square, [1]), PoolClosedError)
+  assert.equal(p.stats().workers, 0)
+})
