@@ -78,8 +78,18 @@ export async function locate(fn: Function): Promise<ModuleRef> {
   }
   let ns: Record<string, unknown>
   try {
-    ns = await import(url) as Record<string, unknown>
+    const imported = await importUnlessEvaluating(url)
+    if (imported === stillEvaluating) {
+      // The entry module is still running its top-level await (e.g. `if (isMainModule(import.meta)) await main()`),
+      // so its namespace cannot be imported yet: trust the function's own name; `load()` checks it in the worker.
+      if (!fn.name || !/^[A-Za-z_$][\w$]*$/.test(fn.name)) throw new UnlocatableFunctionError(`cannot locate ${label(fn)}: its module ${url} is still evaluating and the function has no usable name`)
+      const ref = { url, name: fn.name }
+      cache.set(fn, ref)
+      return ref
+    }
+    ns = imported
   } catch (err) {
+    if (err instanceof UnlocatableFunctionError) throw err
     throw new UnlocatableFunctionError(`cannot locate ${label(fn)}: importing its module ${url} failed: ${(err as Error).message}`, { cause: err })
   }
   for (const [name, value] of Object.entries(ns)) {
@@ -93,6 +103,28 @@ export async function locate(fn: Function): Promise<ModuleRef> {
     `cannot locate ${label(fn)}: it is defined in ${url} but not exported from it, so another thread or process cannot import it. ` +
     `Export it at the top level of that module (\`export function ${fn.name || 'name'}(...)\` or \`export class ...\`) and pass the exported value; ` +
     'closures and functions created at run time cannot be sent.')
+}
+
+const stillEvaluating = Symbol('still evaluating')
+
+/**
+ * `import(url)`, except for the program's entry module while its top-level
+ * await is pending: importing it then would wait for itself forever.
+ */
+async function importUnlessEvaluating(url: string): Promise<Record<string, unknown> | typeof stillEvaluating> {
+  const entry = process.argv[1]
+  let isEntry = false
+  try { isEntry = isMainThread && !!entry && url.startsWith('file:') && realpathSync(fileURLToPath(url)) === realpathSync(entry) } catch { /* not a file */ }
+  const imported = import(url) as Promise<Record<string, unknown>>
+  if (!isEntry) return imported
+  let timer: NodeJS.Timeout | undefined
+  // An entry module that finished evaluating answers within a loader round trip; one under top-level await never does.
+  const pending = new Promise<typeof stillEvaluating>((r) => { timer = setTimeout(() => r(stillEvaluating), 250) })
+  try {
+    return await Promise.race([imported, pending])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** Import a located function or class in this thread or process. */
