@@ -11,3 +11,9 @@ export {
   encodePickle, decodePickle, decodePickleWithProtocol, tuple, Tuple, isTuple, float, PyFloat, FrozenSet, ByteArray,
   PyGlobal, PyObject, pyException, type PickleEncodeOptions, type PickleDecodeOptions,
 } from './codec/index.js'
+export {
+  Actor, spawn, supervise, Supervisor, publish, subscribe, unsubscribe, watch, isTerminated, Worker, Result, pendingAsks,
+  type ActorRef, type ActorClass, type ActorHooks, type AskOptions, type JoinOptions, type SpawnOptions, type Placement, type MailboxOptions,
+  type MailboxStats, type Overflow, type StopReason, type Terminated, type ReplyHandle, type ChildSpec, type SupervisorOptions, type Strategy,
+  type RestartType, type WorkerOptions,
+} from './actor/index.js'
