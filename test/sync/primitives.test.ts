@@ -8,10 +8,10 @@ import * as s from './fixtures/shared.ts'
 const started: Process<any>[] = []
 after(async () => { await Promise.all(started.map((p) => p.kill())) })
 
-async function threads<A extends unknown[]>(n: number, target: (...a: A) => unknown, args: (i: number) => NoInfer<A>): Promise<Process<A>[]> {
+async function threads<A extends unknown[]>(n: number, target: (...a: A) => unknown, args: (i: number) => unknown[]): Promise<Process<A>[]> {
   const ps: Process<A>[] = []
   for (let i = 0; i < n; i++) {
-    const p = new Process({ target, args: args(i) })
+    const p = new Process({ target, args: args(i) as A })
     started.push(p)
     await p.start()
     ps.push(p)
