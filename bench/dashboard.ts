@@ -9,7 +9,7 @@
  *   npm run bench -- dashboard
  */
 import { Manager, SharedQueue } from '../src/manager/index.ts'
-import { Collector, enableReports, managerSource, startDashboard, WorkerStats, type Reporting, startReporting } from '../src/cli/dashboard/index.ts'
+import { Collector, enableReports, managerSource, startDashboard, WorkerActivity, type Reporting, startReporting } from '../src/cli/dashboard/index.ts'
 import { median, opsPerSecond, percentile, report, type Cases } from './lib.ts'
 
 const ITEMS = 100_000
@@ -34,9 +34,9 @@ await Promise.all(held.map((q, i) => q.put(i)))
 // 100 workers' reports on the board, refreshed every second as real workers would.
 const reporters: Reporting[] = []
 for (let i = 0; i < 100; i++) {
-  const stats = new WorkerStats({ id: `worker-${i}`, queue: 'work' })
-  for (let k = 0; k < 300; k++) { stats.begin(`task ${k}`); stats.end(true) }
-  reporters.push(startReporting(client, () => stats.report(), { intervalMs: 1000 }))
+  const activity = new WorkerActivity({ id: `worker-${i}`, queue: 'work' })
+  for (let k = 0; k < 300; k++) { activity.begin(`task ${k}`); activity.end(true) }
+  reporters.push(startReporting(client, () => activity.report(), { intervalMs: 1000 }))
 }
 await Promise.all(reporters.map((r) => r.flush()))
 

@@ -17,3 +17,8 @@ export {
   type MailboxStats, type Overflow, type StopReason, type Terminated, type ReplyHandle, type ChildSpec, type SupervisorOptions, type Strategy,
   type RestartType, type WorkerOptions,
 } from './actor/index.js'
+// Reporting to the dashboard (light: the dashboard server itself is `troupe dashboard` / src/cli/dashboard).
+export {
+  enableReports, WorkerActivity, startReporting, reportPool, reportActors,
+  type Reporting, type ReportingOptions, type ReportTarget, type ActorTreeNode,
+} from './cli/dashboard/reporting/index.js'

@@ -1,7 +1,7 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { Manager, SharedJoinableQueue } from '../../src/manager/index.ts'
-import { Collector, enableReports, managerSource, startReporting, WorkerStats } from '../../src/cli/dashboard/index.ts'
+import { Collector, enableReports, managerSource, startReporting, WorkerActivity } from '../../src/cli/dashboard/index.ts'
 import { parsePrometheus } from './prom.ts'
 
 const cleanup: (() => Promise<unknown>)[] = []
@@ -36,18 +36,18 @@ test('queues served by a manager and the reports of its workers appear in the sn
   assert.ok(snap.queues.some((x) => /^Queue#/.test(x.name)), 'the anonymous result queue is listed')
 
   // A worker takes 4 items and reports itself through the manager.
-  const stats = new WorkerStats({ id: 'worker-1', queue: 'tasks' })
+  const activity = new WorkerActivity({ id: 'worker-1', queue: 'tasks' })
   const worker = await new Manager({ address: server.address, authkey: 'abc' }).connect()
   cleanup.push(() => worker.shutdown())
-  const reporting = startReporting(worker, () => stats.report(), { intervalMs: 50 })
+  const reporting = startReporting(worker, () => activity.report(), { intervalMs: 50 })
   cleanup.push(() => reporting.stop())
   const wtasks = await worker.create<typeof sharedTasks>('tasks')
   for (let i = 0; i < 4; i++) {
     const n = await wtasks.get()
-    stats.begin(`square(${n})`)
+    activity.begin(`square(${n})`)
     await results.put(n * n)
     await wtasks.taskDone()
-    stats.end(true)
+    activity.end(true)
   }
   await reporting.flush()
 
@@ -83,10 +83,26 @@ test('a worker reporting to a manager without troupe.reports keeps working and i
   const client = await new Manager({ address: server.address, authkey: 'abc' }).connect()
   cleanup.push(() => client.shutdown())
   const errors: Error[] = []
-  const reporting = startReporting(client, () => new WorkerStats({ id: 'w' }).report(), { intervalMs: 20, onError: (e) => errors.push(e) })
+  const reporting = startReporting(client, () => new WorkerActivity({ id: 'w' }).report(), { intervalMs: 20, onError: (e) => errors.push(e) })
   await reporting.flush()
   await reporting.flush()
   await reporting.stop()
   assert.equal(errors.length, 1)
   assert.match(errors[0]!.message, /troupe\.reports/)
+})
+
+test('a manager started in its own process (start()) serves the report board too', async () => {
+  const manager = enableReports(new Manager({ address: '127.0.0.1:0', authkey: 'abc' }))
+  await manager.start()
+  cleanup.push(() => manager.shutdown())
+  const activity = new WorkerActivity({ id: 'w-started' })
+  activity.begin('job')
+  activity.end(false)
+  const reporting = startReporting(manager, () => activity.report(), { intervalMs: 50 })
+  cleanup.push(() => reporting.stop())
+  await reporting.flush()
+  const collector = new Collector([managerSource({ address: manager.address, authkey: 'abc' })])
+  cleanup.push(() => collector.stop())
+  const snap = await collector.tick()
+  assert.deepEqual(snap.workers.map((w) => [w.id, w.failed]), [['w-started', 1]])
 })

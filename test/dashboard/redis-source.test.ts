@@ -2,7 +2,7 @@ import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { Redis } from 'ioredis'
 import { RedisJoinableQueue } from '../../src/backends/redis/index.ts'
-import { Collector, redisSource, redisReportsKey, startReporting, WorkerStats } from '../../src/cli/dashboard/index.ts'
+import { Collector, redisSource, redisReportsKey, startReporting, WorkerActivity } from '../../src/cli/dashboard/index.ts'
 import { parsePrometheus } from './prom.ts'
 
 const url = process.env.TROUPE_REDIS ?? 'redis://127.0.0.1:6379'
@@ -46,10 +46,10 @@ test('Redis queues under the prefix are found, with depth, pending, delayed and 
 })
 
 test('workers can report through a Redis hash instead of a manager', async () => {
-  const stats = new WorkerStats({ id: 'redis-worker' })
-  stats.begin('send(42)')
-  stats.end(true)
-  const reporting = startReporting({ redis: url, prefix }, () => stats.report(), { intervalMs: 50 })
+  const activity = new WorkerActivity({ id: 'redis-worker' })
+  activity.begin('send(42)')
+  activity.end(true)
+  const reporting = startReporting({ redis: url, prefix }, () => activity.report(), { intervalMs: 50 })
   await reporting.flush()
   const collector = new Collector([redisSource({ url, prefix })])
   cleanup.push(() => collector.stop())

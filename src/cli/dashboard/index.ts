@@ -13,13 +13,8 @@ export { DashboardMetrics, TASK_DURATION_BUCKETS } from './metrics.js'
 export { serveDashboard, type DashboardServer, type DashboardServerOptions } from './server.js'
 export { dashboardToken, isLoopback } from './token.js'
 export { managerSource, type ManagerSourceOptions } from './manager-source.js'
-export { redisSource, redisReportsKey, type RedisSourceOptions } from './redis-source.js'
-export {
-  ReportBoard, reportBoard, enableReports, WorkerStats, startReporting, REPORTS_TYPEID, RECENT_DURATIONS,
-  type Reporting, type ReportingOptions, type ReportTarget, type CreatesObjects, type Registers,
-} from './report.js'
-export { poolReporter, reportPool, type HasPoolStats } from './pool-report.js'
-export { actorsReporter, reportActors, type ActorRoot, type ActorTreeNode } from './actors-report.js'
+export { redisSource, type RedisSourceOptions } from './redis-source.js'
+export * from './reporting/index.js'
 export type * from './model.js'
 
 /** What to watch and where to serve it. */

@@ -3,7 +3,7 @@ import { parseAddress, type AddressLike } from '../../net/index.js'
 import { ConnectionClosedError, UnknownMethodError } from '../../errors.js'
 import type { Source, SourceSample } from './collector.js'
 import type { QueueStat, Report } from './model.js'
-import { REPORTS_TYPEID } from './report.js'
+import { REPORTS_TYPEID } from './reporting/index.js'
 
 /** Which manager to watch. */
 export interface ManagerSourceOptions {

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis'
 import type { Source, SourceSample } from './collector.js'
 import type { QueueStat, Report } from './model.js'
+import { redisReportsKey } from './reporting/index.js'
 
 /** Which Redis to watch and how. */
 export interface RedisSourceOptions {
@@ -12,11 +13,6 @@ export interface RedisSourceOptions {
   queues?: string[]
   /** Consumer group whose progress counts as "taken" (default `troupe`; falls back to the first group). */
   group?: string
-}
-
-/** The Redis hash where reports are published when the cluster reports through Redis (`<prefix>:dashboard:reports`). */
-export function redisReportsKey(prefix = 'troupe'): string {
-  return `${prefix}:dashboard:reports`
 }
 
 /**

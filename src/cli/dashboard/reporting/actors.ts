@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
-import type { ActorRef, Supervisor } from '../../actor/index.js'
-import type { ActorNode, ActorsReport } from './model.js'
+import type { ActorRef, Supervisor } from '../../../actor/index.js'
+import type { ActorNode, ActorsReport } from '../model.js'
 import { startReporting, type Reporting, type ReportingOptions, type ReportTarget } from './report.js'
 
 /**

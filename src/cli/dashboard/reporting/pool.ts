@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
-import type { PoolStats } from '../../pool/index.js'
-import type { PoolReport } from './model.js'
+import type { PoolStats } from '../../../pool/index.js'
+import type { PoolReport } from '../model.js'
 import { startReporting, type Reporting, type ReportingOptions, type ReportTarget } from './report.js'
 
 /** Anything with a Pool's `stats()`. */

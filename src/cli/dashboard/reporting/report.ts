@@ -1,0 +1,240 @@
+/**
+ * How a worker, pool or actor system tells the dashboard about itself: it
+ * keeps its numbers in a `WorkerActivity` (or builds a report however it likes)
+ * and `startReporting()` publishes the latest report about once a second to a
+ * `ReportBoard` served by the manager (typeid `troupe.reports`), or to a Redis
+ * hash. The dashboard reads the board; the latest report per id wins, so a
+ * missed publish costs nothing.
+ */
+import { hostname } from 'node:os'
+import { threadId } from 'node:worker_threads'
+import type { Report, WorkerReport } from '../model.js'
+
+/** The Redis hash where reports are published when the cluster reports through Redis (`<prefix>:dashboard:reports`). */
+export function redisReportsKey(prefix = 'troupe'): string {
+  return `${prefix}:dashboard:reports`
+}
+
+/** The typeid under which a manager serves its ReportBoard. */
+export const REPORTS_TYPEID = 'troupe.reports'
+
+/** How many recent task durations a report carries (see WorkerReport.recent). */
+export const RECENT_DURATIONS = 256
+
+/** Latest report per id, held by the manager server. */
+export class ReportBoard {
+  private readonly reports = new Map<string, Report>()
+
+  /** Store (replace) the report of `report.id`. */
+  publish(report: Report): void {
+    if (typeof report !== 'object' || report === null || typeof (report as { id?: unknown }).id !== 'string') {
+      throw new TypeError('a report needs a string id')
+    }
+    this.reports.set(`${report.kind}:${report.id}`, report)
+  }
+
+  /** Remove a report (a worker that shut down cleanly). */
+  withdraw(kind: Report['kind'], id: string): boolean {
+    return this.reports.delete(`${kind}:${id}`)
+  }
+
+  /** Every report. */
+  all(): Report[] {
+    return [...this.reports.values()]
+  }
+}
+
+let board: ReportBoard | undefined
+
+/** The ReportBoard of this process: the factory a manager registers as `troupe.reports` (exported so a manager started in a child process can import it). */
+export function reportBoard(): ReportBoard {
+  board ??= new ReportBoard()
+  return board
+}
+
+/** Anything with `register(typeid, factory)`: a BaseManager before it serves. */
+export interface Registers {
+  register(typeid: string, factory: () => unknown): unknown
+}
+
+/** Let workers report to this manager: register the `troupe.reports` typeid. Call before `serve()`/`start()`. */
+export function enableReports<M extends Registers>(manager: M): M {
+  manager.register(REPORTS_TYPEID, reportBoard)
+  return manager
+}
+
+/**
+ * Running numbers of one worker: call `begin(task)` and `end(ok)` around each
+ * task; `report()` gives the WorkerReport to publish.
+ */
+export class WorkerActivity {
+  readonly id: string
+  private state: WorkerReport['state'] = 'starting'
+  private task: string | null = null
+  private taskStart = 0
+  private done = 0
+  private failed = 0
+  private busyMs = 0
+  private seq = 0
+  private readonly startedAt = Date.now()
+  private readonly ring: number[] = []
+  private ringFrom = 0
+
+  constructor(private readonly options: { id?: string; queue?: string; pool?: string } = {}) {
+    this.id = options.id ?? `${hostname()}:${process.pid}${threadId ? `:${threadId}` : ''}`
+  }
+
+  /** Waiting for work. */
+  idle(): void {
+    if (this.state !== 'busy') this.state = 'idle'
+  }
+
+  /** A task started; `description` is shown as the current task (keep it short). */
+  begin(description: string): void {
+    this.state = 'busy'
+    this.task = description.length > 200 ? `${description.slice(0, 199)}…` : description
+    this.taskStart = performance.now()
+  }
+
+  /** The task that `begin` started finished (`ok` false when it threw). */
+  end(ok: boolean): void {
+    const ms = this.taskStart ? performance.now() - this.taskStart : 0
+    this.busyMs += ms
+    this.taskStart = 0
+    if (ok) this.done++
+    else this.failed++
+    this.ring.push(Math.round(ms * 1000) / 1000)
+    if (this.ring.length > RECENT_DURATIONS) {
+      this.ring.shift()
+      this.ringFrom++
+    }
+    this.state = 'idle'
+    this.task = null
+  }
+
+  /** Shutting down (after the last task) or gone. */
+  stopping(final = false): void {
+    this.state = final ? 'exited' : 'stopping'
+  }
+
+  /** The report to publish now. Busy time includes the task in progress, so utilisation is right during long tasks. */
+  report(): WorkerReport {
+    const running = this.taskStart ? performance.now() - this.taskStart : 0
+    return {
+      kind: 'worker', id: this.id, host: hostname(), pid: process.pid,
+      state: this.state, task: this.task, done: this.done, failed: this.failed,
+      busyMs: Math.round(this.busyMs + running), startedAt: this.startedAt, seq: ++this.seq,
+      recent: { from: this.ringFrom, ms: this.ring.slice() },
+      ...(this.options.queue ? { queue: this.options.queue } : {}),
+      ...(this.options.pool ? { pool: this.options.pool } : {}),
+    }
+  }
+}
+
+/** Something that can create the manager's `troupe.reports` object: a connected BaseManager. */
+export interface CreatesObjects {
+  create(typeid: string, ...args: unknown[]): Promise<unknown>
+}
+
+/** Where reports go: a connected manager, or a Redis URL. */
+export type ReportTarget = CreatesObjects | { redis: string; prefix?: string }
+
+/** Options of `startReporting`. */
+export interface ReportingOptions {
+  /** Publish period. Default 1000 ms. */
+  intervalMs?: number
+  /** Called once when publishing fails (e.g. the manager has no `troupe.reports`); reporting keeps trying quietly. */
+  onError?: (err: Error) => void
+}
+
+/** A running reporter. */
+export interface Reporting {
+  /** Publish right now (e.g. after the last task) and wait for it. */
+  flush(): Promise<void>
+  /** Publish a last report (or withdraw it with `{ withdraw: true }`) and stop. */
+  stop(opts?: { withdraw?: boolean }): Promise<void>
+}
+
+/**
+ * Publish `makeReport()` every interval until `stop()`. Never throws into the
+ * worker: a dashboard is an observer, and a manager or Redis that cannot take
+ * reports must not stop work.
+ */
+export function startReporting(target: ReportTarget, makeReport: () => Report, options: ReportingOptions = {}): Reporting {
+  const intervalMs = options.intervalMs ?? 1000
+  let publisher: Promise<Publisher> | undefined
+  let warned = false
+  let stopped = false
+  let inFlight: Promise<void> = Promise.resolve()
+
+  const getPublisher = (): Promise<Publisher> => {
+    publisher ??= openPublisher(target).catch((err: unknown) => { publisher = undefined; throw err })
+    return publisher
+  }
+  const publishNow = (): Promise<void> => {
+    inFlight = inFlight.then(async () => {
+      try {
+        await (await getPublisher()).publish(makeReport())
+      } catch (err) {
+        if (!warned) { warned = true; options.onError?.(err as Error) }
+      }
+    })
+    return inFlight
+  }
+  const timer = setInterval(() => { if (!stopped) void publishNow() }, intervalMs)
+  // Reporting alone must not keep a finished worker alive.
+  timer.unref()
+  void publishNow()
+
+  return {
+    flush: publishNow,
+    async stop(opts = {}) {
+      if (stopped) return
+      stopped = true
+      clearInterval(timer)
+      await inFlight
+      try {
+        const p = await getPublisher()
+        if (opts.withdraw) {
+          const r = makeReport()
+          await p.withdraw(r.kind, r.id)
+        } else await p.publish(makeReport())
+        await p.close()
+      } catch (err) {
+        if (!warned) { warned = true; options.onError?.(err as Error) }
+      }
+    },
+  }
+}
+
+interface Publisher {
+  publish(r: Report): Promise<void>
+  withdraw(kind: Report['kind'], id: string): Promise<void>
+  close(): Promise<void>
+}
+
+async function openPublisher(target: ReportTarget): Promise<Publisher> {
+  if ('redis' in target) {
+    const key = redisReportsKey(target.prefix)
+    // Loaded only when reporting to Redis: this module is part of troupe's root face and must stay light.
+    const { Redis } = await import('ioredis')
+    const client = new Redis(target.redis, { lazyConnect: true, enableAutoPipelining: false, maxRetriesPerRequest: 1 })
+    client.on('error', () => { /* reported through publish */ })
+    await client.connect()
+    return {
+      async publish(r) { await client.hset(key, `${r.kind}:${r.id}`, JSON.stringify(r)) },
+      async withdraw(kind, id) { await client.hdel(key, `${kind}:${id}`) },
+      async close() { client.disconnect() },
+    }
+  }
+  const proxy = (await target.create(REPORTS_TYPEID)) as {
+    publish(r: Report): Promise<void>
+    withdraw(kind: string, id: string): Promise<boolean>
+    [Symbol.asyncDispose]?(): Promise<void>
+  }
+  return {
+    async publish(r) { await proxy.publish(r) },
+    async withdraw(kind, id) { await proxy.withdraw(kind, id) },
+    async close() { await proxy[Symbol.asyncDispose]?.() },
+  }
+}
