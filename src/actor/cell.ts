@@ -3,7 +3,7 @@ import { constructActor, type Actor, type ActorContext, type ActorHooks, type Ca
 import { schedule, type Runnable } from './dispatcher.js'
 import { allocateId, asError, describeReason, register, unregister, type Address, type Entity, type SupervisorHooks } from './entity.js'
 import { Mailbox, type MailboxOptions, type MailboxStats, type ReplyTo } from './mailbox.js'
-import { placeId } from './place.js'
+import { localAddress } from './router.js'
 import { LocalRef, type ActorRef } from './ref.js'
 import { addDeadline, cancelDeadline, type Timed } from './timers.js'
 import { watch } from './watch.js'
@@ -82,7 +82,7 @@ export class LocalCell implements Entity, Runnable, ActorContext {
 
   /** Where other places reach this actor. */
   address(): Address {
-    return this.alias ?? { place: placeId(), id: this.id, name: this.name }
+    return this.alias ?? localAddress(this.id, this.name)
   }
 
   get alive(): boolean {

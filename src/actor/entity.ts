@@ -11,6 +11,10 @@ export interface Address {
   place: string
   id: number
   name: string
+  /** The place's gateway on the process router (for places the actor channels do not reach). */
+  gw?: { place: string; id: number }
+  /** The module that revives refs, for places that never imported it (the process router imports it first). */
+  module?: string
 }
 
 /** What a supervisor hears from its children. */

@@ -11,7 +11,7 @@ import type { Actor, StopReason } from './actor.js'
 import { LocalCell } from './cell.js'
 import { K_ASK, K_CTL, K_FRAME, K_TELL, K_TELLP, Outbox } from './channel.js'
 import { setAlias, type SupervisorHooks } from './entity.js'
-import { setPlaceId } from './place.js'
+import { placeId } from './place.js'
 import type { HostData } from './proxy.js'
 import './remote.js'
 import { encodeReason, replyTo, route, setParent } from './router.js'
@@ -20,7 +20,6 @@ import './subjects.js'
 /** Entry point of an actor's thread/process (named by proxy.ts, run by the worker entry). */
 export async function actorHost(boot: Boot): Promise<void> {
   const d = boot.data as HostData
-  setPlaceId(d.place)
   const parentPlace = d.alias.place
   const toParent = new Outbox((batch) => boot.link.send(batch))
   setParent(toParent)
@@ -77,7 +76,7 @@ export async function actorHost(boot: Boot): Promise<void> {
       }
     }
   })
-  toParent.post(K_CTL, { t: 'ready' })
+  toParent.post(K_CTL, { t: 'ready', place: placeId() })
 }
 
 function tell(cell: LocalCell, msg: unknown, token: ReturnType<typeof replyTo> | undefined): void {

@@ -1,26 +1,19 @@
-import { isMainThread, threadId } from 'node:worker_threads'
+import { placeAddress } from '../process/index.js'
 
 /**
- * This place's id in the troupe spawn tree. The root is its pid; a child
- * thread or process started to host an actor gets `<parent>/<n>`, so a frame
- * finds any place by walking the tree (down when the id starts with ours,
- * otherwise up) with no routing tables.
+ * This place's id: its address in the troupe spawn tree kept by the process
+ * layer's router (the root is its pid; each troupe thread or child process is
+ * its parent's address plus a number: `4711/2`, `4711/2/1`). A frame finds
+ * any place by walking the tree: down when the id starts with ours,
+ * otherwise up.
  */
-let id = isMainThread ? String(process.pid) : `${process.pid}.t${threadId}`
-let root = id
-
-/** This place's id. */
 export function placeId(): string {
-  return id
+  return placeAddress()
 }
 
 /** The root place's id (where subject subscriptions live). */
 export function rootPlaceId(): string {
-  return root
-}
-
-/** Set by the actor host when this thread/process hosts an actor. */
-export function setPlaceId(newId: string): void {
-  id = newId
-  root = newId.split('/')[0]!
+  const id = placeAddress()
+  const slash = id.indexOf('/')
+  return slash < 0 ? id : id.slice(0, slash)
 }

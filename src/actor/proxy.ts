@@ -6,13 +6,11 @@ import { K_ASK, K_CTL, K_FRAME, K_TELL, K_TELLP, Outbox } from './channel.js'
 import { allocateId, describeReason, register, unregister, type Address, type Entity, type SupervisorHooks } from './entity.js'
 import type { MailboxOptions, MailboxStats, ReplyTo } from './mailbox.js'
 import { Pending } from './pending.js'
-import { placeId } from './place.js'
 import { LocalRef } from './ref.js'
-import { addChild, crashError, decodeReason, removeChild, route, type EncodedReason } from './router.js'
+import { addChild, crashError, decodeReason, localAddress, removeChild, route, type EncodedReason } from './router.js'
 
 /** What the host runtime receives at boot. */
 export interface HostData {
-  place: string
   actor: ModuleRef
   args: unknown
   argsPortables: boolean
@@ -36,7 +34,6 @@ export interface HostedOptions {
 
 const hostRuntime: ModuleRef = { url: new URL(import.meta.url.endsWith('.ts') ? './host.ts' : './host.js', import.meta.url).href, name: 'actorHost' }
 
-let nextChild = 1
 /** How long `stop()` waits for a hosted actor's onStop before killing its thread/process. */
 const STOP_GRACE_MS = 5000
 /** How long a host that reported its actor ended may take to exit by itself before it is killed. */
@@ -101,7 +98,7 @@ export class HostedActor implements Entity {
 
   /** Where other places reach this actor (stable across restarts). */
   address(): Address {
-    return { place: placeId(), id: this.id, name: this.name }
+    return localAddress(this.id, this.name)
   }
 
   get alive(): boolean {
@@ -111,9 +108,7 @@ export class HostedActor implements Entity {
   private spawnHost(): void {
     this.state = State.Starting
     this.out.paused = true
-    this.childPlace = `${placeId()}/${nextChild++}`
     const data: HostData = {
-      place: this.childPlace,
       actor: this.module!,
       args: this.args.value,
       argsPortables: this.args.portables,
@@ -125,7 +120,6 @@ export class HostedActor implements Entity {
     }
     const ep = new Endpoint({ kind: this.opts.on, runtime: hostRuntime, data, name: this.name, stdio: this.opts.stdio })
     this.endpoint = ep
-    addChild(this.childPlace, this.out)
     ep.onMessage((batch) => this.fromHost(batch))
     void ep.exited.then((info) => this.hostExited(ep, info))
   }
@@ -148,6 +142,9 @@ export class HostedActor implements Entity {
   private control(c: { t: string; [k: string]: unknown }): void {
     switch (c.t) {
       case 'ready':
+        // The host's place address (given by the process router) is where frames for places under it go.
+        this.childPlace = c.place as string
+        addChild(this.childPlace, this.out)
         if (this.state === State.Starting || this.state === State.Restarting) this.state = State.Running
         this.out.resume()
         break
@@ -330,7 +327,7 @@ export class HostedActor implements Entity {
   private hostExited(ep: Endpoint, info: ExitInfo): void {
     if (ep !== this.endpoint) return
     const crash = crashError(this.name, this.opts.on, info)
-    removeChild(this.childPlace, crash)
+    if (this.childPlace) removeChild(this.childPlace)
     this.rejectInflight(crash)
     if (this.state === State.Stopped) return
     if (this.hostDone !== undefined) { this.ended(this.hostDone); return }
@@ -360,7 +357,7 @@ export class HostedActor implements Entity {
     clearTimeout(this.killTimer)
     this.pendingStopReason = undefined
     unregister(this)
-    if (this.childPlace) removeChild(this.childPlace, new ActorStoppedError(`actor '${this.name}' stopped`))
+    if (this.childPlace) removeChild(this.childPlace)
     const err = new ActorStoppedError(`actor '${this.name}' stopped (${describeReason(reason)}) before answering`, reason instanceof Error ? { cause: reason } : undefined)
     this.rejectInflight(err)
     this.out.drainUnsent()

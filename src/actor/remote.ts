@@ -6,7 +6,7 @@ import type { MailboxStats } from './mailbox.js'
 import { Pending, type AskOptions } from './pending.js'
 import { placeId } from './place.js'
 import { REF_TYPE, withTimeout, type ActorRef, type JoinOptions } from './ref.js'
-import { route, watchRemote } from './router.js'
+import { gatewayAddress, route, watchRemote } from './router.js'
 
 /** A ref to an actor in another place: every call becomes a frame routed through the spawn tree. */
 export class RemoteRef<Msg = unknown, Reply = unknown> implements ActorRef<Msg, Reply>, Portable {
@@ -15,7 +15,7 @@ export class RemoteRef<Msg = unknown, Reply = unknown> implements ActorRef<Msg, 
   private reason: StopReason | undefined
 
   constructor(addr: Address) {
-    this.addr = { place: addr.place, id: addr.id, name: addr.name }
+    this.addr = { place: addr.place, id: addr.id, name: addr.name, gw: addr.gw, module: addr.module }
   }
 
   get name(): string {
@@ -26,7 +26,7 @@ export class RemoteRef<Msg = unknown, Reply = unknown> implements ActorRef<Msg, 
   send(msg: Msg): void {
     if (this.reason !== undefined) throw new ActorStoppedError(`actor '${this.addr.name}' has stopped (${describeReason(this.reason)})`)
     const m = marshal(msg, 'message')
-    route({ t: 'd', to: this.addr.place, id: this.addr.id, m: m.value, p: m.portables })
+    route({ t: 'd', to: this.addr.place, gw: this.addr.gw, id: this.addr.id, m: m.value, p: m.portables })
   }
 
   /** Request/reply (see ActorRef.ask). */
@@ -45,19 +45,19 @@ export class RemoteRef<Msg = unknown, Reply = unknown> implements ActorRef<Msg, 
     }
     p.target = this.addr.place
     const a = p.register()
-    route({ t: 'd', to: this.addr.place, id: this.addr.id, m: m.value, p: m.portables, rp: placeId(), ra: a })
+    route({ t: 'd', to: this.addr.place, gw: this.addr.gw, id: this.addr.id, m: m.value, p: m.portables, rp: placeId(), ra: a, rgw: gatewayAddress() })
     return p.promise
   }
 
   /** Stop once what is queued has been processed. */
   close(): void {
-    route({ t: 'c', to: this.addr.place, id: this.addr.id, op: 'close' })
+    route({ t: 'c', to: this.addr.place, gw: this.addr.gw, id: this.addr.id, op: 'close' })
   }
 
   /** Stop after the current message; resolves once it has ended. */
   stop(): Promise<void> {
     const ended = this.join().catch(() => {})
-    route({ t: 'c', to: this.addr.place, id: this.addr.id, op: 'stop' })
+    route({ t: 'c', to: this.addr.place, gw: this.addr.gw, id: this.addr.id, op: 'stop' })
     return ended
   }
 

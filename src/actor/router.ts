@@ -1,29 +1,34 @@
 /**
  * Moves frames between the places of one troupe. Places form the spawn tree
- * (see place.ts); a frame addressed to a place goes down when that place is
- * below us, otherwise up to our parent. Every place handles the frames
- * addressed to it here: deliveries to its actors, replies to its asks,
+ * (see place.ts). Between a place and the actor hosts it spawned, frames ride
+ * the actor channel (batched, see channel.ts): down when the destination is
+ * below us, otherwise up. A destination outside that tree of actor hosts (a
+ * Process target, a pool worker, a sibling reached only through them) is
+ * reached through the process layer's router: every place serves one
+ * gateway object, and refs carry its address (`gw`). Every place handles the
+ * frames addressed to it here: deliveries to its actors, replies to its asks,
  * control, and death-watch notices.
  */
 import { fromWireError, marshal, toWireError, unmarshal, type WireError } from '../codec/index.js'
 import { ActorStoppedError, WorkerCrashedError } from '../errors.js'
-import { placeLabel } from '../process/index.js'
+import { connect, isUnder, onPlaceDown, placeLabel, serve, type ObjectAddress } from '../process/index.js'
 import type { StopReason } from './actor.js'
 import { K_FRAME, type Outbox } from './channel.js'
-import { lookup } from './entity.js'
+import { lookup, type Address } from './entity.js'
 import type { ReplyTo } from './mailbox.js'
 import { pendingById, pendingWhere } from './pending.js'
 import { placeId } from './place.js'
 
 /** A frame between places; `to` is the destination place id. */
+/** `gw`: the destination place's gateway, used when the actor channels do not reach it. */
 export type Frame =
-  | { t: 'd'; to: string; id: number; m: unknown; p: boolean; rp?: string; ra?: number }
-  | { t: 'r'; to: string; a: number; ok: boolean; v: unknown; p: boolean }
-  | { t: 'c'; to: string; id: number; op: 'close' | 'stop' }
-  | { t: 'w'; to: string; id: number; wp: string; wi: number }
-  | { t: 'uw'; to: string; id: number; wp: string; wi: number }
-  | { t: 'x'; to: string; wi: number; reason: EncodedReason }
-  | { t: string; to: string; [k: string]: unknown }
+  | { t: 'd'; to: string; gw?: ObjectAddress; id: number; m: unknown; p: boolean; rp?: string; ra?: number; rgw?: ObjectAddress }
+  | { t: 'r'; to: string; gw?: ObjectAddress; a: number; ok: boolean; v: unknown; p: boolean }
+  | { t: 'c'; to: string; gw?: ObjectAddress; id: number; op: 'close' | 'stop' }
+  | { t: 'w'; to: string; gw?: ObjectAddress; id: number; wp: string; wi: number; wgw?: ObjectAddress }
+  | { t: 'uw'; to: string; gw?: ObjectAddress; id: number; wp: string; wi: number }
+  | { t: 'x'; to: string; gw?: ObjectAddress; wi: number; reason: EncodedReason }
+  | { t: string; to: string; gw?: ObjectAddress; [k: string]: unknown }
 
 /** A stop reason as it travels: the string, or the error as a WireError. */
 export type EncodedReason = string | WireError
@@ -43,23 +48,37 @@ export function addChild(childPlace: string, out: Outbox): void {
   children.set(childPlace, out)
 }
 
-/**
- * Forget a child place that ended: asks and watches aimed into it cannot be
- * answered any more, so they settle now with `cause` instead of waiting.
- */
-export function removeChild(childPlace: string, cause: Error): void {
+/** Stop routing into a child place (its host ended); the process router announces the place down. */
+export function removeChild(childPlace: string): void {
   children.delete(childPlace)
-  const inside = (place: string | undefined) => place !== undefined && (place === childPlace || place.startsWith(`${childPlace}/`))
-  for (const p of pendingWhere((p) => inside(p.target))) {
-    p.fail(new ActorStoppedError(`the ${describePlace(p.target!)} holding the actor died before answering`, { cause }))
-  }
-  for (const [wi, w] of watches) {
-    if (inside(w.place)) { watches.delete(wi); w.fn(cause) }
-  }
 }
 
-function describePlace(place: string): string {
-  return `place ${place}`
+// A place that ended (announced by the process router through the whole tree): asks and watches aimed into it
+// cannot be answered any more, so they settle now instead of waiting.
+onPlaceDown((place) => {
+  const cause = new ActorStoppedError(`place ${place} ended`)
+  for (const p of pendingWhere((p) => p.target !== undefined && isUnder(p.target, place))) {
+    p.fail(new ActorStoppedError(`the place ${p.target} holding the actor ended before answering`, { cause }))
+  }
+  for (const [wi, w] of watches) {
+    if (isUnder(w.place, place)) { watches.delete(wi); w.fn(cause) }
+  }
+})
+
+let gateway: ObjectAddress | undefined
+const reviverModule = new URL(import.meta.url.endsWith('.ts') ? './remote.ts' : './remote.js', import.meta.url).href
+
+/** The address refs to entity `id` of this place carry to other places. */
+export function localAddress(id: number, name: string): Address {
+  return { place: placeId(), id, name, gw: gatewayAddress(), module: reviverModule }
+}
+
+/** The address of this place's gateway (served on first use): frames from places outside the actor channels come in here. */
+export function gatewayAddress(): ObjectAddress {
+  gateway ??= serve((method, args) => {
+    if (method === 'frame') handle(args[0] as Frame)
+  }).address
+  return gateway
 }
 
 /** Handle frames of type `t` addressed to this place (subjects register here). */
@@ -77,16 +96,22 @@ export function route(frame: Frame): void {
     const child = children.get(slash < 0 ? to : to.slice(0, slash))
     if (child) return child.post(K_FRAME, frame)
   } else if (parent) return parent.post(K_FRAME, frame)
+  // Not on an actor channel: through the process router to the destination's gateway.
+  if (frame.gw && frame.gw.place === to) {
+    try {
+      return connect(frame.gw).notify('frame', [frame])
+    } catch { /* unsendable or no route: undeliverable below */ }
+  }
   undeliverable(frame)
 }
 
 function undeliverable(frame: Frame): void {
   if (frame.t === 'd' && (frame as { rp?: string }).rp) {
-    const f = frame as { rp: string; ra: number; to: string; id: number }
-    replyTo(f.rp, f.ra).settle(false, new ActorStoppedError(`no actor ${f.id} at place ${f.to}: that place is gone or unreachable from here`))
+    const f = frame as { rp: string; ra: number; rgw?: ObjectAddress; to: string; id: number }
+    replyTo(f.rp, f.ra, f.rgw).settle(false, new ActorStoppedError(`no actor ${f.id} at place ${f.to}: that place is gone or unreachable from here`))
   } else if (frame.t === 'w') {
-    const f = frame as { wp: string; wi: number; to: string }
-    route({ t: 'x', to: f.wp, wi: f.wi, reason: encodeReason(new ActorStoppedError(`place ${f.to} is gone or unreachable`)) })
+    const f = frame as { wp: string; wi: number; wgw?: ObjectAddress; to: string }
+    route({ t: 'x', to: f.wp, gw: f.wgw, wi: f.wi, reason: encodeReason(new ActorStoppedError(`place ${f.to} is gone or unreachable`)) })
   } else deadLetters++
 }
 
@@ -96,7 +121,7 @@ export function deadLetterCount(): number {
 }
 
 /** A reply token for an ask that came from another place. */
-export function replyTo(place: string, askId: number): ReplyTo {
+export function replyTo(place: string, askId: number, gw?: ObjectAddress): ReplyTo {
   let done = false
   return {
     settle(ok: boolean, value: unknown): void {
@@ -107,11 +132,11 @@ export function replyTo(place: string, askId: number): ReplyTo {
         try {
           m = marshal(value, 'reply')
         } catch (err) {
-          route({ t: 'r', to: place, a: askId, ok: false, v: toWireError(err, placeLabel()), p: false })
+          route({ t: 'r', to: place, gw, a: askId, ok: false, v: toWireError(err, placeLabel()), p: false })
           return
         }
-        route({ t: 'r', to: place, a: askId, ok: true, v: m.value, p: m.portables })
-      } else route({ t: 'r', to: place, a: askId, ok: false, v: toWireError(value, placeLabel()), p: false })
+        route({ t: 'r', to: place, gw, a: askId, ok: true, v: m.value, p: m.portables })
+      } else route({ t: 'r', to: place, gw, a: askId, ok: false, v: toWireError(value, placeLabel()), p: false })
     },
   }
 }
@@ -133,12 +158,12 @@ const watches = new Map<number, { place: string; fn: (reason: StopReason) => voi
 const remoteWatchers = new Map<string, () => void>()
 
 /** Watch an actor at another place: `fn` runs once with the reason it ended. Returns a cancel function. */
-export function watchRemote(target: { place: string; id: number }, fn: (reason: StopReason) => void): () => void {
+export function watchRemote(target: { place: string; id: number; gw?: ObjectAddress }, fn: (reason: StopReason) => void): () => void {
   const wi = nextWatch++
   watches.set(wi, { place: target.place, fn })
-  route({ t: 'w', to: target.place, id: target.id, wp: placeId(), wi })
+  route({ t: 'w', to: target.place, gw: target.gw, id: target.id, wp: placeId(), wi, wgw: gatewayAddress() })
   return () => {
-    if (watches.delete(wi)) route({ t: 'uw', to: target.place, id: target.id, wp: placeId(), wi })
+    if (watches.delete(wi)) route({ t: 'uw', to: target.place, gw: target.gw, id: target.id, wp: placeId(), wi })
   }
 }
 
@@ -147,7 +172,7 @@ function handle(frame: Frame): void {
     case 'd': {
       const f = frame as Extract<Frame, { t: 'd' }>
       const e = lookup(f.id)
-      const token = f.rp !== undefined ? replyTo(f.rp, f.ra!) : undefined
+      const token = f.rp !== undefined ? replyTo(f.rp, f.ra!, f.rgw) : undefined
       if (!e) {
         if (token) token.settle(false, new ActorStoppedError(`actor ${f.id} at place ${f.to} has stopped`))
         else deadLetters++
@@ -184,7 +209,7 @@ function handle(frame: Frame): void {
       const key = `${f.wp}#${f.wi}`
       const notify = (reason: StopReason) => {
         remoteWatchers.delete(key)
-        route({ t: 'x', to: f.wp, wi: f.wi, reason: encodeReason(reason) })
+        route({ t: 'x', to: f.wp, gw: f.wgw, wi: f.wi, reason: encodeReason(reason) })
       }
       if (!e || !e.alive) return notify(e?.exitReason ?? new ActorStoppedError(`actor ${f.id} at place ${f.to} is not running`))
       remoteWatchers.set(key, e.onExit(notify))

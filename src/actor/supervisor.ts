@@ -2,7 +2,7 @@ import { SupervisorGaveUpError } from '../errors.js'
 import type { ActorClass, StopReason } from './actor.js'
 import { allocateId, describeReason, register, unregister, type Address, type Entity, type SupervisorHooks } from './entity.js'
 import type { ReplyTo } from './mailbox.js'
-import { placeId } from './place.js'
+import { localAddress } from './router.js'
 import { LocalRef, withTimeout, type ActorRef, type JoinOptions } from './ref.js'
 import { spawnEntity, type SpawnOptions } from './spawn.js'
 
@@ -186,7 +186,7 @@ export class Supervisor implements Entity, SupervisorHooks {
 
   /** Where other places reach this supervisor. */
   address(): Address {
-    return { place: placeId(), id: this.id, name: this.name }
+    return localAddress(this.id, this.name)
   }
 
   /** A supervisor answers `{ type: 'children' }` with its children's names and liveness. */

@@ -96,3 +96,10 @@ export class FailsAtStart extends Actor<unknown> {
   onStart(): void { throw new Error('cannot start') }
   receive(): void {}
 }
+
+/** A Process target (not an actor) that uses an ActorRef it was handed: tell, ask, tell again. */
+export async function useRefFromProcess(ref: ActorRef<CounterMsg, number>): Promise<void> {
+  ref.send({ type: 'add', n: 5 })
+  const v = await ref.ask({ type: 'get' }, { timeout: 10_000 })
+  ref.send({ type: 'add', n: v })
+}

@@ -2,7 +2,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Actor, spawn, pendingAsks, type ActorRef } from '../../src/actor/index.ts'
 import { ActorStoppedError, UnlocatableFunctionError, UnsendableValueError, WorkerCrashedError } from '../../src/errors.ts'
-import { Counter, Crasher, Echo, Recorder, Relay } from './fixtures.ts'
+import { Counter, Crasher, Echo, Recorder, Relay, useRefFromProcess } from './fixtures.ts'
+import { Process } from '../../src/process/index.ts'
 
 for (const on of ['thread', 'process'] as const) {
   test(`a ${on} actor answers asks from its own ${on}`, async () => {
@@ -94,3 +95,19 @@ test('a class that is not exported cannot be hosted, and the ref says why', asyn
   await assert.rejects(h.join({ timeout: 10_000 }), UnlocatableFunctionError)
   await assert.rejects(h.ask('x'), ActorStoppedError)
 })
+
+for (const kind of ['thread', 'process'] as const) {
+  test(`an ActorRef handed to a Process target (${kind}, not an actor host) works there: tell and ask`, async () => {
+    const counter = spawn(Counter, { on: 'thread' })
+    const p = new Process({ target: useRefFromProcess, args: [counter as any], kind })
+    try {
+      await p.start()
+      await p.join({ timeout: 20_000 })
+      assert.equal(p.exitCode, 0)
+      assert.equal(await counter.ask({ type: 'get' }, { timeout: 10_000 }), 10)
+    } finally {
+      p.kill?.()
+      await counter.stop()
+    }
+  })
+}
