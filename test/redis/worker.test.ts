@@ -71,8 +71,8 @@ test('4 worker processes x 50,000 tasks: none lost, none duplicated', async () =
       const rows = await redis.xrangeBuffer(r.keys.stream, cursor, '+', 'COUNT', 20_000)
       if (rows.length === 0) break
       for (const [id, fields] of rows) {
-        seenIds.add(fields[1]!.toString())
-        values[deserialize(fields[3]!) as number] += 1
+        seenIds.add(fields[0]!.toString())
+        values[deserialize(fields[1]!) as number] += 1
         cursor = `(${id.toString()}`
       }
     }

@@ -8,7 +8,12 @@ import type { Connection } from './connect.js'
 import type { QueueKeys } from './keys.js'
 import * as scripts from './scripts.js'
 
-/** A stream entry as troupe writes it: fields `i` task id, `v` payload, `a` earlier attempts, optional `f`, `r`, `e`. */
+/**
+ * A stream entry as troupe writes it: the first field is the task id and its
+ * value the payload (one pair instead of two halves what a read must parse);
+ * optional fields follow: `a` earlier attempts, `f` function, `r` results
+ * queue, `k` chunk, `e` error, `reason`.
+ */
 export interface Entry {
   /** Stream entry id (changes when a task is re-added for a retry). */
   id: string
@@ -53,7 +58,8 @@ export interface ConsumerOptions {
 
 /** Build the fields of a new entry. */
 export function entryFields(taskId: string, payload: Buffer, extra: { prior?: number; fn?: string; results?: string; error?: boolean; chunk?: boolean } = {}): (string | Buffer)[] {
-  const f: (string | Buffer)[] = ['i', taskId, 'v', payload, 'a', String(extra.prior ?? 0)]
+  const f: (string | Buffer)[] = [taskId, payload]
+  if (extra.prior) f.push('a', String(extra.prior))
   if (extra.fn) f.push('f', extra.fn)
   if (extra.results) f.push('r', extra.results)
   if (extra.error) f.push('e', '1')
@@ -63,15 +69,13 @@ export function entryFields(taskId: string, payload: Buffer, extra: { prior?: nu
 
 /** Parse the flat field list of a stream entry. */
 export function parseEntry(id: Buffer | string, fields: Buffer[]): Entry {
-  const e: Entry = { id: id.toString(), taskId: '', payload: EMPTY, prior: 0, error: false, fields }
-  for (let k = 0; k + 1 < fields.length; k += 2) {
+  const e: Entry = { id: id.toString(), taskId: fields[0]?.toString() ?? '', payload: fields[1] ?? EMPTY, prior: 0, error: false, fields }
+  for (let k = 2; k + 1 < fields.length; k += 2) {
     const name = fields[k]!
     const v = fields[k + 1]!
     // Field names are one letter except `reason`; compare bytes, not strings, on the hot path.
     if (name.length === 1) {
       switch (name[0]) {
-        case 0x69: e.taskId = v.toString(); break // i
-        case 0x76: e.payload = v; break // v
         case 0x61: e.prior = Number(v.toString()); break // a
         case 0x66: e.fn = v.toString(); break // f
         case 0x72: e.results = v.toString(); break // r
@@ -87,9 +91,9 @@ const EMPTY = Buffer.alloc(0)
 
 /** Replace field `a` (earlier attempts), keeping the others. */
 function withPrior(fields: Buffer[], prior: number): (string | Buffer)[] {
-  const out: (string | Buffer)[] = []
+  const out: (string | Buffer)[] = [fields[0]!, fields[1]!]
   let seen = false
-  for (let k = 0; k + 1 < fields.length; k += 2) {
+  for (let k = 2; k + 1 < fields.length; k += 2) {
     if (fields[k]!.length === 1 && fields[k]![0] === 0x61) { out.push('a', String(prior)); seen = true } else out.push(fields[k]!, fields[k + 1]!)
   }
   if (!seen) out.push('a', String(prior))

@@ -155,6 +155,7 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
     this.checkOpen()
     const payload = this.codec.encode(item, 'item')
     const id = opts.id ?? this.newId()
+    if (typeof id !== 'string' || id.length === 0) throw new TypeError('a task id must be a non-empty string')
     await this.conn.open()
     const fields = entryFields(id, payload)
     if (opts.delay && opts.delay > 0) {

@@ -53,12 +53,12 @@ export interface WorkerStats {
   retried: number
 }
 
-/** Record results once per task id: `triples` is [taskId, payload, isError ('0'|'1')]... */
-export async function recordResults(conn: Connection, prefix: string, results: string, triples: (string | Buffer)[]): Promise<void> {
+/** Record results once per task id: `pairs` is [taskId, payload, ...], all errors or all values. */
+export async function recordResults(conn: Connection, prefix: string, results: string, pairs: (string | Buffer)[], isError = false): Promise<void> {
   const k = queueKeys(results, prefix)
-  // 3 args per result, and Lua's stack takes a few thousand: 900 results per call.
-  for (let i = 0; i < triples.length; i += 2700) {
-    await scripts.record.run(conn.main, [k.stream, k.done], triples.slice(i, i + 2700))
+  // Lua's unpack takes a few thousand values: 1000 results per call.
+  for (let i = 0; i < pairs.length; i += 2000) {
+    await scripts.record.run(conn.main, [k.stream, k.done], [isError ? '1' : '0', ...pairs.slice(i, i + 2000)])
   }
 }
 
@@ -86,7 +86,7 @@ export async function serveTasks(opts: TaskWorkerOptions): Promise<WorkerStats> 
   const stats: WorkerStats = { done: 0, failed: 0, retried: 0 }
   const fns = new Map<string, Promise<(...a: unknown[]) => unknown>>()
   // Results waiting to be recorded, per results queue, and the tasks to acknowledge after them.
-  let pendingResults = new Map<string, (string | Buffer)[]>()
+  let pendingResults = new Map<string, { dest: string; error: boolean; pairs: (string | Buffer)[] }>()
   let pendingAcks: string[] = []
   let flushing: Promise<void> = Promise.resolve()
   let flushError: Error | undefined
@@ -107,9 +107,10 @@ export async function serveTasks(opts: TaskWorkerOptions): Promise<WorkerStats> 
   })
 
   function addResult(dest: string, taskId: string, payload: Buffer, isError: boolean): void {
-    let list = pendingResults.get(dest)
-    if (!list) pendingResults.set(dest, list = [])
-    list.push(taskId, payload, isError ? '1' : '0')
+    const key = isError ? `e${dest}` : `v${dest}`
+    let group = pendingResults.get(key)
+    if (!group) pendingResults.set(key, group = { dest, error: isError, pairs: [] })
+    group.pairs.push(taskId, payload)
   }
 
   function scheduleFlush(): Promise<void> {
@@ -123,7 +124,7 @@ export async function serveTasks(opts: TaskWorkerOptions): Promise<WorkerStats> 
       // Redis going away (a restart, a failover) is waited out: recording and acking are idempotent, so retrying is safe.
       for (let attempt = 0; ; attempt++) {
         try {
-          for (const [dest, triples] of results) await recordResults(conn, prefix, dest, triples)
+          for (const g of results.values()) await recordResults(conn, prefix, g.dest, g.pairs, g.error)
           await consumer.ack(acks)
           break
         } catch (err) {
@@ -136,56 +137,74 @@ export async function serveTasks(opts: TaskWorkerOptions): Promise<WorkerStats> 
     return flushing
   }
 
-  async function fnFor(d: Delivery): Promise<(...a: unknown[]) => unknown> {
+  type Fn = (...a: unknown[]) => unknown
+  const loaded = new Map<string, Fn | Error>()
+
+  // Functions are imported once, before the first task naming them runs; tasks then call them synchronously.
+  async function loadFns(batch: Delivery[]): Promise<void> {
+    for (const d of batch) {
+      if (!d.fn || loaded.has(d.fn)) continue
+      try { loaded.set(d.fn, await load<Fn>(refOf(d.fn))) } catch (err) { loaded.set(d.fn, err as Error) }
+    }
+  }
+
+  function fnOf(d: Delivery): Fn {
     if (!d.fn) {
       if (!opts.fn) throw new TypeError(`task ${d.taskId} names no function and this worker has none (--module/--export)`)
-      return opts.fn as (...a: unknown[]) => unknown
+      return opts.fn as Fn
     }
-    let f = fns.get(d.fn)
-    if (!f) fns.set(d.fn, f = load<(...a: unknown[]) => unknown>(refOf(d.fn)))
+    const f = loaded.get(d.fn)!
+    if (f instanceof Error) throw f
     return f
   }
 
-  async function run(d: Delivery): Promise<void> {
-    let value: unknown
-    let failed: unknown
-    let ok = false
-    try {
-      const fn = await fnFor(d)
-      const input = codec.decode(d.payload)
-      if (d.chunk) {
-        const out: unknown[] = []
-        for (const args of input as unknown[][]) {
-          let r = fn(...args)
-          if (r && typeof (r as PromiseLike<unknown>).then === 'function') r = await r
-          out.push(r)
-        }
-        value = out
-      } else {
-        let r = d.fn ? fn(...(input as unknown[])) : fn(input)
-        if (r && typeof (r as PromiseLike<unknown>).then === 'function') r = await r
-        value = r
-      }
-      ok = true
-    } catch (err) {
-      failed = err
+  async function runChunk(fn: Fn, lists: unknown[][]): Promise<unknown[]> {
+    const out: unknown[] = []
+    for (const args of lists) {
+      let r = fn(...args)
+      if (r && typeof (r as PromiseLike<unknown>).then === 'function') r = await r
+      out.push(r)
     }
+    return out
+  }
+
+  /** Run one task; a sync function finishes here and returns undefined, an async one returns its promise. */
+  function start(d: Delivery): Promise<void> | undefined {
+    let r: unknown
+    try {
+      const fn = fnOf(d)
+      const input = codec.decode(d.payload)
+      r = d.chunk ? runChunk(fn, input as unknown[][]) : d.fn ? fn(...(input as unknown[])) : fn(input)
+    } catch (err) {
+      return finish(d, false, err)
+    }
+    if (r && typeof (r as PromiseLike<unknown>).then === 'function') {
+      return Promise.resolve(r).then((v) => finish(d, true, v), (err) => finish(d, false, err))
+    }
+    return finish(d, true, r)
+  }
+
+  function finish(d: Delivery, ok: boolean, value: unknown): Promise<void> | undefined {
     const dest = d.results ?? opts.results
     if (ok) {
-      stats.done++
-      if (dest) {
-        try { addResult(dest, d.taskId, codec.encode(value, 'result'), false) } catch (err) { ok = false; failed = err }
+      if (!dest) { stats.done++; pendingAcks.push(d.id); return }
+      try {
+        addResult(dest, d.taskId, codec.encode(value, 'result'), false)
+        stats.done++
+        pendingAcks.push(d.id)
+        return
+      } catch (err) {
+        value = err
       }
-      if (ok) { pendingAcks.push(d.id); return }
     }
     if (d.attempt <= retries) {
       stats.retried++
-      await consumer.retry(d)
-      return
+      return consumer.retry(d).then(() => {}, (err) => { flushError ??= err as Error })
     }
     stats.failed++
-    if (dest) addResult(dest, d.taskId, codec.encode(toWireError(failed, origin)), true)
+    if (dest) addResult(dest, d.taskId, codec.encode(toWireError(value, origin)), true)
     pendingAcks.push(d.id)
+    return undefined
   }
 
   await consumer.ensureGroup()
@@ -211,12 +230,14 @@ export async function serveTasks(opts: TaskWorkerOptions): Promise<WorkerStats> 
         continue
       }
       lastTask = Date.now()
+      await loadFns(batch)
       for (const d of batch) {
         if (opts.signal?.aborted) { await consumer.release([d.id]); continue }
-        const p = run(d)
+        const p = start(d)
+        if (!p) continue
+        // Sync functions finished inside start(); only async ones occupy a slot.
         running.add(p)
         void p.finally(() => running.delete(p))
-        // Sync functions finish inside run(); only async ones occupy a slot here.
         if (running.size >= concurrency) await Promise.race(running)
       }
       if (running.size === 0) void scheduleFlush()

@@ -1,0 +1,121 @@
+/**
+ * `npm run bench -- redis`: 20,000 trivial tasks end to end on one Redis —
+ * enqueue in bulk, process, results recorded — for troupe's Redis queue and
+ * worker, BullMQ, and hand-written Redis Streams code (pipelined XADD,
+ * XREADGROUP COUNT, pipelined result XADD + XACK). Each contender runs its
+ * consumer in this process; keys carry a per-run prefix and are deleted after.
+ */
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import { Queue as BullQueue, Worker as BullWorker } from 'bullmq'
+import { RedisQueue, serveTasks } from '../src/backends/index.ts'
+import { median, report, type Cases } from './lib.ts'
+
+const URL = process.env.TROUPE_REDIS ?? 'redis://127.0.0.1:6379'
+const N = Number(process.env.JOBS ?? 20_000)
+const ROUNDS = Number(process.env.ROUNDS ?? 3)
+const run = `bench-${randomBytes(4).toString('hex')}`
+const admin = new Redis(URL)
+
+function identity(n: number): number { return n }
+
+async function troupe(round: number): Promise<number> {
+  const prefix = `${run}-t${round}`
+  const tasks = new RedisQueue<number>('jobs', { redis: URL, prefix })
+  await tasks.ready()
+  const resultsKey = `${prefix}:{results}:q`
+  const stop = new AbortController()
+  const t0 = process.hrtime.bigint()
+  const serving = serveTasks({ redis: URL, prefix, tasks: 'jobs', results: 'results', fn: identity, prefetch: 1000, signal: stop.signal,
+    onProgress: (s) => { if (s.done >= N) void admin.xlen(resultsKey).then((n) => { if (n >= N) stop.abort() }) } })
+  await tasks.putMany(Array.from({ length: N }, (_, i) => i))
+  await serving
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9
+  const recorded = await admin.xlen(resultsKey)
+  if (recorded !== N) throw new Error(`troupe recorded ${recorded} results, expected ${N}`)
+  await tasks.close()
+  return N / secs
+}
+
+async function bullmq(round: number): Promise<number> {
+  const prefix = `${run}-b${round}`
+  const connection = { host: new globalThis.URL(URL).hostname, port: Number(new globalThis.URL(URL).port || 6379), maxRetriesPerRequest: null }
+  const queue = new BullQueue('jobs', { connection, prefix })
+  await queue.waitUntilReady()
+  let done = 0
+  let finish!: () => void
+  const finished = new Promise<void>((r) => { finish = r })
+  const t0 = process.hrtime.bigint()
+  const worker = new BullWorker('jobs', async (job) => identity(job.data as number), { connection, prefix, concurrency: 100 })
+  worker.on('completed', () => { if (++done === N) finish() })
+  for (let i = 0; i < N; i += 1000) {
+    await queue.addBulk(Array.from({ length: Math.min(1000, N - i) }, (_, k) => ({ name: 'j', data: i + k })))
+  }
+  await finished
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9
+  await worker.close()
+  await queue.close()
+  return N / secs
+}
+
+async function rawStreams(round: number): Promise<number> {
+  const stream = `${run}-r${round}:jobs`
+  const results = `${run}-r${round}:results`
+  const producer = new Redis(URL)
+  const consumer = new Redis(URL)
+  await producer.xgroup('CREATE', stream, 'g', '0', 'MKSTREAM')
+  const t0 = process.hrtime.bigint()
+  const producing = (async () => {
+    for (let i = 0; i < N; i += 1000) {
+      const p = producer.pipeline()
+      for (let k = i; k < Math.min(N, i + 1000); k++) p.xadd(stream, '*', 'v', String(k))
+      await p.exec()
+    }
+  })()
+  let done = 0
+  while (done < N) {
+    const reply = await consumer.xreadgroup('GROUP', 'g', 'c', 'COUNT', 1000, 'BLOCK', 1000, 'STREAMS', stream, '>') as [string, [string, string[]][]][] | null
+    if (!reply) continue
+    const entries = reply[0]![1]
+    const p = consumer.pipeline()
+    for (const [, f] of entries) p.xadd(results, '*', 'v', String(identity(Number(f[1]))))
+    p.xack(stream, 'g', ...entries.map(([id]) => id))
+    await p.exec()
+    done += entries.length
+  }
+  await producing
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9
+  producer.disconnect()
+  consumer.disconnect()
+  return N / secs
+}
+
+async function cleanup(): Promise<void> {
+  let cursor = '0'
+  do {
+    const [next, keys] = await admin.scan(cursor, 'MATCH', `${run}*`, 'COUNT', 1000)
+    cursor = next
+    if (keys.length) await admin.del(...keys)
+  } while (cursor !== '0')
+}
+
+const contenders: Record<string, (round: number) => Promise<number>> = { troupe, bullmq, 'raw-streams': rawStreams }
+// ONLY=troupe,raw-streams runs a subset (for profiling).
+const only = process.env.ONLY?.split(',')
+const samples: Record<string, number[]> = {}
+for (const name of Object.keys(contenders)) if (!only || only.includes(name)) samples[name] = []
+try {
+  for (let round = 0; round < ROUNDS; round++) {
+    // Interleaved rounds, so a neighbour's burst on the shared CPU hits every contender alike.
+    for (const name of Object.keys(samples)) samples[name]!.push(await contenders[name]!(round))
+  }
+} finally {
+  await cleanup()
+  admin.disconnect()
+}
+const cases: Cases = { jobs: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)])) }
+report('redis', cases, [
+  `${N} tasks per run, median of ${ROUNDS} interleaved rounds; samples (ops/s): ` +
+  Object.entries(samples).map(([k, v]) => `${k} ${v.map((x) => Math.round(x)).join('/')}`).join(', '),
+])
+process.exit(0)
