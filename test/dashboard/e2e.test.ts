@@ -120,3 +120,48 @@ test('the dashboard shows workers and a queue draining to zero, and /metrics cou
   assert.equal(m.value('troupe_dashboard_source_up', { source: `manager ${address}` }), 1)
   assert.equal(m.types.get('troupe_task_duration_seconds'), 'histogram')
 })
+
+test('troupe manager --dashboard shows the demo task queue fill and drain as troupe worker processes square it', async () => {
+  const N = 3000
+  const { match: [, address, dashUrl] } = await start(
+    ['src/cli/main.ts', 'manager', '--address', '127.0.0.1:0', '--authkey', 'abc', '--joinable-queue', 'tasks', '--queue', 'results', '--dashboard', '0'],
+    /listening on (\S+)[^]*dashboard on (http:\S+)/,
+  )
+  browser ??= await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+    timeout: WAIT,
+  })
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } })
+  await page.goto(dashUrl!, { timeout: WAIT })
+  await page.waitForSelector('[data-testid="queue-row"][data-queue="tasks"]', { timeout: WAIT })
+
+  // Tasks first, workers after: the page must show the backlog before it drains.
+  const producer = await new Manager({ address: address!, authkey: 'abc' }).connect()
+  try {
+    const tasks = await producer.create<SharedJoinableQueue<number | null>>('tasks')
+    await tasks.putMany([...Array.from({ length: N }, (_, i) => i), null, null])
+    await page.waitForFunction((n) => document.querySelector('[data-testid="queue-row"][data-queue="tasks"]')?.getAttribute('data-depth') === String(n), N + 2, { timeout: WAIT })
+    for (let w = 0; w < 2; w++) {
+      children.push(spawn(process.execPath, [
+        '--import', 'tsx', 'src/cli/main.ts', 'worker', '--connect', address!, '--authkey', 'abc', '--tasks', 'tasks', '--results', 'results',
+        '--module', 'examples/distributed-demo.ts', '--export', 'square', '--no-progress',
+      ], { cwd: root, stdio: 'ignore' }))
+    }
+    await page.waitForFunction(() => document.querySelector('[data-testid="queue-row"][data-queue="tasks"]')?.getAttribute('data-depth') === '0', undefined, { timeout: WAIT })
+    await tasks.join({ timeout: WAIT })
+  } finally {
+    await producer.shutdown()
+  }
+  await page.waitForFunction((n) => document.querySelector('[data-testid="queue-row"][data-queue="results"]')?.getAttribute('data-depth') === String(n), N, { timeout: WAIT })
+  await page.screenshot({ path: `${root}test-results/dashboard-manager.png`, fullPage: true })
+
+  const m = parsePrometheus(await httpGet(new URL('metrics', dashUrl).href))
+  assert.equal(m.value('troupe_queue_put_total', { queue: 'tasks' }), N + 2)
+  // A worker that takes both terminators in one batch puts one back, and it is taken again.
+  assert.ok(m.value('troupe_queue_got_total', { queue: 'tasks' }) >= N + 2)
+  assert.equal(m.value('troupe_queue_depth', { queue: 'tasks' }), 0)
+  assert.equal(m.value('troupe_queue_pending', { queue: 'tasks' }), 0)
+  assert.equal(m.value('troupe_queue_put_total', { queue: 'results' }), N)
+  assert.equal(m.value('troupe_queue_depth', { queue: 'results' }), N)
+})

@@ -54,7 +54,7 @@ export function WorkersTable({ workers }: { workers: WorkerStat[] }) {
     <table data-testid="workers">
       <thead><tr><th>worker</th><th>host</th><th class="num">pid</th><th>state</th><th>current task</th><th class="num">done</th><th class="num">failed</th><th class="wide">utilisation</th></tr></thead>
       <tbody>
-        {workers.length === 0 && <Empty cols={8}>No workers have reported yet. <code>troupe worker</code> reports itself to the manager it connects to.</Empty>}
+        {workers.length === 0 && <Empty cols={8}>No workers have reported yet. A worker appears here once it publishes reports (<code>startReporting</code>).</Empty>}
         {workers.map((w) => (
           <tr key={w.id} data-testid="worker-row" data-worker={w.id} data-state={w.state} class={w.state === 'exited' || w.state === 'lost' ? 'gone' : ''}>
             <td class="name">{w.id}{w.pool && <span class="sub"> in {w.pool}</span>}</td>
