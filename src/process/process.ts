@@ -128,7 +128,10 @@ export class Process<A extends unknown[] = unknown[]> {
     this.endpoint = endpoint
     endpoint.onMessage((msg: RuntimeMessage) => {
       if (msg.t === 'done') endpoint.send({ t: 'bye' })
-      else if (msg.t === 'error' || msg.t === 'boot-error') this.error = fromWireError(msg.error)
+      else if (msg.t === 'error' || msg.t === 'boot-error') {
+        this.error = fromWireError(msg.error)
+        if (this.kind === 'thread' || msg.t === 'boot-error') console.error(`Process ${this.name}:\n${msg.error.stack || `${msg.error.name}: ${msg.error.message}`}`)
+      }
     })
     if (this.daemon) {
       endpoint.unref()
@@ -216,8 +219,9 @@ export async function processRuntime(boot: Boot): Promise<void> {
     await fn(...values)
   } catch (err) {
     code = 1
-    // Like Python, the place that failed prints the traceback on its own stderr.
-    console.error(`Process ${boot.info.name}:\n${(err as Error)?.stack ?? String(err)}`)
+    // Like Python, a failed process prints the traceback on its own stderr. A thread's stderr reaches the
+    // parent asynchronously and can be lost if the parent exits first, so the parent prints a thread's.
+    if (boot.info.kind === 'process') console.error(`Process ${boot.info.name}:\n${(err as Error)?.stack ?? String(err)}`)
     link.send({ t: 'error', error: toWireError(err, placeLabel()) })
   }
   await runPlaceExitHooks()
