@@ -144,7 +144,8 @@ async function troupeThreadTell(): Promise<number> {
   await c.ask('count', { timeout: 30_000 }) // started
   const ops = await opsPerSecond(THREAD_TELL, async () => {
     for (let i = 0; i < THREAD_TELL; i++) c.send(i)
-    await c.ask('count', { timeout: 60_000 })
+    const n = await c.ask('count', { timeout: 60_000 })
+    if (n !== THREAD_TELL) throw new Error(`thread actor counted ${n}, expected ${THREAD_TELL}`)
   })
   await c.stop()
   return ops

@@ -14,16 +14,21 @@ const loaded = new Map<string, (...args: any[]) => unknown>()
 
 /** The actor behind `Worker`: runs each submitted function, one at a time, and answers with its result. */
 export class TaskRunner extends Actor<Task> {
-  /** Run one task. */
-  async receive(task: Task): Promise<unknown> {
-    if (typeof task.fn === 'function') return task.fn(...task.args)
-    const key = `${task.fn.url}#${task.fn.name}`
-    let fn = loaded.get(key)
-    if (!fn) {
-      fn = await load<(...args: any[]) => unknown>(task.fn)
-      loaded.set(key, fn)
+  /** Run one task; its error answers the submit instead of crashing the worker. */
+  async receive(task: Task): Promise<void> {
+    const reply = this.deferReply()
+    try {
+      if (typeof task.fn === 'function') return reply.resolve(await task.fn(...task.args))
+      const key = `${task.fn.url}#${task.fn.name}`
+      let fn = loaded.get(key)
+      if (!fn) {
+        fn = await load<(...args: any[]) => unknown>(task.fn)
+        loaded.set(key, fn)
+      }
+      reply.resolve(await fn(...task.args))
+    } catch (err) {
+      reply.reject(err)
     }
-    return fn(...task.args)
   }
 }
 

@@ -103,3 +103,15 @@ export async function useRefFromProcess(ref: ActorRef<CounterMsg, number>): Prom
   const v = await ref.ask({ type: 'get' }, { timeout: 10_000 })
   ref.send({ type: 'add', n: v })
 }
+
+/** Functions for Worker.submit. */
+export function add(a: number, b: number): number {
+  return a + b
+}
+export async function napThenEcho<T>(ms: number, v: T): Promise<T> {
+  await new Promise((r) => setTimeout(r, ms))
+  return v
+}
+export function fails(msg: string): never {
+  throw new TypeError(msg)
+}
