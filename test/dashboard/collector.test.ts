@@ -132,3 +132,21 @@ test('pool and actor restarts are counted, and pool workers are not counted twic
   assert.equal(m.value('troupe_actor_mailbox', { actor: '/root/pinger' }), 3)
   assert.equal(m.value('troupe_pool_queued', { pool: 'pool-1' }), 7)
 })
+
+test('malformed reports are skipped or read with zeros, never as NaN in /metrics', async () => {
+  const src = scripted()
+  const c = new Collector([src])
+  src.reports = [
+    { kind: 'worker', id: 'half', done: 'many', recent: { from: 0, ms: ['x'] } } as any,
+    { kind: 'nonsense', id: 'x' } as any,
+    { kind: 'worker' } as any,
+    null as any,
+    { kind: 'actors', id: 'sys', roots: [{ name: 'a', mailbox: 'full', children: [null, { name: 'b' }] }] } as any,
+  ]
+  const snap = await c.tick()
+  assert.deepEqual(snap.workers.map((w) => [w.id, w.done, w.state]), [['half', 0, 'idle']])
+  assert.deepEqual(snap.actors[0]!.roots[0]!.children.map((n) => n.path), ['/b'])
+  const text = (await c.metrics.render()).body
+  assert.doesNotMatch(text.split('\n').filter((l) => l.startsWith('troupe_') && !l.startsWith('troupe_dashboard_')).join('\n'), /NaN/i)
+  parsePrometheus(text)
+})

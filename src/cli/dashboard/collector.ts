@@ -141,8 +141,9 @@ export class Collector {
       sources.push({ name: source.name, ok: true })
       for (const q of r.sample.queues ?? []) queues.push(this.withRates(q, now))
       const keys = new Set<string>()
-      for (const rep of r.sample.reports ?? []) {
-        if (!isReport(rep)) continue
+      for (const raw of r.sample.reports ?? []) {
+        const rep = normalize(raw)
+        if (!rep) continue
         const key = `${rep.kind}:${rep.id}`
         keys.add(key)
         this.track(key, rep, source.name, now, durations)
@@ -267,10 +268,47 @@ export class Collector {
   }
 }
 
-function isReport(r: unknown): r is Report {
-  if (typeof r !== 'object' || r === null) return false
+/**
+ * Accept a report only in a shape the page and the metrics can use: anyone
+ * holding the authkey can publish one (a Python client, an older troupe), and
+ * a missing count must read as 0, not poison a counter with NaN.
+ */
+function normalize(r: unknown): Report | undefined {
+  if (typeof r !== 'object' || r === null) return undefined
   const o = r as Record<string, unknown>
-  return (o.kind === 'worker' || o.kind === 'pool' || o.kind === 'actors') && typeof o.id === 'string'
+  if ((o.kind !== 'worker' && o.kind !== 'pool' && o.kind !== 'actors') || typeof o.id !== 'string' || o.id === '') return undefined
+  const count = (k: string) => (typeof o[k] === 'number' && Number.isFinite(o[k]) && (o[k] as number) >= 0 ? o[k] as number : 0)
+  // Without a seq, change cannot be seen: NaN never equals itself, so such a report counts as fresh while present.
+  const base = { id: o.id, host: typeof o.host === 'string' ? o.host : '?', pid: count('pid'), seq: typeof o.seq === 'number' ? o.seq : NaN }
+  if (o.kind === 'actors') return { ...base, kind: 'actors', roots: Array.isArray(o.roots) ? o.roots.map(node).filter((n): n is ActorNode => n !== undefined) : [] }
+  const recent = o.recent as { from?: unknown; ms?: unknown } | undefined
+  const ring = recent && typeof recent.from === 'number' && Array.isArray(recent.ms) && recent.ms.every((x) => typeof x === 'number' && x >= 0)
+    ? { from: recent.from, ms: recent.ms as number[] } : undefined
+  if (o.kind === 'pool') {
+    return {
+      ...o, ...base, kind: 'pool', workers: count('workers'), busy: count('busy'), queued: count('queued'),
+      done: count('done'), failed: count('failed'), restarts: count('restarts'), recent: ring,
+    } as PoolReport
+  }
+  const states = ['starting', 'idle', 'busy', 'stopping', 'exited']
+  return {
+    ...o, ...base, kind: 'worker', state: states.includes(o.state as string) ? o.state as WorkerReport['state'] : 'idle',
+    task: typeof o.task === 'string' ? o.task : null, done: count('done'), failed: count('failed'), busyMs: count('busyMs'),
+    startedAt: count('startedAt'), recent: ring,
+  } as WorkerReport
+}
+
+function node(n: unknown): ActorNode | undefined {
+  if (typeof n !== 'object' || n === null) return undefined
+  const o = n as Record<string, unknown>
+  if (typeof o.name !== 'string') return undefined
+  const num = (k: string) => (typeof o[k] === 'number' && Number.isFinite(o[k]) ? o[k] as number : 0)
+  return {
+    ...o, path: typeof o.path === 'string' ? o.path : `/${o.name}`, name: o.name,
+    state: (['starting', 'running', 'restarting', 'stopped', 'failed'] as const).find((s) => s === o.state) ?? 'running',
+    mailbox: num('mailbox'), restarts: num('restarts'),
+    children: Array.isArray(o.children) ? o.children.map(node).filter((c): c is ActorNode => c !== undefined) : [],
+  } as ActorNode
 }
 
 function sumRestarts(nodes: ActorNode[]): number {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { hostname } from 'node:os'
 import type { AddressInfo } from 'node:net'
 import type { Collector } from './collector.js'
-import type { Hello } from './model.js'
+import type { Hello, Snapshot } from './model.js'
 import { tokenMatches } from './token.js'
 
 /** How the HTTP side of the dashboard is served. */
@@ -113,7 +113,10 @@ export async function serveDashboard(options: DashboardServerOptions): Promise<D
     }
     res.write(`retry: 2000\nevent: hello\ndata: ${JSON.stringify(hello)}\n\n`)
     streams.add(res)
-    const unsubscribe = collector.subscribe((snap) => res.write(`event: snapshot\ndata: ${JSON.stringify(snap)}\n\n`))
+    const unsubscribe = collector.subscribe((snap) => {
+      // A page that cannot keep up skips snapshots instead of piling them up: each one supersedes the last.
+      if (!res.writableNeedDrain) res.write(encodeSnapshot(snap))
+    })
     // A comment line now and then keeps proxies from closing an idle stream.
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000).unref()
     const done = (): void => {
@@ -172,6 +175,18 @@ export async function serveDashboard(options: DashboardServerOptions): Promise<D
       await closed
     },
   }
+}
+
+const encoded = new WeakMap<Snapshot, string>()
+
+/** One snapshot as an SSE event, serialized once however many pages watch. */
+function encodeSnapshot(snap: Snapshot): string {
+  let text = encoded.get(snap)
+  if (text === undefined) {
+    text = `event: snapshot\ndata: ${JSON.stringify(snap)}\n\n`
+    encoded.set(snap, text)
+  }
+  return text
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {

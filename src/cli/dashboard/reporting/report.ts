@@ -23,14 +23,23 @@ export const RECENT_DURATIONS = 256
 
 /** Latest report per id, held by the manager server. */
 export class ReportBoard {
-  private readonly reports = new Map<string, Report>()
+  private readonly reports = new Map<string, { report: Report; at: number }>()
+  private prunedAt = 0
+
+  /**
+   * @param maxAgeMs reports not refreshed for this long are dropped (default 15 minutes), so
+   *   workers that come and go under new ids do not grow the manager's memory forever.
+   */
+  constructor(private readonly maxAgeMs = 15 * 60_000) {}
 
   /** Store (replace) the report of `report.id`. */
   publish(report: Report): void {
     if (typeof report !== 'object' || report === null || typeof (report as { id?: unknown }).id !== 'string') {
       throw new TypeError('a report needs a string id')
     }
-    this.reports.set(`${report.kind}:${report.id}`, report)
+    const now = Date.now()
+    this.reports.set(`${report.kind}:${report.id}`, { report, at: now })
+    if (now - this.prunedAt > 60_000) this.prune(now)
   }
 
   /** Remove a report (a worker that shut down cleanly). */
@@ -40,7 +49,13 @@ export class ReportBoard {
 
   /** Every report. */
   all(): Report[] {
-    return [...this.reports.values()]
+    this.prune(Date.now())
+    return [...this.reports.values()].map((e) => e.report)
+  }
+
+  private prune(now: number): void {
+    this.prunedAt = now
+    for (const [key, e] of this.reports) if (now - e.at > this.maxAgeMs) this.reports.delete(key)
   }
 }
 
@@ -54,12 +69,13 @@ export function reportBoard(): ReportBoard {
 
 /** Anything with `register(typeid, factory)`: a BaseManager before it serves. */
 export interface Registers {
-  register(typeid: string, factory: () => unknown): unknown
+  register(typeid: string, factory: () => unknown, opts?: { exposed?: string[] }): unknown
 }
 
 /** Let workers report to this manager: register the `troupe.reports` typeid. Call before `serve()`/`start()`. */
 export function enableReports<M extends Registers>(manager: M): M {
-  manager.register(REPORTS_TYPEID, reportBoard)
+  // Only these three: a client holding the authkey may publish and read, nothing else.
+  manager.register(REPORTS_TYPEID, reportBoard, { exposed: ['publish', 'withdraw', 'all'] })
   return manager
 }
 
