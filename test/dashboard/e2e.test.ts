@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { Manager, type SharedJoinableQueue } from '../../src/manager/index.ts'
 import { parsePrometheus } from './prom.ts'
+import { startDashboard } from '../../src/cli/dashboard/index.ts'
 
 // The functions given to waitForFunction run in the page; the test's tsconfig has no DOM types.
 declare const document: {
@@ -164,4 +165,32 @@ test('troupe manager --dashboard shows the demo task queue fill and drain as tro
   assert.equal(m.value('troupe_queue_pending', { queue: 'tasks' }), 0)
   assert.equal(m.value('troupe_queue_put_total', { queue: 'results' }), N)
   assert.equal(m.value('troupe_queue_depth', { queue: 'results' }), N)
+})
+
+test('a dashboard that requires a token works in the browser from the printed link and refuses the bare address', async () => {
+  const dash = await startDashboard({
+    sources: [{ name: 'fixed', async sample() { return { queues: [{ name: 'jobs', backend: 'manager' as const, depth: 7 }] } } }],
+    authkey: 'abc', requireToken: true, intervalMs: 200,
+  })
+  try {
+    assert.match(dash.url, /\?token=[0-9a-f]{32}$/)
+    browser ??= await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+      timeout: WAIT,
+    })
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    const failed: string[] = []
+    page.on('response', (r) => { if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`) })
+    await page.goto(dash.url, { timeout: WAIT })
+    await page.waitForSelector('[data-testid="queue-row"][data-queue="jobs"][data-depth="7"]', { timeout: WAIT })
+    assert.deepEqual(failed, [])
+    const bare = await (await browser.newContext()).newPage()
+    const res = await bare.goto(dash.url.replace(/\?.*$/, ''), { timeout: WAIT })
+    assert.equal(res?.status(), 401)
+    await context.close()
+  } finally {
+    await dash.close()
+  }
 })
