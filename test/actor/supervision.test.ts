@@ -85,7 +85,7 @@ test('a nested supervisor that gives up is a failure for its parent, which resta
 
 test('backoff delays restarts', async () => {
   lifeLog.length = 0
-  const sup = supervise([{ actor: Life, args: ['x'] }], { backoff: { minMs: 40, maxMs: 100 } })
+  const sup = supervise([{ actor: Life, args: ['x'] }], { backoff: { minMs: 400, maxMs: 1000 } })
   const [x] = sup.children
   await assert.rejects(x!.ask('boom'))
   await sleep(5)
