@@ -4,6 +4,8 @@ import { ConnectionClosedError, ProtocolError, TimeoutError } from '../errors.js
 /** Default cap on one frame's payload (64 MiB); larger frames close the connection with ProtocolError. */
 export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024
 
+// The cap on frames read before the handshake is done (CPython's recv_bytes(256), wire reference §2.4).
+const AUTH_CAP = 256
 // CPython writes header and payload in one write() up to this size (wire reference §1.2).
 const SINGLE_WRITE_MAX = 16384
 
@@ -37,36 +39,49 @@ export class FrameReader {
     this.limit = limit
   }
 
-  /** Feed bytes; returns the complete frames they finish. Throws ProtocolError on a bad or oversized header. */
+  /** Feed bytes and return every complete frame they finish (each checked against the limit as it is parsed). */
   push(chunk: Buffer): Buffer[] {
+    this.append(chunk)
+    const out: Buffer[] = []
+    for (let f = this.next(); f; f = this.next()) out.push(f)
+    return out
+  }
+
+  /** Add bytes without parsing them yet. */
+  append(chunk: Buffer): void {
     this.chunks.push(chunk)
     this.have += chunk.length
-    const out: Buffer[] = []
-    for (;;) {
-      if (this.need < 0) {
-        if (this.have < 4) break
-        const head = this.peek(12)
-        const n = head.readInt32BE(0)
-        if (n === -1) {
-          if (this.have < 12) break
-          const big = head.readBigUInt64BE(4)
-          if (big > BigInt(this.limit)) throw new ProtocolError(`frame of ${big} bytes exceeds the limit of ${this.limit} bytes`)
-          this.need = Number(big)
-          this.headerLen = 12
-        } else if (n < 0) {
-          throw new ProtocolError(`malformed frame header (length ${n})`)
-        } else {
-          if (n > this.limit) throw new ProtocolError(`frame of ${n} bytes exceeds the limit of ${this.limit} bytes`)
-          this.need = n
-          this.headerLen = 4
-        }
+  }
+
+  /**
+   * The next complete frame, or undefined. Parsing one frame at a time lets
+   * the limit change between frames (256 bytes for auth frames, then the
+   * connection's limit), even when they arrived in one chunk.
+   * Throws ProtocolError on a bad or oversized header.
+   */
+  next(): Buffer | undefined {
+    if (this.need < 0) {
+      if (this.have < 4) return undefined
+      const head = this.peek(12)
+      const n = head.readInt32BE(0)
+      if (n === -1) {
+        if (this.have < 12) return undefined
+        const big = head.readBigUInt64BE(4)
+        if (big > BigInt(this.limit)) throw new ProtocolError(`frame of ${big} bytes exceeds the limit of ${this.limit} bytes`)
+        this.need = Number(big)
+        this.headerLen = 12
+      } else if (n < 0) {
+        throw new ProtocolError(`malformed frame header (length ${n})`)
+      } else {
+        if (n > this.limit) throw new ProtocolError(`frame of ${n} bytes exceeds the limit of ${this.limit} bytes`)
+        this.need = n
+        this.headerLen = 4
       }
-      if (this.have < this.headerLen + this.need) break
-      const all = this.take(this.headerLen + this.need)
-      out.push(all.subarray(this.headerLen))
-      this.need = -1
     }
-    return out
+    if (this.have < this.headerLen + this.need) return undefined
+    const all = this.take(this.headerLen + this.need)
+    this.need = -1
+    return all.subarray(this.headerLen)
   }
 
   // The first `n` bytes (or fewer if not there), joining chunks only when the header straddles them.
@@ -116,7 +131,6 @@ export class FrameConnection {
   /** Resolves when the socket has closed. */
   readonly closed: Promise<Error | undefined>
   private readonly reader: FrameReader
-  private queued: Buffer[] = []
   private waiter: { resolve(b: Buffer): void; reject(e: Error): void } | undefined
   private handler: ((frame: Buffer) => void) | undefined
   private closeHandlers: ((reason: Error | undefined) => void)[] = []
@@ -127,7 +141,8 @@ export class FrameConnection {
     this.socket = socket
     this.peer = opts.peer ?? (socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unix socket peer')
     this.maxFrameSize = opts.maxFrameSize ?? DEFAULT_MAX_FRAME
-    this.reader = new FrameReader(this.maxFrameSize)
+    // Until someone reads with a larger limit, only handshake-sized frames are accepted.
+    this.reader = new FrameReader(AUTH_CAP)
     this.closed = new Promise((r) => { this.resolveClosed = r })
     socket.setNoDelay?.(true)
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
@@ -137,18 +152,23 @@ export class FrameConnection {
   }
 
   private onData(chunk: Buffer): void {
-    let frames: Buffer[]
-    try {
-      frames = this.reader.push(chunk)
-    } catch (err) {
-      this.close(err as Error)
-      return
-    }
-    for (const f of frames) {
-      if (this.isClosed) return
+    this.reader.append(chunk)
+    this.deliver()
+  }
+
+  // Frames are parsed only when someone takes them, so each is checked against the limit of the read that takes it.
+  private deliver(): void {
+    while (!this.isClosed && (this.handler || this.waiter)) {
+      let f: Buffer | undefined
+      try {
+        f = this.reader.next()
+      } catch (err) {
+        this.close(err as Error)
+        return
+      }
+      if (!f) return
       if (this.handler) this.handler(f)
-      else if (this.waiter) { const w = this.waiter; this.waiter = undefined; w.resolve(f) }
-      else this.queued.push(f)
+      else { const w = this.waiter!; this.waiter = undefined; w.resolve(f) }
     }
   }
 
@@ -174,24 +194,20 @@ export class FrameConnection {
    * only; `timeoutMs` bounds the wait and closes the connection when it expires.
    */
   readFrame(opts: { maxSize?: number; timeoutMs?: number } = {}): Promise<Buffer> {
-    if (this.queued.length) {
-      const f = this.queued.shift()!
-      if (opts.maxSize !== undefined && f.length > opts.maxSize) return Promise.reject(this.fail(new ProtocolError(`frame of ${f.length} bytes exceeds the limit of ${opts.maxSize} bytes`)))
-      return Promise.resolve(f)
-    }
     if (this.isClosed) return Promise.reject(this.closeReason ?? new ConnectionClosedError(`connection to ${this.peer} closed`))
-    const prev = this.reader.limit
-    if (opts.maxSize !== undefined) this.reader.limit = opts.maxSize
-    return new Promise<Buffer>((resolve, reject) => {
+    this.reader.limit = opts.maxSize ?? this.maxFrameSize
+    const p = new Promise<Buffer>((resolve, reject) => {
       const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
         this.waiter = undefined
         reject(this.fail(new TimeoutError(`no frame from ${this.peer} within ${opts.timeoutMs} ms`)))
       }, opts.timeoutMs)
       this.waiter = {
-        resolve: (b) => { clearTimeout(timer); this.reader.limit = prev; resolve(b) },
-        reject: (e) => { clearTimeout(timer); this.reader.limit = prev; reject(e) },
+        resolve: (b) => { clearTimeout(timer); resolve(b) },
+        reject: (e) => { clearTimeout(timer); reject(e) },
       }
     })
+    this.deliver()
+    return p
   }
 
   private fail(err: Error): Error {
@@ -202,9 +218,8 @@ export class FrameConnection {
   /** Deliver every following frame (and any already buffered) to `fn`. */
   onFrame(fn: (frame: Buffer) => void): void {
     this.handler = fn
-    const q = this.queued
-    this.queued = []
-    for (const f of q) if (!this.isClosed) fn(f)
+    this.reader.limit = this.maxFrameSize
+    this.deliver()
   }
 
   /** Call `fn` once when the connection closes, with the reason if it was not a clean end. */
