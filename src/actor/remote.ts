@@ -6,7 +6,7 @@ import type { MailboxStats } from './mailbox.js'
 import { Pending, type AskOptions } from './pending.js'
 import { placeId } from './place.js'
 import { REF_TYPE, withTimeout, type ActorRef, type JoinOptions } from './ref.js'
-import { gatewayAddress, route, watchRemote } from './router.js'
+import { gatewayAddress, rememberGateway, route, watchRemote } from './router.js'
 
 /** A ref to an actor in another place: every call becomes a frame routed through the spawn tree. */
 export class RemoteRef<Msg = unknown, Reply = unknown> implements ActorRef<Msg, Reply>, Portable {
@@ -104,6 +104,7 @@ export class RemoteRef<Msg = unknown, Reply = unknown> implements ActorRef<Msg, 
 
 /** Rebuild a ref that arrived from another place: local when the actor lives (or is aliased) here. */
 export function reviveRef(addr: Address): ActorRef<any, any> {
+  rememberGateway(addr.gw)
   if (addr.place === placeId()) {
     const e = lookup(addr.id)
     if (e) return e.ref

@@ -56,6 +56,7 @@ export function removeChild(childPlace: string): void {
 // A place that ended (announced by the process router through the whole tree): asks and watches aimed into it
 // cannot be answered any more, so they settle now instead of waiting.
 onPlaceDown((place) => {
+  for (const p of knownGateways.keys()) if (isUnder(p, place)) knownGateways.delete(p)
   const cause = new ActorStoppedError(`place ${place} ended`)
   for (const p of pendingWhere((p) => p.target !== undefined && isUnder(p.target, place))) {
     p.fail(new ActorStoppedError(`the place ${p.target} holding the actor ended before answering`, { cause }))
@@ -66,6 +67,13 @@ onPlaceDown((place) => {
 })
 
 let gateway: ObjectAddress | undefined
+// Gateways of other places learned from refs that arrived here: how a plain Process target finds the root for subjects.
+const knownGateways = new Map<string, ObjectAddress>()
+
+/** Remember another place's gateway (from a ref that arrived here). */
+export function rememberGateway(gw: ObjectAddress | undefined): void {
+  if (gw && gw.place !== placeId() && !knownGateways.has(gw.place)) knownGateways.set(gw.place, gw)
+}
 const reviverModule = new URL(import.meta.url.endsWith('.ts') ? './remote.ts' : './remote.js', import.meta.url).href
 
 /** The address refs to entity `id` of this place carry to other places. */
@@ -97,9 +105,10 @@ export function route(frame: Frame): void {
     if (child) return child.post(K_FRAME, frame)
   } else if (parent) return parent.post(K_FRAME, frame)
   // Not on an actor channel: through the process router to the destination's gateway.
-  if (frame.gw && frame.gw.place === to) {
+  const gw = frame.gw && frame.gw.place === to ? frame.gw : knownGateways.get(to)
+  if (gw) {
     try {
-      return connect(frame.gw).notify('frame', [frame])
+      return connect(gw).notify('frame', [frame])
     } catch { /* unsendable or no route: undeliverable below */ }
   }
   undeliverable(frame)

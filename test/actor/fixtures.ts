@@ -115,3 +115,8 @@ export async function napThenEcho<T>(ms: number, v: T): Promise<T> {
 export function fails(msg: string): never {
   throw new TypeError(msg)
 }
+
+/** A Process target that publishes to a subject (it found the root through the ref it was given). */
+export function publishFromProcess(_anyRootRef: ActorRef<unknown>, subject: string, body: string): void {
+  publish(subject, body)
+}

@@ -1,7 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { publish, spawn, subjectMatches, subscribe, subscriptionCount } from '../../src/actor/index.ts'
-import { Listener, Recorder } from './fixtures.ts'
+import { Listener, Recorder, publishFromProcess } from './fixtures.ts'
+import { Process } from '../../src/process/index.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -82,5 +83,19 @@ test('subscriptions made inside thread and process actors reach publishers in ev
   } finally {
     await inThread.stop()
     await inProcess.stop()
+  }
+})
+
+test('a plain Process target handed a ref can publish to subjects too', async () => {
+  const rec = spawn(Recorder)
+  subscribe('proc.*', rec)
+  const p = new Process({ target: publishFromProcess, args: [rec as any, 'proc.hello', 'from a Process'], kind: 'process' })
+  try {
+    await p.start()
+    await p.join({ timeout: 20_000 })
+    await until(async () => ((await rec.ask({ type: 'log' })) as string[]).length === 1, 'the published message')
+    assert.deepEqual(await rec.ask({ type: 'log' }), ['from a Process'])
+  } finally {
+    await rec.stop()
   }
 })
