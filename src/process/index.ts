@@ -3,6 +3,6 @@ export { Endpoint, signalNumber, type Kind, type ExitInfo, type EndpointOptions,
 export { currentPlace, placeLabel, type PlaceInfo } from './place.js'
 export {
   serve, connect, placeAddress, isUnder, onPlaceDown, beforePlaceExit, runPlaceExitHooks, reviveAsync, isRouterFrame,
-  type ObjectAddress, type RequestContext, type Handler, type Served, type Remote,
+  type ObjectAddress, type RequestContext, type RequestOptions, type Handler, type Served, type Remote,
 } from './router.js'
 export { Process, currentProcess, activeChildren, processRuntime, type ProcessOptions } from './process.js'

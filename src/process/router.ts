@@ -41,11 +41,19 @@ export interface Served {
   close(): void
 }
 
+/** Options of `Remote.request`. */
+export interface RequestOptions {
+  /** Cancels: the server's handler sees `ctx.signal` abort and its answer settles the call. */
+  signal?: AbortSignal
+  /** The args already went through `marshal` (hot paths that check values as they are buffered): whether they hold portables. */
+  marshalled?: { portables: boolean }
+}
+
 /** A connection to a served object, usable from any place (including its own). */
 export interface Remote {
   readonly address: ObjectAddress
   /** Call `method`; resolves with the handler's result or rejects with its error (class, message, remote stack, origin kept). */
-  request<T = unknown>(method: string, args: unknown[], opts?: { signal?: AbortSignal }): Promise<T>
+  request<T = unknown>(method: string, args: unknown[], opts?: RequestOptions): Promise<T>
   /** Fire and forget; dropped silently when the place is gone. */
   notify(method: string, args: unknown[]): void
 }
@@ -100,7 +108,7 @@ export function serve(handler: Handler): Served {
 export function connect(address: ObjectAddress): Remote {
   return {
     address,
-    request: <T>(method: string, args: unknown[], opts?: { signal?: AbortSignal }) => request<T>(address, method, args, opts?.signal),
+    request: <T>(method: string, args: unknown[], opts?: RequestOptions) => request<T>(address, method, args, opts?.signal, opts?.marshalled),
     notify: (method: string, args: unknown[]) => notify(address, method, args),
   }
 }
@@ -124,7 +132,7 @@ export async function runPlaceExitHooks(): Promise<void> {
   }
 }
 
-function request<T>(address: ObjectAddress, method: string, args: unknown[], signal?: AbortSignal): Promise<T> {
+function request<T>(address: ObjectAddress, method: string, args: unknown[], signal?: AbortSignal, marshalled?: { portables: boolean }): Promise<T> {
   if (address.place === here) {
     // Same place: call the handler directly, values pass by reference as in any local call.
     const handler = served.get(address.id)
@@ -135,7 +143,7 @@ function request<T>(address: ObjectAddress, method: string, args: unknown[], sig
       return Promise.reject(err)
     }
   }
-  const m = marshal(args, 'args')
+  const m = marshalled ? { value: args, portables: marshalled.portables } : marshal(args, 'args')
   const cid = ++callSeq
   return new Promise<T>((resolve, reject) => {
     pending.set(cid, { to: address.place, resolve: resolve as (v: unknown) => void, reject })

@@ -38,10 +38,25 @@ export interface QueueDescriptor extends ObjectAddress { kind: QueueKind; maxsiz
 /** How a handle reaches the queue's state: directly in its home, through the router elsewhere. */
 interface Transport {
   readonly remote: boolean
-  call(method: string, args: unknown[], signal?: AbortSignal): Promise<unknown>
+  call(method: string, args: unknown[], signal?: AbortSignal, marshalled?: { portables: boolean }): Promise<unknown>
 }
 
 const never = new AbortController().signal
+const RESOLVED = Promise.resolve()
+
+/** Primitives and plain objects of primitives need no marshal walk (the common small item: one check, no allocation). */
+function isFlat(v: unknown): boolean {
+  const t = typeof v
+  if (t !== 'object') return t !== 'function' && t !== 'symbol'
+  if (v === null) return true
+  if (Object.getPrototypeOf(v) !== Object.prototype) return false
+  for (const k in v as object) {
+    const x = (v as Record<string, unknown>)[k]
+    const tx = typeof x
+    if (tx === 'object' ? x !== null : tx === 'function' || tx === 'symbol') return false
+  }
+  return true
+}
 
 function localTransport(core: QueueCore<unknown>): Transport {
   return {
@@ -57,7 +72,7 @@ function localTransport(core: QueueCore<unknown>): Transport {
 }
 
 function remoteTransport(remote: Remote): Transport {
-  return { remote: true, call: (method, args, signal) => remote.request(method, args, { signal }) }
+  return { remote: true, call: (method, args, signal, marshalled) => remote.request(method, args, { signal, marshalled }) }
 }
 
 // Items buffered per handle before a batch is sent without waiting for the turn to end.
@@ -81,7 +96,9 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
   /** The state, in the queue's home place only. */
   private readonly core: QueueCore<T> | undefined
   private address: ObjectAddress | undefined
-  private outbox: T[] = []
+  // Items checked and converted by marshal as they were put, sent as they are.
+  private outbox: unknown[] = []
+  private outboxPortables = false
   private flushQueued = false
   private lastFlush: Promise<void> = Promise.resolve()
   private closedSeen = false
@@ -146,23 +163,34 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
   /** Remote, unbounded: an unbounded put never waits, so it resolves once buffered (as Python's feeder thread does). */
   private buffer(item: T): Promise<void> {
     if (this.closedSeen) return Promise.reject(new ClosedError('put() on a closed queue'))
-    try { marshal(item, 'item') } catch (err) { return Promise.reject(err) }
-    if (this.outbox.push(item) === 1) dirty.add(this as Queue<unknown>)
+    let value: unknown = item
+    if (!isFlat(item)) {
+      try {
+        const m = marshal(item, 'item')
+        value = m.value
+        if (m.portables) this.outboxPortables = true
+      } catch (err) {
+        return Promise.reject(err)
+      }
+    }
+    if (this.outbox.push(value) === 1) dirty.add(this as Queue<unknown>)
     if (this.outbox.length >= BATCH) void this.flush()
     else if (!this.flushQueued) {
       this.flushQueued = true
       setImmediate(() => { this.flushQueued = false; void this.flush() })
     }
-    return Promise.resolve()
+    return RESOLVED
   }
 
   /** Send buffered puts now; resolves when the queue's home has them. */
   flush(): Promise<void> {
     if (!this.outbox.length) return this.lastFlush
     const items = this.outbox
+    const portables = this.outboxPortables
     this.outbox = []
+    this.outboxPortables = false
     dirty.delete(this as Queue<unknown>)
-    this.lastFlush = (this.transport.call('put', [items]) as Promise<void>).catch((err: Error) => {
+    this.lastFlush = (this.transport.call('put', [items], undefined, { portables }) as Promise<void>).catch((err: Error) => {
       if (err instanceof ClosedError) this.closedSeen = true
       else process.emitWarning(`troupe: ${items.length} queued item(s) could not be delivered: ${err.message}`)
     })
@@ -202,49 +230,21 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
   }
 
   /** Iterate until the queue is closed and drained. A consumer in another place prefetches `prefetch` items. */
-  async *iterate(opts: IterateOptions = {}): AsyncGenerator<T, void, undefined> {
-    if (!this.transport.remote) {
-      for (;;) {
-        let v: T
-        try { v = await this.get() } catch (err) { if (err instanceof ClosedError) return; throw err }
-        yield v
-      }
-    }
-    const prefetch = Math.max(1, opts.prefetch ?? 256)
-    let batch: T[] = []
-    let i = 0
-    let inflight: Promise<TakeResult<T>> | undefined
-    let ctl: AbortController | undefined
-    const ask = () => { ctl = new AbortController(); inflight = this.call<TakeResult<T>>('take', [prefetch], ctl.signal) }
-    try {
-      ask()
-      for (;;) {
-        const r = await inflight!
-        inflight = undefined
-        if (r.done) return
-        batch = r.items
-        i = 0
-        // Ask for the next batch now, so it travels while this one is consumed.
-        ask()
-        while (i < batch.length) {
-          const v = batch[i]!
-          batch[i++] = undefined as T
-          yield v
-        }
-      }
-    } finally {
-      // Stopped early: give back what was fetched but not consumed, so no item is lost.
-      const rest = batch.slice(i)
-      if (inflight) {
-        ctl!.abort()
-        try { rest.push(...(await inflight).items) } catch { /* home gone: nothing to return */ }
-      }
-      if (rest.length) await this.call('unget', [rest]).catch(() => {})
+  iterate(opts: IterateOptions = {}): AsyncIterableIterator<T> {
+    if (!this.transport.remote) return this.iterateHere()
+    return new PrefetchIterator<T>((m, a, sig) => this.call(m, a, sig), Math.max(1, opts.prefetch ?? 256))
+  }
+
+  private async *iterateHere(): AsyncGenerator<T, void, undefined> {
+    for (;;) {
+      let v: T
+      try { v = await this.get() } catch (err) { if (err instanceof ClosedError) return; throw err }
+      yield v
     }
   }
 
   /** `for await (const item of queue)`: iterate with the default prefetch. */
-  [Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
     return this.iterate()
   }
 
@@ -278,6 +278,86 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
   /** @internal The home state (pipes watch its writers). */
   homeCore(): QueueCore<T> | undefined {
     return this.core
+  }
+}
+
+const DONE: IteratorResult<never> = { value: undefined as never, done: true }
+
+/**
+ * A consumer in another place: one `take` request fetches a batch, and the
+ * next batch is requested as soon as one arrives, so items travel while the
+ * previous ones are consumed. `next()` is served from the batch without a
+ * round trip; `return()` (a `break`) gives back what was fetched but unused.
+ */
+class PrefetchIterator<T> implements AsyncIterableIterator<T> {
+  private batch: T[] = []
+  private i = 0
+  private inflight: Promise<TakeResult<T>> | undefined
+  private ctl: AbortController | undefined
+  private refilling: Promise<IteratorResult<T>> | undefined
+  private finished = false
+
+  constructor(private readonly call: <R>(method: string, args: unknown[], signal?: AbortSignal) => Promise<R>, private readonly prefetch: number) {}
+
+  private ask(): void {
+    this.ctl = new AbortController()
+    this.inflight = this.call<TakeResult<T>>('take', [this.prefetch], this.ctl.signal)
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.refilling) return this.refilling.then(() => this.next())
+    if (this.i < this.batch.length) {
+      const value = this.batch[this.i]!
+      this.batch[this.i++] = undefined as T
+      return Promise.resolve({ value, done: false })
+    }
+    if (this.finished) return Promise.resolve(DONE)
+    this.refilling = this.refill().finally(() => { this.refilling = undefined })
+    return this.refilling
+  }
+
+  private async refill(): Promise<IteratorResult<T>> {
+    for (;;) {
+      if (!this.inflight) this.ask()
+      let r: TakeResult<T>
+      try {
+        r = await this.inflight!
+      } catch (err) {
+        this.inflight = undefined
+        this.finished = true
+        throw err
+      }
+      this.inflight = undefined
+      if (r.done || this.finished) { this.finished = true; if (r.items.length) void this.call('unget', [r.items]).catch(() => {}); return DONE }
+      this.batch = r.items
+      this.i = 0
+      this.ask()
+      if (this.batch.length) {
+        const value = this.batch[this.i]!
+        this.batch[this.i++] = undefined as T
+        return { value, done: false }
+      }
+    }
+  }
+
+  async return(): Promise<IteratorResult<T>> {
+    if (this.finished && !this.inflight) return DONE
+    this.finished = true
+    const rest = this.batch.slice(this.i)
+    this.batch = []
+    this.i = 0
+    const inflight = this.inflight
+    this.inflight = undefined
+    if (inflight) {
+      this.ctl!.abort()
+      try { rest.push(...(await inflight).items) } catch { /* home gone: nothing to give back */ }
+    }
+    if (rest.length) await this.call('unget', [rest]).catch(() => {})
+    return DONE
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this
   }
 }
 
