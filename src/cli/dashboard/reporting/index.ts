@@ -6,7 +6,7 @@
  */
 export {
   ReportBoard, reportBoard, enableReports, WorkerActivity, startReporting, redisReportsKey, REPORTS_TYPEID, RECENT_DURATIONS,
-  type Reporting, type ReportingOptions, type ReportTarget, type CreatesObjects, type Registers,
+  type TaskHandle, type Reporting, type ReportingOptions, type ReportTarget, type CreatesObjects, type Registers,
 } from './report.js'
 export { poolReporter, reportPool, type HasPoolStats } from './pool.js'
 export { actorsReporter, reportActors, type ActorRoot, type ActorTreeNode } from './actors.js'

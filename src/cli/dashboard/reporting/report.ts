@@ -79,18 +79,27 @@ export function enableReports<M extends Registers>(manager: M): M {
   return manager
 }
 
+/** One task in progress, from `WorkerActivity.begin`. */
+export interface TaskHandle {
+  /** The task finished (`ok` false when it threw). Idempotent. */
+  end(ok: boolean): void
+}
+
 /**
- * Running numbers of one worker: call `begin(task)` and `end(ok)` around each
- * task; `report()` gives the WorkerReport to publish.
+ * Running numbers of one worker: call `begin(task)` when a task starts and
+ * `end(ok)` when it finishes (or `end` on the handle `begin` returns, when
+ * several run at once); `report()` gives the WorkerReport to publish.
  */
 export class WorkerActivity {
   readonly id: string
   private state: WorkerReport['state'] = 'starting'
-  private task: string | null = null
-  private taskStart = 0
+  private readonly running = new Map<number, { description: string; start: number }>()
+  private nextTask = 0
   private done = 0
   private failed = 0
   private busyMs = 0
+  // Busy time is wall-clock time with at least one task running, so utilisation stays within 0..1 with concurrency.
+  private busySince = 0
   private seq = 0
   private readonly startedAt = Date.now()
   private readonly ring: number[] = []
@@ -100,50 +109,61 @@ export class WorkerActivity {
     this.id = options.id ?? `${hostname()}:${process.pid}${threadId ? `:${threadId}` : ''}`
   }
 
-  /** Waiting for work. */
+  /** Ready and waiting for work. */
   idle(): void {
-    if (this.state !== 'busy') this.state = 'idle'
+    if (this.running.size === 0 && this.state !== 'stopping' && this.state !== 'exited') this.state = 'idle'
   }
 
-  /** A task started; `description` is shown as the current task (keep it short). */
-  begin(description: string): void {
-    this.state = 'busy'
-    this.task = description.length > 200 ? `${description.slice(0, 199)}…` : description
-    this.taskStart = performance.now()
+  /** A task started; `description` is shown as the current task (keep it short, e.g. `square(7)`). */
+  begin(description: string): TaskHandle {
+    const now = performance.now()
+    if (this.running.size === 0) this.busySince = now
+    const n = this.nextTask++
+    this.running.set(n, { description: description.length > 200 ? `${description.slice(0, 199)}…` : description, start: now })
+    if (this.state !== 'stopping') this.state = 'busy'
+    return { end: (ok) => this.finish(n, ok) }
   }
 
-  /** The task that `begin` started finished (`ok` false when it threw). */
+  /** The oldest task in progress finished (`ok` false when it threw). */
   end(ok: boolean): void {
-    const ms = this.taskStart ? performance.now() - this.taskStart : 0
-    this.busyMs += ms
-    this.taskStart = 0
-    if (ok) this.done++
-    else this.failed++
-    this.ring.push(Math.round(ms * 1000) / 1000)
-    if (this.ring.length > RECENT_DURATIONS) {
-      this.ring.shift()
-      this.ringFrom++
-    }
-    this.state = 'idle'
-    this.task = null
+    const oldest = this.running.keys().next()
+    if (!oldest.done) this.finish(oldest.value, ok)
   }
 
-  /** Shutting down (after the last task) or gone. */
+  /** Shutting down (`final`: gone for good; the dashboard greys it out). */
   stopping(final = false): void {
     this.state = final ? 'exited' : 'stopping'
   }
 
-  /** The report to publish now. Busy time includes the task in progress, so utilisation is right during long tasks. */
+  /** The report to publish now. Busy time includes tasks in progress, so utilisation is right during long tasks. */
   report(): WorkerReport {
-    const running = this.taskStart ? performance.now() - this.taskStart : 0
+    const now = performance.now()
+    const tasks = [...this.running.values()]
+    const task = tasks.length === 0 ? null : tasks.length === 1 ? tasks[0]!.description : `${tasks[tasks.length - 1]!.description} (+${tasks.length - 1} more)`
     return {
       kind: 'worker', id: this.id, host: hostname(), pid: process.pid,
-      state: this.state, task: this.task, done: this.done, failed: this.failed,
-      busyMs: Math.round(this.busyMs + running), startedAt: this.startedAt, seq: ++this.seq,
+      state: this.state, task, done: this.done, failed: this.failed,
+      busyMs: Math.round(this.busyMs + (this.running.size ? now - this.busySince : 0)), startedAt: this.startedAt, seq: ++this.seq,
       recent: { from: this.ringFrom, ms: this.ring.slice() },
       ...(this.options.queue ? { queue: this.options.queue } : {}),
       ...(this.options.pool ? { pool: this.options.pool } : {}),
     }
+  }
+
+  private finish(n: number, ok: boolean): void {
+    const t = this.running.get(n)
+    if (!t) return
+    const now = performance.now()
+    this.running.delete(n)
+    if (this.running.size === 0) this.busyMs += now - this.busySince
+    if (ok) this.done++
+    else this.failed++
+    this.ring.push(Math.round((now - t.start) * 1000) / 1000)
+    if (this.ring.length > RECENT_DURATIONS) {
+      this.ring.shift()
+      this.ringFrom++
+    }
+    if (this.running.size === 0 && this.state === 'busy') this.state = 'idle'
   }
 }
 
