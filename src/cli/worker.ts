@@ -243,7 +243,8 @@ export function register(cli: Command): void {
     .option('--no-progress', 'no progress bar even on a terminal')
     .action(async (o: RunWorkerOptions) => {
       if (!o.redis && !o.connect) throw new InvalidArgumentError('give --connect HOST:PORT (or --redis URL)')
-      await runWorker(o)
+      // Commander sets `progress: true` unless --no-progress is given; only the explicit opt-out is meaningful.
+      await runWorker({ ...o, progress: o.progress === false ? false : undefined })
       process.exit(process.exitCode ?? 0)
     })
 }
