@@ -260,9 +260,8 @@ export class HostedActor implements Entity {
     const wasLocating = this.state === State.Locating
     this.state = State.Stopping
     if (wasLocating || !this.endpoint?.alive) { this.ended(reason); return done }
+    // Behind what is already queued; a host still starting gets it with the rest once it is ready.
     this.out.post(K_CTL, { op: 'stop', reason: typeof reason === 'string' ? reason : toWireError(reason, placeLabel()) })
-    // A paused outbox (host still starting) would hold the stop back: send it now.
-    this.out.resume()
     this.killTimer = setTimeout(() => { void this.endpoint?.kill() }, STOP_GRACE_MS)
     this.pendingStopReason = reason
     return done
