@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { Manager, type SharedJoinableQueue } from '../../src/manager/index.ts'
 import { parsePrometheus } from './prom.ts'
-import { startDashboard } from '../../src/cli/dashboard/index.ts'
+import { startDashboard, managerSource } from '../../src/cli/dashboard/index.ts'
 
 // The functions given to waitForFunction run in the page; the test's tsconfig has no DOM types.
 declare const document: {
@@ -190,6 +190,25 @@ test('a dashboard that requires a token works in the browser from the printed li
     const res = await bare.goto(dash.url.replace(/\?.*$/, ''), { timeout: WAIT })
     assert.equal(res?.status(), 401)
     await context.close()
+  } finally {
+    await dash.close()
+  }
+})
+
+test('a manager that does not answer is named in a banner on the page', async () => {
+  const dash = await startDashboard({ sources: [managerSource({ address: '127.0.0.1:1', authkey: 'abc' })], intervalMs: 200 })
+  try {
+    browser ??= await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+      timeout: WAIT,
+    })
+    const page = await browser.newPage()
+    await page.goto(dash.url, { timeout: WAIT })
+    const banner = page.locator('[data-testid="banner"]')
+    await banner.waitFor({ timeout: WAIT })
+    assert.match(await banner.innerText(), /manager 127\.0\.0\.1:1 is not answering/)
+    await page.close()
   } finally {
     await dash.close()
   }

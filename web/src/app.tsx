@@ -1,3 +1,4 @@
+import { useEffect } from 'preact/hooks'
 import type { Snapshot } from '../../src/cli/dashboard/model.ts'
 import { ActorTrees } from './actors.tsx'
 import { ThroughputChart } from './chart.tsx'
@@ -41,6 +42,10 @@ export function App() {
   const state = useDashboard()
   const snap = state.snapshot
   const token = new URLSearchParams(location.search).get('token')
+  const depth = snap?.totals.depth
+  // The tab title carries the backlog, so a background tab still says whether work is piling up.
+  useEffect(() => { document.title = depth === undefined ? 'troupe dashboard' : `(${compact(depth)}) troupe dashboard` }, [depth])
+  const down = snap?.sources.filter((s) => !s.ok) ?? []
   return (
     <>
       <header>
@@ -55,7 +60,9 @@ export function App() {
           {snap && <span class="sub"> · {clock(snap.t)}</span>}
         </div>
       </header>
-      <main>
+      {state.status !== 'live' && snap && <div class="banner" data-testid="banner">Lost the connection to the dashboard server; reconnecting… (showing the last state)</div>}
+      {down.map((s) => <div key={s.name} class="banner" data-testid="banner">{s.name} is not answering ({s.error ?? 'no answer'}); its queues are hidden until it answers again.</div>)}
+      <main class={state.status === 'live' ? '' : 'stale'}>
         {!snap ? <p class="empty-block">Connecting to the dashboard server…</p> : (
           <>
             <Cards snap={snap} />
