@@ -39,6 +39,14 @@ export async function consumer(q: Queue<{ i: number; s: string }>, done: Queue<n
   await done.put(sum)
 }
 
+// CPU time of this whole process (all its threads) per item, for the thread cases: steadier than wall time on a shared machine.
+const cpuPerItem: Record<string, number[]> = { troupe: [], 'raw-port': [] }
+
+function cpuMicros(): number {
+  const u = process.cpuUsage()
+  return u.user + u.system
+}
+
 async function troupeRun(kind: Kind): Promise<number> {
   const q = new Queue<{ i: number; s: string }>()
   const go = new Queue<number>()
@@ -50,9 +58,11 @@ async function troupeRun(kind: Kind): Promise<number> {
   await c.start()
   await ready.get(); await ready.get()
   const t0 = process.hrtime.bigint()
+  const cpu0 = cpuMicros()
   await go.put(1)
   await done.get()
   const ns = Number(process.hrtime.bigint() - t0)
+  if (kind === 'thread') cpuPerItem.troupe!.push((cpuMicros() - cpu0) / N)
   await Promise.all([p.join({ timeout: 10_000 }), c.join({ timeout: 10_000 })])
   await Promise.all([p.kill(), c.kill()])
   return N / (ns / 1e9)
@@ -75,10 +85,12 @@ async function rawPortRun(): Promise<number> {
   const cons = new Worker(rawConsumer, { eval: true, workerData: { port: port2, n: N }, transferList: [port2] })
   await Promise.all([prod, cons].map((w) => new Promise((r) => w.once('message', r))))
   const t0 = process.hrtime.bigint()
+  const cpu0 = cpuMicros()
   const finished = new Promise((r) => cons.once('message', r))
   prod.postMessage('go')
   await finished
   const ns = Number(process.hrtime.bigint() - t0)
+  cpuPerItem['raw-port']!.push((cpuMicros() - cpu0) / N)
   await Promise.all([prod.terminate(), cons.terminate()])
   return N / (ns / 1e9)
 }
@@ -129,6 +141,7 @@ async function main(): Promise<void> {
     `${N.toLocaleString('en-US')} items of { i, s } per run, median of ${RUNS} runs; items/s from "go" to "consumer has all".`,
     'troupe: producer and consumer Processes share a Queue living in the main thread (2 hops per item, batched).',
     'raw-port: direct MessageChannel between the two threads (1 hop). raw-ipc: child -> parent -> child relay, one message per item.',
+    `thread->thread CPU per item, all threads (median): troupe ${median(cpuPerItem.troupe!).toFixed(2)} µs, raw-port ${median(cpuPerItem['raw-port']!).toFixed(2)} µs.`,
   ])
 }
 
