@@ -374,9 +374,7 @@ export class Pool implements AsyncDisposable {
     try {
       this.skipCancelled()
       if (this.queue.length === 0) return
-      let accepting = 0
-      for (const w of this.workers) if (w.accepting) accepting++
-      while (accepting < this.size && !this.broken) { this.spawn(); accepting++ }
+      const accepting = this.topUp()
       const n = this.workers.length
       const cap = this.capacity()
       for (let k = 0; k < n && this.queue.length > 0; k++) {
@@ -574,6 +572,14 @@ export class Pool implements AsyncDisposable {
     if (this.outstanding === 0 && !this.closed) w.unref()
   }
 
+  /** Start workers until `size` of them take tasks; returns that number. */
+  private topUp(): number {
+    let accepting = 0
+    for (const w of this.workers) if (w.accepting) accepting++
+    while (accepting < this.size && !this.broken && !this.terminated) { this.spawn(); accepting++ }
+    return accepting
+  }
+
   private remove(w: WorkerSlot): void {
     const i = this.workers.indexOf(w)
     if (i >= 0) this.workers.splice(i, 1)
@@ -595,7 +601,8 @@ export class Pool implements AsyncDisposable {
     w.bytes = 0
     if (tasks.length > 0 || !w.stopping) this.crashes++
     const how = info.signal ? `was killed by ${info.signal}` : `exited with code ${info.code}`
-    if (tasks.length > 0 && w.done === 0) this.earlyDeaths++
+    // Died before finishing anything and not inside a task: its start-up (an import, say) kills it.
+    if (tasks.length > 0 && w.done === 0 && running === -1) this.earlyDeaths++
     for (let i = tasks.length - 1; i >= 0; i--) {
       const t = tasks[i]!
       if (t.state === DONE) continue
@@ -617,6 +624,7 @@ export class Pool implements AsyncDisposable {
     if (this.earlyDeaths >= EARLY_DEATHS_LIMIT) {
       this.breakPool(new WorkerCrashedError(`pool workers keep dying before finishing any task (last one ${how}); giving up on the queued tasks`))
     }
+    if (!this.closed) this.topUp()
     this.dispatch()
     this.afterExit()
   }

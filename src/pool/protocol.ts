@@ -20,6 +20,8 @@ export const DONE = 10
 export const STARTED = 11
 /** worker -> main: `[INIT_FAILED, wireError]`, the pool's initializer threw. */
 export const INIT_FAILED = 12
+/** worker -> main: listening (child processes drop IPC messages that arrive before the runtime listens). */
+export const READY = 13
 
 // A task's `code` packs the function id with how to call it, so a task costs two numbers.
 /** Call `fn(...args)`. */

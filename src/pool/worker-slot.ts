@@ -2,7 +2,7 @@ import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:wor
 import { performance } from 'node:perf_hooks'
 import { Endpoint, type Kind, type ModuleRef, type ExitInfo } from '../process/index.js'
 import { Deque } from './deque.js'
-import { SLOT_POSTED, SLOT_RUNNING, SLOT_STARTED, STATE_SLOTS, STOP, type WorkerBootData } from './protocol.js'
+import { READY, SLOT_POSTED, SLOT_RUNNING, SLOT_STARTED, STATE_SLOTS, STOP, type WorkerBootData } from './protocol.js'
 import type { Task } from './task.js'
 
 const here = import.meta.url
@@ -44,6 +44,8 @@ export class WorkerSlot {
   private readonly port: MessagePort | undefined
   private readonly state: Int32Array | undefined
   private stopTimer: NodeJS.Timeout | undefined
+  /** Child processes: messages held until the runtime says it listens. */
+  private backlog: unknown[][] | undefined
 
   constructor(readonly id: number, kind: Kind, name: string, data: Omit<WorkerBootData, 'id' | 'port' | 'state' | 'flushEach'>, events: SlotEvents) {
     const boot: WorkerBootData = { ...data, id, flushEach: kind === 'process' }
@@ -56,6 +58,9 @@ export class WorkerSlot {
       boot.port = port2
       boot.state = sab
       transfer = [port2]
+    } else this.backlog = []
+    if (kind === 'thread') {
+      const port1 = this.port!
       // Results come on a channel of their own; each 'message' event drains every reply already
       // queued with receiveMessageOnPort, so a burst costs one event-loop turn, not one per message.
       port1.on('message', (msg: unknown[]) => {
@@ -66,7 +71,11 @@ export class WorkerSlot {
     this.endpoint = new Endpoint({ kind, runtime: RUNTIME, data: boot, transfer, name: `${name}-${id}` })
     this.endpoint.onMessage((msg: any) => {
       if (msg && !Array.isArray(msg) && msg.t === 'boot-error') events.bootError(this, msg.error)
-      else events.message(this, msg as unknown[])
+      else if (Array.isArray(msg) && msg[0] === READY) {
+        const held = this.backlog ?? []
+        this.backlog = undefined
+        for (const m of held) this.endpoint.send(m)
+      } else events.message(this, msg as unknown[])
     })
     void this.endpoint.exited.then((info) => {
       if (this.stopTimer) clearTimeout(this.stopTimer)
@@ -90,7 +99,8 @@ export class WorkerSlot {
       // Bump after the post: a worker that read the old value before draining will not sleep past this message.
       Atomics.add(this.state!, SLOT_POSTED, 1)
       Atomics.notify(this.state!, SLOT_POSTED)
-    } else this.endpoint.send(msg)
+    } else if (this.backlog) this.backlog.push(msg)
+    else this.endpoint.send(msg)
   }
 
   /**

@@ -12,7 +12,7 @@ import { load, placeLabel, type Boot, type Link } from '../process/index.js'
 import { toWireError, unmarshal } from '../codec/index.js'
 import { UnsendableValueError } from '../errors.js'
 import {
-  RUN, DEF, STOP, DONE, STARTED, INIT_FAILED, MODE_APPLY, MODE_MASK, MODE_STARMAP, FLAG_REPORT_START,
+  RUN, DEF, STOP, DONE, STARTED, INIT_FAILED, READY, MODE_APPLY, MODE_MASK, MODE_STARMAP, FLAG_REPORT_START,
   FLAG_PORTABLES, FN_SHIFT, SLOT_POSTED, SLOT_STARTED, SLOT_RUNNING, type WorkerBootData,
 } from './protocol.js'
 
@@ -57,7 +57,7 @@ class WorkerRuntime {
     for (const [id, url, name] of data.defs) this.define(id, url, name)
     const onMessage = (msg: unknown[]) => this.receive(msg)
     if (this.port) this.port.on('message', onMessage)
-    else link.onMessage(onMessage)
+    else { link.onMessage(onMessage); link.send([READY]) }
     // A task that calls process.exit() still lets the results finished before it reach the pool.
     process.on('exit', () => this.flush())
   }
