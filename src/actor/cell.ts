@@ -85,6 +85,7 @@ export class LocalCell implements Entity, Runnable, ActorContext {
     return this.alias ?? localAddress(this.id, this.name)
   }
 
+  /** False once ended. */
   get alive(): boolean {
     return this.state !== State.Stopped
   }
@@ -152,10 +153,12 @@ export class LocalCell implements Entity, Runnable, ActorContext {
 
   // ---- ActorContext (what `this.` gives the actor) ----
 
+  /** `this.self` of the actor. */
   get selfRef(): ActorRef<any, any> {
     return this.ref
   }
 
+  /** `this.name` of the actor. */
   get actorName(): string {
     return this.name
   }

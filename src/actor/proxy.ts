@@ -101,6 +101,7 @@ export class HostedActor implements Entity {
     return localAddress(this.id, this.name)
   }
 
+  /** False once ended. */
   get alive(): boolean {
     return this.state !== State.Stopped
   }

@@ -54,6 +54,7 @@ export class LocalRef<Msg = unknown, Reply = unknown> implements ActorRef<Msg, R
     this.entity = entity
   }
 
+  /** The actor's name. */
   get name(): string {
     return this.entity.name
   }
@@ -85,10 +86,12 @@ export class LocalRef<Msg = unknown, Reply = unknown> implements ActorRef<Msg, R
     return withTimeout(this.entity.join(), opts?.timeout, `join of actor '${this.entity.name}'`)
   }
 
+  /** False once the actor has ended. */
   get isAlive(): boolean {
     return this.entity.alive
   }
 
+  /** Why it ended, once it has. */
   get exitReason(): StopReason | undefined {
     return this.entity.exitReason
   }

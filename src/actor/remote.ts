@@ -18,6 +18,7 @@ export class RemoteRef<Msg = unknown, Reply = unknown> implements ActorRef<Msg, 
     this.addr = { place: addr.place, id: addr.id, name: addr.name, gw: addr.gw, module: addr.module }
   }
 
+  /** The actor's name. */
   get name(): string {
     return this.addr.name
   }
@@ -73,10 +74,12 @@ export class RemoteRef<Msg = unknown, Reply = unknown> implements ActorRef<Msg, 
     return withTimeout(done, opts?.timeout, `join of actor '${this.addr.name}'`)
   }
 
+  /** False once this place learned (through join/watch) that the actor ended. */
   get isAlive(): boolean {
     return this.reason === undefined
   }
 
+  /** Why it ended, once known here. */
   get exitReason(): StopReason | undefined {
     return this.reason
   }

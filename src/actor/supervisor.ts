@@ -75,7 +75,7 @@ export class Supervisor implements Entity, SupervisorHooks {
   private readonly withinMs: number
   private readonly backoff: { minMs: number; maxMs: number } | undefined
 
-  constructor(private readonly specs: ChildSpec[], opts: SupervisorOptions = {}, parent?: SupervisorHooks) {
+  constructor(specs: ChildSpec[], opts: SupervisorOptions = {}, parent?: SupervisorHooks) {
     this.name = opts.name ?? `supervisor-${++anon}`
     this.strategy = opts.strategy ?? 'one-for-one'
     if (!['one-for-one', 'one-for-all', 'rest-for-one'].includes(this.strategy)) throw new TypeError(`supervise: strategy must be 'one-for-one', 'one-for-all' or 'rest-for-one', got '${this.strategy}'`)
@@ -220,6 +220,7 @@ export class Supervisor implements Entity, SupervisorHooks {
     for (const k of this.kids) k.entity.restart()
   }
 
+  /** False once ended. */
   get alive(): boolean {
     return this.state !== State.Stopped
   }
@@ -238,6 +239,7 @@ export class Supervisor implements Entity, SupervisorHooks {
     return withTimeout(p, opts?.timeout, `join of supervisor '${this.name}'`)
   }
 
+  /** False once ended. */
   get isAlive(): boolean {
     return this.alive
   }

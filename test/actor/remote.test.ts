@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Actor, spawn, pendingAsks, type ActorRef } from '../../src/actor/index.ts'
+import { Actor, spawn, pendingAsks } from '../../src/actor/index.ts'
 import { ActorStoppedError, UnlocatableFunctionError, UnsendableValueError, WorkerCrashedError } from '../../src/errors.ts'
 import { Counter, Crasher, Echo, Recorder, Relay, useRefFromProcess } from './fixtures.ts'
 import { Process } from '../../src/process/index.ts'
