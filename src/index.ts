@@ -22,3 +22,9 @@ export {
   enableReports, WorkerActivity, startReporting, reportPool, reportActors,
   type Reporting, type ReportingOptions, type ReportTarget, type ActorTreeNode,
 } from './cli/dashboard/reporting/index.js'
+// Redis: durable queues, a pool served by workers on any machine, actors with durable mailboxes.
+export {
+  RedisQueue, RedisJoinableQueue, serveTasks, type RedisQueueOptions, type RedisTask, type DeadLetter, type TaskWorkerOptions, type RedisTarget,
+} from './backends/index.js'
+export { RedisPool, type RedisPoolOptions, type RedisApplyOptions, type RedisPoolStats } from './pool/index.js'
+export { RedisActorSystem, RedisActorRef, type RedisActorSystemOptions, type RedisSpawnOptions } from './actor/index.js'
