@@ -2,7 +2,7 @@ import { useEffect } from 'preact/hooks'
 import type { Snapshot } from '../../src/cli/dashboard/model.ts'
 import { ActorTrees } from './actors.tsx'
 import { ThroughputChart } from './chart.tsx'
-import { clock, compact } from './format.ts'
+import { clock, compact, millis } from './format.ts'
 import { useDashboard } from './stream.ts'
 import { PoolsTable, QueuesTable, WorkersTable } from './tables.tsx'
 
@@ -26,6 +26,7 @@ function Cards({ snap }: { snap: Snapshot }) {
       <Card label="queued" value={compact(snap.totals.depth)} note={`in ${snap.queues.length} queue${snap.queues.length === 1 ? '' : 's'}`} testid="total-depth" />
       <Card label="tasks done" value={compact(snap.totals.done)} note={`${compact(snap.point.tasks)}/s now`} testid="total-done" />
       <Card label="failed" value={compact(snap.totals.failed)} tone={snap.totals.failed ? 'bad' : ''} />
+      <Card label="task time p50" value={snap.taskTime ? millis(snap.taskTime.p50) : '–'} note={snap.taskTime ? `p99 ${millis(snap.taskTime.p99)} of ${compact(snap.taskTime.samples)}` : 'no timed tasks yet'} testid="task-time" />
       <Card label="workers" value={`${busy} / ${live.length}`} note={`busy${poolWorkers ? ` · ${poolWorkers} in pools` : ''}`} />
       <Card label="actors" value={compact(actors)} note={`${snap.actors.length} system${snap.actors.length === 1 ? '' : 's'}`} />
       <Card label="restarts" value={compact(snap.totals.restarts)} tone={snap.totals.restarts ? 'warn' : ''} />

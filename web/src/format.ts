@@ -36,3 +36,18 @@ export function clock(t: number): string {
 function trim(x: number): string {
   return x.toFixed(x >= 100 ? 0 : x >= 10 ? 1 : 2).replace(/\.?0+$/, '')
 }
+
+/** Bytes as `312 MB`, `1.2 GB`. */
+export function bytes(n: number | undefined): string {
+  if (n === undefined) return '–'
+  if (n >= 1 << 30) return `${trim(n / (1 << 30))} GB`
+  if (n >= 1 << 20) return `${Math.round(n / (1 << 20))} MB`
+  return `${Math.round(n / 1024)} kB`
+}
+
+/** Milliseconds as `850 µs`, `12 ms`, `3.4 s`. */
+export function millis(ms: number): string {
+  if (ms < 1) return `${Math.round(ms * 1000)} µs`
+  if (ms < 1000) return `${trim(ms)} ms`
+  return `${trim(ms / 1000)} s`
+}

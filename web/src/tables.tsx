@@ -1,5 +1,5 @@
 import type { PoolStat, QueueStat, WorkerStat } from '../../src/cli/dashboard/model.ts'
-import { compact, duration, percent, rate } from './format.ts'
+import { bytes, compact, duration, percent, rate } from './format.ts'
 
 /** A horizontal bar for a fraction 0..1 with its label. */
 function Meter({ value, label }: { value: number; label: string }) {
@@ -52,9 +52,9 @@ export function QueuesTable({ queues }: { queues: QueueStat[] }) {
 export function WorkersTable({ workers }: { workers: WorkerStat[] }) {
   return (
     <table data-testid="workers">
-      <thead><tr><th>worker</th><th>host</th><th class="num">pid</th><th>state</th><th>current task</th><th class="num">done</th><th class="num">failed</th><th class="wide">utilisation</th></tr></thead>
+      <thead><tr><th>worker</th><th>host</th><th class="num">pid</th><th>state</th><th>current task</th><th class="num">done</th><th class="num">failed</th><th class="wide" title="share of the last interval spent running tasks">utilisation</th><th class="num" title="CPU of the worker's process, in cores">CPU</th><th class="num">memory</th></tr></thead>
       <tbody>
-        {workers.length === 0 && <Empty cols={8}>No workers have reported yet. A worker appears here once it publishes reports (<code>startReporting</code>).</Empty>}
+        {workers.length === 0 && <Empty cols={10}>No workers have reported yet. A worker appears here once it publishes reports (<code>startReporting</code>).</Empty>}
         {workers.map((w) => (
           <tr key={w.id} data-testid="worker-row" data-worker={w.id} data-state={w.state} class={w.state === 'exited' || w.state === 'lost' ? 'gone' : ''}>
             <td class="name">{w.id}{w.pool && <span class="sub"> in {w.pool}</span>}</td>
@@ -65,6 +65,8 @@ export function WorkersTable({ workers }: { workers: WorkerStat[] }) {
             <td class="num">{compact(w.done)}</td>
             <td class={`num ${w.failed ? 'bad' : ''}`}>{compact(w.failed)}</td>
             <td class="wide"><Meter value={w.utilisation} label={percent(w.utilisation)} /></td>
+            <td class="num">{w.cpu === undefined ? '–' : w.cpu.toFixed(2)}</td>
+            <td class="num">{w.state === 'exited' || w.state === 'lost' ? '–' : bytes(w.rssBytes)}</td>
           </tr>
         ))}
       </tbody>

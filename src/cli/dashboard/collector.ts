@@ -44,6 +44,8 @@ interface Tracked {
   busyMs: number
   busyAt: number
   utilisation: number
+  cpuMs?: number
+  cpu?: number
   /** Index (over done + failed) of the next task whose duration is not yet in the histogram. */
   nextIndex: number
   lostSince?: number
@@ -69,6 +71,9 @@ export class Collector {
   private readonly listeners = new Set<(snap: Snapshot) => void>()
   private readonly points: ThroughputPoint[] = []
   private lastTasks?: { t: number; total: number }
+  // The most recent task durations seen, for the page's p50/p90/p99 (the histogram has them all).
+  private readonly durations = new Float64Array(2048)
+  private durationCount = 0
   private timer?: NodeJS.Timeout
   private running?: Promise<Snapshot>
   private snap?: Snapshot
@@ -173,7 +178,10 @@ export class Collector {
       const rep = t.report
       if (rep.kind === 'worker') {
         const { recent: _recent, ...rest } = rep
-        workers.push({ ...rest, state: lost ? 'lost' : rep.state, utilisation: lost || ended ? 0 : t.utilisation, silentFor: Math.round(silent / 1000) })
+        workers.push({
+          ...rest, state: lost ? 'lost' : rep.state, utilisation: lost || ended ? 0 : t.utilisation, silentFor: Math.round(silent / 1000),
+          ...(t.cpu !== undefined && !lost && !ended ? { cpu: t.cpu } : {}),
+        })
       } else if (rep.kind === 'pool') {
         const { recent: _recent, ...rest } = rep
         pools.push({ ...rest, lost })
@@ -206,13 +214,22 @@ export class Collector {
     this.points.push(point)
     if (this.points.length > this.historySize) this.points.splice(0, this.points.length - this.historySize)
 
-    const snap: Snapshot = { t: now, sources, queues, workers, pools, actors, totals: { done, failed, restarts, depth }, point }
+    for (const ms of durations) this.durations[this.durationCount++ % this.durations.length] = ms
+    const snap: Snapshot = { t: now, sources, queues, workers, pools, actors, totals: { done, failed, restarts, depth }, point, taskTime: this.taskTime() }
     this.metrics.update(snap, durations)
     this.snap = snap
     for (const fn of this.listeners) {
       try { fn(snap) } catch { /* a broken listener must not stop sampling */ }
     }
     return snap
+  }
+
+  private taskTime(): Snapshot['taskTime'] {
+    const n = Math.min(this.durationCount, this.durations.length)
+    if (n === 0) return undefined
+    const sorted = this.durations.slice(0, n).sort()
+    const at = (p: number) => round(sorted[Math.min(n - 1, Math.max(0, Math.ceil(p * n) - 1))]!)
+    return { p50: at(0.5), p90: at(0.9), p99: at(0.99), samples: n }
   }
 
   private async sampleSource(s: Source): Promise<{ sample: SourceSample } | { error: string }> {
@@ -259,12 +276,15 @@ export class Collector {
       nextIndex = Math.max(nextIndex, from + ms.length)
     }
     let utilisation = 0
+    let cpu: number | undefined
+    const cpuMs = rep.kind === 'worker' ? rep.cpuMs : undefined
     if (t && rep.kind === 'worker' && now > t.busyAt) {
       utilisation = Math.min(1, Math.max(0, (busyMs - t.busyMs) / (now - t.busyAt)))
+      if (cpuMs !== undefined && t.cpuMs !== undefined && cpuMs >= t.cpuMs) cpu = round((cpuMs - t.cpuMs) / (now - t.busyAt))
     } else if (rep.kind === 'worker') {
       utilisation = rep.state === 'busy' ? 1 : 0
     }
-    this.tracked.set(key, { report: rep, source, seenAt: now, changedAt: now, busyMs, busyAt: now, utilisation, nextIndex })
+    this.tracked.set(key, { report: rep, source, seenAt: now, changedAt: now, busyMs, busyAt: now, utilisation, cpuMs, cpu, nextIndex })
   }
 }
 
@@ -295,6 +315,7 @@ function normalize(r: unknown): Report | undefined {
     ...o, ...base, kind: 'worker', state: states.includes(o.state as string) ? o.state as WorkerReport['state'] : 'idle',
     task: typeof o.task === 'string' ? o.task : null, done: count('done'), failed: count('failed'), busyMs: count('busyMs'),
     startedAt: count('startedAt'), recent: ring,
+    rssBytes: typeof o.rssBytes === 'number' ? count('rssBytes') : undefined, cpuMs: typeof o.cpuMs === 'number' ? count('cpuMs') : undefined,
   } as WorkerReport
 }
 

@@ -26,6 +26,8 @@ export class DashboardMetrics {
   private readonly restarts = new Counter({ name: 'troupe_restarts_total', help: 'Pool workers replaced after a crash and actors restarted by their supervisor.', labelNames: ['kind'] as const, registers: [this.registry] })
   private readonly workers = new Gauge({ name: 'troupe_workers', help: 'Workers known to the dashboard, by state.', labelNames: ['state'] as const, registers: [this.registry] })
   private readonly workerUtilisation = new Gauge({ name: 'troupe_worker_utilisation', help: 'Fraction of the last interval a worker spent running tasks.', labelNames: ['worker'] as const, registers: [this.registry] })
+  private readonly workerCpu = new Gauge({ name: 'troupe_worker_cpu_cores', help: 'CPU a worker process used over the last interval, in cores.', labelNames: ['worker'] as const, registers: [this.registry] })
+  private readonly workerMemory = new Gauge({ name: 'troupe_worker_resident_memory_bytes', help: 'Resident memory of a worker process.', labelNames: ['worker'] as const, registers: [this.registry] })
   private readonly poolWorkers = new Gauge({ name: 'troupe_pool_workers', help: 'Workers of a pool, by state.', labelNames: ['pool', 'state'] as const, registers: [this.registry] })
   private readonly poolQueued = new Gauge({ name: 'troupe_pool_queued', help: 'Tasks submitted to a pool and not yet started.', labelNames: ['pool'] as const, registers: [this.registry] })
   private readonly actorMailbox = new Gauge({ name: 'troupe_actor_mailbox', help: 'Messages waiting in an actor mailbox.', labelNames: ['system', 'actor'] as const, registers: [this.registry] })
@@ -58,10 +60,15 @@ export class DashboardMetrics {
 
     this.workers.reset()
     this.workerUtilisation.reset()
+    this.workerCpu.reset()
+    this.workerMemory.reset()
     const byState = new Map<string, number>()
     for (const w of snap.workers) {
       byState.set(w.state, (byState.get(w.state) ?? 0) + 1)
-      if (w.state !== 'exited' && w.state !== 'lost') this.workerUtilisation.set({ worker: w.id }, w.utilisation)
+      if (w.state === 'exited' || w.state === 'lost') continue
+      this.workerUtilisation.set({ worker: w.id }, w.utilisation)
+      if (w.cpu !== undefined) this.workerCpu.set({ worker: w.id }, w.cpu)
+      if (w.rssBytes !== undefined) this.workerMemory.set({ worker: w.id }, w.rssBytes)
     }
     for (const [state, n] of byState) this.workers.set({ state }, n)
 

@@ -67,6 +67,10 @@ export interface WorkerReport {
   queue?: string
   /** Pool id when the worker belongs to a pool. */
   pool?: string
+  /** Resident memory of the worker's process, bytes. */
+  rssBytes?: number
+  /** CPU time (user + system) of the worker's process since it started, ms. */
+  cpuMs?: number
 }
 
 /** What a Pool says about itself. */
@@ -130,6 +134,8 @@ export interface WorkerStat extends Omit<WorkerReport, 'recent' | 'state'> {
   utilisation: number
   /** Seconds since the dashboard last saw this worker's report change. */
   silentFor: number
+  /** CPU used by the worker's process over the last interval, in cores (1 = one core busy). */
+  cpu?: number
 }
 
 /** A pool as the page shows it. */
@@ -166,6 +172,8 @@ export interface Snapshot {
   pools: PoolStat[]
   actors: ActorSystemStat[]
   totals: { done: number; failed: number; restarts: number; depth: number }
+  /** Run time of the most recent tasks (up to 2048 seen by the dashboard), ms. */
+  taskTime?: { p50: number; p90: number; p99: number; samples: number }
   /** The newest throughput point (the page keeps its own history). */
   point: ThroughputPoint
 }

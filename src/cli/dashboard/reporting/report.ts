@@ -79,6 +79,11 @@ export function enableReports<M extends Registers>(manager: M): M {
   return manager
 }
 
+function cpuMs(): number {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1000
+}
+
 /** One task in progress, from `WorkerActivity.begin`. */
 export interface TaskHandle {
   /** The task finished (`ok` false when it threw). Idempotent. */
@@ -145,6 +150,8 @@ export class WorkerActivity {
       state: this.state, task, done: this.done, failed: this.failed,
       busyMs: Math.round(this.busyMs + (this.running.size ? now - this.busySince : 0)), startedAt: this.startedAt, seq: ++this.seq,
       recent: { from: this.ringFrom, ms: this.ring.slice() },
+      rssBytes: process.memoryUsage.rss(),
+      cpuMs: Math.round(cpuMs()),
       ...(this.options.queue ? { queue: this.options.queue } : {}),
       ...(this.options.pool ? { pool: this.options.pool } : {}),
     }
