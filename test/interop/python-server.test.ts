@@ -52,6 +52,15 @@ for (const label of ['3.11', '3.13'] as PyLabel[]) {
       assert.equal(await q.get(), 2n ** 70n)
       await assert.rejects(q.get({ timeout: 200 }), (err: Error) => err instanceof Empty && /Python manager/.test((err as Empty).origin ?? ''))
       await assert.rejects(q.getNowait(), Empty)
+      // A get parked on one connection does not hold up a put on another.
+      const parked = q.get({ timeout: 20_000 })
+      await q.put('wake')
+      assert.equal(await parked, 'wake')
+      // Many calls at once share a bounded pool of connections; every put lands.
+      await Promise.all(Array.from({ length: 100 }, (_, i) => q.put(i)))
+      assert.equal(await q.qsize(), 100)
+      const drained = await Promise.all(Array.from({ length: 100 }, () => q.get()))
+      assert.deepEqual([...drained].sort((a, b) => Number(a) - Number(b)), Array.from({ length: 100 }, (_, i) => i))
 
       const box = await m.create('Box')
       await box.set(tuple(1, 2))

@@ -18,6 +18,12 @@ const CONTROL: Record<string, string> = {
 }
 /** Idle method-call connections kept open for reuse. */
 const IDLE_KEEP = 4
+/**
+ * Most method-call connections open at once (each is a server thread in
+ * CPython). More concurrent calls wait for a free one; so more than this many
+ * calls blocked at once (e.g. parked `get()`s) hold up the rest.
+ */
+export const PYTHON_MAX_CONNECTIONS = 32
 // Python blocking calls take (block, timeout-in-seconds); troupe passes { block, timeout } in ms as the last argument.
 const BLOCKING = new Set(['get', 'put', 'acquire', 'wait', 'join'])
 
@@ -30,6 +36,8 @@ export class PythonChannel implements ManagerChannel {
   private readonly label: string
   private readonly idle: FrameConnection[] = []
   private readonly busy = new Set<FrameConnection>()
+  private opening = 0
+  private readonly waiting: (() => void)[] = []
   /** Python method names of each proxied object, by the name troupe code calls. */
   private readonly names = new Map<string, Map<string, string>>()
   /** Pickle protocol to write: 4, or 2 once the server turns out to be Python 2. */
@@ -69,7 +77,7 @@ export class PythonChannel implements ManagerChannel {
       reply = this.decode(await conn.readFrame())
     } catch (err) {
       conn.close(err as Error)
-      this.busy.delete(conn)
+      this.release(conn)
       throw this.connectionError(err, method)
     } finally {
       opts?.signal?.removeEventListener('abort', onAbort)
@@ -89,6 +97,7 @@ export class PythonChannel implements ManagerChannel {
     for (const c of [...this.idle, ...this.busy]) c.close()
     this.idle.length = 0
     this.busy.clear()
+    for (const wake of this.waiting.splice(0)) wake()
     this.resolveClosed()
   }
 
@@ -135,9 +144,21 @@ export class PythonChannel implements ManagerChannel {
 
   /** A free method-call connection, opening one (handshake + accept_connection) when none is idle. */
   private async take(): Promise<FrameConnection> {
-    let conn = this.idle.pop()
-    while (conn && !conn.isOpen) conn = this.idle.pop()
-    if (!conn) {
+    for (;;) {
+      let conn = this.idle.pop()
+      while (conn && !conn.isOpen) conn = this.idle.pop()
+      if (conn) {
+        conn.ref()
+        this.busy.add(conn)
+        return conn
+      }
+      if (this.busy.size + this.opening < PYTHON_MAX_CONNECTIONS) break
+      await new Promise<void>((r) => this.waiting.push(r))
+      if (this.isClosed) throw new ConnectionClosedError(`connection to Python manager ${this.label} is closed`)
+    }
+    this.opening++
+    let conn: FrameConnection
+    try {
       conn = await connectTo(this.address, this.opts)
       conn.send(this.encode(tuple(null, 'accept_connection', tuple('troupe'), new Map())))
       try {
@@ -146,18 +167,22 @@ export class PythonChannel implements ManagerChannel {
         conn.close()
         throw err
       }
+    } finally {
+      this.opening--
     }
-    conn.ref()
     this.busy.add(conn)
     return conn
   }
 
   private release(conn: FrameConnection): void {
     this.busy.delete(conn)
-    if (this.isClosed || !conn.isOpen || this.idle.length >= IDLE_KEEP) { conn.close(); return }
-    // An idle connection must not keep the process alive.
-    conn.unref()
-    this.idle.push(conn)
+    if (this.isClosed || !conn.isOpen || (this.idle.length >= IDLE_KEEP && !this.waiting.length)) conn.close()
+    else {
+      // An idle connection must not keep the process alive.
+      conn.unref()
+      this.idle.push(conn)
+    }
+    this.waiting.shift()?.()
   }
 
   private encode(value: unknown): Buffer {

@@ -5,4 +5,4 @@
  */
 export { servePythonConnection, PYTHON_CONTROL } from './serve.js'
 export { snakeCase, camelCase, errorFromPython, tracebackError } from './adapt.js'
-export { PythonChannel } from './channel.js'
+export { PythonChannel, PYTHON_MAX_CONNECTIONS } from './channel.js'

@@ -69,6 +69,8 @@ def must_show():
         jq.task_done()
     jq.join()
     check(seen == [0, 1, 2], 'joinable items %r' % seen)
+    check(m._number_of_objects() >= 2, 'number_of_objects')
+    check(hasattr(m._debug_info(), 'split'), 'debug_info is text')
     try:
         jq.task_done()
         check(False, 'extra task_done did not raise')
