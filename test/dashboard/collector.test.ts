@@ -150,3 +150,20 @@ test('malformed reports are skipped or read with zeros, never as NaN in /metrics
   assert.doesNotMatch(text.split('\n').filter((l) => l.startsWith('troupe_') && !l.startsWith('troupe_dashboard_')).join('\n'), /NaN/i)
   parsePrometheus(text)
 })
+
+test('worker CPU comes from its reported CPU time, and the page gets task-time percentiles', async () => {
+  const src = scripted()
+  const c = new Collector([src])
+  src.reports = [worker('w1', { cpuMs: 1000, rssBytes: 5e7, seq: 1, done: 4, recent: { from: 0, ms: [1, 2, 3, 100] } })]
+  let snap = await c.tick()
+  assert.equal(snap.workers[0]!.cpu, undefined)
+  assert.deepEqual(snap.taskTime, { p50: 2, p90: 100, p99: 100, samples: 4 })
+  await new Promise((r) => setTimeout(r, 100))
+  src.reports = [worker('w1', { cpuMs: 1100, rssBytes: 5e7, seq: 2, done: 4 })]
+  snap = await c.tick()
+  const cpu = snap.workers[0]!.cpu!
+  assert.ok(cpu > 0 && cpu <= 1.01, `cpu ${cpu}`)
+  const m = parsePrometheus((await c.metrics.render()).body)
+  assert.equal(m.value('troupe_worker_resident_memory_bytes', { worker: 'w1' }), 5e7)
+  assert.equal(m.value('troupe_worker_cpu_cores', { worker: 'w1' }), cpu)
+})
