@@ -68,19 +68,20 @@ test('restart intensity: a child failing faster than allowed stops the superviso
   assert.ok(reasons[0] instanceof SupervisorGaveUpError, 'death watch reports the reason')
 })
 
-test('a nested supervisor that gives up is a failure for its parent, which restarts it', async () => {
-  let starts = 0
+test('a nested supervisor that gives up is a failure for its parent, which restarts it until its own intensity is spent', async () => {
+  let ends = 0
   const outer = supervise([
     { supervise: [{ actor: FailsAtStart, name: 'inner-child' }], options: { maxRestarts: 1, withinMs: 10_000 }, name: 'inner' },
   ], { maxRestarts: 2, withinMs: 10_000, name: 'outer' })
   const inner = outer.children[0]!
-  watch(inner, () => { starts++ })
+  watch(inner, () => { ends++ })
   await assert.rejects(outer.join({ timeout: 5000 }), (err: Error) => {
     assert.ok(err instanceof SupervisorGaveUpError)
     assert.match(err.message, /supervisor 'outer' gave up.*'inner'.*SupervisorGaveUpError: supervisor 'inner' gave up/)
     return true
   })
   assert.equal(inner.isAlive, false)
+  assert.equal(ends, 1, 'the inner supervisor ends once, when the outer one gives up (restarts keep it alive)')
 })
 
 test('backoff delays restarts', async () => {
@@ -124,3 +125,19 @@ for (const on of ['thread', 'process'] as const) {
     }
   })
 }
+
+test('a permanent child is started again even after it ends normally; a transient one is not', async () => {
+  lifeLog.length = 0
+  const sup = supervise([
+    { actor: Life, args: ['perm'], restart: 'permanent', name: 'perm' },
+    { actor: Life, args: ['trans'], name: 'trans' },
+  ])
+  const [perm, trans] = sup.children
+  perm!.close()
+  trans!.close()
+  for (let i = 0; i < 200 && lifeLog.filter((l) => l === 'perm start').length < 2; i++) await sleep(5)
+  assert.equal(await perm!.ask('ping', { timeout: 1000 }), 'perm pong')
+  assert.equal(trans!.isAlive, false)
+  assert.deepEqual(lifeLog.filter((l) => / start$/.test(l)), ['perm start', 'trans start', 'perm start'])
+  await sup.stop()
+})
