@@ -148,3 +148,17 @@ test('workers that keep dying on a task dead-letter it and its caller gets a Wor
 test('moduleRef turns a command-line path into a file URL', () => {
   assert.match(moduleRef('test/redis/fixtures/tasks.ts', 'square').url, /^file:\/\/.*test\/redis\/fixtures\/tasks\.ts$/)
 })
+
+test('the troupe worker command with --redis serves a Redis queue from another process', async () => {
+  const { spawnSync } = await import('node:child_process')
+  const tasks = unique('cmd-tasks'), results = unique('cmd-results')
+  names.push(tasks, results)
+  const q = new RedisQueue<number>(tasks, { redis: REDIS_URL }); opened.push(q)
+  const r = new RedisQueue<number>(results, { redis: REDIS_URL }); opened.push(r)
+  await q.putMany([2, 3])
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker', '--redis', REDIS_URL, '--tasks', tasks, '--results', results,
+    '--module', 'test/redis/fixtures/tasks.ts', '--export', 'square', '--idle-exit', '1'], { encoding: 'utf8', timeout: 60_000 })
+  assert.equal(run.status, 0, run.stderr)
+  const got = [await r.get({ timeout: 2000 }), await r.get({ timeout: 2000 })]
+  assert.deepEqual(got.sort((a, b) => a - b), [4, 9])
+})
