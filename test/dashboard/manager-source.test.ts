@@ -66,6 +66,7 @@ test('queues served by a manager and the reports of its workers appear in the sn
   await reporting.stop({ withdraw: true })
   snap = await collector.tick()
   assert.equal(snap.workers.find((x) => x.id === 'worker-1'), undefined)
+  assert.equal(snap.totals.done, 4, 'its work stays counted')
 })
 
 test('a manager that is not there shows as a source that is down, without hanging', async () => {

@@ -71,6 +71,9 @@ export class Collector {
   private readonly listeners = new Set<(snap: Snapshot) => void>()
   private readonly points: ThroughputPoint[] = []
   private lastTasks?: { t: number; total: number }
+  // Totals since the dashboard started, built from increments: a worker that leaves the page keeps its work counted.
+  private readonly sums = { done: 0, failed: 0, restarts: 0 }
+  private readonly lastTotals = new Map<string, number>()
   // The most recent task durations seen, for the page's p50/p90/p99 (the histogram has them all).
   private readonly durations = new Float64Array(2048)
   private durationCount = 0
@@ -194,10 +197,8 @@ export class Collector {
     actors.sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }))
     queues.sort((a, b) => a.backend.localeCompare(b.backend) || a.name.localeCompare(b.name))
 
-    let done = 0, failed = 0, restarts = 0, depth = 0
-    for (const w of workers) if (!w.pool) { done += w.done; failed += w.failed }
-    for (const p of pools) { done += p.done; failed += p.failed; restarts += p.restarts }
-    for (const a of actors) restarts += sumRestarts(a.roots)
+    const { done, failed, restarts } = this.sums
+    let depth = 0
     for (const q of queues) depth += q.depth
 
     const finished = done + failed
@@ -222,6 +223,13 @@ export class Collector {
       try { fn(snap) } catch { /* a broken listener must not stop sampling */ }
     }
     return snap
+  }
+
+  /** Add what is new in a reported running total (a total that went down restarted from zero). */
+  private add(key: string, total: number, into: keyof Collector['sums']): void {
+    const last = this.lastTotals.get(key) ?? 0
+    this.sums[into] += total >= last ? total - last : total
+    this.lastTotals.set(key, total)
   }
 
   private taskTime(): Snapshot['taskTime'] {
@@ -265,6 +273,15 @@ export class Collector {
     if (t && t.report.seq === rep.seq) {
       t.seenAt = now
       return
+    }
+    if (rep.kind === 'actors') this.add(`restarts:${key}`, sumRestarts(rep.roots), 'restarts')
+    else {
+      // A pool's workers are counted once, through the pool's own totals.
+      if (rep.kind === 'pool' || !rep.pool) {
+        this.add(`done:${key}`, rep.done, 'done')
+        this.add(`failed:${key}`, rep.failed, 'failed')
+      }
+      if (rep.kind === 'pool') this.add(`restarts:${key}`, rep.restarts, 'restarts')
     }
     const busyMs = rep.kind === 'worker' ? rep.busyMs : 0
     const finished = rep.kind === 'actors' ? 0 : rep.done + rep.failed

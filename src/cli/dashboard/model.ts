@@ -171,6 +171,7 @@ export interface Snapshot {
   workers: WorkerStat[]
   pools: PoolStat[]
   actors: ActorSystemStat[]
+  /** Tasks and restarts since the dashboard started (workers that left stay counted), and items queued now. */
   totals: { done: number; failed: number; restarts: number; depth: number }
   /** Run time of the most recent tasks (up to 2048 seen by the dashboard), ms. */
   taskTime?: { p50: number; p90: number; p99: number; samples: number }
