@@ -1,0 +1,36 @@
+// Type-level checks: `npm test` runs tsc over test/, so any line below marked as an
+// expected error that starts compiling fails the build.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Pool, type AsyncResult } from '../../src/pool/index.ts'
+import { square, add, asyncSquare, noArgs } from './tasks.ts'
+
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
+function expectType<T extends true>(_ok: T): void {}
+
+// Only compiled, never called: the types are the test.
+function typeChecks(pool: Pool): void {
+  const r = pool.applyAsync(square, [7])
+  expectType<Equal<typeof r, AsyncResult<number>>>(true)
+  expectType<Equal<ReturnType<typeof pool.apply<typeof asyncSquare>>, Promise<number>>>(true)
+  expectType<Equal<Awaited<ReturnType<typeof pool.map<typeof square>>>, number[]>>(true)
+  pool.applyAsync(add, [1, 2], { callback: (v: number) => v, timeout: 10 })
+  pool.applyAsync(noArgs)
+  pool.starmap(add, [[1, 2]])
+  // @ts-expect-error wrong argument type
+  pool.applyAsync(square, ['7'])
+  // @ts-expect-error too many arguments
+  pool.applyAsync(square, [7, 8])
+  // @ts-expect-error arguments are required when the function takes some
+  pool.applyAsync(add)
+  // @ts-expect-error map items must fit the first parameter
+  pool.map(square, ['a', 'b'])
+  // @ts-expect-error starmap items are argument lists
+  pool.starmap(add, [[1, 'x']])
+  // @ts-expect-error the callback gets the result type
+  pool.applyAsync(square, [1], { callback: (v: string) => v })
+}
+
+test('the pool API is typed from the user function (checked by tsc)', () => {
+  assert.equal(typeof typeChecks, 'function')
+})
