@@ -1,7 +1,7 @@
 import { ActorStoppedError, ClosedError, MailboxFullError } from '../errors.js'
 import { constructActor, type Actor, type ActorContext, type ActorHooks, type Cancel, type ReplyHandle, type StopReason } from './actor.js'
 import { schedule, type Runnable } from './dispatcher.js'
-import { allocateId, asError, describeReason, register, unregister, type Address, type Entity, type SupervisorHooks } from './entity.js'
+import { allocateId, asError, describeReason, register, unregister, warnCrash, type Address, type Entity, type SupervisorHooks } from './entity.js'
 import { Mailbox, type MailboxOptions, type MailboxStats, type ReplyTo } from './mailbox.js'
 import { localAddress } from './router.js'
 import { LocalRef, type ActorRef } from './ref.js'
@@ -380,17 +380,23 @@ export class LocalCell implements Entity, Runnable, ActorContext {
       if (this.after) this.runAfter()
       return
     }
+    this.lastFailureAnswered = token !== undefined
     if (this.supervisor) {
       this.state = State.Suspended
       this.busy = true
       this.after = undefined
       this.supervisor.childFailed(this, error)
     } else {
+      // Nobody hears a crash caused by a plain send unless something watches: say it, like Erlang's crash report.
+      if (!token && this.exitFns.size === 0 && this.joinWaiters.length === 0) warnCrash(this.name, error)
       this.state = State.Stopping
       this.busy = true
       this.terminate(error)
     }
   }
+
+  /** Whether the last failure was answered to an asker (it was thrown while handling an ask). */
+  lastFailureAnswered = false
 
   private terminate(reason: StopReason): void {
     this.cancelTimers()

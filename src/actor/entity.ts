@@ -106,3 +106,8 @@ export function describeReason(reason: StopReason | undefined): string {
 export function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(`non-Error value thrown: ${String(err)}`)
 }
+
+/** Report an unsupervised actor's crash that no asker, watcher or joiner will see. */
+export function warnCrash(name: string, err: Error): void {
+  process.emitWarning(`actor '${name}' crashed and stopped: ${err.stack ?? `${err.name}: ${err.message}`}`, { code: 'TROUPE_ACTOR_CRASHED' })
+}

@@ -3,7 +3,7 @@ import { ActorStoppedError, ClosedError, MailboxFullError } from '../errors.js'
 import { Endpoint, locate, placeLabel, type ExitInfo, type Kind, type ModuleRef } from '../process/index.js'
 import type { Actor, StopReason } from './actor.js'
 import { K_ASK, K_CTL, K_FRAME, K_TELL, K_TELLP, Outbox } from './channel.js'
-import { allocateId, describeReason, register, unregister, type Address, type Entity, type SupervisorHooks } from './entity.js'
+import { allocateId, describeReason, register, unregister, warnCrash, type Address, type Entity, type SupervisorHooks } from './entity.js'
 import type { MailboxOptions, MailboxStats, ReplyTo } from './mailbox.js'
 import { Pending } from './pending.js'
 import { LocalRef } from './ref.js'
@@ -150,7 +150,7 @@ export class HostedActor implements Entity {
         this.out.resume()
         break
       case 'failed':
-        this.failed(fromWireError(c.error as WireError))
+        this.failed(fromWireError(c.error as WireError), c.answered === true)
         break
       case 'stopped':
         this.hostStopped(decodeReason(c.reason as EncodedReason))
@@ -306,12 +306,15 @@ export class HostedActor implements Entity {
 
   // ---- failures and ends ----
 
-  private failed(err: Error): void {
+  private failed(err: Error, answered = false): void {
     if (this.state >= State.Stopping) return
     if (this.supervisor) {
       this.state = State.Suspended
       this.supervisor.childFailed(this, err)
-    } else void this.stop(err)
+      return
+    }
+    if (!answered && this.exitFns.size === 0 && this.joinWaiters.length === 0) warnCrash(this.name, err)
+    void this.stop(err)
   }
 
   private hostStopped(reason: StopReason): void {
