@@ -28,3 +28,10 @@ export {
 } from './backends/index.js'
 export { RedisPool, type RedisPoolOptions, type RedisApplyOptions, type RedisPoolStats } from './pool/index.js'
 export { RedisActorSystem, RedisActorRef, type RedisActorSystemOptions, type RedisSpawnOptions } from './actor/index.js'
+// Managers: shared objects served over TCP / Unix sockets with an authkey, typed pipelined proxies.
+export {
+  BaseManager, Manager, connect as connectManager, typed, proxyInfo, isProxy, releaseProxy, registerDialect, ManagerServer, ObjectRegistry,
+  callContext, defaultAuthkey, AUTHKEY_ENV, SharedQueue, SharedJoinableQueue, SharedLock, SharedRLock, SharedSemaphore,
+  SharedBoundedSemaphore, SharedEvent, SharedCondition, SharedBarrier, SharedDict, SharedList, SharedNamespace, SharedValue, SharedArray,
+  type ManagerOptions, type RegisterOptions, type Proxied, type ProxyHandle, type BlockOptions, type ManagerChannel, type DialectSession,
+} from './manager/index.js'

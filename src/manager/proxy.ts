@@ -76,27 +76,45 @@ export function makeProxy<T = any>(client: ManagerClient, info: ProxyInfoFull): 
 
 /**
  * Consume a queue proxy with `for await`: fetch up to ITERATION_PREFETCH items
- * per round trip, stop when the queue is closed and drained, and put back
- * unused items when the loop stops early.
+ * per round trip, with the next request already in flight while the current
+ * batch is consumed (so the consumer never waits a full round trip between
+ * batches); stop when the queue is closed and drained; when the loop stops
+ * early, cancel the request in flight and put back every unused item.
  */
 async function* iterate(client: ManagerClient, ident: string): AsyncGenerator<unknown> {
   let batch: unknown[] = []
   let i = 0
+  let ahead: { promise: Promise<unknown[]>; abort: AbortController } | undefined
+  const fetch = () => {
+    const abort = new AbortController()
+    const promise = client.call(ident, 'getMany', [ITERATION_PREFETCH, { signal: abort.signal }]) as Promise<unknown[]>
+    promise.catch(() => {})
+    return { promise, abort }
+  }
   try {
     for (;;) {
       if (i >= batch.length) {
+        const req = ahead ?? fetch()
+        ahead = undefined
         try {
-          batch = (await client.call(ident, 'getMany', [ITERATION_PREFETCH])) as unknown[]
+          batch = await req.promise
         } catch (err) {
           if (err instanceof ClosedError) return
           throw err
         }
         i = 0
+        // A full batch means more is probably waiting: ask for it now, while this one is consumed.
+        if (batch.length >= ITERATION_PREFETCH) ahead = fetch()
       }
       yield batch[i++]
     }
   } finally {
-    if (i < batch.length) await client.call(ident, 'returnItems', [batch.slice(i)]).catch(() => {})
+    const unused = batch.slice(i)
+    if (ahead) {
+      ahead.abort.abort()
+      try { unused.push(...await ahead.promise) } catch { /* cancelled before it took anything */ }
+    }
+    if (unused.length) await client.call(ident, 'returnItems', [unused]).catch(() => {})
   }
 }
 

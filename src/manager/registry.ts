@@ -22,6 +22,8 @@ export interface Entry {
   readonly typeid: string
   readonly obj: any
   readonly exposed: readonly string[]
+  /** `exposed` as a set, for the per-call check. */
+  readonly exposedSet: ReadonlySet<string>
   readonly methodToTypeid: Readonly<Record<string, string>>
   refcount: number
 }
@@ -120,7 +122,7 @@ export class ObjectRegistry {
     const extra = Object.keys(m2t).filter((k) => !exposed.includes(k))
     if (extra.length) exposed = [...exposed, ...extra]
     const ident = (this.nextId++).toString(16)
-    const entry: Entry = { ident, typeid, obj, exposed, methodToTypeid: m2t, refcount: 0 }
+    const entry: Entry = { ident, typeid, obj, exposed, exposedSet: new Set(exposed), methodToTypeid: m2t, refcount: 0 }
     this.objects.set(ident, entry)
     if (obj !== null && typeof obj === 'object' && !known) this.byObject.set(obj, entry)
     this.incref(ident, owner)
@@ -198,7 +200,7 @@ export class ObjectRegistry {
    */
   call(ident: string, method: string, args: unknown[], ctx: CallContext = {}, owner?: Owner): CallResult | Promise<CallResult> {
     const e = this.lookup(ident)
-    if (!e.exposed.includes(method)) {
+    if (!e.exposedSet.has(method)) {
       throw new UnknownMethodError(`method '${method}' of ${e.typeid} is not exposed (exposed: ${e.exposed.join(', ')})`)
     }
     const fn = e.obj[method]

@@ -24,11 +24,17 @@ export function pythonExposed(exposed: readonly string[]): Tuple<string> {
   return tuple(...exposed.map(snakeCase)) as Tuple<string>
 }
 
+// Python's container protocol (what SyncManager's DictProxy/ListProxy call) onto troupe's shared containers.
+const DUNDER: Record<string, readonly string[]> = {
+  __getitem__: ['get'], __setitem__: ['set'], __delitem__: ['delete'], __contains__: ['has'], __len__: ['size', 'length'],
+}
+
 /** The troupe method a Python method name means on this object, or undefined when it is not exposed. */
 export function troupeMethod(name: string, exposed: readonly string[]): string | undefined {
   if (exposed.includes(name)) return name
   const camel = camelCase(name)
-  return exposed.includes(camel) ? camel : undefined
+  if (exposed.includes(camel)) return camel
+  return DUNDER[name]?.find((m) => exposed.includes(m))
 }
 
 // Python's blocking signatures: leading value arguments, then the (block, timeout) style parameters.

@@ -125,9 +125,18 @@ export class Queue<T = unknown> {
     else if (this.head > 4096 && this.head * 2 > this.items.length) { this.items = this.items.slice(this.head); this.head = 0 }
   }
 
+  private wakeQueued = false
+
+  // Parked getters are woken a microtask later, after the rest of the request batch that
+  // carried this put has been applied: a parked getMany then takes the whole batch, not one item.
   private wakeGetters(): void {
-    while (this.getters.length && !this.empty()) this.getters[0]!.wake()
-    if (this.isClosed && this.empty()) for (const g of this.getters.splice(0)) g.fail(new ClosedError('queue is closed and drained'))
+    if (!this.getters.length || this.wakeQueued) return
+    this.wakeQueued = true
+    queueMicrotask(() => {
+      this.wakeQueued = false
+      while (this.getters.length && !this.empty()) this.getters[0]!.wake()
+      if (this.isClosed && this.empty()) for (const g of this.getters.splice(0)) g.fail(new ClosedError('queue is closed and drained'))
+    })
   }
 
   private wakePutters(): void {

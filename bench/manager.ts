@@ -1,0 +1,154 @@
+/**
+ * `npm run bench -- manager`: a manager's queue and RPC speed, troupe against
+ * CPython's BaseManager (through `python3`, same shapes, same machine, same run).
+ *
+ * - queue:    producer process -> manager -> consumer process over TCP (127.0.0.1)
+ * - joinable: the same with taskDone per item and the producer joining
+ * - rpc:      sequential calls on one proxy (client process -> manager process)
+ *
+ * troupe's producer issues puts without awaiting each (they are pipelined and
+ * coalesced into one frame per event-loop turn); its consumer iterates with
+ * `for await`, which fetches up to 512 items per round trip. Python's
+ * proxies allow one call at a time per connection, so its shape is the plain loop.
+ */
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { BaseManager, Manager, SharedQueue, SharedJoinableQueue, typed } from '../src/manager/index.ts'
+import { report, median, percentile } from './lib.ts'
+
+const ITEMS = Number(process.env.BENCH_ITEMS ?? 100_000)
+const RPC_CALLS = Number(process.env.BENCH_RPC ?? 20_000)
+const PY_ITEMS = Number(process.env.BENCH_PY_ITEMS ?? 20_000)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const AUTHKEY = 'bench'
+const self = fileURLToPath(import.meta.url)
+
+// ---- child roles -------------------------------------------------------------
+
+async function role(name: string, address: string, kind: 'queue' | 'joinable', n: number): Promise<void> {
+  const m = await new BaseManager({ address, authkey: AUTHKEY })
+    .register('q', typed<SharedJoinableQueue<number>>())
+    .connect()
+  const q = await m.q()
+  console.log('ready')
+  await new Promise<void>((r) => process.stdin.once('data', () => r()))
+  if (name === 'producer') {
+    // Two chunks of puts in flight at a time: one being answered while the next is sent.
+    const CHUNK = 2000
+    let previous: Promise<unknown> | undefined
+    for (let i = 0; i < n; i += CHUNK) {
+      const puts: Promise<void>[] = []
+      for (let k = i; k < Math.min(n, i + CHUNK); k++) puts.push(q.put(k))
+      if (previous) await previous
+      previous = Promise.all(puts)
+    }
+    await previous
+    if (kind === 'joinable') await q.join()
+  } else {
+    let got = 0
+    const acks: Promise<void>[] = []
+    for await (const x of q) {
+      void x
+      if (kind === 'joinable') acks.push(q.taskDone())
+      if (++got === n) break
+      if (acks.length >= 4096) { await Promise.all(acks); acks.length = 0 }
+    }
+    await Promise.all(acks)
+  }
+  console.log('done')
+  await m.shutdown()
+  process.exit(0)
+}
+
+// ---- troupe contender --------------------------------------------------------
+
+function child(roleName: string, address: string, kind: string, n: number) {
+  const p = spawn(process.execPath, ['--import', 'tsx', self, '--role', roleName, address, kind, String(n)], { stdio: ['pipe', 'pipe', 'inherit'] })
+  let out = ''
+  const waitFor = (word: string) => new Promise<void>((resolve, reject) => {
+    const check = () => { if (out.includes(word)) { p.stdout!.off('data', on); resolve() } }
+    const on = (d: Buffer) => { out += d; check() }
+    p.stdout!.on('data', on)
+    p.once('exit', (c) => { if (!out.includes(word)) reject(new Error(`${roleName} exited ${c} before '${word}'`)) })
+    check()
+  })
+  return { p, waitFor }
+}
+
+async function troupeQueue(kind: 'queue' | 'joinable'): Promise<number> {
+  const q = kind === 'queue' ? new SharedQueue<number>() : new SharedJoinableQueue<number>()
+  const m = await new BaseManager({ address: '127.0.0.1:0', authkey: AUTHKEY }).register('q', () => q).serve()
+  const prod = child('producer', m.address, kind, ITEMS)
+  const cons = child('consumer', m.address, kind, ITEMS)
+  await Promise.all([prod.waitFor('ready'), cons.waitFor('ready')])
+  const t0 = process.hrtime.bigint()
+  prod.p.stdin!.write('go\n')
+  cons.p.stdin!.write('go\n')
+  // The producer finishing `join` (joinable) or the consumer receiving the last item (queue) ends the clock.
+  await Promise.all([prod.waitFor('done'), cons.waitFor('done')])
+  const s = Number(process.hrtime.bigint() - t0) / 1e9
+  await m.shutdown()
+  return ITEMS / s
+}
+
+async function troupeRpc(): Promise<{ ops: number; p50: number; p99: number }> {
+  const m = await new Manager({ authkey: AUTHKEY }).start()
+  const v = await m.Value('i', 0)
+  for (let i = 0; i < 2000; i++) await v.get()
+  const lat: number[] = []
+  const t0 = process.hrtime.bigint()
+  for (let i = 0; i < RPC_CALLS; i++) {
+    const a = process.hrtime.bigint()
+    await v.get()
+    lat.push(Number(process.hrtime.bigint() - a) / 1000)
+  }
+  const s = Number(process.hrtime.bigint() - t0) / 1e9
+  await m.shutdown()
+  return { ops: RPC_CALLS / s, p50: percentile(lat, 50), p99: percentile(lat, 99) }
+}
+
+// ---- python contender --------------------------------------------------------
+
+function python(): Promise<{ queue: number; joinable: number; rpc: number; rpc_p50_us: number } | undefined> {
+  return new Promise((resolve) => {
+    const p = spawn('python3', [fileURLToPath(new URL('./manager_py.py', import.meta.url)), String(PY_ITEMS), String(Math.min(RPC_CALLS, 5000))], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    p.stdout.on('data', (d) => (out += d))
+    const t = setTimeout(() => p.kill('SIGKILL'), 300_000)
+    p.on('exit', () => {
+      clearTimeout(t)
+      const line = out.split('\n').find((l) => l.startsWith('{'))
+      resolve(line ? JSON.parse(line) : undefined)
+    })
+  })
+}
+
+// ---- main --------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const q: number[] = []
+  const j: number[] = []
+  const r: { ops: number; p50: number; p99: number }[] = []
+  for (let i = 0; i < ROUNDS; i++) {
+    q.push(await troupeQueue('queue'))
+    j.push(await troupeQueue('joinable'))
+    r.push(await troupeRpc())
+  }
+  const py = await python()
+  const rpc = r.sort((a, b) => a.ops - b.ops)[r.length >> 1]!
+  const cases = {
+    queue: { troupe: median(q), ...(py ? { python: py.queue } : {}) },
+    joinable: { troupe: median(j), ...(py ? { python: py.joinable } : {}) },
+    rpc: { troupe: rpc.ops, ...(py ? { python: py.rpc } : {}) },
+  }
+  report('manager', cases, [
+    `rpc latency: troupe p50 ${rpc.p50.toFixed(1)} µs, p99 ${rpc.p99.toFixed(1)} µs${py ? `; python p50 ${py.rpc_p50_us.toFixed(1)} µs` : ''}`,
+    `troupe: ${ITEMS.toLocaleString('en-US')} items per queue case, ${RPC_CALLS.toLocaleString('en-US')} rpc calls, median of ${ROUNDS} rounds; python: ${PY_ITEMS.toLocaleString('en-US')} items, one round (it is ~25x slower)`,
+    `troupe rounds: queue ${q.map((x) => Math.round(x)).join(', ')}; joinable ${j.map((x) => Math.round(x)).join(', ')}`,
+    'the CPU is shared with other work; compare ratios within one run',
+  ])
+}
+
+const at = process.argv.indexOf('--role')
+if (at >= 0) await role(process.argv[at + 1]!, process.argv[at + 2]!, process.argv[at + 3] as 'queue' | 'joinable', Number(process.argv[at + 4]))
+else await main()
