@@ -249,6 +249,8 @@ export class RedisPool implements AsyncDisposable {
       await prev
       try {
         await this.conn.open()
+        // The results stream exists before any task does: workers record pool results only into a stream that exists.
+        await this.results.ensureGroup()
         for (const g of groups.values()) {
           await putEntries(this.conn, this.taskKeys.stream, g, (t) => [t.id, t.payload], { fn: g[0]!.fn, results: this.resultsName, chunk: g[0]!.chunk })
         }

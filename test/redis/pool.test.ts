@@ -1,5 +1,6 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { Redis } from 'ioredis'
 import { RedisPool } from '../../src/pool/redis.ts'
 import { PoolClosedError, AbortError, TimeoutError, UnsendableValueError } from '../../src/errors.ts'
 import { REDIS_URL, requireRedis, unique, cleanup } from './helpers.ts'
@@ -69,4 +70,8 @@ test('close then join waits for submitted work; afterwards new tasks fail with P
   assert.deepEqual(await Promise.all(results), [1, 2, 3])
   assert.throws(() => p.applyAsync(square, [1]), PoolClosedError)
   assert.equal(p.stats().workers, 0)
+  const r = new Redis(REDIS_URL)
+  const left = await r.keys(`troupe:{${name}.results.*`)
+  r.disconnect()
+  assert.deepEqual(left, [], 'the pool deleted its results keys')
 })

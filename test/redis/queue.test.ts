@@ -156,13 +156,19 @@ test('an item retried more than maxRetries times goes to the dead-letter stream'
   await q.join({ timeout: 2000 })
 })
 
-test('a result recorded twice for the same task id is kept once', async () => {
+test('a result recorded twice for the same task id is kept once; a late one for an ended pool is dropped', async () => {
   const results = queue<number>('results')
   const conn = new Connection(REDIS_URL)
   await conn.open()
   const payload = Buffer.from([0xff, 0x0f, 0x49, 0x54]) // v8 for 42
   await recordResults(conn, 'troupe', results.name, ['task-1', payload])
   await recordResults(conn, 'troupe', results.name, ['task-1', payload, 'task-2', payload, 'task-2', payload])
+  // A pool's results stream that is gone (the pool ended) is not brought back by a late result.
+  const gone = unique('gone'); names.push(gone)
+  await recordResults(conn, 'troupe', gone, ['task-3', payload], false, true)
+  const r = new Redis(REDIS_URL)
+  assert.equal(await r.exists(`troupe:{${gone}}:q`, `troupe:{${gone}}:done`), 0)
+  r.disconnect()
   await conn.close()
   assert.equal(await results.qsize(), 2)
 })

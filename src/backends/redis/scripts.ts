@@ -138,22 +138,25 @@ end
 return {r[1], claimed, dead}`)
 
 /**
- * KEYS results stream, done hash; ARGV isError ('0'|'1'), taskId, payload, ... -> results added.
+ * KEYS results stream, done hash; ARGV isError ('0'|'1'), mustExist ('0'|'1'), taskId, payload, ... -> results added.
+ * With mustExist, nothing is recorded unless the results stream exists: a pool
+ * deletes its results stream when it ends, and late results must not bring it back.
  * A result whose task id is already in the done hash is dropped: a task that
  * ran twice (its worker died after finishing, before acknowledging) has one
  * result. One HMGET and one HSET per call instead of an HSETNX per result.
  */
 export const record = new Script('record', `
+if ARGV[2] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local ids = {}
-for k = 2, #ARGV, 2 do ids[#ids + 1] = ARGV[k] end
+for k = 3, #ARGV, 2 do ids[#ids + 1] = ARGV[k] end
 local seen = redis.call('HMGET', KEYS[2], unpack(ids))
 local marks, got, n = {}, {}, 0
 for j = 1, #ids do
   local id = ids[j]
   if not seen[j] and not got[id] then
     got[id] = true
-    if ARGV[1] == '1' then redis.call('XADD', KEYS[1], '*', id, ARGV[2 * j + 1], 'e', '1')
-    else redis.call('XADD', KEYS[1], '*', id, ARGV[2 * j + 1]) end
+    if ARGV[1] == '1' then redis.call('XADD', KEYS[1], '*', id, ARGV[2 * j + 2], 'e', '1')
+    else redis.call('XADD', KEYS[1], '*', id, ARGV[2 * j + 2]) end
     marks[#marks + 1] = id
     marks[#marks + 1] = '1'
     n = n + 1

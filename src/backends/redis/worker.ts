@@ -53,12 +53,16 @@ export interface WorkerStats {
   retried: number
 }
 
-/** Record results once per task id: `pairs` is [taskId, payload, ...], all errors or all values. */
-export async function recordResults(conn: Connection, prefix: string, results: string, pairs: (string | Buffer)[], isError = false): Promise<void> {
+/**
+ * Record results once per task id: `pairs` is [taskId, payload, ...], all
+ * errors or all values. `mustExist`: drop them if the results stream is gone
+ * (the pool that wanted them has ended).
+ */
+export async function recordResults(conn: Connection, prefix: string, results: string, pairs: (string | Buffer)[], isError = false, mustExist = false): Promise<void> {
   const k = queueKeys(results, prefix)
   // Lua's unpack takes a few thousand values: 1000 results per call.
   for (let i = 0; i < pairs.length; i += 2000) {
-    await scripts.record.run(conn.main, [k.stream, k.done], [isError ? '1' : '0', ...pairs.slice(i, i + 2000)])
+    await scripts.record.run(conn.main, [k.stream, k.done], [isError ? '1' : '0', mustExist ? '1' : '0', ...pairs.slice(i, i + 2000)])
   }
 }
 
@@ -86,7 +90,7 @@ export async function serveTasks(opts: TaskWorkerOptions): Promise<WorkerStats> 
   const stats: WorkerStats = { done: 0, failed: 0, retried: 0 }
   const fns = new Map<string, Promise<(...a: unknown[]) => unknown>>()
   // Results waiting to be recorded, per results queue, and the tasks to acknowledge after them.
-  let pendingResults = new Map<string, { dest: string; error: boolean; pairs: (string | Buffer)[] }>()
+  let pendingResults = new Map<string, { dest: string; error: boolean; mustExist: boolean; pairs: (string | Buffer)[] }>()
   let pendingAcks: string[] = []
   let flushing: Promise<void> = Promise.resolve()
   let flushError: Error | undefined
@@ -106,10 +110,11 @@ export async function serveTasks(opts: TaskWorkerOptions): Promise<WorkerStats> 
     maxRetries: opts.maxRetries ?? 3, delayPollMs: 200, onDead: recordDead,
   })
 
-  function addResult(dest: string, taskId: string, payload: Buffer, isError: boolean): void {
-    const key = isError ? `e${dest}` : `v${dest}`
+  // Tasks that name their results queue come from a pool, which made that stream and deletes it when it ends.
+  function addResult(dest: string, taskId: string, payload: Buffer, isError: boolean, mustExist = dest !== opts.results): void {
+    const key = `${isError ? 'e' : 'v'}${mustExist ? 'x' : 'c'}${dest}`
     let group = pendingResults.get(key)
-    if (!group) pendingResults.set(key, group = { dest, error: isError, pairs: [] })
+    if (!group) pendingResults.set(key, group = { dest, error: isError, mustExist, pairs: [] })
     group.pairs.push(taskId, payload)
   }
 
@@ -124,7 +129,7 @@ export async function serveTasks(opts: TaskWorkerOptions): Promise<WorkerStats> 
       // Redis going away (a restart, a failover) is waited out: recording and acking are idempotent, so retrying is safe.
       for (let attempt = 0; ; attempt++) {
         try {
-          for (const g of results.values()) await recordResults(conn, prefix, g.dest, g.pairs, g.error)
+          for (const g of results.values()) await recordResults(conn, prefix, g.dest, g.pairs, g.error, g.mustExist)
           await consumer.ack(acks)
           break
         } catch (err) {
