@@ -5,6 +5,7 @@
  */
 import { AbortError, ClosedError, Empty, Full, TaskDoneError } from '../errors.js'
 import type { RequestContext } from '../process/index.js'
+import { isPacked, unpack, weight } from './packed.js'
 
 /** Options for a blocking call at the home. */
 interface WaitOpts { timeout?: number; signal?: AbortSignal }
@@ -23,18 +24,12 @@ class Deque<T> {
 
   get length(): number { return this.buf.length - this.head }
   push(v: T): void { this.buf.push(v) }
+  peek(): T { return this.buf[this.head]! }
   shift(): T {
     const v = this.buf[this.head]!
     this.buf[this.head++] = undefined as T
     this.compact()
     return v
-  }
-  /** Remove and return up to `n` items from the front. */
-  take(n: number): T[] {
-    const out = this.buf.slice(this.head, this.head + n)
-    this.head += out.length
-    this.compact()
-    return out
   }
   unshiftAll(items: T[]): void {
     this.buf = [...items, ...this.buf.slice(this.head)]
@@ -61,10 +56,15 @@ function abortError(reason: unknown): Error {
   return reason instanceof Error && reason.name !== 'AbortError' ? reason : new AbortError('the operation was aborted')
 }
 
-/** One queue's items, waiters and counters. */
+/**
+ * One queue's items, waiters and counters. An element of `items` is an item
+ * or a packed batch (see packed.ts) standing for several; `count` is the
+ * number of items.
+ */
 export class QueueCore<T> {
   readonly maxsize: number
-  private readonly items = new Deque<T>()
+  private readonly items = new Deque<unknown>()
+  private count = 0
   private getters: Getter<T>[] = []
   private putters: Putter<T>[] = []
   private pollers: Waiter[] = []
@@ -79,7 +79,40 @@ export class QueueCore<T> {
   }
 
   private hasRoom(): boolean {
-    return this.maxsize === 0 || this.items.length < this.maxsize
+    return this.maxsize === 0 || this.count < this.maxsize
+  }
+
+  private add(x: unknown): void {
+    this.items.push(x)
+    const w = weight(x)
+    this.count += w
+    this.unfinished += w
+  }
+
+  /** The first item; a packed batch at the front is unpacked here, only when one item is wanted. */
+  private shiftOne(): T {
+    let head = this.items.shift()
+    if (isPacked(head)) {
+      const xs = unpack<T>(head)
+      head = xs[0]
+      if (xs.length > 1) this.items.unshiftAll(xs.slice(1))
+    }
+    this.count--
+    return head as T
+  }
+
+  /** Elements from the front worth up to `max` items (at least one element, packed batches kept whole). */
+  private takeUpTo(max: number): unknown[] {
+    const out: unknown[] = []
+    let n = 0
+    while (this.items.length && n < max) {
+      const w = weight(this.items.peek())
+      if (n > 0 && n + w > max) break
+      out.push(this.items.shift())
+      n += w
+    }
+    this.count -= n
+    return out
   }
 
   /** Move items from blocked putters into the queue and from the queue to waiting getters, until nothing moves. */
@@ -88,14 +121,14 @@ export class QueueCore<T> {
       let moved = false
       while (this.putters.length && this.hasRoom()) {
         const p = this.putters[0]!
-        while (p.next < p.items.length && this.hasRoom()) { this.items.push(p.items[p.next++]!); this.unfinished++ }
+        while (p.next < p.items.length && this.hasRoom()) this.add(p.items[p.next++])
         if (p.next === p.items.length) { this.putters.shift(); p.cleanup(); p.resolve() }
         moved = true
       }
       while (this.getters.length && this.items.length) {
         const g = this.getters.shift()!
         g.cleanup()
-        g.resolve(g.take ? { items: this.items.take(g.max), done: false } : this.items.shift())
+        g.resolve(g.take ? { items: this.takeUpTo(g.max) as T[], done: false } : this.shiftOne())
         moved = true
       }
       if (!moved) break
@@ -115,7 +148,7 @@ export class QueueCore<T> {
     if (this.closed) return Promise.reject(new ClosedError('put() on a closed queue'))
     if (!this.putters.length) {
       let i = 0
-      while (i < items.length && this.hasRoom()) { this.items.push(items[i++]!); this.unfinished++ }
+      while (i < items.length && this.hasRoom()) this.add(items[i++])
       if (i === items.length) { this.pump(); return Promise.resolve() }
       items = items.slice(i)
     }
@@ -132,15 +165,14 @@ export class QueueCore<T> {
   putNowait(item: T): void {
     if (this.closed) throw new ClosedError('putNowait() on a closed queue')
     if (this.putters.length || !this.hasRoom()) throw new Full(`the queue is full (maxsize ${this.maxsize})`)
-    this.items.push(item)
-    this.unfinished++
+    this.add(item)
     this.pump()
   }
 
   /** Remove and return one item, waiting while the queue is empty (Empty after `timeout`, ClosedError once closed and drained). */
   get(opts: WaitOpts = {}): Promise<T> {
     if (this.items.length && !this.getters.length) {
-      const v = this.items.shift()
+      const v = this.shiftOne()
       this.pump()
       return Promise.resolve(v)
     }
@@ -151,7 +183,7 @@ export class QueueCore<T> {
   /** Remove and return one item or throw Empty at once. */
   getNowait(): T {
     if (this.items.length && !this.getters.length) {
-      const v = this.items.shift()
+      const v = this.shiftOne()
       this.pump()
       return v
     }
@@ -159,10 +191,10 @@ export class QueueCore<T> {
     throw new Empty('the queue is empty')
   }
 
-  /** Remove up to `max` items, waiting for at least one; `done` once closed and drained (prefetching consumers). */
+  /** Remove about `max` items (packed batches whole), waiting for at least one; `done` once closed and drained. */
   take(max: number, opts: WaitOpts = {}): Promise<TakeResult<T>> {
     if (this.items.length && !this.getters.length) {
-      const items = this.items.take(Math.max(1, max))
+      const items = this.takeUpTo(Math.max(1, max)) as T[]
       this.pump()
       return Promise.resolve({ items, done: false })
     }
@@ -187,6 +219,7 @@ export class QueueCore<T> {
   unget(items: T[]): void {
     if (!items.length) return
     this.items.unshiftAll(items)
+    for (const x of items) this.count += weight(x)
     this.pump()
   }
 
@@ -230,9 +263,9 @@ export class QueueCore<T> {
   }
 
   get isClosed(): boolean { return this.closed }
-  qsize(): number { return this.items.length }
-  empty(): boolean { return this.items.length === 0 }
-  full(): boolean { return this.maxsize > 0 && this.items.length >= this.maxsize }
+  qsize(): number { return this.count }
+  empty(): boolean { return this.count === 0 }
+  full(): boolean { return this.maxsize > 0 && this.count >= this.maxsize }
 
   /** The one entry point for every handle, local or remote (methods are the wire protocol). */
   handle(method: string, args: unknown[], ctx: Pick<RequestContext, 'signal'> & { from?: string }): unknown {

@@ -15,6 +15,7 @@ import { marshal, portable, registerPortable, type Portable } from '../codec/ind
 import { ClosedError, TaskDoneError } from '../errors.js'
 import { serve, connect, placeAddress, beforePlaceExit, type ObjectAddress, type Remote } from '../process/index.js'
 import { QueueCore, type TakeResult } from './queue-core.js'
+import { pack, expand } from './packed.js'
 
 /** Options of a blocking queue call. */
 export interface QueueWaitOptions {
@@ -190,7 +191,10 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
     this.outbox = []
     this.outboxPortables = false
     dirty.delete(this as Queue<unknown>)
-    this.lastFlush = (this.transport.call('put', [items], undefined, { portables }) as Promise<void>).catch((err: Error) => {
+    // One serialized batch: the home stores and forwards the bytes, the consumer's place unpacks them.
+    const packed = items.length > 1 ? pack(items, portables) : undefined
+    const payload = packed ? [packed] : items
+    this.lastFlush = (this.transport.call('put', [payload], undefined, { portables: !packed && portables }) as Promise<void>).catch((err: Error) => {
       if (err instanceof ClosedError) this.closedSeen = true
       else process.emitWarning(`troupe: ${items.length} queued item(s) could not be delivered: ${err.message}`)
     })
@@ -329,7 +333,7 @@ class PrefetchIterator<T> implements AsyncIterableIterator<T> {
       }
       this.inflight = undefined
       if (r.done || this.finished) { this.finished = true; if (r.items.length) void this.call('unget', [r.items]).catch(() => {}); return DONE }
-      this.batch = r.items
+      this.batch = expand<T>(r.items)
       this.i = 0
       this.ask()
       if (this.batch.length) {

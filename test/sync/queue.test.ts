@@ -86,7 +86,7 @@ test('JoinableQueue.join() resolves only after the last taskDone(); one too many
 })
 
 for (const kind of ['thread', 'process'] as const) {
-  test(`100,000 items from 2 producers to 2 consumers (${kind}s): each received exactly once`, async () => {
+  test(`100,000 items from 2 producers to 2 consumers (${kind === 'thread' ? 'threads' : 'processes'}): each received exactly once`, async () => {
     const q = new Queue<number>()
     const results = new Queue<number[]>()
     const N = 100_000
@@ -161,3 +161,26 @@ test('an unsendable item is refused at put() once the queue is shared, naming th
   assert.deepEqual(await results.get({ timeout: 20_000 }), [])
   await p.join({ timeout: 20_000 })
 })
+
+test('items a thread put in a burst are counted one by one and come out in order from get() in the home', async () => {
+  const q = new Queue<number>()
+  const p = await run(w.produce, [q, 0, 5000])
+  assert.equal(await p.join({ timeout: 20_000 }), 0)
+  assert.equal(await q.qsize(), 5000)
+  for (let i = 0; i < 5000; i++) assert.equal(await q.getNowait(), i)
+  assert.equal(await q.empty(), true)
+})
+
+for (const kind of ['thread', 'process'] as const) {
+  test(`a queue carried inside items works where the items arrive (${kind} to ${kind})`, async () => {
+    const q = new Queue<{ n: number; reply: Queue<number> }>()
+    const reply = new Queue<number>()
+    const producer = await run(w.produceWithReplyQueues, [q, reply, 300], kind)
+    const answerer = await run(w.answerOnCarriedQueue, [q, 300], kind)
+    const got: number[] = []
+    for (let i = 0; i < 300; i++) got.push(await reply.get({ timeout: 20_000 }))
+    assert.deepEqual(got.sort((a, b) => a - b), Array.from({ length: 300 }, (_, i) => i * 2))
+    assert.equal(await producer.join({ timeout: 20_000 }), 0)
+    assert.equal(await answerer.join({ timeout: 20_000 }), 0)
+  })
+}
