@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { BaseManager, SharedQueue, SharedJoinableQueue, connect } from '../../src/manager/index.ts'
+import { BaseManager, Manager, SharedQueue, SharedJoinableQueue, connect } from '../../src/manager/index.ts'
 import { tuple, float } from '../../src/codec/index.ts'
 import { runScript, startPython, finished, stopPython, type PyLabel } from './python.ts'
 
@@ -125,3 +125,17 @@ test('a Python worker and a troupe worker drain the same troupe-served queue; ev
     stopPython(py)
   }
 })
+
+for (const label of ['3.13', '2.7'] as PyLabel[]) {
+  test(`Python ${label}'s SyncManager uses Queue, JoinableQueue, Event, Lock and dict on a troupe Manager`, async () => {
+    const m = new Manager({ address: '127.0.0.1:0', authkey: 'abc', log: false })
+    await m.serve()
+    try {
+      const [h, p] = m.address.split(':') as [string, string]
+      const r = await runScript(label, 'client.py', [h, p, 'abc', 'sync'])
+      assert.equal(r.stdout.trim(), 'ok', r.stderr)
+    } finally {
+      await m.shutdown()
+    }
+  })
+}

@@ -107,6 +107,36 @@ def exchange():
     print('ok')
 
 
+def sync():
+    # Python's SyncManager against a troupe Manager: its typeids and proxy types.
+    from multiprocessing.managers import SyncManager
+    m = SyncManager(address=(host, port), authkey=key)
+    m.connect()
+    q = m.Queue()
+    q.put((1, u'x'))
+    check(q.get(timeout=5) == (1, u'x'), 'Queue')
+    jq = m.JoinableQueue()
+    jq.put(1)
+    jq.get()
+    jq.task_done()
+    jq.join()
+    e = m.Event()
+    check(not e.is_set(), 'Event starts clear')
+    check(e.wait(0.05) is False, 'Event.wait times out with False')
+    e.set()
+    check(e.is_set() and e.wait(1), 'Event set')
+    lock = m.Lock()
+    check(lock.acquire() is True, 'Lock.acquire')
+    check(lock.acquire(False) is False, 'Lock.acquire(False) on a held lock')
+    lock.release()
+    with lock:
+        pass
+    d = m.dict()
+    d[u'a'] = 1
+    check(d[u'a'] == 1 and len(d) == 1 and u'a' in d and d.get(u'a') == 1, 'dict')
+    print('ok')
+
+
 def badkey():
     from multiprocessing import AuthenticationError
     m = M(address=(host, port), authkey=key)
@@ -133,5 +163,5 @@ def forbidden():
     print('ok')
 
 
-{'must-show': must_show, 'exchange': exchange, 'badkey': badkey, 'forbidden': forbidden,
+{'must-show': must_show, 'exchange': exchange, 'sync': sync, 'badkey': badkey, 'forbidden': forbidden,
  'worker': lambda: worker(sys.argv[5] if len(sys.argv) > 5 else 'py')}[mode]()
