@@ -1,13 +1,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Actor, supervise } from '../../src/actor/index.ts'
+import { supervise } from '../../src/actor/index.ts'
 import { actorsReporter, Collector, type Source } from '../../src/cli/dashboard/index.ts'
 
-export class Slow extends Actor<number> {
-  async receive(ms: number): Promise<void> {
-    await new Promise((r) => setTimeout(r, ms))
-  }
-}
+import { Slow } from './fixtures/actors.ts'
 
 test('a supervision tree is shown with each actor and its mailbox', async () => {
   await using sup = supervise([{ actor: Slow, name: 'slow' }, { actor: Slow, name: 'idle' }], { name: 'root' })

@@ -6,7 +6,11 @@ import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { Manager, type SharedJoinableQueue } from '../../src/manager/index.ts'
 import { parsePrometheus } from './prom.ts'
-import { startDashboard, managerSource } from '../../src/cli/dashboard/index.ts'
+import { startDashboard, managerSource, enableReports, reportPool, reportActors } from '../../src/cli/dashboard/index.ts'
+import { Pool } from '../../src/pool/index.ts'
+import { supervise } from '../../src/actor/index.ts'
+import { square } from '../fixtures/tasks.ts'
+import { Slow } from './fixtures/actors.ts'
 
 // The functions given to waitForFunction run in the page; the test's tsconfig has no DOM types.
 declare const document: {
@@ -211,5 +215,40 @@ test('a manager that does not answer is named in a banner on the page', async ()
     await page.close()
   } finally {
     await dash.close()
+  }
+})
+
+test('pools and actor supervision trees reporting to the manager appear on the page', async () => {
+  const manager = enableReports(new Manager({ address: '127.0.0.1:0', authkey: 'abc', log: false }))
+  await manager.serve()
+  const client = await new Manager({ address: manager.address, authkey: 'abc' }).connect()
+  const pool = new Pool({ workers: 2 })
+  const sup = supervise([{ actor: Slow, name: 'pinger' }, { supervise: [{ actor: Slow, name: 'ponger' }], name: 'inner' }], { name: 'root' })
+  const reporters = [reportPool(pool, client, { id: 'squares', intervalMs: 100 }), reportActors([sup], client, { id: 'pingpong', intervalMs: 100 })]
+  const dash = await startDashboard({ sources: [managerSource({ address: manager.address, authkey: 'abc' })], intervalMs: 200 })
+  try {
+    await pool.map(square, Array.from({ length: 50 }, (_, i) => i))
+    const pinger = sup.child<number>('pinger')!
+    for (let i = 0; i < 5; i++) pinger.send(300)
+    browser ??= await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+      timeout: WAIT,
+    })
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    await page.goto(dash.url, { timeout: WAIT })
+    await page.waitForSelector('[data-testid="pool-row"]', { timeout: WAIT })
+    await page.waitForSelector('[data-testid="actor-node"][data-path="/root/pinger"]', { timeout: WAIT })
+    await page.waitForSelector('[data-testid="actor-node"][data-path="/root/inner"]', { timeout: WAIT })
+    assert.match(await page.locator('[data-testid="pool-row"]').innerText(), /squares[^]*thread/)
+    await page.screenshot({ path: `${root}test-results/dashboard-pools-actors.png`, fullPage: true })
+    await page.close()
+  } finally {
+    for (const r of reporters) await r.stop()
+    await dash.close()
+    await sup.stop()
+    await pool.terminate()
+    await client.shutdown()
+    await manager.shutdown()
   }
 })
