@@ -1,7 +1,7 @@
 import { ActorStoppedError, ClosedError, MailboxFullError } from '../errors.js'
 import { constructActor, type Actor, type ActorContext, type ActorHooks, type Cancel, type ReplyHandle, type StopReason } from './actor.js'
 import { schedule, type Runnable } from './dispatcher.js'
-import { allocateId, asError, describeReason, register, unregister, warnCrash, type Address, type Entity, type SupervisorHooks } from './entity.js'
+import { allocateId, asError, describeReason, register, unregister, warnCrash, type Address, type Entity, type EntityInfo, type SupervisorHooks } from './entity.js'
 import { Mailbox, type MailboxOptions, type MailboxStats, type ReplyTo } from './mailbox.js'
 import { localAddress } from './router.js'
 import { LocalRef, type ActorRef } from './ref.js'
@@ -149,6 +149,13 @@ export class LocalCell implements Entity, Runnable, ActorContext {
   /** Mailbox counters. */
   stats(): MailboxStats {
     return this.mb.stats()
+  }
+
+  /** Class, place and state for supervision trees. */
+  info(): EntityInfo {
+    const state = this.state === State.Starting ? 'starting' : this.state === State.Running ? 'running'
+      : this.state === State.Suspended ? 'restarting' : this.exitReason instanceof Error ? 'failed' : 'stopped'
+    return { type: this.cls.name || 'Actor', place: 'local', pid: process.pid, state }
   }
 
   // ---- ActorContext (what `this.` gives the actor) ----

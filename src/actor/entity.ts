@@ -54,6 +54,17 @@ export interface Entity {
   join(): Promise<void>
   supervisor: SupervisorHooks | undefined
   stats(): MailboxStats | undefined
+  /** What a supervision tree shows about it (dashboards). */
+  info?(): EntityInfo
+}
+
+/** An entity's kind, where it runs and its state, for supervision trees. */
+export interface EntityInfo {
+  /** The actor class name (`'Supervisor'` for supervisors). */
+  type: string
+  place: 'local' | 'thread' | 'process'
+  pid?: number
+  state: 'starting' | 'running' | 'restarting' | 'stopped' | 'failed'
 }
 
 let nextId = 1

@@ -3,7 +3,7 @@ import { ActorStoppedError, ClosedError, MailboxFullError } from '../errors.js'
 import { Endpoint, locate, placeLabel, type ExitInfo, type Kind, type ModuleRef } from '../process/index.js'
 import type { Actor, StopReason } from './actor.js'
 import { K_ASK, K_CTL, K_FRAME, K_TELL, K_TELLP, Outbox } from './channel.js'
-import { allocateId, describeReason, register, unregister, warnCrash, type Address, type Entity, type SupervisorHooks } from './entity.js'
+import { allocateId, describeReason, register, unregister, warnCrash, type Address, type Entity, type EntityInfo, type SupervisorHooks } from './entity.js'
 import type { MailboxOptions, MailboxStats, ReplyTo } from './mailbox.js'
 import { Pending } from './pending.js'
 import { LocalRef } from './ref.js'
@@ -53,6 +53,7 @@ const enum State { Locating, Starting, Running, Suspended, Restarting, Stopping,
 export class HostedActor implements Entity {
   readonly id = allocateId()
   readonly name: string
+  private readonly className: string
   readonly ref: LocalRef<any, any>
   supervisor: SupervisorHooks | undefined
   exitReason: StopReason | undefined
@@ -81,6 +82,7 @@ export class HostedActor implements Entity {
 
   constructor(cls: new (...args: any[]) => Actor<unknown>, args: readonly unknown[], private readonly opts: HostedOptions) {
     this.name = opts.name
+    this.className = cls.name || 'Actor'
     this.supervisor = opts.supervisor
     this.capacity = opts.mailbox?.capacity ?? Infinity
     this.overflow = opts.mailbox?.overflow ?? 'backpressure'
@@ -297,6 +299,14 @@ export class HostedActor implements Entity {
   join(): Promise<void> {
     if (this.state === State.Stopped) return this.exitReason instanceof Error ? Promise.reject(this.exitReason) : Promise.resolve()
     return new Promise((resolve, reject) => this.joinWaiters.push({ resolve, reject }))
+  }
+
+  /** Class, place, pid and state for supervision trees. */
+  info(): EntityInfo {
+    const state = this.state <= State.Starting ? 'starting' : this.state === State.Running ? 'running'
+      : this.state === State.Suspended || this.state === State.Restarting ? 'restarting'
+        : this.exitReason instanceof Error ? 'failed' : 'stopped'
+    return { type: this.className, place: this.opts.on, pid: this.endpoint?.pid, state }
   }
 
   /** Counters kept here: messages in flight to the host count as queued. */

@@ -1,6 +1,6 @@
 import { SupervisorGaveUpError } from '../errors.js'
 import type { ActorClass, StopReason } from './actor.js'
-import { allocateId, describeReason, register, unregister, type Address, type Entity, type SupervisorHooks } from './entity.js'
+import { allocateId, describeReason, register, unregister, type Address, type Entity, type EntityInfo, type SupervisorHooks } from './entity.js'
 import type { ReplyTo } from './mailbox.js'
 import { localAddress } from './router.js'
 import { LocalRef, withTimeout, type ActorRef, type JoinOptions } from './ref.js'
@@ -44,7 +44,19 @@ export interface SupervisorOptions {
   name?: string
 }
 
-interface Kid { spec: ChildSpec; entity: Entity }
+/** One node of `Supervisor.tree()`. */
+export interface SupervisionNode extends EntityInfo {
+  name: string
+  /** Times its supervisor restarted it. */
+  restarts: number
+  /** Messages waiting. */
+  mailbox: number
+  /** Messages handled. */
+  processed?: number
+  children: SupervisionNode[]
+}
+
+interface Kid { spec: ChildSpec; entity: Entity; restarts: number }
 
 const enum State { Running, Suspended, Stopping, Stopped }
 
@@ -92,7 +104,7 @@ export class Supervisor implements Entity, SupervisorHooks {
     register(this)
     this.starting = true
     try {
-      for (const spec of specs) this.kids.push({ spec, entity: this.makeChild(spec) })
+      for (const spec of specs) this.kids.push({ spec, entity: this.makeChild(spec), restarts: 0 })
     } finally {
       this.starting = false
     }
@@ -153,7 +165,11 @@ export class Supervisor implements Entity, SupervisorHooks {
     const delay = this.backoff ? Math.min(this.backoff.maxMs, this.backoff.minMs * 2 ** (this.restarts.length - 1)) : 0
     const go = () => {
       if (this.state !== State.Running) return
-      for (const e of targets) e.restart()
+      for (const e of targets) {
+        const kid = this.kids.find((k) => k.entity === e)
+        if (kid) kid.restarts++
+        e.restart()
+      }
     }
     // Even without backoff, restart on a fresh stack: a child failing in onStart would otherwise recurse through here.
     if (delay <= 0) return queueMicrotask(go)
@@ -247,6 +263,36 @@ export class Supervisor implements Entity, SupervisorHooks {
   /** A supervisor has no mailbox. */
   stats(): undefined {
     return undefined
+  }
+
+  /** Kind, place and state for supervision trees. */
+  info(): EntityInfo {
+    const state = this.state === State.Running ? 'running' : this.state === State.Suspended || this.state === State.Stopping ? 'restarting'
+      : this.exitReason instanceof Error ? 'failed' : 'stopped'
+    return { type: 'Supervisor', place: 'local', pid: process.pid, state }
+  }
+
+  /**
+   * The supervision tree under this supervisor, for dashboards: each node's
+   * name, class, state, mailbox counters, restarts, place and pid.
+   */
+  tree(): SupervisionNode {
+    return this.node(0)
+  }
+
+  private node(restarts: number): SupervisionNode {
+    return {
+      ...this.info(),
+      name: this.name,
+      restarts,
+      mailbox: 0,
+      children: this.kids.map((k) => {
+        if (k.entity instanceof Supervisor) return k.entity.node(k.restarts)
+        const s = k.entity.stats()
+        const info = k.entity.info?.() ?? { type: 'Actor', place: 'local' as const, state: k.entity.alive ? 'running' as const : 'stopped' as const }
+        return { ...info, name: k.entity.name, restarts: k.restarts, mailbox: s?.queued ?? 0, processed: s?.processed, children: [] }
+      }),
+    }
   }
 
   private ended(reason: StopReason): void {

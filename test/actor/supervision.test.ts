@@ -141,3 +141,28 @@ test('a permanent child is started again even after it ends normally; a transien
   assert.deepEqual(lifeLog.filter((l) => / start$/.test(l)), ['perm start', 'trans start', 'perm start'])
   await sup.stop()
 })
+
+test('tree() describes the supervision tree: classes, places, states and restart counts', async () => {
+  const sup = supervise([
+    { actor: Life, args: ['a'], name: 'a' },
+    { supervise: [{ actor: Counter, on: 'thread', name: 'counter' }], name: 'inner' },
+  ], { name: 'root' })
+  try {
+    const [a, inner] = sup.children
+    await assert.rejects(a!.ask('boom'))
+    await a!.ask('ping')
+    const tree = sup.tree()
+    assert.equal(tree.name, 'root')
+    assert.equal(tree.type, 'Supervisor')
+    assert.equal(tree.children[0]!.name, 'a')
+    assert.equal(tree.children[0]!.type, 'Life')
+    assert.equal(tree.children[0]!.restarts, 1)
+    assert.equal(tree.children[0]!.state, 'running')
+    assert.equal(tree.children[1]!.name, 'inner')
+    assert.equal(tree.children[1]!.children[0]!.place, 'thread')
+    assert.equal(tree.children[1]!.children[0]!.type, 'Counter')
+    assert.ok(inner!.isAlive)
+  } finally {
+    await sup.stop()
+  }
+})
