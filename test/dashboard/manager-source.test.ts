@@ -107,3 +107,16 @@ test('a manager started in its own process (start()) serves the report board too
   const snap = await collector.tick()
   assert.deepEqual(snap.workers.map((w) => [w.id, w.failed]), [['w-started', 1]])
 })
+
+test('a --queue name the manager does not serve keeps the source red with a clear reason', async () => {
+  const server = new Manager({ address: '127.0.0.1:0', authkey: 'abc', log: false })
+  await server.serve()
+  cleanup.push(() => server.shutdown())
+  const collector = new Collector([managerSource({ address: server.address, authkey: 'abc', queues: ['nope'] })])
+  cleanup.push(() => collector.stop())
+  for (let i = 0; i < 2; i++) {
+    const snap = await collector.tick()
+    assert.equal(snap.sources[0]!.ok, false)
+    assert.match(snap.sources[0]!.error!, /serves no typeid 'nope'/)
+  }
+})

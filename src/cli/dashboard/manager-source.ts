@@ -71,14 +71,14 @@ export function managerSource(options: ManagerSourceOptions): Source {
     const c = await connection()
     try {
       if (!createdNamed) {
-        createdNamed = true
         const typeids = (await c.call('', 'typeids', [])) as string[]
-        for (const q of options.queues ?? []) {
-          if (!typeids.includes(q)) throw new UnknownMethodError(`the manager at ${c.label} serves no typeid '${q}' (it serves: ${typeids.join(', ')})`)
-          // Holding the proxy keeps the object alive and listed while the dashboard runs.
-          held.push(await c.call('', 'create', [q]))
-        }
+        const missing = (options.queues ?? []).filter((q) => !typeids.includes(q))
+        // Said on every sample (the header shows it) until the manager serves them, e.g. after a restart with other flags.
+        if (missing.length) throw new UnknownMethodError(`the manager at ${c.label} serves no typeid ${missing.map((q) => `'${q}'`).join(', ')} (it serves: ${typeids.join(', ')})`)
+        // Holding the proxies keeps the objects alive and listed while the dashboard runs.
+        for (const q of options.queues ?? []) held.push(await c.call('', 'create', [q]))
         if (typeids.includes(REPORTS_TYPEID)) held.push(await c.call('', 'create', [REPORTS_TYPEID]))
+        createdNamed = true
       }
       const objects = (await c.call('', 'debugInfo', [])) as { ident: string; typeid: string }[]
       const live = new Set(objects.map((o) => o.ident))
