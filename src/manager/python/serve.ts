@@ -165,14 +165,20 @@ class PythonSession {
 
   private send(reply: Reply): void {
     if (!this.conn.isOpen) return
+    const protocol = this.protocol as 2 | 3 | 4 | 5
     let payload: Buffer
     try {
-      payload = encodePickle(tuple(reply[0], reply[1]), { protocol: this.protocol as 2 | 3 | 4 | 5 })
+      payload = encodePickle(tuple(reply[0], this.text(reply[0], reply[1])), { protocol })
     } catch (err) {
       const why = err instanceof UnsendableValueError || err instanceof ForbiddenGlobalError ? err.message : String(err)
-      payload = encodePickle(tuple('#UNSERIALIZABLE', `troupe could not pickle the result: ${why}\n`), { protocol: this.protocol as 2 | 3 | 4 | 5 })
+      payload = encodePickle(tuple('#UNSERIALIZABLE', this.text('#UNSERIALIZABLE', `troupe could not pickle the result: ${why}\n`)), { protocol })
     }
     this.conn.send(payload)
+  }
+
+  // Python 2's client asserts `type(result) is str` for traceback texts: its str is bytes (protocol 2 = Python 2).
+  private text(kind: string, value: unknown): unknown {
+    return this.protocol === 2 && typeof value === 'string' && (kind === '#TRACEBACK' || kind === '#UNSERIALIZABLE') ? Buffer.from(value, 'utf8') : value
   }
 }
 

@@ -158,6 +158,12 @@ def forbidden():
     m = M(address=(host, port), authkey=key)
     m.connect()
     q = m.get_queue()
+    # The same on a proxy connection: the call fails with RemoteError, the connection keeps working.
+    try:
+        q.put(os.system)
+        check(False, 'put(os.system) was accepted')
+    except Exception as e:
+        check(type(e).__name__ == 'RemoteError' and 'ForbiddenGlobalError' in str(e), 'put(os.system) raised %r' % e)
     q.put(u'still serving')
     check(q.get(timeout=5) == u'still serving', 'server stopped serving')
     print('ok')
