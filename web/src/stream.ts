@@ -10,7 +10,8 @@ export interface DashboardState {
   history: ThroughputPoint[]
 }
 
-const maxPoints = 600
+/** Points the chart keeps: ten minutes at the server's sampling period. */
+const pointsFor = (intervalMs: number) => Math.min(6000, Math.max(60, Math.ceil(600_000 / intervalMs)))
 
 /**
  * Follow `/events`. The first event (`hello`) carries the server's history, so
@@ -25,12 +26,13 @@ export function useDashboard(): DashboardState {
     const source = new EventSource(`events${token ? `?token=${encodeURIComponent(token)}` : ''}`)
     source.addEventListener('hello', (e) => {
       const hello = JSON.parse((e as MessageEvent<string>).data) as Hello
-      setState({ status: 'live', version: hello.version, intervalMs: hello.intervalMs, snapshot: hello.snapshot, history: hello.history.slice(-maxPoints) })
+      setState({ status: 'live', version: hello.version, intervalMs: hello.intervalMs, snapshot: hello.snapshot, history: hello.history.slice(-pointsFor(hello.intervalMs)) })
     })
     source.addEventListener('snapshot', (e) => {
       const snap = JSON.parse((e as MessageEvent<string>).data) as Snapshot
       setState((s) => {
-        const history = s.history.length >= maxPoints ? s.history.slice(1 - maxPoints) : s.history.slice()
+        const max = pointsFor(s.intervalMs)
+        const history = s.history.length >= max ? s.history.slice(1 - max) : s.history.slice()
         history.push(snap.point)
         return { ...s, status: 'live', snapshot: snap, history }
       })

@@ -24,7 +24,7 @@ export interface Source {
 export interface CollectorOptions {
   /** Sampling period. Default 1000 ms. */
   intervalMs?: number
-  /** Throughput points kept for a freshly opened page. Default 600 (10 minutes at 1 s). */
+  /** Throughput points kept for a freshly opened page. Default: 10 minutes' worth (600 at 1 s), at most 6000. */
   historySize?: number
   /** A worker, pool or actor system whose report stopped changing for this long is shown as lost. Default max(5 s, 5 intervals). */
   lostAfterMs?: number
@@ -84,7 +84,7 @@ export class Collector {
 
   constructor(private readonly sources: Source[], options: CollectorOptions = {}) {
     this.intervalMs = options.intervalMs ?? 1000
-    this.historySize = options.historySize ?? 600
+    this.historySize = options.historySize ?? Math.min(6000, Math.max(60, Math.ceil(600_000 / this.intervalMs)))
     this.lostAfterMs = options.lostAfterMs ?? Math.max(5000, 5 * this.intervalMs)
     this.forgetAfterMs = options.forgetAfterMs ?? 10 * 60_000
     this.sampleTimeoutMs = options.sampleTimeoutMs ?? Math.max(2000, 2 * this.intervalMs)
