@@ -250,14 +250,13 @@ export class RedisActorSystem {
     if (this.inboxRunning) return
     this.inboxRunning = true
     void (async () => {
-      let last = '$'
+      // Always from the start: a reply may land before this XREAD is in place, and handled replies are deleted anyway.
+      let last = '0'
       try {
         if (!this.inboxReader) {
           this.inboxReader = makeClient(this.conn.address)
           this.inboxReader.on('error', () => {})
           await connectClient(this.inboxReader, this.conn.label)
-          // Read from the start: a reply may land before the first XREAD is in place.
-          last = '0'
         }
         while (this.asks.size > 0 && !this.closed) {
           const reply = await this.inboxReader.callBuffer('XREAD', 'COUNT', 1000, 'BLOCK', 1000, 'STREAMS', this.inboxKeys.stream, last) as [Buffer, [Buffer, Buffer[]][]][] | null
