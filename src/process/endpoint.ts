@@ -88,6 +88,20 @@ function threadPreloads(): { tsxApi?: string; imports: string[] } {
 
 const preloads = threadPreloads()
 
+// A program run as `node --input-type=module -e '...'` would make the CommonJS bootstrap below parse as ESM
+// (and re-run the eval'd code): threads inherit every flag except those.
+const threadExecArgv = (() => {
+  const out: string[] = []
+  const argv = process.execArgv
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!
+    if (flag === '-e' || flag === '--eval' || flag === '-p' || flag === '--print') { i++; continue }
+    if (/^--(input-type|eval|print)=/.test(flag) || flag === '--input-type') { if (flag === '--input-type') i++; continue }
+    out.push(flag)
+  }
+  return out
+})()
+
 // Runs as the thread's first script (eval'd, CommonJS): set up the loader, then import the entry.
 const threadBootstrap = `
 const { workerData } = require('node:worker_threads');
@@ -135,6 +149,7 @@ export class Endpoint {
     if (opts.kind === 'thread') {
       const worker = new Worker(threadBootstrap, {
         eval: true,
+        execArgv: threadExecArgv,
         workerData: { ...boot, preloads, entry: entryUrl.href },
         transferList: opts.transfer,
         name: this.name,
