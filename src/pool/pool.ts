@@ -166,7 +166,6 @@ export class Pool implements AsyncDisposable {
   private cancelledInQueue = 0
   private dispatchScheduled = false
   private dispatching = false
-  private roundRobin = 0
   private avgRunMs = -1
   private earlyDeaths = 0
   private completed = 0
@@ -377,11 +376,14 @@ export class Pool implements AsyncDisposable {
       const accepting = this.topUp()
       const n = this.workers.length
       const cap = this.capacity()
-      for (let k = 0; k < n && this.queue.length > 0; k++) {
-        const w = this.workers[(this.roundRobin + k) % n]!
-        if (w.accepting && !w.exclusive && w.alive) this.fill(w, cap, accepting)
+      // Idle workers first, then busy ones, always from the first: a lone task goes to the same
+      // warm thread each time, and fill() gives each worker only its share of a burst.
+      for (let pass = 0; pass < 2; pass++) {
+        for (let k = 0; k < n && this.queue.length > 0; k++) {
+          const w = this.workers[k]!
+          if ((w.inflight.length === 0) === (pass === 0) && w.accepting && !w.exclusive && w.alive) this.fill(w, cap, accepting)
+        }
       }
-      this.roundRobin++
     } finally {
       this.dispatching = false
     }
@@ -468,13 +470,13 @@ export class Pool implements AsyncDisposable {
 
   private onMessage(w: WorkerSlot, msg: unknown[]): void {
     switch (msg[0]) {
-      case MSG_DONE: this.onDone(w, msg[1] as unknown[], msg[2] as number[], msg[3] as Float64Array); break
+      case MSG_DONE: this.onDone(w, msg[1] as unknown[], msg[2] as number[], msg[3] as number[]); break
       case STARTED: this.onStarted(w); break
       case INIT_FAILED: this.breakPool(fromWireError(msg[1] as WireError)); break
     }
   }
 
-  private onDone(w: WorkerSlot, values: unknown[], errors: number[], times: Float64Array): void {
+  private onDone(w: WorkerSlot, values: unknown[], errors: number[], times: number[]): void {
     this.earlyDeaths = 0
     let e = 0
     let runSum = 0

@@ -14,7 +14,7 @@ export const DEF = 1
 /** main -> worker: finish what was sent, then exit. */
 export const STOP = 2
 
-/** worker -> main: `[DONE, values, errorIndexes, timings]` for the next `values.length` tasks, in order. */
+/** worker -> main: `[DONE, values, errorIndexes, timings]` (timings: start, duration per task) for the next `values.length` tasks, in order. */
 export const DONE = 10
 /** worker -> main: the (exclusive) task sent last has started running; its timeout starts now. */
 export const STARTED = 11

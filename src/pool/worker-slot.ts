@@ -97,8 +97,9 @@ export class WorkerSlot {
     if (this.port) {
       this.port.postMessage(msg, transfer as any)
       // Bump after the post: a worker that read the old value before draining will not sleep past this message.
+      // (Wake count 1, the one waiter: V8 takes a much slower path for "wake all".)
       Atomics.add(this.state!, SLOT_POSTED, 1)
-      Atomics.notify(this.state!, SLOT_POSTED)
+      Atomics.notify(this.state!, SLOT_POSTED, 1)
     } else if (this.backlog) this.backlog.push(msg)
     else this.endpoint.send(msg)
   }

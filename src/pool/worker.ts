@@ -22,6 +22,8 @@ interface FnSlot { fn?: Fn; loading?: Promise<void>; error?: unknown }
 // Flush results at least this often so a long batch streams back instead of arriving all at the end.
 const FLUSH_EVERY = 256
 const FLUSH_AFTER_MS = 2
+// Tasks taken straight from Atomics.wait before the event loop gets a turn.
+const IDLE_TURNS = 64
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function'
@@ -50,6 +52,8 @@ class WorkerRuntime {
   private readonly port: MessagePort | undefined
   private readonly origin = placeLabel()
   private idleScheduled = false
+  private inIdleWait = false
+  private seenPosts = 0
 
   constructor(private readonly data: WorkerBootData, private readonly link: Link) {
     this.port = data.port
@@ -200,7 +204,7 @@ class WorkerRuntime {
   /** Send the finished results as one message. */
   private flush(): void {
     if (this.values.length === 0) return
-    const msg = [DONE, this.values, this.errors, new Float64Array(this.times)]
+    const msg = [DONE, this.values, this.errors, this.times]
     try {
       this.send(msg)
     } catch {
@@ -215,7 +219,7 @@ class WorkerRuntime {
         }
       }
       this.errors.sort((a, b) => a - b)
-      this.send([DONE, this.values, this.errors, new Float64Array(this.times)])
+      this.send([DONE, this.values, this.errors, this.times])
     }
     this.values = []
     this.errors = []
@@ -224,27 +228,40 @@ class WorkerRuntime {
   }
 
   private idleSoon(): void {
-    if (!this.state || this.idleScheduled) return
+    if (!this.state || this.idleScheduled || this.inIdleWait) return
     this.idleScheduled = true
     setImmediate(() => { this.idleScheduled = false; this.idleWait() })
   }
 
   /**
-   * The latency trick (threads only): after the event loop has had a turn,
-   * block on the shared counter for a short while instead of sleeping in the
-   * event loop. The main thread bumps the counter after each post, so the next
-   * task is picked up with receiveMessageOnPort a few microseconds after it
-   * was sent. After `idleSpinMs` without work the worker goes back to its
-   * event loop, where the port's message listener takes over.
+   * The latency trick (threads only): once the event loop has had a turn,
+   * block on the shared counter instead of sleeping in the event loop. The
+   * main thread bumps the counter after each post, so the next task is read
+   * with receiveMessageOnPort a few microseconds after it was sent, with no
+   * event-loop wake-up. Every IDLE_TURNS tasks, and after `idleSpinMs`
+   * without work, the worker goes back to its event loop so timers and I/O
+   * started by tasks still run; there the port's message listener takes over.
    */
   private idleWait(): void {
     const state = this.state!
-    if (this.waiting || this.pumping || this.stopping) return
-    const seen = Atomics.load(state, SLOT_POSTED)
-    this.drainPort()
-    if (this.batches.length === 0 && Atomics.wait(state, SLOT_POSTED, seen, this.data.idleSpinMs) === 'timed-out') return
-    this.drainPort()
-    if (!this.waiting && !this.pumping) this.pump()
+    this.inIdleWait = true
+    try {
+      for (let turn = 0; turn < IDLE_TURNS; turn++) {
+        if (this.waiting || this.pumping || this.stopping) return
+        if (this.batches.length === 0 && (this.batch === null || this.cursor >= this.batch.length)) {
+          // Returns at once if anything was posted since we last looked ('not-equal').
+          if (Atomics.wait(state, SLOT_POSTED, this.seenPosts, this.data.idleSpinMs) === 'timed-out') return
+          // Read the counter before draining: a message posted after the drain bumps it again.
+          this.seenPosts = Atomics.load(state, SLOT_POSTED)
+          this.drainPort()
+        }
+        if (this.waiting || this.stopping) return
+        this.pump()
+      }
+    } finally {
+      this.inIdleWait = false
+    }
+    this.idleSoon()
   }
 }
 

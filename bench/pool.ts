@@ -1,0 +1,134 @@
+/**
+ * `npm run bench -- pool [--runs N]`: troupe's Pool against piscina and
+ * Python's multiprocessing.Pool(2), side by side in one run, 2 workers each.
+ *
+ *   small    200,000 trivial tasks `(a, b) => a + b` submitted at once      troupe vs piscina
+ *   payload  20,000 tasks each carrying 64 KiB (copied, not transferred)    troupe vs piscina
+ *   latency  20,000 tasks one after another (ops/s here, µs in the notes)   troupe vs piscina
+ *   map      map of 100,000 trivial items, default chunking                 troupe vs python
+ *   apply    100,000 applyAsync / apply_async, then wait for all            troupe vs python
+ *
+ * Each number is the median of `--runs` runs (default 3); pools are started
+ * and warmed up before timing.
+ */
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { Pool } from '../src/pool/index.ts'
+import { isMainModule } from '../src/process/index.ts'
+import { median, opsPerSecond, percentile, report, type Cases } from './lib.ts'
+
+/** The tasks troupe's workers run (they import this module, so the program below is guarded). */
+export function add(a: number, b: number): number {
+  return a + b
+}
+
+export function byteLength(buf: Uint8Array): number {
+  return buf.byteLength
+}
+
+export function inc(x: number): number {
+  return x + 1
+}
+
+const SMALL = 200_000
+const PAYLOAD = 20_000
+const LATENCY = 20_000
+const MAP = 100_000
+const APPLY = 100_000
+
+interface Contender {
+  small(): Promise<number>
+  payload(buf: Uint8Array): Promise<number>
+  latency(): Promise<number[]>
+}
+
+async function troupe(): Promise<Contender & { map(): Promise<number>; apply(): Promise<number>; close(): Promise<void> }> {
+  const pool = new Pool({ workers: 2 })
+  await Promise.all(Array.from({ length: 1000 }, (_, i) => pool.applyAsync(add, [i, 1])))
+  await pool.apply(byteLength, [new Uint8Array(8)])
+  await pool.map(inc, [1, 2, 3])
+  return {
+    small: () => opsPerSecond(SMALL, () => Promise.all(Array.from({ length: SMALL }, (_, i) => pool.applyAsync(add, [i, 1])))),
+    payload: (buf) => opsPerSecond(PAYLOAD, () => Promise.all(Array.from({ length: PAYLOAD }, () => pool.applyAsync(byteLength, [buf])))),
+    async latency() {
+      const us: number[] = []
+      for (let i = 0; i < LATENCY; i++) {
+        const t0 = process.hrtime.bigint()
+        await pool.apply(add, [i, 1])
+        us.push(Number(process.hrtime.bigint() - t0) / 1000)
+      }
+      return us
+    },
+    map: () => opsPerSecond(MAP, () => pool.map(inc, Array.from({ length: MAP }, (_, i) => i))),
+    apply: () => opsPerSecond(APPLY, () => Promise.all(Array.from({ length: APPLY }, (_, i) => pool.applyAsync(inc, [i])))),
+    close: () => pool.terminate(),
+  }
+}
+
+async function piscina(): Promise<Contender & { close(): Promise<void> }> {
+  const { Piscina } = await import('piscina')
+  const pool = new Piscina({ filename: fileURLToPath(new URL('./pool-piscina.mjs', import.meta.url)), minThreads: 2, maxThreads: 2 })
+  await Promise.all(Array.from({ length: 1000 }, (_, i) => pool.run({ a: i, b: 1 }, { name: 'add' })))
+  return {
+    small: () => opsPerSecond(SMALL, () => Promise.all(Array.from({ length: SMALL }, (_, i) => pool.run({ a: i, b: 1 }, { name: 'add' })))),
+    payload: (buf) => opsPerSecond(PAYLOAD, () => Promise.all(Array.from({ length: PAYLOAD }, () => pool.run(buf, { name: 'byteLength' })))),
+    async latency() {
+      const us: number[] = []
+      for (let i = 0; i < LATENCY; i++) {
+        const t0 = process.hrtime.bigint()
+        await pool.run({ a: i, b: 1 }, { name: 'add' })
+        us.push(Number(process.hrtime.bigint() - t0) / 1000)
+      }
+      return us
+    },
+    close: () => pool.destroy(),
+  }
+}
+
+function python(): { map: number; apply: number } | undefined {
+  const script = fileURLToPath(new URL('./pool-python.py', import.meta.url))
+  const r = spawnSync('python3', [script, String(MAP), String(APPLY)], { encoding: 'utf8', timeout: 300_000 })
+  if (r.status !== 0) { console.error(`python3 failed: ${r.stderr || r.error}`); return undefined }
+  return JSON.parse(r.stdout.trim().split('\n').pop()!)
+}
+
+async function main(): Promise<void> {
+  const runsArg = process.argv.indexOf('--runs')
+  const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3
+  const buf = new Uint8Array(64 * 1024).fill(1)
+  const samples: Record<string, Record<string, number[]>> = {}
+  const lat: Record<string, number[]> = { troupe: [], piscina: [] }
+  const add = (c: string, who: string, v: number) => { ((samples[c] ??= {})[who] ??= []).push(v) }
+  for (let run = 0; run < runs; run++) {
+    const t = await troupe()
+    const p = await piscina()
+    add('small', 'troupe', await t.small())
+    add('small', 'piscina', await p.small())
+    add('payload', 'troupe', await t.payload(buf))
+    add('payload', 'piscina', await p.payload(buf))
+    for (const [who, c] of [['troupe', t], ['piscina', p]] as const) {
+      const us = await c.latency()
+      lat[who]!.push(...us)
+      add('latency', who, 1e6 / median(us))
+    }
+    add('map', 'troupe', await t.map())
+    add('apply', 'troupe', await t.apply())
+    await t.close()
+    await p.close()
+    const py = python()
+    if (py) { add('map', 'python', py.map); add('apply', 'python', py.apply) }
+  }
+  const cases: Cases = {}
+  for (const [c, byWho] of Object.entries(samples)) {
+    cases[c] = {}
+    for (const [who, xs] of Object.entries(byWho)) cases[c]![who] = median(xs)
+  }
+  const notes = [
+    `latency (µs per task, one at a time): troupe p50 ${percentile(lat.troupe!, 50).toFixed(1)} p99 ${percentile(lat.troupe!, 99).toFixed(1)}; ` +
+    `piscina p50 ${percentile(lat.piscina!, 50).toFixed(1)} p99 ${percentile(lat.piscina!, 99).toFixed(1)}`,
+    `medians of ${runs} run(s); 2 workers each; the machine's CPUs are shared, so expect noise`,
+  ]
+  report('pool', cases, notes)
+}
+
+if (isMainModule(import.meta)) await main()
