@@ -184,3 +184,25 @@ for (const kind of ['thread', 'process'] as const) {
     assert.equal(await answerer.join({ timeout: 20_000 }), 0)
   })
 }
+
+test('a consumer in another place that breaks out of for-await gives back what it prefetched', async () => {
+  const q = new Queue<number>()
+  for (let i = 0; i < 1000; i++) await q.put(i)
+  const report = new Queue<number[]>()
+  const p = await run(w.takeSomeThenStop, [q, 10, report])
+  assert.deepEqual(await report.get({ timeout: 20_000 }), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+  assert.equal(await p.join({ timeout: 20_000 }), 0)
+  assert.equal(await q.qsize(), 990)
+  assert.equal(await q.get(), 10)
+})
+
+test('a remote handle gets the named errors: Empty for getNowait and a timed-out get, AbortError for an aborted get', async () => {
+  const q = new Queue<number>()
+  const report = new Queue<string[]>()
+  const p = await run(w.remoteFailures, [q, report])
+  assert.deepEqual(await report.get({ timeout: 20_000 }), ['Empty', 'Empty', 'AbortError'])
+  assert.equal(await p.join({ timeout: 20_000 }), 0)
+  // The aborted get took nothing: the next item is still here for us.
+  await q.put(7)
+  assert.equal(await q.get({ timeout: 1_000 }), 7)
+})
