@@ -17,8 +17,8 @@ function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 /** Start test/interop/py/server.py and wait for its port. */
-async function pythonServer(label: PyLabel, key = 'abc'): Promise<{ child: ChildProcess; port: number }> {
-  const child = startPython(label, 'server.py', [key])
+async function pythonServer(label: PyLabel, key = 'abc', kind: 'base' | 'sync' = 'base'): Promise<{ child: ChildProcess; port: number }> {
+  const child = startPython(label, 'server.py', kind === 'sync' ? [key, '0', 'sync'] : [key])
   children.push(child)
   let out = ''
   let err = ''
@@ -115,6 +115,32 @@ test('a wrong authkey against a Python server fails cleanly on both sides; the s
     await m.shutdown()
     assert.equal(child.exitCode, null)
   } finally {
+    stopPython(child)
+  }
+})
+
+test("troupe's Manager methods reach a Python SyncManager server: Queue, JoinableQueue, Event, Lock", async () => {
+  const { child, port } = await pythonServer('3.12', 'abc', 'sync')
+  const m = await connect({ address: `127.0.0.1:${port}`, authkey: 'abc', dialect: 'python' })
+  try {
+    const q = await m.Queue()
+    await q.put(tuple('job', 1))
+    assert.deepEqual([...(await q.get({ timeout: 5000 })) as unknown[]], ['job', 1])
+    const jq = await m.JoinableQueue()
+    await jq.put(1)
+    await jq.get()
+    await jq.taskDone()
+    await jq.join()
+    const ev = await m.Event()
+    assert.equal(await ev.wait({ timeout: 50 }), false)
+    await ev.set()
+    assert.equal(await ev.isSet(), true)
+    const lock = await m.Lock()
+    assert.equal(await lock.acquire(), true)
+    assert.equal(await lock.acquire({ block: false }), false)
+    await lock.release()
+  } finally {
+    await m.shutdown()
     stopPython(child)
   }
 })

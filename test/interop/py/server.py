@@ -1,4 +1,5 @@
-# A CPython BaseManager server for troupe clients (argv: authkey [port]); prints "ready PORT", serves until killed.
+# A CPython BaseManager server for troupe clients (argv: authkey [port] [sync]); prints "ready PORT", serves until killed.
+# With 'sync' it is a SyncManager (Queue, Event, Lock, dict, ...).
 # It serves get_tasks / get_results (queue.Queue), get_joinable (JoinableQueue-like queue.Queue) and get_box (Box).
 from __future__ import print_function
 import sys
@@ -42,6 +43,9 @@ M.register('get_results', callable=lambda: results)
 M.register('get_joinable', callable=lambda: joinable)
 M.register('Box', callable=Box, method_to_typeid={'child': 'Child'})
 M.register('Child', callable=None, create_method=False)
+if len(sys.argv) > 3 and sys.argv[3] == 'sync':
+    # multiprocessing's SyncManager: Queue, Event, Lock, dict, ... typeids.
+    from multiprocessing.managers import SyncManager as M
 m = M(address=('127.0.0.1', port), authkey=key)
 s = m.get_server()
 print('ready %d' % s.address[1])
