@@ -68,8 +68,11 @@ export class OwnRedis {
     this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--appendonly', 'yes', '--appendfsync', 'everysec',
       '--save', '', '--dir', this.dir], { stdio: 'ignore' })
     const proc = this.proc
+    let failed: Error | undefined
+    proc.on('error', (err) => { failed = err })
     const deadline = Date.now() + 10_000
     for (;;) {
+      if (failed) throw new Error(`this test starts its own redis-server (install it: apt-get install redis-server): ${failed.message}`)
       if (proc.exitCode !== null) throw new Error(`redis-server on port ${this.port} exited with ${proc.exitCode}`)
       const r = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
       r.on('error', () => {})

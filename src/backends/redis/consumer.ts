@@ -137,7 +137,6 @@ export class Consumer {
     await this.ensureGroup()
     this.startHeartbeat()
     const now = Date.now()
-    let dueIn = Infinity
     if (now >= this.nextPromote) {
       const next = Number(await scripts.promote.run(this.conn.main, [this.keys.stream, this.keys.delayed, this.keys.delayedData], [CHUNK]))
       // Poll at least every delayPollMs: another producer may add a task due sooner.
@@ -148,7 +147,8 @@ export class Consumer {
       const claimed = await this.reclaim(count)
       if (claimed.length) return claimed
     }
-    dueIn = Math.min(this.nextPromote, this.nextReclaim) - Date.now()
+    // Block no longer than until the next promotion or reclaim is due.
+    const dueIn = Math.min(this.nextPromote, this.nextReclaim) - Date.now()
     const wait = Math.max(0, Math.min(blockMs, dueIn))
     const args = ['GROUP', this.opts.group, this.opts.consumer, 'COUNT', count]
     let reply: unknown
