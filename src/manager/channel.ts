@@ -13,6 +13,12 @@ export type ChannelResult = { kind: 'return'; value: unknown } | { kind: 'proxy'
 export interface RequestOptions {
   /** Cancel the call on the server when this aborts (a parked `get` gives up and takes no item). */
   signal?: AbortSignal
+  /**
+   * Consecutive calls with the same hint on the same object may travel as one
+   * request: `put(item)` runs as `putMany(items)`, `taskDone()` as `taskDoneBatch(n)`.
+   * Only a hint: a dialect may ignore it.
+   */
+  merge?: 'putMany' | 'taskDone'
 }
 
 /** One client's connection(s) to a manager server, in some dialect. */

@@ -62,7 +62,7 @@ export class ManagerClient {
   }
 
   /** Call a method (ident '' = control); arguments are checked for unsendable parts, proxies in them travel as references. */
-  async call(ident: string, method: string, args: unknown[]): Promise<unknown> {
+  async call(ident: string, method: string, args: unknown[], merge?: 'putMany' | 'taskDone'): Promise<unknown> {
     let signal: AbortSignal | undefined
     const last = args[args.length - 1] as { signal?: unknown } | undefined
     if (last && typeof last === 'object' && last.signal instanceof AbortSignal) {
@@ -73,7 +73,7 @@ export class ManagerClient {
     }
     const sent = marshal(args, 'args').value as unknown[]
     const ch = this.channel ?? await this.ready
-    const r = await ch.request(ident, method, sent, signal ? { signal } : undefined)
+    const r = await ch.request(ident, method, sent, signal ? { signal } : merge ? { merge } : undefined)
     return this.resolve(r)
   }
 

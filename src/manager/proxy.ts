@@ -69,6 +69,13 @@ export function makeProxy<T = any>(client: ManagerClient, info: ProxyInfoFull): 
     if (name === 'then') continue
     p[name] = (...args: unknown[]) => client.call(ident, name, args)
   }
+  // Plain puts and taskDones may be merged on the wire when the server object can take them in bulk.
+  if (info.exposed.includes('put') && info.exposed.includes('putMany')) {
+    p.put = (...args: unknown[]) => client.call(ident, 'put', args, args.length === 1 ? 'putMany' : undefined)
+  }
+  if (info.exposed.includes('taskDone') && info.exposed.includes('taskDoneBatch')) {
+    p.taskDone = (...args: unknown[]) => client.call(ident, 'taskDone', args, args.length === 0 ? 'taskDone' : undefined)
+  }
   if (info.exposed.includes('getMany')) Object.defineProperty(p, Symbol.asyncIterator, { value: () => iterate(client, ident) })
   finalizer.register(p, { client, ident }, p)
   return p as unknown as Proxied<T>

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { listen, formatAddress, defaultLog, type AddressLike, type Address, type FrameConnection, type Listener } from '../net/index.js'
 import { toWireError, V8_FIRST_BYTE } from '../codec/index.js'
 import { ProtocolError, UnknownMethodError } from '../errors.js'
@@ -129,9 +130,12 @@ class TroupeSession {
     this.onShutdown = onShutdown
     this.ctx = { signal: this.aborter.signal, caller: `c${++sessionCounter}` }
     this.origin = origin
+    // Every parked call of this connection listens on this one signal.
+    setMaxListeners(0, this.aborter.signal)
     conn.onClose(() => {
       // Parked calls of this client give up (their items stay queued), then its references are dropped.
       this.aborter.abort()
+      for (const ac of this.cancellers.values()) ac.abort()
       this.registry.releaseOwner(this)
     })
   }
@@ -162,8 +166,6 @@ class TroupeSession {
         let ctx = this.ctx
         if (cancellable) {
           const ac = new AbortController()
-          const onAbort = () => ac.abort()
-          this.aborter.signal.addEventListener('abort', onAbort, { once: true })
           this.cancellers.set(id, ac)
           ctx = { signal: ac.signal, caller: this.ctx.caller }
         }

@@ -1,6 +1,6 @@
 import { connectTo, formatAddress, type Address, type FrameConnection } from '../net/index.js'
 import { fromWireError, type WireError } from '../codec/index.js'
-import { ConnectionClosedError } from '../errors.js'
+import { ConnectionClosedError, TaskDoneError } from '../errors.js'
 import { decodeReplies, encodeBatch, Status, type ProxyInfo, type Request } from './protocol.js'
 import { registerDialect, type ChannelOptions, type ChannelResult, type ManagerChannel, type RequestOptions } from './channel.js'
 
@@ -23,6 +23,8 @@ export class TroupeChannel implements ManagerChannel {
   private readonly conn: FrameConnection
   private readonly pending = new Map<number, Pending>()
   private outbox: Request[] = []
+  // Requests in the outbox that may be merged with their neighbours, by id.
+  private mergeable = new Map<number, 'putMany' | 'taskDone'>()
   private flushQueued = false
   private nextId = 1
   private isClosed = false
@@ -48,6 +50,7 @@ export class TroupeChannel implements ManagerChannel {
     const signal = opts?.signal
     const req: Request = signal ? [id, ident, method, args, 1] : [id, ident, method, args]
     const p = new Promise<ChannelResult>((resolve, reject) => this.push(req, { resolve, reject, method }))
+    if (opts?.merge && !signal) this.mergeable.set(id, opts.merge)
     if (signal) {
       // The server parks the call; cancelling it there (not just here) is what keeps a queued item from being taken.
       const onAbort = () => this.push([this.nextId++, '', 'cancel', [id]], noReply('cancel'))
@@ -81,8 +84,9 @@ export class TroupeChannel implements ManagerChannel {
   private flush(): void {
     this.flushQueued = false
     if (this.isClosed || !this.outbox.length) return
-    const batch = this.outbox
+    const batch = this.mergeable.size ? this.merge(this.outbox) : this.outbox
     this.outbox = []
+    this.mergeable.clear()
     let payload: Buffer
     try {
       payload = encodeBatch(batch)
@@ -91,6 +95,58 @@ export class TroupeChannel implements ManagerChannel {
       return
     }
     this.conn.send(payload)
+  }
+
+  /**
+   * Replace runs of consecutive mergeable calls on one object by one request:
+   * 2,000 puts issued in a loop cost the server one `putMany`, not 2,000 calls.
+   * Order is kept because only neighbours merge.
+   */
+  private merge(outbox: Request[]): Request[] {
+    const out: Request[] = []
+    let run: Request[] = []
+    let kind: 'putMany' | 'taskDone' | undefined
+    const close = () => {
+      if (run.length === 1) out.push(run[0]!)
+      else if (run.length > 1) out.push(this.merged(run, kind!))
+      run = []
+      kind = undefined
+    }
+    for (const r of outbox) {
+      const k = this.mergeable.get(r[0])
+      if (k && kind === k && run[0]![1] === r[1]) { run.push(r); continue }
+      close()
+      if (k) { run = [r]; kind = k } else out.push(r)
+    }
+    close()
+    return out
+  }
+
+  private merged(run: Request[], kind: 'putMany' | 'taskDone'): Request {
+    const id = this.nextId++
+    const ids = run.map((r) => r[0])
+    const take = (i: number) => { const p = this.pending.get(i); this.pending.delete(i); return p }
+    if (kind === 'putMany') {
+      this.pending.set(id, {
+        method: 'put',
+        resolve: () => { for (const i of ids) take(i)?.resolve({ kind: 'return', value: undefined }) },
+        reject: (err) => { for (const i of ids) take(i)?.reject(err) },
+      })
+      return [id, run[0]![1], 'putMany', [run.map((r) => r[3][0])]]
+    }
+    this.pending.set(id, {
+      method: 'taskDone',
+      // The server marks as many as it can; the calls beyond that fail exactly as they would one by one.
+      resolve: (res) => {
+        const done = res.kind === 'return' ? Number(res.value) : 0
+        ids.forEach((i, n) => {
+          if (n < done) take(i)?.resolve({ kind: 'return', value: undefined })
+          else take(i)?.reject(new TaskDoneError('taskDone() called more times than items were put'))
+        })
+      },
+      reject: (err) => { for (const i of ids) take(i)?.reject(err) },
+    })
+    return [id, run[0]![1], 'taskDoneBatch', [ids.length]]
   }
 
   private onFrame(frame: Buffer): void {

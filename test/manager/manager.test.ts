@@ -2,7 +2,7 @@ import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { Manager, BaseManager, typed, proxyInfo, releaseProxy, SharedQueue, type Proxied } from '../../src/manager/index.ts'
 import { connectToManager, until } from './helpers.ts'
-import { Empty, AuthenticationError, UnknownMethodError, UnsendableValueError, ConnectionClosedError, ClosedError, AbortError } from '../../src/errors.ts'
+import { Empty, AuthenticationError, UnknownMethodError, UnsendableValueError, ConnectionClosedError, ClosedError, AbortError, TaskDoneError } from '../../src/errors.ts'
 import { connectTo, frameHeader } from '../../src/net/index.ts'
 import { Process } from '../../src/process/index.ts'
 import { Counter, makeCounter, produceInto } from './fixtures.ts'
@@ -253,4 +253,22 @@ test('a call parked on the server is answered when another client acts later', a
   const q = await m.Queue<number>()
   setTimeout(() => void q.put(1), 50).unref()
   assert.equal(await q.get({ timeout: 5000 }), 1)
+})
+
+test('puts issued together travel as one batch yet keep their order relative to other calls', async () => {
+  const m = await served()
+  const q = await m.JoinableQueue<number>()
+  const calls: Promise<unknown>[] = []
+  for (let i = 0; i < 500; i++) calls.push(q.put(i))
+  calls.push(q.qsize())
+  for (let i = 500; i < 1000; i++) calls.push(q.put(i))
+  const results = await Promise.all(calls)
+  assert.equal(results[500], 500)
+  assert.deepEqual(await q.getMany(2000), Array.from({ length: 1000 }, (_, i) => i))
+  // 1000 merged taskDones succeed, and of 3 more only those beyond the count fail.
+  await Promise.all(Array.from({ length: 999 }, () => q.taskDone()))
+  const extra = await Promise.allSettled([q.taskDone(), q.taskDone(), q.taskDone()])
+  assert.deepEqual(extra.map((r) => r.status), ['fulfilled', 'rejected', 'rejected'])
+  assert.ok((extra[1] as PromiseRejectedResult).reason instanceof TaskDoneError)
+  await q.join({ timeout: 1000 })
 })

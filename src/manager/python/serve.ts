@@ -6,7 +6,7 @@
  */
 import { formatAddress, type FrameConnection } from '../../net/index.js'
 import {
-  decodePickleWithProtocol, encodePickle, tuple, pyToken, pyText, readToken,
+  decodePickleWithProtocol, encodePickle, tuple, pyToken, pyText, readToken, marshal,
 } from '../../codec/index.js'
 import { ForbiddenGlobalError, DecodeError, UnsendableValueError, UnknownMethodError } from '../../errors.js'
 import type { DialectSession, CallContext, ObjectRegistry } from '../registry.js'
@@ -114,7 +114,7 @@ class PythonSession {
         const args = a.slice(1)
         if (req.kwds?.size) args.push(Object.fromEntries([...req.kwds].map(([k, v]) => [pyText(k) ?? String(k), v])))
         // Python refcounts travel on separate incref/decref connections, so they belong to no connection (§3.5).
-        const entry = await r.create(typeid, args)
+        const entry = await r.create(typeid, marshal(args, 'args').value as unknown[])
         return tuple(entry.ident, pythonExposed(entry.exposed))
       }
       case 'incref': r.incref(this.ident(a[0])); return null
@@ -149,7 +149,9 @@ class PythonSession {
         if (req.method === '__str__' || req.method === '__repr__') return ['#RETURN', `<troupe ${entry.typeid} object ${entry.ident}>`]
         throw new UnknownMethodError(`AttributeError: method '${req.method}' of ${entry.typeid} is not exposed (exposed: ${pythonExposed(entry.exposed).join(', ')})`)
       }
-      const out = await this.registry.call(req.ident, method, troupeArgs(entry.obj, method, req.args, req.kwds), this.ctx)
+      // Stored values are in marshalled form, as a troupe client's are: a tuple then reaches troupe clients as a Tuple.
+      const args = marshal(troupeArgs(entry.obj, method, req.args, req.kwds), 'args').value as unknown[]
+      const out = await this.registry.call(req.ident, method, args, this.ctx)
       if (out.kind === 'return') return ['#RETURN', out.value]
       return ['#PROXY', tuple(pythonExposed(out.exposed), pyToken(out.typeid, this.tokenAddress(), out.ident))]
     } catch (err) {

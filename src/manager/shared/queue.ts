@@ -168,6 +168,13 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
     return { ...super.stats(), unfinished: this.unfinished }
   }
 
+  /** Mark up to `n` items done without failing; returns how many were (clients merge taskDone calls into this). */
+  taskDoneBatch(n: number): number {
+    const k = Math.min(Math.max(0, n | 0), this.unfinished)
+    if (k) this.taskDone(k)
+    return k
+  }
+
   /** Items put but not yet marked done. */
   unfinishedTasks(): number { return this.unfinished }
 
