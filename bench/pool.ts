@@ -3,7 +3,7 @@
  * Python's multiprocessing.Pool(2), side by side in one run, 2 workers each.
  *
  *   small    200,000 trivial tasks `(a, b) => a + b` submitted at once      troupe vs piscina
- *   payload  20,000 tasks each carrying 64 KiB (copied, not transferred)    troupe vs piscina
+ *   payload  20,000 tasks each carrying its own 64 KiB (copied, not moved)  troupe vs piscina
  *   latency  20,000 tasks one after another (ops/s here, µs in the notes)   troupe vs piscina
  *   map      map of 100,000 trivial items, default chunking                 troupe vs python
  *   apply    100,000 applyAsync / apply_async, then wait for all            troupe vs python
@@ -38,18 +38,18 @@ const APPLY = 100_000
 
 interface Contender {
   small(): Promise<number>
-  payload(buf: Uint8Array): Promise<number>
+  payload(bufs: Uint8Array[]): Promise<number>
   latency(): Promise<number[]>
 }
 
 async function troupe(): Promise<Contender & { map(): Promise<number>; apply(): Promise<number>; close(): Promise<void> }> {
   const pool = new Pool({ workers: 2 })
   await Promise.all(Array.from({ length: 1000 }, (_, i) => pool.applyAsync(add, [i, 1])))
-  await pool.apply(byteLength, [new Uint8Array(8)])
+  await Promise.all(Array.from({ length: 1000 }, () => pool.applyAsync(byteLength, [new Uint8Array(64 * 1024)])))
   await pool.map(inc, [1, 2, 3])
   return {
     small: () => opsPerSecond(SMALL, () => Promise.all(Array.from({ length: SMALL }, (_, i) => pool.applyAsync(add, [i, 1])))),
-    payload: (buf) => opsPerSecond(PAYLOAD, () => Promise.all(Array.from({ length: PAYLOAD }, () => pool.applyAsync(byteLength, [buf])))),
+    payload: (bufs) => opsPerSecond(PAYLOAD, () => Promise.all(Array.from({ length: PAYLOAD }, (_, i) => pool.applyAsync(byteLength, [bufs[i % bufs.length]!])))),
     async latency() {
       const us: number[] = []
       for (let i = 0; i < LATENCY; i++) {
@@ -69,9 +69,10 @@ async function piscina(): Promise<Contender & { close(): Promise<void> }> {
   const { Piscina } = await import('piscina')
   const pool = new Piscina({ filename: fileURLToPath(new URL('./pool-piscina.mjs', import.meta.url)), minThreads: 2, maxThreads: 2 })
   await Promise.all(Array.from({ length: 1000 }, (_, i) => pool.run({ a: i, b: 1 }, { name: 'add' })))
+  await Promise.all(Array.from({ length: 1000 }, () => pool.run(new Uint8Array(64 * 1024), { name: 'byteLength' })))
   return {
     small: () => opsPerSecond(SMALL, () => Promise.all(Array.from({ length: SMALL }, (_, i) => pool.run({ a: i, b: 1 }, { name: 'add' })))),
-    payload: (buf) => opsPerSecond(PAYLOAD, () => Promise.all(Array.from({ length: PAYLOAD }, () => pool.run(buf, { name: 'byteLength' })))),
+    payload: (bufs) => opsPerSecond(PAYLOAD, () => Promise.all(Array.from({ length: PAYLOAD }, (_, i) => pool.run(bufs[i % bufs.length], { name: 'byteLength' })))),
     async latency() {
       const us: number[] = []
       for (let i = 0; i < LATENCY; i++) {
@@ -95,7 +96,8 @@ function python(): { map: number; apply: number } | undefined {
 async function main(): Promise<void> {
   const runsArg = process.argv.indexOf('--runs')
   const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3
-  const buf = new Uint8Array(64 * 1024).fill(1)
+  // 256 distinct buffers, reused in turn: each task's 64 KiB is its own (no batch can share one copy).
+  const bufs = Array.from({ length: 256 }, (_, i) => new Uint8Array(64 * 1024).fill(i))
   const samples: Record<string, Record<string, number[]>> = {}
   const lat: Record<string, number[]> = { troupe: [], piscina: [] }
   const add = (c: string, who: string, v: number) => { ((samples[c] ??= {})[who] ??= []).push(v) }
@@ -104,8 +106,8 @@ async function main(): Promise<void> {
     const p = await piscina()
     add('small', 'troupe', await t.small())
     add('small', 'piscina', await p.small())
-    add('payload', 'troupe', await t.payload(buf))
-    add('payload', 'piscina', await p.payload(buf))
+    add('payload', 'troupe', await t.payload(bufs))
+    add('payload', 'piscina', await p.payload(bufs))
     for (const [who, c] of [['troupe', t], ['piscina', p]] as const) {
       const us = await c.latency()
       lat[who]!.push(...us)

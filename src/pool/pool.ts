@@ -393,20 +393,30 @@ export class Pool implements AsyncDisposable {
     while (this.queue.length > 0 && this.queue.peek()!.state === DONE) { this.queue.shift(); this.cancelledInQueue-- }
   }
 
-  /** Send `w` a batch from the head of the queue, as much as its prefetch allows. */
+  /** Send `w` batches from the head of the queue, as much as its prefetch allows. */
   private fill(w: WorkerSlot, cap: number, workers: number): void {
     const max = this.opts.maxTasksPerChild
     let room = Math.min(cap - w.inflight.length, max === undefined ? Infinity : max - w.sent)
     if (room <= 0) return
     const queued = this.queue.length - this.cancelledInQueue
     // A busy worker waits for room for a decent batch rather than getting a trickle of tiny messages.
-    if (w.inflight.length > 0 && room < Math.min(cap >> 2, queued)) return
-    room = Math.min(room, MAX_BATCH, Math.max(1, Math.ceil(queued / workers)))
+    if (w.inflight.length > 0 && (room < Math.min(cap >> 2, queued) || w.bytes > INFLIGHT_BYTES / 2)) return
+    room = Math.min(room, Math.max(1, Math.ceil(queued / workers)))
+    while (room > 0 && w.accepting && !w.exclusive) {
+      const sent = this.sendBatch(w, Math.min(room, MAX_BATCH))
+      if (sent === 0) break
+      room -= sent
+    }
+  }
+
+  /** Post one batch of up to `limit` tasks to `w`; returns how many went. */
+  private sendBatch(w: WorkerSlot, limit: number): number {
+    const max = this.opts.maxTasksPerChild
     const msg: unknown[] = [RUN]
     let transfer: TransferListItem[] | undefined
     let bytes = 0
     let count = 0
-    while (count < room) {
+    while (count < limit) {
       this.skipCancelled()
       const t = this.queue.peek()
       if (!t || t.fn.pending) break
@@ -414,9 +424,12 @@ export class Pool implements AsyncDisposable {
         // A task with a timeout or signal runs alone, so stopping its worker harms nothing else.
         if (count > 0 || w.inflight.length > 0) break
         w.exclusive = true
-      } else if (count > 0 && (bytes + t.bytes > BATCH_BYTES || w.bytes + bytes + t.bytes > INFLIGHT_BYTES)) break
+      } else if (count > 0 || w.inflight.length > 0) {
+        if (bytes + t.bytes > BATCH_BYTES || w.bytes + bytes + t.bytes > INFLIGHT_BYTES) break
+      }
       this.queue.shift()
-      msg.push(t.code | (t.fn.id << FN_SHIFT), t.args.length, ...t.args)
+      msg.push(t.code | (t.fn.id << FN_SHIFT), t.args.length)
+      for (let i = 0; i < t.args.length; i++) msg.push(t.args[i])
       if (t.transfer) (transfer ??= []).push(...t.transfer)
       bytes += t.bytes
       t.state = SENT
@@ -425,7 +438,7 @@ export class Pool implements AsyncDisposable {
       count++
       if (t.exclusive) break
     }
-    if (count === 0) return
+    if (count === 0) return 0
     w.sent += count
     w.bytes += bytes
     if (w.idleTimer) { clearTimeout(w.idleTimer); w.idleTimer = undefined }
@@ -435,6 +448,7 @@ export class Pool implements AsyncDisposable {
       this.unsendable(w, count, err as Error)
     }
     if (max !== undefined && w.sent >= max) this.recycle(w)
+    return count
   }
 
   /** A batch could not be cloned: resend its tasks one by one and fail those that cannot go. */

@@ -46,6 +46,8 @@ export const SLOT_POSTED = 0
 export const SLOT_STARTED = 1
 /** 1 while a task runs. */
 export const SLOT_RUNNING = 2
+/** 1 while the worker is (about to be) blocked in Atomics.wait: only then does a post need a notify. */
+export const SLOT_WAITING = 3
 /** Int32 slots in the shared state. */
 export const STATE_SLOTS = 4
 

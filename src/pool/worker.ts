@@ -13,7 +13,7 @@ import { toWireError, unmarshal } from '../codec/index.js'
 import { UnsendableValueError } from '../errors.js'
 import {
   RUN, DEF, STOP, DONE, STARTED, INIT_FAILED, READY, MODE_APPLY, MODE_MASK, MODE_STARMAP, FLAG_REPORT_START,
-  FLAG_PORTABLES, FN_SHIFT, SLOT_POSTED, SLOT_STARTED, SLOT_RUNNING, type WorkerBootData,
+  FLAG_PORTABLES, FN_SHIFT, SLOT_POSTED, SLOT_STARTED, SLOT_RUNNING, SLOT_WAITING, type WorkerBootData,
 } from './protocol.js'
 
 type Fn = (...args: unknown[]) => unknown
@@ -250,7 +250,11 @@ class WorkerRuntime {
         if (this.waiting || this.pumping || this.stopping) return
         if (this.batches.length === 0 && (this.batch === null || this.cursor >= this.batch.length)) {
           // Returns at once if anything was posted since we last looked ('not-equal').
-          if (Atomics.wait(state, SLOT_POSTED, this.seenPosts, this.data.idleSpinMs) === 'timed-out') return
+          // Announce the wait first (seq-cst): a post that lands after this store sees it and notifies.
+          Atomics.store(state, SLOT_WAITING, 1)
+          const woke = Atomics.wait(state, SLOT_POSTED, this.seenPosts, this.data.idleSpinMs)
+          Atomics.store(state, SLOT_WAITING, 0)
+          if (woke === 'timed-out') return
           // Read the counter before draining: a message posted after the drain bumps it again.
           this.seenPosts = Atomics.load(state, SLOT_POSTED)
           this.drainPort()
