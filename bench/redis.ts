@@ -13,7 +13,7 @@ import { median, report, type Cases } from './lib.ts'
 
 const URL = process.env.TROUPE_REDIS ?? 'redis://127.0.0.1:6379'
 const N = Number(process.env.JOBS ?? 20_000)
-const ROUNDS = Number(process.env.ROUNDS ?? 3)
+const ROUNDS = Number(process.env.ROUNDS ?? 5)
 const run = `bench-${randomBytes(4).toString('hex')}`
 const admin = new Redis(URL)
 
