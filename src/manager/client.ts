@@ -61,8 +61,12 @@ export class ManagerClient {
     return formatAddress(this.address)
   }
 
-  /** Call a method (ident '' = control); arguments are checked for unsendable parts, proxies in them travel as references. */
-  async call(ident: string, method: string, args: unknown[], merge?: 'putMany' | 'taskDone'): Promise<unknown> {
+  /**
+   * Call a method (ident '' = control); arguments are checked for unsendable
+   * parts, proxies in them travel as references. Not an async function: on
+   * the hot path it adds a single promise reaction to the channel's promise.
+   */
+  call(ident: string, method: string, args: unknown[], merge?: 'putMany' | 'taskDone'): Promise<unknown> {
     let signal: AbortSignal | undefined
     const last = args[args.length - 1] as { signal?: unknown } | undefined
     if (last && typeof last === 'object' && last.signal instanceof AbortSignal) {
@@ -71,11 +75,19 @@ export class ManagerClient {
       const { signal: _s, ...rest } = last
       args = [...args.slice(0, -1), rest]
     }
-    const sent = marshal(args, 'args').value as unknown[]
-    const ch = this.channel ?? await this.ready
-    const r = await ch.request(ident, method, sent, signal ? { signal } : merge ? { merge } : undefined)
-    return this.resolve(r)
+    let sent: unknown[]
+    try {
+      sent = marshal(args, 'args').value as unknown[]
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const opts = signal ? { signal } : merge ? { merge } : undefined
+    const ch = this.channel
+    if (ch) return ch.request(ident, method, sent, opts).then(this.resolveBound)
+    return this.ready.then((c) => c.request(ident, method, sent, opts)).then(this.resolveBound)
   }
+
+  private readonly resolveBound = (r: ChannelResult): unknown => this.resolve(r)
 
   /** Turn a channel result into a value or a proxy. */
   resolve(r: ChannelResult): unknown {

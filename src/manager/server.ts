@@ -203,9 +203,11 @@ class TroupeSession {
 
   private toReply(id: number, out: CallResult | ControlResult): Reply {
     if ('kind' in out) {
-      return out.kind === 'return' ? [id, Status.Return, out.value] : [id, Status.Proxy, { typeid: out.typeid, ident: out.ident, exposed: out.exposed } satisfies ProxyInfo]
+      if (out.kind === 'return') return out.value === undefined ? [id, Status.Return] : [id, Status.Return, out.value]
+      return [id, Status.Proxy, { typeid: out.typeid, ident: out.ident, exposed: out.exposed } satisfies ProxyInfo]
     }
-    return 'proxy' in out ? [id, Status.Proxy, out.proxy] : [id, Status.Return, out.value]
+    if ('proxy' in out) return [id, Status.Proxy, out.proxy]
+    return out.value === undefined ? [id, Status.Return] : [id, Status.Return, out.value]
   }
 
   private reply(id: number, out: CallResult | ControlResult): void {

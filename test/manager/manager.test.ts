@@ -272,3 +272,13 @@ test('puts issued together travel as one batch yet keep their order relative to 
   assert.ok((extra[1] as PromiseRejectedResult).reason instanceof TaskDoneError)
   await q.join({ timeout: 1000 })
 })
+
+test('values keep their exact types through the manager: undefined, -0, NaN, BigInt, Map, Set, Date, Buffer, nested objects', async () => {
+  const m = await served()
+  const q = await m.Queue<unknown>()
+  const values: unknown[] = [undefined, -0, NaN, 2n ** 70n, new Map([[1, 'a']]), new Set(['x']), new Date(0), Buffer.from('hi'),
+    [1, undefined, 3], { a: { b: [null, 'é☃😀'] } }, 'plain', 42, true, null]
+  for (const v of values) await q.put(v)
+  for (const v of values) assert.deepStrictEqual(await q.get(), v)
+  assert.ok(Object.is(-0, values[1]))
+})
