@@ -111,7 +111,7 @@ function startNode(): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/redis/fixtures/actor-node.ts', REDIS_URL, failoverPrefix, '600'], { stdio: ['ignore', 'pipe', 'inherit'] })
   children.push(child)
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('actor node did not start within 20 s')), 20_000)
+    const t = setTimeout(() => reject(new Error('actor node did not start within 60 s')), 60_000)
     child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) { clearTimeout(t); resolve(child) } })
     child.once('exit', (code) => { clearTimeout(t); reject(new Error(`actor node exited with ${code}`)) })
   })
@@ -123,16 +123,16 @@ test("an actor's node dies: the actor is placed on another node and its durable 
   const first = await startNode()
   const rec = await client.spawn(Recorder, { name: 'mover', args: [log] })
   for (let n = 1; n <= 5; n++) await rec.send({ n })
-  assert.equal(await rec.ask('where', { timeout: 15_000 }), first.pid)
+  assert.equal(await rec.ask('where', { timeout: 30_000 }), first.pid)
   const second = await startNode()
   // The first node still holds the lease: the actor stays where it is.
-  assert.equal(await rec.ask('where', { timeout: 15_000 }), first.pid)
+  assert.equal(await rec.ask('where', { timeout: 30_000 }), first.pid)
   const died = new Promise((r) => first.once('exit', r))
   first.kill('SIGKILL')
   await died
   // Sent while no node hosts the actor: the messages wait in its mailbox.
   for (let n = 6; n <= 10; n++) await rec.send({ n })
-  assert.equal(await rec.ask('where', { timeout: 15_000 }), second.pid)
+  assert.equal(await rec.ask('where', { timeout: 30_000 }), second.pid)
   const handled = (await redis.lrange(log, 0, -1)).map(Number)
   assert.deepEqual([...new Set(handled)].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
   assert.equal(await redis.get(`${failoverPrefix}:{actor:mover}:lease`), `node-${second.pid}`)

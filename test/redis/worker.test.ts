@@ -34,7 +34,7 @@ test('a worker SIGKILLed mid-task: another worker completes the task, and there 
   const redis = new Redis(REDIS_URL)
   try {
     // The first worker to start the task says so; kill exactly that one.
-    const [, pid] = (await redis.blpop(log, 10))!
+    const [, pid] = (await redis.blpop(log, 30))!
     const victim = pair.find((w) => w.pid === Number(pid))!
     assert.ok(victim, `a worker with pid ${pid} started the task`)
     const exit = await victim.kill()
@@ -129,7 +129,7 @@ test('workers that keep dying on a task dead-letter it and its caller gets a Wor
     // Each run starts, then its worker is killed: 2 runs allowed (maxRetries 1), then the task is dead.
     for (let run = 1; run <= 2; run++) {
       const [w] = start(boot, 1)
-      await redis.blpop(log, 10)
+      await redis.blpop(log, 30)
       await w!.kill()
     }
     start(boot, 1)
