@@ -22,3 +22,12 @@ test('other values go through v8, and unknown codecs are refused', () => {
   assert.deepEqual(c.decode(serialize(v)), v)
   assert.throws(() => codecFor('yaml' as 'json'), TypeError)
 })
+
+test('every key of a queue carries the same hash tag, so its Lua scripts stay in one Cluster slot', async () => {
+  const { queueKeys } = await import('../../src/backends/index.ts')
+  const k = queueKeys('jobs', 'app')
+  const tags = Object.entries(k).filter(([f]) => f !== 'name').map(([, key]) => /\{([^}]*)\}/.exec(key as string)?.[1])
+  assert.deepEqual(new Set(tags), new Set(['jobs']))
+  assert.equal(k.stream, 'app:{jobs}:q')
+  assert.throws(() => queueKeys('a{b}'), TypeError)
+})
