@@ -47,8 +47,8 @@ function cpuMicros(): number {
   return u.user + u.system
 }
 
-async function troupeRun(kind: Kind): Promise<number> {
-  const q = new Queue<{ i: number; s: string }>()
+async function troupeRun(kind: Kind, maxsize = 0): Promise<number> {
+  const q = new Queue<{ i: number; s: string }>(maxsize)
   const go = new Queue<number>()
   const done = new Queue<number>()
   const ready = new Queue<string>()
@@ -62,7 +62,7 @@ async function troupeRun(kind: Kind): Promise<number> {
   await go.put(1)
   await done.get()
   const ns = Number(process.hrtime.bigint() - t0)
-  if (kind === 'thread') cpuPerItem.troupe!.push((cpuMicros() - cpu0) / N)
+  if (kind === 'thread' && maxsize === 0) cpuPerItem.troupe!.push((cpuMicros() - cpu0) / N)
   await Promise.all([p.join({ timeout: 10_000 }), c.join({ timeout: 10_000 })])
   await Promise.all([p.kill(), c.kill()])
   return N / (ns / 1e9)
@@ -126,12 +126,14 @@ async function main(): Promise<void> {
   const samples: Record<string, Record<string, number[]>> = {
     'thread->thread': { troupe: [], 'raw-port': [] },
     'process->process': { troupe: [], 'raw-ipc': [] },
+    'thread->thread maxsize 1000': { troupe: [] },
   }
   for (let r = 0; r < RUNS; r++) {
     samples['thread->thread']!.troupe!.push(await troupeRun('thread'))
     samples['thread->thread']!['raw-port']!.push(await rawPortRun())
     samples['process->process']!.troupe!.push(await troupeRun('process'))
     samples['process->process']!['raw-ipc']!.push(await rawIpcRun(scripts))
+    samples['thread->thread maxsize 1000']!.troupe!.push(await troupeRun('thread', 1000))
   }
   const cases: Cases = {}
   for (const [name, byContender] of Object.entries(samples)) {
@@ -139,7 +141,8 @@ async function main(): Promise<void> {
   }
   report('queue', cases, [
     `${N.toLocaleString('en-US')} items of { i, s } per run, median of ${RUNS} runs; items/s from "go" to "consumer has all".`,
-    'troupe: producer and consumer Processes share a Queue living in the main thread (2 hops per item, batched).',
+    'troupe: producer and consumer Processes share a Queue living in the main thread (2 hops per item, batched);',
+    '  "maxsize 1000": the same with a bounded queue (producers reserve slots in batches, backpressure exact).',
     'raw-port: direct MessageChannel between the two threads (1 hop). raw-ipc: child -> parent -> child relay, one message per item.',
     `thread->thread CPU per item, all threads (median): troupe ${median(cpuPerItem.troupe!).toFixed(2)} µs, raw-port ${median(cpuPerItem['raw-port']!).toFixed(2)} µs.`,
   ])

@@ -90,16 +90,20 @@ const preloads = threadPreloads()
 
 // A program run as `node --input-type=module -e '...'` would make the CommonJS bootstrap below parse as ESM
 // (and re-run the eval'd code): threads inherit every flag except those.
+// Undefined (inherit, the default) unless such a flag is there; an explicit list is validated, so it keeps
+// only options Node accepts for workers.
 const threadExecArgv = (() => {
   const out: string[] = []
   const argv = process.execArgv
+  let dropped = false
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!
-    if (flag === '-e' || flag === '--eval' || flag === '-p' || flag === '--print') { i++; continue }
-    if (/^--(input-type|eval|print)=/.test(flag) || flag === '--input-type') { if (flag === '--input-type') i++; continue }
-    out.push(flag)
+    if (flag === '-e' || flag === '--eval' || flag === '-p' || flag === '--print' || flag === '--input-type') { i++; dropped = true; continue }
+    if (/^--(input-type|eval|print)=/.test(flag)) { dropped = true; continue }
+    if (flag === '--import' || flag === '--require' || flag === '-r' || flag === '--loader' || flag === '--experimental-loader') { out.push(flag, argv[++i]!); continue }
+    if (process.allowedNodeEnvironmentFlags.has(flag.split('=')[0]!)) out.push(flag)
   }
-  return out
+  return dropped ? out : undefined
 })()
 
 // Runs as the thread's first script (eval'd, CommonJS): set up the loader, then import the entry.

@@ -14,7 +14,8 @@ interface WaitOpts { timeout?: number; signal?: AbortSignal }
 export interface TakeResult<T> { items: T[]; done: boolean }
 
 interface Getter<T> { max: number; take: boolean; resolve(v: T | TakeResult<T>): void; reject(e: unknown): void; cleanup(): void }
-interface Putter<T> { items: T[]; next: number; resolve(): void; reject(e: unknown): void; cleanup(): void }
+/** A blocked put, or (with `want`) a place waiting to reserve slots for puts it will send later. */
+interface Putter<T> { items: T[]; next: number; want?: number; from?: string; resolve(granted?: number): void; reject(e: unknown): void; cleanup(): void }
 interface Waiter { resolve(v: boolean): void; cleanup(): void }
 
 /** A FIFO array with a moving head: O(1) shift, batch slices without copying the rest. */
@@ -65,6 +66,9 @@ export class QueueCore<T> {
   readonly maxsize: number
   private readonly items = new Deque<unknown>()
   private count = 0
+  // Slots granted to places that buffer their bounded puts (credits): they count against maxsize until the items arrive.
+  private reserved = 0
+  private readonly reservedBy = new Map<string, number>()
   private getters: Getter<T>[] = []
   private putters: Putter<T>[] = []
   private pollers: Waiter[] = []
@@ -79,7 +83,19 @@ export class QueueCore<T> {
   }
 
   private hasRoom(): boolean {
-    return this.maxsize === 0 || this.count < this.maxsize
+    return this.maxsize === 0 || this.count + this.reserved < this.maxsize
+  }
+
+  private room(): number {
+    return this.maxsize === 0 ? Infinity : this.maxsize - this.count - this.reserved
+  }
+
+  private grant(p: Putter<T>): void {
+    const g = Math.max(1, Math.min(p.want!, this.room()))
+    this.reserved += g
+    this.reservedBy.set(p.from!, (this.reservedBy.get(p.from!) ?? 0) + g)
+    p.cleanup()
+    p.resolve(g)
   }
 
   private add(x: unknown): void {
@@ -121,6 +137,7 @@ export class QueueCore<T> {
       let moved = false
       while (this.putters.length && this.hasRoom()) {
         const p = this.putters[0]!
+        if (p.want !== undefined) { this.putters.shift(); this.grant(p); moved = true; continue }
         while (p.next < p.items.length && this.hasRoom()) this.add(p.items[p.next++])
         if (p.next === p.items.length) { this.putters.shift(); p.cleanup(); p.resolve() }
         moved = true
@@ -153,12 +170,53 @@ export class QueueCore<T> {
       items = items.slice(i)
     }
     return new Promise<void>((resolve, reject) => {
-      const p: Putter<T> = { items, next: 0, resolve, reject, cleanup: () => {} }
+      const p: Putter<T> = { items, next: 0, resolve: () => resolve(), reject, cleanup: () => {} }
       const drop = (err: Error) => { this.putters = this.putters.filter((x) => x !== p); p.cleanup(); reject(err) }
       p.cleanup = arm(opts, () => drop(new Full(`the queue stayed full (maxsize ${this.maxsize}) for ${opts.timeout} ms`)), (r) => drop(abortError(r)))
       this.putters.push(p)
       this.pump()
     })
+  }
+
+  /**
+   * Reserve up to `want` slots for `from`, waiting (in line with blocked puts)
+   * until at least one is free; resolves how many were granted.
+   */
+  reserve(want: number, from: string, opts: WaitOpts = {}): Promise<number> {
+    if (this.closed) return Promise.reject(new ClosedError('put() on a closed queue'))
+    return new Promise<number>((resolve, reject) => {
+      const p: Putter<T> = { items: [], next: 0, want: Math.max(1, want), from, resolve: resolve as (g?: number) => void, reject, cleanup: () => {} }
+      const drop = (err: Error) => { this.putters = this.putters.filter((x) => x !== p); p.cleanup(); reject(err) }
+      p.cleanup = arm(opts, () => {}, (r) => drop(abortError(r)))
+      this.putters.push(p)
+      this.pump()
+    })
+  }
+
+  /** Items sent against slots `from` reserved: they go in without waiting. */
+  putReserved(items: T[], from: string): void {
+    let n = 0
+    for (const x of items) n += weight(x)
+    this.unreserve(n, from, false)
+    if (this.closed) throw new ClosedError('put() on a closed queue')
+    for (const x of items) this.add(x)
+    this.pump()
+  }
+
+  /** Give back reserved slots that will not be used. */
+  unreserve(n: number, from: string, pump = true): void {
+    const held = this.reservedBy.get(from) ?? 0
+    const k = Math.min(n, held)
+    if (held - k > 0) this.reservedBy.set(from, held - k)
+    else this.reservedBy.delete(from)
+    this.reserved -= k
+    if (pump) this.pump()
+  }
+
+  /** A place ended: the slots it reserved are free again. */
+  releasePlace(isGone: (place: string) => boolean): void {
+    for (const [from, n] of [...this.reservedBy]) if (isGone(from)) this.unreserve(n, from, false)
+    this.pump()
   }
 
   /** Put one item or throw Full at once. */
@@ -265,7 +323,7 @@ export class QueueCore<T> {
   get isClosed(): boolean { return this.closed }
   qsize(): number { return this.count }
   empty(): boolean { return this.count === 0 }
-  full(): boolean { return this.maxsize > 0 && this.count >= this.maxsize }
+  full(): boolean { return this.maxsize > 0 && this.count + this.reserved >= this.maxsize }
 
   /** The one entry point for every handle, local or remote (methods are the wire protocol). */
   handle(method: string, args: unknown[], ctx: Pick<RequestContext, 'signal'> & { from?: string }): unknown {
@@ -273,6 +331,9 @@ export class QueueCore<T> {
     switch (method) {
       case 'put': return this.put(args[0] as T[], { timeout: args[1] as number | undefined, signal })
       case 'putNowait': return this.putNowait(args[0] as T)
+      case 'reserve': return this.reserve(args[0] as number, ctx.from ?? '', { signal })
+      case 'putReserved': return this.putReserved(args[0] as T[], ctx.from ?? '')
+      case 'unreserve': return this.unreserve(args[0] as number, ctx.from ?? '')
       case 'get': return this.get({ timeout: args[0] as number | undefined, signal })
       case 'getNowait': return this.getNowait()
       case 'take': return this.take(args[0] as number, { signal })

@@ -12,8 +12,8 @@
  * two per item.
  */
 import { marshal, portable, registerPortable, type Portable } from '../codec/index.js'
-import { ClosedError, TaskDoneError } from '../errors.js'
-import { serve, connect, placeAddress, beforePlaceExit, type ObjectAddress, type Remote } from '../process/index.js'
+import { AbortError, ClosedError, Full, TaskDoneError } from '../errors.js'
+import { serve, connect, placeAddress, beforePlaceExit, onPlaceDown, isUnder, type ObjectAddress, type Remote } from '../process/index.js'
 import { QueueCore, type TakeResult } from './queue-core.js'
 import { pack, expand } from './packed.js'
 
@@ -40,6 +40,18 @@ export interface QueueDescriptor extends ObjectAddress { kind: QueueKind; maxsiz
 interface Transport {
   readonly remote: boolean
   call(method: string, args: unknown[], signal?: AbortSignal, marshalled?: { portables: boolean }): Promise<unknown>
+}
+
+interface CreditWaiter { value: unknown; resolve(): void; reject(e: unknown): void; cleanup(): void }
+
+/** Reject a waiting put on timeout or abort; returns the cleanup. */
+function armWait(opts: QueueWaitOptions, onTimeout: () => void, onAbort: (reason: unknown) => void): () => void {
+  const timer = opts.timeout !== undefined && Number.isFinite(opts.timeout) ? setTimeout(onTimeout, Math.max(0, opts.timeout)) : undefined
+  const signal = opts.signal
+  if (signal?.aborted) { queueMicrotask(() => onAbort(signal.reason)); return () => { if (timer) clearTimeout(timer) } }
+  const abort = () => onAbort(signal!.reason)
+  signal?.addEventListener('abort', abort, { once: true })
+  return () => { if (timer) clearTimeout(timer); signal?.removeEventListener('abort', abort) }
 }
 
 const never = new AbortController().signal
@@ -103,6 +115,10 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
   private flushQueued = false
   private lastFlush: Promise<void> = Promise.resolve()
   private closedSeen = false
+  // Bounded, remote: slots reserved at the home and puts waiting for one.
+  private credits = 0
+  private creditWaiters: CreditWaiter[] = []
+  private reserving = false
   /** Sent to another place at least once: values put are checked for sendability. */
   private shared = false
 
@@ -141,9 +157,12 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
       if (this.shared) { try { marshal(item, 'item') } catch (err) { return Promise.reject(err) } }
       return this.core.put([item], opts)
     }
-    if (this.maxsize === 0) return this.buffer(item)
-    try { marshal(item, 'item') } catch (err) { return Promise.reject(err) }
-    return this.call('put', [[item], opts.timeout], opts.signal)
+    if (this.closedSeen) return Promise.reject(new ClosedError('put() on a closed queue'))
+    let value: unknown
+    try { value = this.check(item) } catch (err) { return Promise.reject(err) }
+    if (this.maxsize === 0) return this.buffer(value)
+    if (this.credits > 0 && !this.creditWaiters.length) { this.credits--; return this.buffer(value) }
+    return this.waitForCredit(value, opts)
   }
 
   /** Put an item or reject with Full at once. */
@@ -157,34 +176,89 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
         return Promise.reject(err)
       }
     }
-    if (this.maxsize === 0) return this.buffer(item)
+    if (this.closedSeen) return Promise.reject(new ClosedError('putNowait() on a closed queue'))
+    let value: unknown
+    try { value = this.check(item) } catch (err) { return Promise.reject(err) }
+    if (this.maxsize === 0) return this.buffer(value)
+    if (this.credits > 0 && !this.creditWaiters.length) { this.credits--; return this.buffer(value) }
     return this.call('putNowait', [item])
   }
 
-  /** Remote, unbounded: an unbounded put never waits, so it resolves once buffered (as Python's feeder thread does). */
-  private buffer(item: T): Promise<void> {
-    if (this.closedSeen) return Promise.reject(new ClosedError('put() on a closed queue'))
-    let value: unknown = item
-    if (!isFlat(item)) {
-      try {
-        const m = marshal(item, 'item')
-        value = m.value
-        if (m.portables) this.outboxPortables = true
-      } catch (err) {
-        return Promise.reject(err)
-      }
-    }
+  /** Marshal an item as it is put (so an unsendable one fails here, naming its path); flat items need no walk. */
+  private check(item: T): unknown {
+    if (isFlat(item)) return item
+    const m = marshal(item, 'item')
+    if (m.portables) this.outboxPortables = true
+    return m.value
+  }
+
+  /**
+   * Remote: buffer a checked item; it leaves with the others in one message
+   * per event-loop turn (or every BATCH items). An unbounded put never waits,
+   * so it resolves here, as Python's feeder thread does; a bounded one got
+   * here holding a reserved slot (credit).
+   */
+  private buffer(value: unknown): Promise<void> {
     if (this.outbox.push(value) === 1) dirty.add(this as Queue<unknown>)
     if (this.outbox.length >= BATCH) void this.flush()
-    else if (!this.flushQueued) {
-      this.flushQueued = true
-      setImmediate(() => { this.flushQueued = false; void this.flush() })
-    }
+    else this.flushSoon()
     return RESOLVED
+  }
+
+  private flushSoon(): void {
+    if (this.flushQueued) return
+    this.flushQueued = true
+    setImmediate(() => { this.flushQueued = false; void this.flush() })
+  }
+
+  /**
+   * Remote, bounded: wait for a slot reserved at the home. Slots are reserved
+   * in batches (credits), so a producer loop pays one round trip per batch,
+   * not per item; unused credits go back at the end of the turn.
+   */
+  private waitForCredit(value: unknown, opts: QueueWaitOptions): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const w: CreditWaiter = { value, resolve, reject, cleanup: () => {} }
+      const drop = (err: Error) => { this.creditWaiters = this.creditWaiters.filter((x) => x !== w); w.cleanup(); reject(err) }
+      w.cleanup = armWait(opts, () => drop(new Full(`the queue stayed full (maxsize ${this.maxsize}) for ${opts.timeout} ms`)),
+        (r) => drop(r instanceof Error && r.name !== 'AbortError' ? r : new AbortError('put() was aborted')))
+      this.creditWaiters.push(w)
+      this.requestCredits()
+    })
+  }
+
+  private requestCredits(): void {
+    if (this.reserving || !this.creditWaiters.length) return
+    this.reserving = true
+    const want = Math.max(this.creditWaiters.length, Math.min(256, Math.floor(this.maxsize / 4)))
+    this.transport.call('reserve', [want]).then((granted) => {
+      this.reserving = false
+      this.credits += granted as number
+      while (this.credits > 0 && this.creditWaiters.length) {
+        const w = this.creditWaiters.shift()!
+        w.cleanup()
+        this.credits--
+        void this.buffer(w.value)
+        w.resolve()
+      }
+      if (this.creditWaiters.length) this.requestCredits()
+      else this.flushSoon()
+    }, (err: Error) => {
+      this.reserving = false
+      if (err instanceof ClosedError) this.closedSeen = true
+      for (const w of this.creditWaiters.splice(0)) { w.cleanup(); w.reject(err) }
+    })
   }
 
   /** Send buffered puts now; resolves when the queue's home has them. */
   flush(): Promise<void> {
+    const bounded = this.maxsize > 0 && !this.core
+    // Credits nobody waits for go back, so other producers are not held up by slots this one does not use.
+    if (bounded && this.credits > 0 && !this.creditWaiters.length) {
+      const n = this.credits
+      this.credits = 0
+      this.transport.call('unreserve', [n]).catch(() => {})
+    }
     if (!this.outbox.length) return this.lastFlush
     const items = this.outbox
     const portables = this.outboxPortables
@@ -194,7 +268,7 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
     // One serialized batch: the home stores and forwards the bytes, the consumer's place unpacks them.
     const packed = items.length > 1 ? pack(items, portables) : undefined
     const payload = packed ? [packed] : items
-    this.lastFlush = (this.transport.call('put', [payload], undefined, { portables: !packed && portables }) as Promise<void>).catch((err: Error) => {
+    this.lastFlush = (this.transport.call(bounded ? 'putReserved' : 'put', [payload], undefined, { portables: !packed && portables }) as Promise<void>).catch((err: Error) => {
       if (err instanceof ClosedError) this.closedSeen = true
       else process.emitWarning(`troupe: ${items.length} queued item(s) could not be delivered: ${err.message}`)
     })
@@ -264,6 +338,8 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
       const served = serve((method, args, ctx) => core.handle(method, args, ctx))
       this.address = served.address
       cores.set(served.address.id, { core: core as QueueCore<unknown>, handle: this as Queue<unknown> })
+      // Slots reserved by a place that ended would otherwise stay taken forever.
+      if (this.maxsize > 0) onPlaceDown((place) => core.releasePlace((from) => isUnder(from, place)))
     }
     this.shared = true
     return { ...this.address, kind: this.kind(), maxsize: this.maxsize, module: import.meta.url }

@@ -206,3 +206,33 @@ test('a remote handle gets the named errors: Empty for getNowait and a timed-out
   await q.put(7)
   assert.equal(await q.get({ timeout: 1_000 }), 7)
 })
+
+for (const kind of ['thread', 'process'] as const) {
+  test(`a put with a timeout from a ${kind} into a full bounded queue rejects with Full and puts nothing`, async () => {
+    const q = new Queue<number>(1)
+    await q.put(1)
+    const report = new Queue<string>()
+    const p = await run(w.putIntoFullQueue, [q, report], kind)
+    assert.equal(await report.get({ timeout: 20_000 }), 'Full')
+    assert.equal(await p.join({ timeout: 20_000 }), 0)
+    assert.equal(await q.get(), 1)
+    assert.equal(await q.empty(), true)
+    // The slot it waited for is not held by anyone now.
+    await q.putNowait(2)
+  })
+}
+
+test('slots reserved by a place that ended are released (bounded queue credits)', async () => {
+  const { QueueCore } = await import('../../src/sync/queue-core.ts')
+  const core = new QueueCore<number>(4)
+  assert.equal(await core.reserve(3, '1/7', {}), 3)
+  assert.equal(core.full(), false)
+  assert.equal(await core.reserve(3, '1/7/2', {}), 1)
+  assert.equal(core.full(), true)
+  core.putReserved([10], '1/7')
+  assert.equal(core.qsize(), 1)
+  core.releasePlace((from) => from === '1/7' || from.startsWith('1/7/'))
+  assert.equal(core.full(), false)
+  core.putNowait(11); core.putNowait(12); core.putNowait(13)
+  assert.equal(core.full(), true)
+})
