@@ -5,6 +5,6 @@ export { encodePickle, errorToPy, type PickleEncodeOptions } from './pickle-enco
 export { decodePickle, decodePickleWithProtocol, type PickleDecodeOptions, type DecodedPickle } from './pickle-decode.js'
 export { PICKLE_FIRST_BYTE } from './pickle-opcodes.js'
 export {
-  Tuple, tuple, tupleFrom, isTuple, PyFloat, float, FrozenSet, ByteArray, PyGlobal, PyObject,
+  Tuple, tuple, tupleFrom, isTuple, TUPLE_PORTABLE, PyFloat, float, FrozenSet, ByteArray, PyGlobal, PyObject,
   pyException, isPyException, pyToken, readToken, pyText, type PyToken,
 } from './pickle-types.js'

@@ -1,7 +1,8 @@
 import { UnsendableValueError } from '../errors.js'
 import { Op } from './pickle-opcodes.js'
 import { BUILTIN_EXCEPTIONS, py2Global } from './pickle-globals.js'
-import { ByteArray, FrozenSet, PyGlobal, PyObject, Tuple, pyException } from './pickle-types.js'
+import { ByteArray, FrozenSet, PyGlobal, PyObject, Tuple, TUPLE_PORTABLE, pyException, tupleFrom } from './pickle-types.js'
+import { PORTABLE_TAG } from './marshal.js'
 
 /** How to write a pickle. */
 export interface PickleEncodeOptions {
@@ -98,7 +99,12 @@ class Pickler {
     if (v instanceof PyGlobal) { this.global(v.module, v.name); return this.put(v) }
     if (v instanceof Error) return this.saveObject(errorToPy(v), depth)
     const proto = Object.getPrototypeOf(v)
-    if (proto === Object.prototype || proto === null) return this.saveDict(Object.entries(v), v, depth)
+    if (proto === Object.prototype || proto === null) {
+      // A Tuple that crossed troupe's own wire is still in its marshalled form here: write the tuple.
+      const rec = v as Record<string, unknown>
+      if (rec[PORTABLE_TAG] === TUPLE_PORTABLE && Array.isArray(rec.data)) return this.saveTuple(tupleFrom([...rec.data]), depth)
+      return this.saveDict(Object.entries(v), v, depth)
+    }
     throw this.unsendable(v)
   }
 

@@ -1,4 +1,4 @@
-import { registerDataClass } from './marshal.js'
+import { registerDataClass, registerPortable, marshal, unmarshal, portable } from './marshal.js'
 
 /**
  * The JavaScript shapes of Python values that have no exact JS twin. The
@@ -15,7 +15,20 @@ import { registerDataClass } from './marshal.js'
 export class Tuple<T = unknown> extends Array<T> {
   // map/filter/slice give plain arrays: a derived sequence is a list unless the user says otherwise.
   static override get [Symbol.species](): ArrayConstructor { return Array }
+
+  /**
+   * Structured clone and v8.serialize would turn a Tuple into a plain Array:
+   * across threads, processes and troupe's own wire it travels as a tagged
+   * record (items marshalled too, for nested tuples) and is revived as a Tuple.
+   */
+  [portable](): { type: string; data: unknown } {
+    return { type: TUPLE_PORTABLE, data: marshal([...this], 'tuple').value }
+  }
 }
+
+/** The portable type name of a Tuple in transit; the pickle encoder writes such a record as a tuple. */
+export const TUPLE_PORTABLE = 'troupe.py.tuple'
+registerPortable(TUPLE_PORTABLE, (data: unknown[]) => tupleFrom(unmarshal(data) as unknown[]))
 
 /** Make a Python tuple from items: `tuple(1, 'a')` pickles as `(1, 'a')`. */
 export function tuple<T extends unknown[]>(...items: T): Tuple<T[number]> & Readonly<T> {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import {
   decodePickle, decodePickleWithProtocol, encodePickle, tuple, isTuple, Tuple, float, PyFloat, FrozenSet, ByteArray,
-  PyObject, pyException, pyToken, readToken, isPyException,
+  PyObject, pyException, pyToken, readToken, isPyException, marshal, unmarshal, encodeV8, decodeV8,
 } from '../../src/codec/index.ts'
 import { DecodeError, ForbiddenGlobalError, UnsendableValueError, Empty } from '../../src/errors.ts'
 import { runPython, PY_DIR, type PyLabel } from '../interop/python.ts'
@@ -171,4 +171,16 @@ test('malformed pickles fail with DecodeError naming the byte', () => {
   for (const bad of ['', '\x80', '\x80\x04', '\x80\x04N', '\x80\x04(.', '\x80\x04a.', '\x80\x04h\x05.', '\x80\x09N.', '\x80\x04\xff']) {
     assert.throws(() => decodePickle(Buffer.from(bad, 'latin1')), DecodeError, JSON.stringify(bad))
   }
+})
+
+test("a Tuple stays a Tuple across troupe's own wire (marshal + v8), and its marshalled form still pickles as a tuple", () => {
+  const m = marshal({ t: tuple(1, tuple(2, 'x')), f: float(3) })
+  assert.equal(m.portables, true)
+  const back = unmarshal(decodeV8(encodeV8(m.value))) as { t: Tuple; f: Number }
+  assert.ok(isTuple(back.t) && isTuple(back.t[1]))
+  assert.deepEqual([...(back.t[1] as Tuple)], [2, 'x'])
+  assert.equal(+back.f, 3)
+  const py = decodePickle(encodePickle(m.value)) as Map<string, unknown>
+  assert.ok(isTuple(py.get('t')) && isTuple((py.get('t') as Tuple)[1]))
+  assert.ok(py.get('f') instanceof PyFloat)
 })

@@ -102,7 +102,7 @@ def exchange():
     m.connect()
     m.get_queue().put(VALUE)
     got = m.get_back().get(timeout=20)
-    err = same([u'hello', 1, 2.0, [1], {u'k': None}, {u'plain': u'object'}], got)
+    err = same((u'hello', 1, 2.0, [1], {u'k': None}, {u'plain': u'object'}), got)
     check(err is None, 'troupe value differs: %s' % err)
     print('ok')
 
