@@ -83,7 +83,13 @@ export async function runWorker(opts: RunWorkerOptions): Promise<WorkerSummary> 
   const idleMs = opts.idleExit === undefined ? undefined : opts.idleExit * 1000
   const t0 = performance.now()
   const tally = { done: 0, failed: 0 }
-  const bar = await progressBar(opts.progress ?? Boolean(process.stderr.isTTY), tally)
+  // The bar's total is what is done plus what is still queued, refreshed twice a second.
+  const remaining = { n: 0 }
+  const bar = await progressBar(opts.progress ?? Boolean(process.stderr.isTTY), tally, remaining)
+  const poll = exposed.includes('qsize') && (opts.progress ?? process.stderr.isTTY)
+    ? setInterval(() => { tasks.qsize().then((n: number) => { remaining.n = n }, () => {}) }, 500)
+    : undefined
+  poll?.unref()
   let stop = false
 
   // Ends the loop on the terminator, a closed queue, or idleness; other errors are the caller's to see.
@@ -127,6 +133,7 @@ export async function runWorker(opts: RunWorkerOptions): Promise<WorkerSummary> 
   }
 
   await Promise.all(Array.from({ length: concurrency }, () => lane()))
+  if (poll) clearInterval(poll)
   bar.stop()
   const summary = { ...tally, seconds: (performance.now() - t0) / 1000 }
   console.log(`troupe worker ${process.pid}: done ${summary.done} tasks (${summary.failed} failed) in ${summary.seconds.toFixed(2)} s`)
@@ -134,7 +141,7 @@ export async function runWorker(opts: RunWorkerOptions): Promise<WorkerSummary> 
   return summary
 }
 
-async function progressBar(tty: boolean, tally: { done: number; failed: number }): Promise<{ tick(): void; stop(): void }> {
+async function progressBar(tty: boolean, tally: { done: number; failed: number }, remaining: { n: number }): Promise<{ tick(): void; stop(): void }> {
   if (tty) {
     const { SingleBar, Presets } = (await import('cli-progress')).default
     const bar = new SingleBar({ format: 'troupe worker |{bar}| {value} tasks | {rate}/s', hideCursor: true, stream: process.stderr }, Presets.shades_classic)
@@ -147,10 +154,10 @@ async function progressBar(tty: boolean, tally: { done: number; failed: number }
         if (now - last < 100) return
         last = now
         const n = tally.done + tally.failed
-        bar.setTotal(Math.max(n, 1))
+        bar.setTotal(Math.max(n + remaining.n, 1))
         bar.update(n, { rate: Math.round(n / ((now - t0) / 1000)) })
       },
-      stop: () => { bar.update(tally.done + tally.failed); bar.stop() },
+      stop: () => { const n = tally.done + tally.failed; bar.setTotal(Math.max(n, 1)); bar.update(n); bar.stop() },
     }
   }
   // Not a terminal: a plain line every second at most.
