@@ -2,6 +2,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { BaseManager, Manager, SharedQueue, SharedJoinableQueue, connect } from '../../src/manager/index.ts'
 import { tuple, float, isTuple, unmarshal } from '../../src/codec/index.ts'
+import { spawn } from 'node:child_process'
 import { runScript, startPython, finished, stopPython, type PyLabel } from './python.ts'
 
 // One troupe manager serves every test here; Python clients of each version connect to it.
@@ -142,3 +143,28 @@ for (const label of ['3.13', '2.7'] as PyLabel[]) {
     }
   })
 }
+
+test('seed 004 migrated halfway: a Python producer, a troupe manager and a `troupe worker` process; results reach Python as str and tuple', async () => {
+  const tq = new SharedJoinableQueue()
+  const rq = new SharedQueue()
+  const m = new BaseManager({ address: '127.0.0.1:0', authkey: 'abc', log: false })
+    .register('get_tasks', () => tq)
+    .register('get_results', () => rq)
+  await m.serve()
+  const env = { ...process.env }
+  delete env.NODE_TEST_CONTEXT
+  const worker = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker', '--connect', m.address, '--authkey', 'abc',
+    '--tasks', 'get_tasks', '--results', 'get_results', '--module', 'test/interop/fixtures/tasks.ts', '--export', 'describe', '--no-progress'],
+  { stdio: ['ignore', 'pipe', 'pipe'], env })
+  const workerDone = finished(worker, 90_000)
+  try {
+    const [h, p] = m.address.split(':') as [string, string]
+    const driver = await runScript('3.11', 'driver.py', [h, p, 'abc', '60'])
+    assert.equal(driver.stdout.trim(), 'ok 60', driver.stderr)
+    const w = await workerDone
+    assert.equal(w.code, 0, w.stderr)
+  } finally {
+    stopPython(worker)
+    await m.shutdown()
+  }
+})
