@@ -87,7 +87,7 @@ export async function runWorker(opts: RunWorkerOptions): Promise<WorkerSummary> 
   const remaining = { n: 0 }
   const bar = await progressBar(opts.progress ?? Boolean(process.stderr.isTTY), tally, remaining)
   const poll = exposed.includes('qsize') && (opts.progress ?? process.stderr.isTTY)
-    ? setInterval(() => { tasks.qsize().then((n: number) => { remaining.n = n }, () => {}) }, 500)
+    ? setInterval(() => { tasks.qsize().then((n: unknown) => { remaining.n = Number(n) }, () => {}) }, 500)
     : undefined
   poll?.unref()
   let stop = false
