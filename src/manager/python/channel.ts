@@ -62,6 +62,7 @@ export class PythonChannel implements ManagerChannel {
     return ch
   }
 
+  /** Call a method on a pooled proxy connection, or a control function (ident '') on its own connection. */
   async request(ident: string, method: string, args: unknown[], opts?: RequestOptions): Promise<ChannelResult> {
     if (this.isClosed) throw new ConnectionClosedError(`connection to Python manager ${this.label} is closed`)
     if (ident === '') return this.control(method, args)
@@ -87,10 +88,12 @@ export class PythonChannel implements ManagerChannel {
     return { kind: 'return', value: this.unwrap(reply) }
   }
 
+  /** Drop a reference without waiting for the answer. */
   decrefSoon(ident: string): void {
     if (!this.isClosed) void this.controlRaw('decref', [ident]).catch(() => {})
   }
 
+  /** Close every connection; calls in flight reject with ConnectionClosedError. */
   close(): void {
     if (this.isClosed) return
     this.isClosed = true
