@@ -2,7 +2,7 @@ export { BaseManager, Manager, connect, typed, type ManagerOptions, type Registe
 export { ManagerServer, type ServerOptions } from './server.js'
 export { ManagerClient, type ClientOptions } from './client.js'
 export { makeProxy, proxyInfo, isProxy, releaseProxy, ITERATION_PREFETCH, type Proxied, type ProxyHandle } from './proxy.js'
-export { ObjectRegistry, callContext, publicMethods, type TypeSpec, type Entry, type CallResult, type CallContext, type Owner, type DialectSession } from './registry.js'
+export { ObjectRegistry, callContext, callerGone, publicMethods, type TypeSpec, type Entry, type CallResult, type CallContext, type Owner, type DialectSession } from './registry.js'
 export { registerDialect, dialectFactory, type ManagerChannel, type ChannelResult, type ChannelOptions, type DialectFactory, type RequestOptions } from './channel.js'
 export { TroupeChannel } from './troupe-channel.js'
 export { defaultAuthkey, AUTHKEY_ENV } from './authkey.js'

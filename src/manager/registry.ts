@@ -55,6 +55,13 @@ export type Owner = object
 let current: CallContext = {}
 
 /**
+ * A server object may implement `[callerGone](caller)` to undo what a client
+ * that disconnected still held (a Lock it acquired), so nobody waits forever
+ * on a client that died. The registry calls it when a connection closes.
+ */
+export const callerGone: unique symbol = Symbol.for('troupe.manager.callerGone')
+
+/**
  * The context of the server-side method call now starting. Read it
  * synchronously at the top of a method (before any await); the registry sets
  * it just around the call, which is cheaper than AsyncLocalStorage on the hot path.
@@ -179,6 +186,16 @@ export class ObjectRegistry {
       if (!e) continue
       e.refcount -= n
       if (e.refcount <= 0) this.drop(e)
+    }
+  }
+
+  /** Tell every live object that `caller` disconnected (see `callerGone`); call before `releaseOwner`. */
+  callerGone(caller: string): void {
+    for (const e of this.objects.values()) {
+      const fn = (e.obj as { [callerGone]?: (c: string) => void } | null)?.[callerGone]
+      if (typeof fn === 'function') {
+        try { fn.call(e.obj, caller) } catch { /* one object's cleanup must not stop the others' */ }
+      }
     }
   }
 

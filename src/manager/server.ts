@@ -136,6 +136,8 @@ class TroupeSession {
       // Parked calls of this client give up (their items stay queued), then its references are dropped.
       this.aborter.abort()
       for (const ac of this.cancellers.values()) ac.abort()
+      // Locks and semaphore units this client still held are given back, so no one waits on a dead client.
+      this.registry.callerGone(this.ctx.caller!)
       this.registry.releaseOwner(this)
     })
   }

@@ -1,6 +1,6 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { Manager, BaseManager, SharedRLock, typed } from '../../src/manager/index.ts'
+import { Manager, BaseManager, SharedRLock, SharedLock, SharedSemaphore, SharedBarrier, typed } from '../../src/manager/index.ts'
 import { BrokenBarrierError, SyncStateError, TaskDoneError, TimeoutError, Full, Empty } from '../../src/errors.ts'
 import { connectToManager } from './helpers.ts'
 
@@ -145,4 +145,34 @@ test('dict, list, Namespace, Value and Array behave like their Python counterpar
   await arr.set(1, 20)
   assert.deepEqual(await arr.toArray(), [1, 20, 3])
   await assert.rejects(arr.get(9), RangeError)
+})
+
+test('a client that disconnects while holding a Lock or Semaphore units gives them back; a Barrier breaks instead of hanging', async () => {
+  const lock = new SharedLock()
+  const sem = new SharedSemaphore(1)
+  const barrier = new SharedBarrier(3)
+  const server = await new BaseManager({ authkey: 'gone', log: false })
+    .register('lock', () => lock).register('sem', () => sem).register('barrier', () => barrier).serve()
+  try {
+    const connectOne = () => new BaseManager({ address: server.address, authkey: 'gone' })
+      .register('lock', typed<SharedLock>()).register('sem', typed<SharedSemaphore>()).register('barrier', typed<SharedBarrier>()).connect()
+    const doomed = await connectOne()
+    const survivor = await connectOne()
+    clients.push(survivor)
+    assert.equal(await (await doomed.lock()).acquire(), true)
+    assert.equal(await (await doomed.sem()).acquire(), true)
+    const parkedAtBarrier = (await doomed.barrier()).wait().catch((e: Error) => e)
+    const survivorLock = await survivor.lock()
+    const survivorSem = await survivor.sem()
+    const waitingLock = survivorLock.acquire({ timeout: 5000 })
+    const waitingSem = survivorSem.acquire({ timeout: 5000 })
+    const survivorBarrier = (await survivor.barrier()).wait({ timeout: 5000 }).catch((e: Error) => e)
+    await doomed.shutdown()
+    assert.equal(await waitingLock, true)
+    assert.equal(await waitingSem, true)
+    assert.ok((await survivorBarrier) instanceof BrokenBarrierError)
+    void parkedAtBarrier
+  } finally {
+    await server.shutdown()
+  }
 })

@@ -1,5 +1,5 @@
 import { BrokenBarrierError, SyncStateError } from '../../errors.js'
-import { callContext } from '../registry.js'
+import { callContext, callerGone } from '../registry.js'
 import { park, type BlockOptions, type Parked } from './waiting.js'
 
 // A blocking acquire that times out answers false, as Python's acquire(timeout=...) does.
@@ -13,20 +13,29 @@ function acquireWait(list: Parked[], opts: BlockOptions | undefined, take: () =>
 /** A mutual-exclusion lock served by a manager (Python's `Lock`); any client may release it. */
 export class Lock {
   private held = false
+  // Who took it, so it can be given back if that client disconnects while holding it.
+  private holder: string | undefined
   private waiters: Parked[] = []
 
   /** Take the lock; resolves false when `block: false` or the timeout (ms) expires first. */
   acquire(opts?: BlockOptions): boolean | Promise<boolean> {
-    if (!this.held) { this.held = true; return true }
+    const me = callContext().caller
+    if (!this.held) { this.held = true; this.holder = me; return true }
     if (opts?.block === false) return false
-    return acquireWait(this.waiters, opts, () => { this.held = true })
+    return acquireWait(this.waiters, opts, () => { this.held = true; this.holder = me })
   }
 
   /** Release it; SyncStateError when it is not held. */
   release(): void {
     if (!this.held) throw new SyncStateError('release of an unlocked Lock')
     this.held = false
+    this.holder = undefined
     if (this.waiters.length) this.waiters[0]!.wake()
+  }
+
+  /** A client that disconnected while holding the lock releases it. */
+  [callerGone](caller: string): void {
+    if (this.held && this.holder === caller) this.release()
   }
 
   /** Whether it is held. */
@@ -60,6 +69,11 @@ export class RLock {
   /** Whether it is held by anyone. */
   locked(): boolean { return this.owner !== undefined }
 
+  /** A client that disconnected while holding the lock releases it fully. */
+  [callerGone](caller: string): void {
+    if (this.owner === caller) this.releaseAll(caller)
+  }
+
   /** Release fully for Condition.wait; returns the depth to restore. */
   releaseAll(me: string): number {
     if (this.owner !== me) throw new SyncStateError('cannot wait on a Condition whose lock this client does not hold')
@@ -81,6 +95,8 @@ export class RLock {
 export class Semaphore {
   protected value: number
   private waiters: Parked[] = []
+  // Units each client holds, given back if it disconnects.
+  private held = new Map<string, number>()
 
   constructor(value = 1) {
     if (!Number.isInteger(value) || value < 0) throw new TypeError(`semaphore value must be a non-negative integer, got ${value}`)
@@ -89,13 +105,28 @@ export class Semaphore {
 
   /** Take one unit; false on timeout (ms) or `block: false`. */
   acquire(opts?: BlockOptions): boolean | Promise<boolean> {
-    if (this.value > 0) { this.value--; return true }
+    const me = callContext().caller
+    const take = () => { this.value--; if (me) this.held.set(me, (this.held.get(me) ?? 0) + 1) }
+    if (this.value > 0) { take(); return true }
     if (opts?.block === false) return false
-    return acquireWait(this.waiters, opts, () => { this.value-- })
+    return acquireWait(this.waiters, opts, take)
   }
 
   /** Give back `n` units (default 1). */
   release(n = 1): void {
+    const me = callContext().caller
+    const mine = me ? this.held.get(me) ?? 0 : 0
+    if (mine > n) this.held.set(me!, mine - n)
+    else if (me) this.held.delete(me)
+    this.value += n
+    while (this.waiters.length && this.value > 0) this.waiters[0]!.wake()
+  }
+
+  /** A client that disconnected gives back the units it held. */
+  [callerGone](caller: string): void {
+    const n = this.held.get(caller)
+    if (!n) return
+    this.held.delete(caller)
     this.value += n
     while (this.waiters.length && this.value > 0) this.waiters[0]!.wake()
   }
@@ -178,6 +209,11 @@ export class Condition {
   private checkOwner(): void {
     if (!this.lock.locked()) throw new SyncStateError('notify() on a Condition whose lock is not held')
   }
+
+  /** A client that disconnected while holding the lock releases it. */
+  [callerGone](caller: string): void {
+    this.lock[callerGone](caller)
+  }
 }
 
 /** A barrier for `parties` clients (Python's `Barrier`): `wait()` returns a distinct index 0..parties-1. */
@@ -204,7 +240,14 @@ export class Barrier {
       return index
     }
     const timeout = opts?.timeout ?? this.defaultTimeout
-    return park(this.waiters, { timeout }, () => index, () => { this.abort(); return new BrokenBarrierError(`barrier wait timed out after ${timeout} ms`) })
+    // A party that disconnects while waiting can never arrive again: break the barrier for the others.
+    const signal = callContext().signal
+    const onGone = () => this.abort()
+    signal?.addEventListener('abort', onGone, { once: true })
+    const waiting = park(this.waiters, { timeout }, () => index, () => { this.abort(); return new BrokenBarrierError(`barrier wait timed out after ${timeout} ms`) })
+    const done = () => signal?.removeEventListener('abort', onGone)
+    waiting.then(done, done)
+    return waiting
   }
 
   /** Break the barrier: current and future waiters fail with BrokenBarrierError. */
