@@ -11,7 +11,7 @@ import { locate, type Endpoint } from '../process/index.js'
 import { fromWireError, type WireError } from '../codec/index.js'
 import { AbortError, PoolClosedError, TimeoutError, TroupeError } from '../errors.js'
 import {
-  Connection, queueKeys, codecFor, spawnWorker,
+  Connection, queueKeys, allKeys, codecFor, spawnWorker,
   type RedisTarget, type CodecName, type QueueKeys, type ValueCodec, type WorkerBoot,
 } from '../backends/index.js'
 import { Consumer, type Delivery } from '../backends/redis/consumer.js'
@@ -80,6 +80,7 @@ interface Outgoing { fn: string; chunk: boolean; id: string; payload: Buffer }
 /** A Pool whose tasks and results live in Redis. */
 export class RedisPool implements AsyncDisposable {
   readonly name: string
+  private readonly prefix: string
   private readonly conn: Connection
   private readonly codec: ValueCodec
   private readonly taskKeys: QueueKeys
@@ -104,7 +105,7 @@ export class RedisPool implements AsyncDisposable {
 
   constructor(options: RedisPoolOptions = {}) {
     this.name = options.name ?? 'troupe-pool'
-    const prefix = options.prefix ?? 'troupe'
+    const prefix = this.prefix = options.prefix ?? 'troupe'
     const target = options.redis ?? defaultRedis()
     this.conn = new Connection(target)
     this.codec = codecFor(options.codec)
@@ -252,7 +253,7 @@ export class RedisPool implements AsyncDisposable {
         // The results stream exists before any task does: workers record pool results only into a stream that exists.
         await this.results.ensureGroup()
         for (const g of groups.values()) {
-          await putEntries(this.conn, this.taskKeys.stream, g, (t) => [t.id, t.payload], { fn: g[0]!.fn, results: this.resultsName, chunk: g[0]!.chunk })
+          await putEntries(this.conn, this.taskKeys, g, (t) => [t.id, t.payload], { fn: g[0]!.fn, results: this.resultsName, chunk: g[0]!.chunk })
         }
       } catch (err) {
         for (const t of batch) this.settle(t.id, false, err as Error)
@@ -340,8 +341,7 @@ export class RedisPool implements AsyncDisposable {
     await this.sending
     if (this.conn.main.status === 'ready') {
       await this.results.close()
-      const k = queueKeys(this.resultsName, this.taskKeys.stream.split(':{')[0])
-      await this.conn.main.call('DEL', k.stream, k.done).catch(() => {})
+      await this.conn.main.call('DEL', ...allKeys(queueKeys(this.resultsName, this.prefix))).catch(() => {})
     }
     await this.conn.close()
   }

@@ -174,7 +174,7 @@ export class Consumer {
 
   private async reclaim(count: number): Promise<Delivery[]> {
     const o = this.opts
-    const r = await scripts.reclaim.run(this.conn.main, [this.keys.stream, this.keys.dead],
+    const r = await scripts.reclaim.run(this.conn.main, [this.keys.stream, this.keys.dead, this.keys.count, this.keys.acked],
       [o.group, o.consumer, Math.max(1, Math.floor(o.leaseMs)), this.cursor, count, o.maxRetries], true) as [Buffer, [Buffer, Buffer[], number][], Buffer[][]]
     this.cursor = r[0].toString()
     const out: Delivery[] = []
@@ -195,7 +195,7 @@ export class Consumer {
     if (ids.length === 0) return
     for (let k = 0; k < ids.length; k += CHUNK) {
       const part = ids.slice(k, k + CHUNK)
-      await scripts.ack.run(this.conn.main, [this.keys.stream], [this.opts.group, ...part])
+      await scripts.ack.run(this.conn.main, [this.keys.stream, this.keys.count, this.keys.acked], [this.opts.group, ...part])
     }
     for (const id of ids) this.held.delete(id)
   }
@@ -203,7 +203,7 @@ export class Consumer {
   /** Run the entry again later (after `delayMs`), as a new entry counting this attempt. */
   async retry(d: Delivery, delayMs = 0): Promise<boolean> {
     const k = this.keys
-    const n = await scripts.settle.run(this.conn.main, [k.stream, k.dead, k.delayed, k.delayedData],
+    const n = await scripts.settle.run(this.conn.main, [k.stream, k.dead, k.delayed, k.delayedData, k.count, k.acked],
       [this.opts.group, d.id, 'retry', Math.max(0, Math.floor(delayMs)), d.taskId, ...withPrior(d.fields, d.attempt)])
     this.held.delete(d.id)
     return n === 1
@@ -214,7 +214,7 @@ export class Consumer {
     const k = this.keys
     const fields: (string | Buffer)[] = [...withPrior(d.fields, d.attempt), 'reason', reason]
     if (error) fields.push('error', error)
-    const n = await scripts.settle.run(this.conn.main, [k.stream, k.dead, k.delayed, k.delayedData],
+    const n = await scripts.settle.run(this.conn.main, [k.stream, k.dead, k.delayed, k.delayedData, k.count, k.acked],
       [this.opts.group, d.id, 'dead', 0, d.taskId, ...fields])
     this.held.delete(d.id)
     return n === 1

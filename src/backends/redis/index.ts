@@ -4,6 +4,6 @@
  */
 export { RedisQueue, RedisJoinableQueue, type RedisQueueOptions, type GetOptions, type PutOptions, type DeadLetter, type RedisTask } from './queue.js'
 export { Connection, type RedisTarget, type RedisAddress } from './connect.js'
-export { queueKeys, type QueueKeys } from './keys.js'
+export { queueKeys, allKeys, type QueueKeys } from './keys.js'
 export { codecFor, type CodecName, type ValueCodec } from './codec.js'
 export { serveTasks, spawnWorker, moduleRef, redisWorkerRuntime, type TaskWorkerOptions, type WorkerStats, type WorkerBoot } from './worker.js'

@@ -8,8 +8,12 @@
 export interface QueueKeys {
   /** The queue's name as the user gave it. */
   name: string
-  /** Stream of ready tasks; an entry is deleted when acknowledged, so XLEN counts unfinished tasks. */
+  /** Stream of ready and in-flight tasks; acknowledged entries are trimmed. */
   stream: string
+  /** Count of unfinished tasks (put or delayed, not yet acknowledged or dead-lettered). */
+  count: string
+  /** Highest entry id acknowledged so far (where trimming may go when nothing is pending). */
+  acked: string
   /** ZSET task id -> due time (ms) of delayed tasks. */
   delayed: string
   /** HASH task id -> msgpacked entry fields of delayed tasks. */
@@ -36,6 +40,8 @@ export function queueKeys(name: string, prefix = 'troupe'): QueueKeys {
   return {
     name,
     stream: `${base}:q`,
+    count: `${base}:n`,
+    acked: `${base}:acked`,
     delayed: `${base}:delayed`,
     delayedData: `${base}:delayed:data`,
     dead: `${base}:dead`,
@@ -46,5 +52,5 @@ export function queueKeys(name: string, prefix = 'troupe'): QueueKeys {
 
 /** Every key of a queue, for cleanup. */
 export function allKeys(k: QueueKeys): string[] {
-  return [k.stream, k.delayed, k.delayedData, k.dead, k.done, k.meta]
+  return [k.stream, k.count, k.acked, k.delayed, k.delayedData, k.dead, k.done, k.meta]
 }

@@ -18,7 +18,7 @@ export interface RedisQueueOptions {
   redis?: RedisTarget
   /** Key prefix (default `troupe`): keys are `<prefix>:{<name>}:...`. */
   prefix?: string
-  /** Most unfinished items before `put` waits (0, the default: unbounded). */
+  /** Most unfinished items (put and not yet done, delayed ones included) before `put` waits (0, the default: unbounded). */
   maxsize?: number
   /** `v8` (default) or `json`, or your own `{ encode, decode }`. */
   codec?: CodecName | ValueCodec
@@ -148,7 +148,7 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
   async putMany(items: Iterable<T>): Promise<string[]> {
     this.checkOpen()
     await this.conn.open()
-    return putEntries(this.conn, this.keys.stream, items, (item, i) => [this.newId(), this.codec.encode(item, `items[${i}]`)])
+    return putEntries(this.conn, this.keys, items, (item, i) => [this.newId(), this.codec.encode(item, `items[${i}]`)])
   }
 
   private async putItem(item: T, opts: PutOptions, nowait: boolean): Promise<string> {
@@ -159,17 +159,13 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
     await this.conn.open()
     const fields = entryFields(id, payload)
     if (opts.delay && opts.delay > 0) {
-      await scripts.delay.run(this.conn.main, [this.keys.delayed, this.keys.delayedData], [Math.ceil(opts.delay), id, ...fields])
-      return id
-    }
-    if (this.opts.maxsize === 0) {
-      await this.conn.main.callBuffer('XADD', this.keys.stream, '*', ...fields)
+      await scripts.delay.run(this.conn.main, [this.keys.delayed, this.keys.delayedData, this.keys.count], [Math.ceil(opts.delay), id, ...fields])
       return id
     }
     const deadline = opts.timeout === undefined ? Infinity : Date.now() + opts.timeout
     let pause = 5
     for (;;) {
-      const r = await scripts.put.run(this.conn.main, [this.keys.stream], [this.opts.maxsize, ...fields])
+      const r = await scripts.put.run(this.conn.main, [this.keys.stream, this.keys.count], [this.opts.maxsize, ...fields])
       if (r) return id
       if (nowait) throw new Full(`Redis queue '${this.name}' is full (maxsize ${this.opts.maxsize})`)
       if (Date.now() >= deadline) throw new Full(`Redis queue '${this.name}' stayed full for ${opts.timeout} ms (maxsize ${this.opts.maxsize})`)
@@ -192,8 +188,8 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
 
   /** Items waiting to be delivered (not counting delayed ones or ones consumers hold). */
   async qsize(): Promise<number> {
-    const [len, pending] = await this.sizes()
-    return Math.max(0, len - pending)
+    const [unfinished, pending, delayed] = await this.sizes()
+    return Math.max(0, unfinished - pending - delayed)
   }
 
   /** Whether no item is waiting to be delivered. */
@@ -204,15 +200,15 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
   /** Whether `put` would wait (only with `maxsize`). */
   async full(): Promise<boolean> {
     if (this.opts.maxsize === 0) return false
-    const [len] = await this.sizes()
-    return len >= this.opts.maxsize
+    const [unfinished] = await this.sizes()
+    return unfinished >= this.opts.maxsize
   }
 
-  /** [stream length, pending, delayed]. */
+  /** [unfinished (delayed included), pending (delivered, not acknowledged), delayed]. */
   protected async sizes(): Promise<[number, number, number]> {
     this.checkOpen()
     await this.conn.open()
-    const r = await scripts.sizes.run(this.conn.main, [this.keys.stream, this.keys.delayed], [this.opts.group]) as number[]
+    const r = await scripts.sizes.run(this.conn.main, [this.keys.stream, this.keys.count, this.keys.delayed], [this.opts.group]) as number[]
     return [Number(r[0]), Number(r[1]), Number(r[2])]
   }
 
@@ -279,8 +275,8 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
         if (!(err instanceof Empty)) throw err
         if (this.closed) return
         if (await this.sealed()) {
-          const [len, , delayed] = await this.sizes()
-          if (len === 0 && delayed === 0) return
+          const [unfinished] = await this.sizes()
+          if (unfinished <= 0) return
         }
       }
     }
@@ -429,9 +425,9 @@ export class RedisJoinableQueue<T = unknown> extends RedisQueue<T> {
     const deadline = opts.timeout === undefined ? Infinity : Date.now() + opts.timeout
     let pause = 5
     for (;;) {
-      const [len, , delayed] = await this.sizes()
-      if (len === 0 && delayed === 0) return
-      if (Date.now() >= deadline) throw new TimeoutError(`join() on Redis queue '${this.name}' timed out after ${opts.timeout} ms with ${len + delayed} unfinished items`)
+      const [unfinished] = await this.sizes()
+      if (unfinished <= 0) return
+      if (Date.now() >= deadline) throw new TimeoutError(`join() on Redis queue '${this.name}' timed out after ${opts.timeout} ms with ${unfinished} unfinished items`)
       await sleep(Math.min(pause, deadline - Date.now()), opts.signal)
       pause = Math.min(pause * 2, 100)
     }
@@ -475,7 +471,7 @@ function stripUndefined<O extends object>(o: O): Partial<O> {
  * Add entries in calls of BULK entries, several calls in flight at once.
  * `make` gives each item's task id and payload (and the extra fields all share).
  */
-export async function putEntries<I>(conn: Connection, stream: string, items: Iterable<I>,
+export async function putEntries<I>(conn: Connection, keys: QueueKeys, items: Iterable<I>,
   make: (item: I, index: number) => [string, Buffer], extra: Parameters<typeof entryFields>[2] = {}): Promise<string[]> {
   const ids: string[] = []
   const inflight: Promise<unknown>[] = []
@@ -486,7 +482,7 @@ export async function putEntries<I>(conn: Connection, stream: string, items: Ite
     args = []
     // Keep a few calls in flight: enough to hide the round trip, few enough to bound memory.
     if (inflight.length >= 4) await inflight.shift()
-    inflight.push(scripts.putMany.run(conn.main, [stream], [width, ...a]))
+    inflight.push(scripts.putMany.run(conn.main, [keys.stream, keys.count], [width, ...a]))
   }
   let n = 0
   for (const item of items) {

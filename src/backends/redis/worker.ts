@@ -62,7 +62,7 @@ export async function recordResults(conn: Connection, prefix: string, results: s
   const k = queueKeys(results, prefix)
   // Lua's unpack takes a few thousand values: 1000 results per call.
   for (let i = 0; i < pairs.length; i += 2000) {
-    await scripts.record.run(conn.main, [k.stream, k.done], [isError ? '1' : '0', mustExist ? '1' : '0', ...pairs.slice(i, i + 2000)])
+    await scripts.record.run(conn.main, [k.stream, k.done, k.count], [isError ? '1' : '0', mustExist ? '1' : '0', ...pairs.slice(i, i + 2000)])
   }
 }
 
