@@ -146,13 +146,17 @@ function request<T>(address: ObjectAddress, method: string, args: unknown[], sig
   const m = marshalled ? { value: args, portables: marshalled.portables } : marshal(args, 'args')
   const cid = ++callSeq
   return new Promise<T>((resolve, reject) => {
-    pending.set(cid, { to: address.place, resolve: resolve as (v: unknown) => void, reject })
     if (signal) {
       // The server decides what a cancelled call returns, so the reply (or a down notice) still settles it.
       const onAbort = () => deliver({ $r: 'cancel', to: address.place, from: here, cid })
       if (signal.aborted) queueMicrotask(onAbort)
-      else signal.addEventListener('abort', onAbort, { once: true })
+      else {
+        signal.addEventListener('abort', onAbort, { once: true })
+        const off = () => signal.removeEventListener('abort', onAbort)
+        pending.set(cid, { to: address.place, resolve: (v) => { off(); resolve(v as T) }, reject: (e) => { off(); reject(e) } })
+      }
     }
+    if (!pending.has(cid)) pending.set(cid, { to: address.place, resolve: resolve as (v: unknown) => void, reject })
     deliver({ $r: 'req', to: address.place, from: here, obj: address.id, cid, m: method, a: m.value as unknown[], p: m.portables })
   })
 }
@@ -211,6 +215,13 @@ function bounce(frame: Frame, err: unknown): void {
 // imports it before reviving. Frames wait behind such an import so their order is kept.
 const importedModules = new Set<string>()
 let importChain: Promise<void> | undefined
+let chained = 0
+
+/** Run `fn` after the frames already waiting for an import, keeping arrival order. */
+function afterImports(fn: () => unknown): void {
+  chained++
+  importChain = (importChain ?? Promise.resolve()).then(fn).then(() => {}, warnNotify).finally(() => { if (--chained === 0) importChain = undefined })
+}
 
 function modulesToImport(v: unknown, out: Set<string>, depth = 0): void {
   if (v === null || typeof v !== 'object' || depth > 64 || ArrayBuffer.isView(v)) return
@@ -236,17 +247,15 @@ export async function reviveAsync(value: unknown): Promise<unknown> {
 }
 
 function handleLocal(frame: Exclude<Frame, { $r: 'down' }>): void {
-  if (importChain) { importChain = importChain.then(() => handleLocalNow(frame)); return }
+  if (importChain) return afterImports(() => handleLocalNow(frame))
   if ((frame.$r === 'req' || frame.$r === 'ntf' || frame.$r === 'res') && frame.p) {
     const mods = new Set<string>()
     modulesToImport(frame.$r === 'res' ? frame.v : frame.a, mods)
     if (mods.size) {
-      const chain: Promise<void> = (async () => {
+      return afterImports(async () => {
         for (const url of mods) { try { await import(url) } catch { /* unmarshal will name the missing reviver */ } importedModules.add(url) }
         handleLocalNow(frame)
-      })().finally(() => { if (importChain === chain) importChain = undefined })
-      importChain = chain
-      return
+      })
     }
   }
   handleLocalNow(frame)
