@@ -4,7 +4,7 @@ import { Redis } from 'ioredis'
 import { RedisPool } from '../../src/pool/redis.ts'
 import { PoolClosedError, AbortError, TimeoutError, UnsendableValueError } from '../../src/errors.ts'
 import { REDIS_URL, requireRedis, unique, cleanup } from './helpers.ts'
-import { square, add, fails, sleepy } from './fixtures/tasks.ts'
+import { square, add, fails, sleepy, slowSquare } from './fixtures/tasks.ts'
 
 const names: string[] = []
 let pool: RedisPool
@@ -74,4 +74,25 @@ test('close then join waits for submitted work; afterwards new tasks fail with P
   const left = await r.keys(`troupe:{${name}.results.*`)
   r.disconnect()
   assert.deepEqual(left, [], 'the pool deleted its results keys')
+})
+
+test('a pool worker SIGKILLed mid-task: the task completes on another worker, the pool replaces the dead one', async () => {
+  const name = unique('pool-kill'); names.push(name)
+  const p = new RedisPool({ redis: REDIS_URL, name, workers: 2, leaseMs: 600 })
+  const log = `troupe:{${name}}:test-log`
+  const r = new Redis(REDIS_URL)
+  try {
+    const result = p.applyAsync(slowSquare, [{ n: 9, log, ms: 1500 }])
+    const [, pid] = (await r.blpop(log, 30))!
+    process.kill(Number(pid), 'SIGKILL')
+    assert.equal(await result.get({ timeout: 30_000 }), 81)
+    assert.equal(p.stats().crashes, 1)
+    const runs = await r.lrange(log, 0, -1)
+    assert.equal(runs.length, 1, 'one more run, on the other worker')
+    assert.notEqual(runs[0], pid)
+  } finally {
+    await r.del(log)
+    r.disconnect()
+    await p.terminate()
+  }
 })
