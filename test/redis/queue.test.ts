@@ -225,3 +225,17 @@ test('qsize counts items waiting (not held or delayed); done items leave the str
   r.disconnect()
   await assert.rejects(q.join({ timeout: 50 }), TimeoutError)
 })
+
+test('getMany waits for the first item, then takes what is there, up to max', async () => {
+  const q = joinable<number>('many')
+  const waiting = q.getMany(10, { timeout: 5000 })
+  await new Promise((r) => setTimeout(r, 30))
+  await q.putMany([1, 2, 3])
+  const first = await waiting
+  const rest = first.length < 3 ? await q.getMany(10, { timeout: 5000 }) : []
+  assert.deepEqual([...first, ...rest], [1, 2, 3])
+  for (let i = 0; i < 3; i++) await q.taskDone()
+  await q.join({ timeout: 2000 })
+  await assert.rejects(q.getMany(5, { timeout: 30 }), Empty)
+  await assert.rejects(q.getMany(0), RangeError)
+})

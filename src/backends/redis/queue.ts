@@ -181,6 +181,28 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
     return this.open(await this.nextDelivery(opts))
   }
 
+  /**
+   * Take up to `max` items in one go: waits for the first like `get`, then
+   * adds what is there without waiting (one round trip for a batch).
+   */
+  async getMany(max: number, opts: GetOptions = {}): Promise<T[]> {
+    if (!(Number.isInteger(max) && max >= 1)) throw new RangeError(`max must be a positive integer, got ${max}`)
+    const ds = [await this.nextDelivery(opts)]
+    while (ds.length < max && this.buffer.length && this.waiters.length === 0) ds.push(this.buffer.shift()!)
+    if (ds.length < max && !this.closed) ds.push(...await this.consumer.read(max - ds.length, 0))
+    const out: T[] = []
+    let firstError: unknown
+    // An undecodable item is dead-lettered by open(); the others are still handed out.
+    for (const d of ds) { try { out.push(this.open(d)) } catch (err) { firstError ??= err } }
+    if (out.length === 0) throw firstError
+    return out
+  }
+
+  /** Resolves once acknowledgements batched so far are written (puts are written before they resolve). */
+  async flush(): Promise<void> {
+    await this.flushAcks()
+  }
+
   /** Take an item only if one is there now; otherwise reject with `Empty`. */
   async getNowait(): Promise<T> {
     return this.get({ timeout: 0 })
