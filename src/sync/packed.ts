@@ -47,3 +47,4 @@ export function expand<T>(items: unknown[]): T[] {
   }
   return out
 }
+

@@ -266,7 +266,8 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
     this.outboxPortables = false
     dirty.delete(this as Queue<unknown>)
     // One serialized batch: the home stores and forwards the bytes, the consumer's place unpacks them.
-    const packed = items.length > 1 ? pack(items, portables) : undefined
+    // Batches holding references stay unpacked, so every place on the way revives them (importing their modules).
+    const packed = items.length > 1 && !portables ? pack(items, false) : undefined
     const payload = packed ? [packed] : items
     this.lastFlush = (this.transport.call(bounded ? 'putReserved' : 'put', [payload], undefined, { portables: !packed && portables }) as Promise<void>).catch((err: Error) => {
       if (err instanceof ClosedError) this.closedSeen = true
