@@ -9,7 +9,8 @@
  *   apply    100,000 applyAsync / apply_async, then wait for all            troupe vs python
  *
  * Each number is the median of `--runs` runs (default 3); pools are started
- * and warmed up before timing.
+ * and every case is run once at a quarter of its size before timing (JIT and
+ * heap warm-up, for both contenders; Python warms up with a full-size map).
  */
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -30,11 +31,11 @@ export function inc(x: number): number {
   return x + 1
 }
 
-const SMALL = 200_000
-const PAYLOAD = 20_000
-const LATENCY = 20_000
-const MAP = 100_000
-const APPLY = 100_000
+let SMALL = 200_000
+let PAYLOAD = 20_000
+let LATENCY = 20_000
+let MAP = 100_000
+let APPLY = 100_000
 
 interface Contender {
   small(): Promise<number>
@@ -44,9 +45,7 @@ interface Contender {
 
 async function troupe(): Promise<Contender & { map(): Promise<number>; apply(): Promise<number>; close(): Promise<void> }> {
   const pool = new Pool({ workers: 2 })
-  await Promise.all(Array.from({ length: 1000 }, (_, i) => pool.applyAsync(add, [i, 1])))
-  await Promise.all(Array.from({ length: 1000 }, () => pool.applyAsync(byteLength, [new Uint8Array(64 * 1024)])))
-  await pool.map(inc, [1, 2, 3])
+  await pool.apply(add, [1, 2])
   return {
     small: () => opsPerSecond(SMALL, () => Promise.all(Array.from({ length: SMALL }, (_, i) => pool.applyAsync(add, [i, 1])))),
     payload: (bufs) => opsPerSecond(PAYLOAD, () => Promise.all(Array.from({ length: PAYLOAD }, (_, i) => pool.applyAsync(byteLength, [bufs[i % bufs.length]!])))),
@@ -68,8 +67,7 @@ async function troupe(): Promise<Contender & { map(): Promise<number>; apply(): 
 async function piscina(): Promise<Contender & { close(): Promise<void> }> {
   const { Piscina } = await import('piscina')
   const pool = new Piscina({ filename: fileURLToPath(new URL('./pool-piscina.mjs', import.meta.url)), minThreads: 2, maxThreads: 2 })
-  await Promise.all(Array.from({ length: 1000 }, (_, i) => pool.run({ a: i, b: 1 }, { name: 'add' })))
-  await Promise.all(Array.from({ length: 1000 }, () => pool.run(new Uint8Array(64 * 1024), { name: 'byteLength' })))
+  await pool.run({ a: 1, b: 2 }, { name: 'add' })
   return {
     small: () => opsPerSecond(SMALL, () => Promise.all(Array.from({ length: SMALL }, (_, i) => pool.run({ a: i, b: 1 }, { name: 'add' })))),
     payload: (bufs) => opsPerSecond(PAYLOAD, () => Promise.all(Array.from({ length: PAYLOAD }, (_, i) => pool.run(bufs[i % bufs.length], { name: 'byteLength' })))),
@@ -101,20 +99,29 @@ async function main(): Promise<void> {
   const samples: Record<string, Record<string, number[]>> = {}
   const lat: Record<string, number[]> = { troupe: [], piscina: [] }
   const add = (c: string, who: string, v: number) => { ((samples[c] ??= {})[who] ??= []).push(v) }
+  const gc = (globalThis as { gc?: () => void }).gc ?? (() => {})
+  const timed = async (c: string, who: string, fn: () => Promise<number>) => { gc(); add(c, who, await fn()) }
   for (let run = 0; run < runs; run++) {
     const t = await troupe()
     const p = await piscina()
-    add('small', 'troupe', await t.small())
-    add('small', 'piscina', await p.small())
-    add('payload', 'troupe', await t.payload(bufs))
-    add('payload', 'piscina', await p.payload(bufs))
+    // Warm-up: every case once at a quarter of its size, so JIT and heap sizing are done for both.
+    const full = [SMALL, PAYLOAD, LATENCY, MAP, APPLY] as const
+    ;[SMALL, PAYLOAD, LATENCY, MAP, APPLY] = full.map((n) => n >> 2) as unknown as typeof full
+    for (const c of [t, p]) { await c.small(); await c.payload(bufs); await c.latency() }
+    await t.map(); await t.apply()
+    ;[SMALL, PAYLOAD, LATENCY, MAP, APPLY] = full
+    await timed('small', 'troupe', () => t.small())
+    await timed('small', 'piscina', () => p.small())
+    await timed('payload', 'troupe', () => t.payload(bufs))
+    await timed('payload', 'piscina', () => p.payload(bufs))
     for (const [who, c] of [['troupe', t], ['piscina', p]] as const) {
+      gc()
       const us = await c.latency()
       lat[who]!.push(...us)
       add('latency', who, 1e6 / median(us))
     }
-    add('map', 'troupe', await t.map())
-    add('apply', 'troupe', await t.apply())
+    await timed('map', 'troupe', () => t.map())
+    await timed('apply', 'troupe', () => t.apply())
     await t.close()
     await p.close()
     const py = python()

@@ -90,6 +90,16 @@ export class AsyncResult<T> implements PromiseLike<T> {
     return this.promise
   }
 
+  /** @internal The value once fulfilled (undefined otherwise). */
+  value(): T | undefined {
+    return this.status === FULFILLED ? this.outcome as T : undefined
+  }
+
+  /** @internal The error once rejected (undefined otherwise). */
+  failure(): Error | undefined {
+    return this.status === REJECTED ? this.outcome as Error : undefined
+  }
+
   /** @internal Run `fn` once the result is settled. */
   onSettled(fn: () => void): void {
     if (this.status !== PENDING) { fn(); return }

@@ -269,19 +269,21 @@ export class Pool implements AsyncDisposable {
     const whole = new AsyncResult<R[]>(options.callback, options.errorCallback)
     const chunks = toChunks(items, chunksize)
     if (chunks.length === 0) { whole.fulfill([]); return whole }
-    const parts: R[][] = new Array(chunks.length)
+    const out = new Array<R>(items.length)
     let left = chunks.length
-    chunks.forEach((chunk, i) => {
-      const t = this.submit<R[]>(fn, mode, [chunk], undefined)
+    for (let i = 0; i < chunks.length; i++) {
+      const t = this.submit<R[]>(fn, mode, [chunks[i]], undefined)
+      const offset = i * chunksize
+      // Settled through the task's internal hook: no promise per chunk.
       t.onSettled(() => {
-        if (t.successful()) {
-          t.then((v) => {
-            parts[i] = v
-            if (--left === 0) whole.fulfill(parts.flat() as R[])
-          })
-        } else t.then(undefined, (e) => whole.reject(e as Error))
+        if (whole.ready()) return
+        const e = t.failure()
+        if (e) { whole.reject(e); return }
+        const part = t.value()!
+        for (let j = 0; j < part.length; j++) out[offset + j] = part[j]!
+        if (--left === 0) whole.fulfill(out)
       })
-    })
+    }
     return whole
   }
 
