@@ -7,7 +7,7 @@ import { RedisActorSystem, RedisActorRef } from '../../src/actor/redis.ts'
 import { marshal, unmarshal } from '../../src/codec/index.ts'
 import { TimeoutError } from '../../src/errors.ts'
 import { REDIS_URL, requireRedis, waitFor } from './helpers.ts'
-import { Recorder, Greeter, closeFixtureRedis } from './fixtures/actors.ts'
+import { Recorder, Greeter, Idler, closeFixtureRedis } from './fixtures/actors.ts'
 
 const prefix = `test-actors-${randomBytes(4).toString('hex')}`
 const systems: RedisActorSystem[] = []
@@ -52,6 +52,15 @@ test('a Redis actor answers asks, and its errors come back with class, message a
   })
   // The actor was restarted and goes on.
   assert.equal(await rec.ask({ n: 1 }, { timeout: 10_000 }), 1)
+})
+
+test('a Redis actor with receiveTimeout gets onTimeout when no message comes', async () => {
+  const s = system()
+  const log = `${prefix}:log:idle`
+  const idler = await s.spawn(Idler, { name: 'idler', args: [log] })
+  assert.equal(await idler.ask('hi', { timeout: 10_000 }), 'hi')
+  await waitFor('two receive timeouts', async () => (await redis.llen(log)) >= 2)
+  assert.ok((await redis.lrange(log, 0, -1)).every((x) => x === 'timeout'))
 })
 
 test('an ask nobody answers rejects with TimeoutError', async () => {
