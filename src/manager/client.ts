@@ -22,6 +22,8 @@ export class ManagerClient {
   readonly address: Address
   readonly authkey: Buffer
   readonly dialect: string
+  /** The server's random id (troupe servers), known once connected. */
+  serverId: string | undefined
   private channel: ManagerChannel | undefined
   private readonly ready: Promise<ManagerChannel>
   private readonly key: string
@@ -45,15 +47,32 @@ export class ManagerClient {
     const c = new ManagerClient(opts)
     await c.ready
     cache.set(c.key, c)
+    await c.learnServerId()
     return c
   }
 
-  /** The shared client for this address/key/dialect, connecting lazily. */
-  static shared(opts: ClientOptions): ManagerClient {
+  /**
+   * The shared client for a proxy that arrived in this process: the client
+   * already connected to the same server (by id, whatever address it used:
+   * the sender's address may not be reachable from this host), else one for
+   * this address/key/dialect, connecting lazily.
+   */
+  static shared(opts: ClientOptions & { serverId?: string }): ManagerClient {
+    const byId = opts.serverId ? byServer.get(opts.serverId) : undefined
+    if (byId) return byId
     const key = clientKey(opts.address, authkeyBytes(opts.authkey), opts.dialect ?? 'troupe')
     let c = cache.get(key)
-    if (!c) { c = new ManagerClient(opts); cache.set(key, c) }
+    if (!c) { c = new ManagerClient(opts); cache.set(key, c); void c.learnServerId() }
     return c
+  }
+
+  private async learnServerId(): Promise<void> {
+    if (this.dialect !== 'troupe') return
+    try {
+      this.serverId = (await this.call('', 'serverId', [])) as string
+      if (!byServer.has(this.serverId)) byServer.set(this.serverId, this)
+      void this.ready.then((ch) => ch.closed).then(() => { if (byServer.get(this.serverId!) === this) byServer.delete(this.serverId!) })
+    } catch { /* an older or foreign server: addresses only */ }
   }
 
   /** The address as users write it. */
@@ -114,12 +133,14 @@ export class ManagerClient {
   /** Close the connection; pending calls reject with ConnectionClosedError. */
   close(): void {
     if (cache.get(this.key) === this) cache.delete(this.key)
+    if (this.serverId && byServer.get(this.serverId) === this) byServer.delete(this.serverId)
     if (this.channel) this.channel.close()
     else void this.ready.then((ch) => ch.close(), () => {})
   }
 }
 
 const cache = new Map<string, ManagerClient>()
+const byServer = new Map<string, ManagerClient>()
 
 function clientKey(address: Address, key: Buffer, dialect: string): string {
   return `${dialect}|${formatAddress(address)}|${key.toString('hex')}`

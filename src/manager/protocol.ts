@@ -23,7 +23,7 @@ export type Reply = [id: number, status: Status, value?: unknown]
 export interface ProxyInfo { typeid: string; ident: string; exposed: readonly string[] }
 
 /** Control methods a troupe client may call with ident ''. */
-export const CONTROL = ['create', 'incref', 'decref', 'cancel', 'dummy', 'shutdown', 'numberOfObjects', 'getMethods', 'typeids', 'debugInfo'] as const
+export const CONTROL = ['create', 'incref', 'decref', 'cancel', 'dummy', 'serverId', 'shutdown', 'numberOfObjects', 'getMethods', 'typeids', 'debugInfo'] as const
 
 // A batch of plain data (the usual case: numbers, strings, small objects) is written as JSON behind
 // the two bytes 0xFF 0x01: v8.serialize costs ~5 µs even for a tiny message, JSON a tenth of that.

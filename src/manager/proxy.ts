@@ -44,7 +44,10 @@ class ProxyBase implements Portable {
     return {
       type: PORTABLE_TYPE,
       // The key travels with the reference, as Python's proxies carry their manager's authkey to child processes.
-      data: { address: s.client.label, authkey: s.client.authkey.toString('hex'), dialect: s.client.dialect, typeid: s.typeid, ident: s.ident, exposed: s.exposed },
+      data: {
+        address: s.client.label, serverId: s.client.serverId, authkey: s.client.authkey.toString('hex'), dialect: s.client.dialect,
+        typeid: s.typeid, ident: s.ident, exposed: s.exposed,
+      },
     }
   }
 
@@ -145,8 +148,8 @@ export function releaseProxy(p: unknown): void {
   s.client.decrefSoon(s.ident)
 }
 
-registerPortable(PORTABLE_TYPE, (d: { address: string; authkey: string; dialect: string } & ProxyInfoFull) => {
-  const client = Client.shared({ address: parseAddress(d.address), authkey: Buffer.from(d.authkey, 'hex'), dialect: d.dialect })
+registerPortable(PORTABLE_TYPE, (d: { address: string; serverId?: string; authkey: string; dialect: string } & ProxyInfoFull) => {
+  const client = Client.shared({ address: parseAddress(d.address), serverId: d.serverId, authkey: Buffer.from(d.authkey, 'hex'), dialect: d.dialect })
   // The revived proxy holds its own reference, taken over this process's connection before any call it makes.
   client.increfSoon(d.ident)
   return makeProxy(client, { typeid: d.typeid, ident: d.ident, exposed: d.exposed })

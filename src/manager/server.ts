@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events'
+import { randomUUID } from 'node:crypto'
 import { listen, formatAddress, defaultLog, type AddressLike, type Address, type FrameConnection, type Listener } from '../net/index.js'
 import { toWireError, V8_FIRST_BYTE } from '../codec/index.js'
 import { ProtocolError, UnknownMethodError } from '../errors.js'
@@ -31,6 +32,8 @@ let sessionCounter = 0
  */
 export class ManagerServer {
   readonly registry: ObjectRegistry
+  /** A random id of this server, so a proxy arriving in a process already connected to it (by any address) reuses that connection. */
+  readonly id = randomUUID()
   private listener!: Listener
   private readonly sessions = new Set<FrameConnection>()
   private readonly log: (line: string) => void
@@ -79,7 +82,7 @@ export class ManagerServer {
       if (reason && !(reason as NodeJS.ErrnoException).code?.startsWith('ECONNRESET')) this.log(`closed connection from ${conn.peer}: ${reason.name}: ${reason.message}`)
     })
     conn.readFrame().then((first) => {
-      if (first[0] === V8_FIRST_BYTE) new TroupeSession(this.registry, conn, this.log, () => this.shutdownRequested(), `manager ${formatAddress(this.address)} (pid ${process.pid})`).start(first)
+      if (first[0] === V8_FIRST_BYTE) new TroupeSession(this.registry, conn, this.log, () => this.shutdownRequested(), `manager ${formatAddress(this.address)} (pid ${process.pid})`, this.id).start(first)
       else if (first[0] === PICKLE_PROTO) void this.handOverPython(conn, first)
       else conn.close(new ProtocolError(`unknown dialect: first payload byte 0x${(first[0] ?? 0).toString(16).padStart(2, '0')} is neither v8 (0xff) nor pickle (0x80)`))
     }, () => { /* closed before a request: nothing to do */ })
@@ -123,7 +126,10 @@ class TroupeSession {
   private flushQueued = false
   private readonly origin: string
 
-  constructor(registry: ObjectRegistry, conn: FrameConnection, log: (line: string) => void, onShutdown: () => void, origin: string) {
+  private readonly serverId: string
+
+  constructor(registry: ObjectRegistry, conn: FrameConnection, log: (line: string) => void, onShutdown: () => void, origin: string, serverId: string) {
+    this.serverId = serverId
     this.registry = registry
     this.conn = conn
     this.log = log
@@ -194,6 +200,7 @@ class TroupeSession {
       case 'decref': r.decref(String(args[0]), this); return { value: null }
       case 'cancel': this.cancellers.get(Number(args[0]))?.abort(); return { value: null }
       case 'dummy': return { value: null }
+      case 'serverId': return { value: this.serverId }
       case 'numberOfObjects': return { value: r.numberOfObjects() }
       case 'getMethods': return { value: [...r.exposed(String(args[0]))] }
       case 'typeids': return { value: r.typeids() }

@@ -58,3 +58,18 @@ test('across hosts: the seed 004 manager in one network namespace, workers in tw
   execFileSync('ip', ['-n', ns.w1, 'route', 'get', '10.200.1.1'], { stdio: 'pipe' })
   assert.throws(() => execFileSync('ip', ['-n', ns.w1, 'route', 'get', '10.200.2.2'], { stdio: 'pipe' }), /unreachable/i)
 })
+
+test('across hosts: a proxy created on one host and sent through the manager works on another host that reaches the manager by a different address', async () => {
+  if (!created.length) setUpHosts()
+  const inNs = (n: string) => ['ip', 'netns', 'exec', n]
+  const server = node(['test/cli/fixtures/relay.ts', 'serve'], {}, inNs(ns.mgr))
+  const port = /listening on \S+:(\d+)/.exec(await server.line(/listening on/))![1]!
+  const sender = node(['test/cli/fixtures/relay.ts', 'send', `10.200.1.1:${port}`], {}, inNs(ns.w1))
+  await sender.line(/sent a queue proxy/)
+  const receiver = node(['test/cli/fixtures/relay.ts', 'recv', `10.200.2.1:${port}`], {}, inNs(ns.w2))
+  assert.equal(await receiver.exit(), 0, receiver.out())
+  assert.equal(await sender.exit(), 0, sender.out())
+  assert.match(sender.out(), /got back: hello from the host that reached the manager at 10\.200\.2\.1/)
+  server.child.kill('SIGTERM')
+  await server.exit()
+})
