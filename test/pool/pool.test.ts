@@ -1,5 +1,6 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { Pool, AsyncResult } from '../../src/pool/index.ts'
 import { PoolClosedError, TimeoutError, UnlocatableFunctionError, UnsendableValueError, Full } from '../../src/errors.ts'
 import { square, add, asyncSquare, sleep, failWithQuota, returnsFunction, init, initialisedWith, failingInit, length, noArgs } from './tasks.ts'
@@ -215,4 +216,40 @@ test('await using closes the pool and waits for its work', async () => {
 test('bad options are refused with a clear error', () => {
   assert.throws(() => new Pool({ workers: 0 }), RangeError)
   assert.throws(() => new Pool({ maxTasksPerChild: -1 }), RangeError)
+})
+
+test('idleTimeout lets idle workers exit; they come back when work arrives', async () => {
+  const p = new Pool({ workers: 2, idleTimeout: 50 })
+  try {
+    assert.deepEqual(await p.map(square, [1, 2, 3, 4]), [1, 4, 9, 16])
+    for (let i = 0; i < 100 && p.stats().workers > 0; i++) await sleep(20, 0)
+    assert.equal(p.stats().workers, 0)
+    assert.equal(await p.apply(square, [5]), 25)
+    assert.ok(p.stats().workers >= 1)
+  } finally { await p.terminate() }
+})
+
+test('a program that never closes its pool still exits once its work is done', () => {
+  const code = `
+    import { Pool } from './src/pool/index.ts'
+    import { square } from './test/pool/tasks.ts'
+    const pool = new Pool({ workers: 2 })
+    console.log(await pool.apply(square, [12]))
+  `
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60_000 })
+  assert.equal(r.signal, null, 'the program had to be killed: the pool kept it alive')
+  assert.equal(r.stdout.trim(), '144')
+  assert.equal(r.status, 0, r.stderr)
+})
+
+test('a process pool reports its workers and runs async tasks', async () => {
+  const p = new Pool({ workers: 2, kind: 'process' })
+  try {
+    assert.deepEqual(await Promise.all([p.apply(asyncSquare, [3]), p.apply(add, [1, 2])]), [9, 3])
+    const s = p.stats()
+    assert.equal(s.kind, 'process')
+    assert.equal(s.workers, 2)
+    for (const w of s.perWorker) { assert.notEqual(w.pid, process.pid); assert.equal(w.threadId, undefined) }
+    await assert.rejects(p.apply(failWithQuota, [7]), (err: any) => err.name === 'QuotaError' && err.quota === 7 && /pid \d+/.test(err.origin))
+  } finally { await p.terminate() }
 })
