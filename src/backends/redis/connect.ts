@@ -129,3 +129,9 @@ export class Connection {
     }
   }
 }
+
+/** Errors that go away when Redis comes back (ioredis reconnects by itself). */
+export function transient(err: unknown): boolean {
+  const m = String((err as Error)?.message ?? err)
+  return /Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|LOADING|max retries|MaxRetriesPerRequest|Stream isn't writeable|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY/i.test(m)
+}

@@ -5,7 +5,7 @@
  */
 import { Empty, Full, ClosedError, AbortError, TimeoutError, TaskDoneError, DecodeError } from '../../errors.js'
 import { portable, registerPortable, fromWireError, type WireError } from '../../codec/index.js'
-import { Connection, type RedisTarget, type RedisAddress } from './connect.js'
+import { Connection, transient, type RedisTarget, type RedisAddress } from './connect.js'
 import { queueKeys, allKeys, type QueueKeys } from './keys.js'
 import { codecFor, type CodecName, type ValueCodec } from './codec.js'
 import { Consumer, entryFields, parseEntry, type Delivery } from './consumer.js'
@@ -333,7 +333,8 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
 
   /** A plain queue acknowledges an item as it hands it out (acks are batched per tick). */
   protected settleOnGet(d: Delivery): void {
-    this.scheduleAck(d.id)
+    // A lost ack only means the item may come again (at-least-once); flushAcks already retried.
+    this.scheduleAck(d.id).catch(() => {})
   }
 
   protected scheduleAck(id: string): Promise<void> {
@@ -347,7 +348,16 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
     const ids = this.pendingAcks
     if (ids.length === 0) return
     this.pendingAcks = []
-    await this.consumer.ack(ids)
+    // Redis restarting is waited out (an ack is idempotent); past that, the items are let go so they come again.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.consumer.ack(ids)
+        return
+      } catch (err) {
+        if (!transient(err) || attempt >= 150) { for (const id of ids) this.consumer.held.delete(id); throw err }
+        await sleep(200)
+      }
+    }
   }
 
   /** The next delivery, from the prefetch buffer or Redis. */

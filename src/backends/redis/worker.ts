@@ -8,7 +8,8 @@ import { resolve as resolvePath } from 'node:path'
 import { load, Endpoint, placeLabel, type ModuleRef, type Boot } from '../../process/index.js'
 import { toWireError } from '../../codec/index.js'
 import { WorkerCrashedError } from '../../errors.js'
-import { Connection, type RedisTarget, type RedisAddress } from './connect.js'
+import { Connection, transient, type RedisTarget, type RedisAddress } from './connect.js'
+export { transient } from './connect.js'
 import { queueKeys } from './keys.js'
 import { codecFor, type CodecName, type ValueCodec } from './codec.js'
 import { Consumer, type Delivery, type Entry } from './consumer.js'
@@ -64,12 +65,6 @@ export async function recordResults(conn: Connection, prefix: string, results: s
   for (let i = 0; i < pairs.length; i += 2000) {
     await scripts.record.run(conn.main, [k.stream, k.done, k.count], [isError ? '1' : '0', mustExist ? '1' : '0', ...pairs.slice(i, i + 2000)])
   }
-}
-
-/** Errors that go away when Redis comes back (ioredis reconnects by itself). */
-export function transient(err: unknown): boolean {
-  const m = String((err as Error)?.message ?? err)
-  return /Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|LOADING|max retries|MaxRetriesPerRequest|Stream isn't writeable|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY/i.test(m)
 }
 
 /** Load `url#export`. */
