@@ -38,6 +38,7 @@ function seeds(): Buffer[] {
   out.push(Buffer.from('80049538000000000000008c186d756c746970726f63657373696e672e6d616e6167657273948c05546f6b656e949394298194' +
     '8c03426f78948c093132372e302e302e31944d2fbf86948c0c376634333835353633613130948794622e', 'hex'))
   out.push(Buffer.from("(I1\nL1180591620717411303424L\nF2.5\nS'a\\'b'\nVx\\u2603\np0\n(lp1\nI1\na(dp2\nS'k'\nNsI01\ng0\ntp3\n.", 'latin1'))
+  out.push(Buffer.from("((S'bad'\nibuiltins\nValueError\n(cbuiltins\nKeyError\nS'k'\noc__builtin__\nset\n(lp0\nI1\na\x85Rt.", 'latin1'))
   return out
 }
 

@@ -89,8 +89,8 @@ class Unpickler {
         case Op.NEWTRUE: this.push(true); break
         case Op.NEWFALSE: this.push(false); break
         case Op.BININT1: this.push(this.u8()); break
-        case Op.BININT2: this.push(this.take(2, at).readUInt16LE(0)); break
-        case Op.BININT: this.push(this.take(4, at).readInt32LE(0)); break
+        case Op.BININT2: this.need(2, at); this.push(buf.readUInt16LE(this.pos)); this.pos += 2; break
+        case Op.BININT: this.need(4, at); this.push(buf.readInt32LE(this.pos)); this.pos += 4; break
         case Op.LONG1: this.push(this.long(this.u8(), at)); break
         case Op.LONG4: {
           const n = this.take(4, at).readInt32LE(0)
@@ -98,7 +98,7 @@ class Unpickler {
           this.push(this.long(n, at))
           break
         }
-        case Op.BINFLOAT: this.push(pyFloat(this.take(8, at).readDoubleBE(0))); break
+        case Op.BINFLOAT: this.need(8, at); this.push(pyFloat(buf.readDoubleBE(this.pos))); this.pos += 8; break
         case Op.SHORT_BINUNICODE: this.push(this.text(this.u8(), at)); break
         case Op.BINUNICODE: this.push(this.text(this.u32(), at)); break
         case Op.BINUNICODE8: this.push(this.text(this.u64(), at)); break
@@ -207,14 +207,16 @@ class Unpickler {
           const module = this.line(at).toString('latin1')
           const name = this.line(at).toString('latin1')
           const cls = this.global(module, name, at)
-          this.push(this.container(new PyObject(cls, tupleFrom(this.popToMark(at))), at))
+          const args = tupleFrom(this.popToMark(at))
+          this.push(this.container(new PyObject(cls, args), at, args))
           break
         }
         case Op.OBJ: {
           const items = this.popToMark(at)
           const cls = items.shift()
           if (!(cls instanceof PyGlobal)) throw this.fail('OBJ needs a class', at)
-          this.push(this.container(new PyObject(cls, tupleFrom(items)), at))
+          const args = tupleFrom(items)
+          this.push(this.container(new PyObject(cls, args), at, args))
           break
         }
         case Op.BUILD: {
@@ -285,6 +287,10 @@ class Unpickler {
     return items
   }
 
+  private need(n: number, at: number): void {
+    if (n > this.buf.length - this.pos) throw this.fail(`needs ${n} bytes, ${this.buf.length - this.pos} left`, at)
+  }
+
   private take(n: number, at: number): Buffer {
     if (n > this.buf.length - this.pos) throw this.fail(`needs ${n} bytes, ${this.buf.length - this.pos} left`, at)
     const out = this.buf.subarray(this.pos, this.pos + n)
@@ -297,7 +303,12 @@ class Unpickler {
     return this.buf[this.pos++]!
   }
 
-  private u32(): number { return this.take(4, this.pos).readUInt32LE(0) }
+  private u32(): number {
+    this.need(4, this.pos)
+    const v = this.buf.readUInt32LE(this.pos)
+    this.pos += 4
+    return v
+  }
 
   private u64(): number {
     const big = this.take(8, this.pos).readBigUInt64LE(0)

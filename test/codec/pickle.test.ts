@@ -167,6 +167,17 @@ test('decoder limits: depth, memo, int size, bogus lengths', () => {
   assert.equal((decodePickle(Buffer.from(parts)) as unknown[]).length, 1)
 })
 
+test('protocol 0 INST and OBJ build opaque objects (a fuzz find: they once crashed)', () => {
+  const inst = Buffer.from("(S'bad'\nibuiltins\nValueError\n.", 'latin1')
+  const v = decodePickle(inst) as PyObject
+  assert.equal(v.type, 'builtins.ValueError')
+  assert.equal((v.args[0] as Buffer).toString(), 'bad')
+  const obj = Buffer.from("(cbuiltins\nKeyError\nS'k'\no.", 'latin1')
+  assert.equal((decodePickle(obj) as PyObject).type, 'builtins.KeyError')
+  const found = Buffer.from('80027d71002858060000006e65737465645d7101285d71025d71035d71044b01616161635f5f6275696c74696e5f5f0a66726f7a656e7365740a5d284b016585527105695f5f6275696c74696e5f5f0a6279746561727261790a5802000000616258070000006c6174696e2d318652', 'hex')
+  assert.throws(() => decodePickle(found), DecodeError)
+})
+
 test('malformed pickles fail with DecodeError naming the byte', () => {
   for (const bad of ['', '\x80', '\x80\x04', '\x80\x04N', '\x80\x04(.', '\x80\x04a.', '\x80\x04h\x05.', '\x80\x09N.', '\x80\x04\xff']) {
     assert.throws(() => decodePickle(Buffer.from(bad, 'latin1')), DecodeError, JSON.stringify(bad))
