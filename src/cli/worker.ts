@@ -39,6 +39,10 @@ export interface RunWorkerOptions {
   progress?: boolean
 }
 
+// Tasks fetched per request by a single-lane worker: enough to hide the round trip for cheap tasks,
+// few enough that slow tasks still spread over all workers.
+const BATCH = 16
+
 /** What a worker did. */
 export interface WorkerSummary { done: number; failed: number; seconds: number }
 
@@ -95,7 +99,7 @@ export async function runWorker(opts: RunWorkerOptions): Promise<WorkerSummary> 
   // Ends the loop on the terminator, a closed queue, or idleness; other errors are the caller's to see.
   async function next(): Promise<unknown[] | undefined> {
     try {
-      if (batched) return (await tasks.getMany(concurrency > 1 ? 1 : 8, idleMs === undefined ? undefined : { timeout: idleMs })) as unknown[]
+      if (batched) return (await tasks.getMany(concurrency > 1 ? 1 : BATCH, idleMs === undefined ? undefined : { timeout: idleMs })) as unknown[]
       return [await tasks.get(idleMs === undefined ? undefined : { timeout: idleMs })]
     } catch (err) {
       if (err instanceof Empty || err instanceof TimeoutError || err instanceof ClosedError || (err as Error).name === 'Empty') return undefined
@@ -107,14 +111,16 @@ export async function runWorker(opts: RunWorkerOptions): Promise<WorkerSummary> 
     while (!stop) {
       const got = await next()
       if (!got) { stop = true; return }
+      // Results and taskDones of a batch are pipelined (sent without waiting for each answer) and awaited once.
+      const acks: Promise<unknown>[] = []
       for (let i = 0; i < got.length; i++) {
         const task = got[i]
         if (task === null || task === undefined) {
           stop = true
           // Tasks after the terminator in this batch go back for other workers.
-          if (i + 1 < got.length) await tasks.returnItems(got.slice(i + 1))
-          if (joinable) await tasks.taskDone()
-          return
+          if (i + 1 < got.length) acks.push(tasks.returnItems(got.slice(i + 1)))
+          if (joinable) acks.push(tasks.taskDone())
+          break
         }
         let out: unknown
         try {
@@ -125,10 +131,11 @@ export async function runWorker(opts: RunWorkerOptions): Promise<WorkerSummary> 
           out = { error: `${(err as Error).name}: ${(err as Error).message}`, task }
           process.stderr.write(`troupe worker: task ${JSON.stringify(task)} failed: ${(err as Error).stack ?? err}\n`)
         }
-        await results.put(out)
-        if (joinable) await tasks.taskDone()
+        acks.push(results.put(out))
+        if (joinable) acks.push(tasks.taskDone())
         bar.tick()
       }
+      await Promise.all(acks)
     }
   }
 
