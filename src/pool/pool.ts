@@ -4,7 +4,7 @@ import type { TransferListItem } from 'node:worker_threads'
 import { locate, type Kind, type ExitInfo, type ModuleRef } from '../process/index.js'
 import { fromWireError, marshal, type WireError } from '../codec/index.js'
 import {
-  AbortError, Full, PoolClosedError, TimeoutError, TroupeError, WorkerCrashedError,
+  AbortError, Full, PoolClosedError, TimeoutError, TroupeError, UnsendableValueError, WorkerCrashedError,
 } from '../errors.js'
 import { AsyncResult } from './async-result.js'
 import { Deque } from './deque.js'
@@ -378,12 +378,14 @@ export class Pool implements AsyncDisposable {
       const accepting = this.topUp()
       const n = this.workers.length
       const cap = this.capacity()
+      // Each worker's part of this burst, fixed before any is sent so the last worker gets as much as the first.
+      const share = Math.max(1, Math.ceil((this.queue.length - this.cancelledInQueue) / accepting))
       // Idle workers first, then busy ones, always from the first: a lone task goes to the same
       // warm thread each time, and fill() gives each worker only its share of a burst.
       for (let pass = 0; pass < 2; pass++) {
         for (let k = 0; k < n && this.queue.length > 0; k++) {
           const w = this.workers[k]!
-          if ((w.inflight.length === 0) === (pass === 0) && w.accepting && !w.exclusive && w.alive) this.fill(w, cap, accepting)
+          if ((w.inflight.length === 0) === (pass === 0) && w.accepting && !w.exclusive && w.alive) this.fill(w, cap, share)
         }
       }
     } finally {
@@ -396,14 +398,14 @@ export class Pool implements AsyncDisposable {
   }
 
   /** Send `w` batches from the head of the queue, as much as its prefetch allows. */
-  private fill(w: WorkerSlot, cap: number, workers: number): void {
+  private fill(w: WorkerSlot, cap: number, share: number): void {
     const max = this.opts.maxTasksPerChild
     let room = Math.min(cap - w.inflight.length, max === undefined ? Infinity : max - w.sent)
     if (room <= 0) return
     const queued = this.queue.length - this.cancelledInQueue
     // A busy worker waits for room for a decent batch rather than getting a trickle of tiny messages.
     if (w.inflight.length > 0 && (room < Math.min(cap >> 2, queued) || w.bytes > INFLIGHT_BYTES / 2)) return
-    room = Math.min(room, Math.max(1, Math.ceil(queued / workers)))
+    room = Math.min(room, share)
     while (room > 0 && w.accepting && !w.exclusive) {
       const sent = this.sendBatch(w, Math.min(room, MAX_BATCH))
       if (sent === 0) break
@@ -468,8 +470,8 @@ export class Pool implements AsyncDisposable {
         w.bytes += t.bytes
         if (t.exclusive) w.exclusive = true
       } catch (e) {
-        const u = new TypeError(`the task's arguments cannot be sent to a worker: ${(e as Error).message ?? err.message}`)
-        u.name = 'UnsendableValueError'
+        const u = new UnsendableValueError(`the task's arguments cannot be sent to a worker: ${(e as Error).message ?? err.message}`, { cause: e })
+        u.path = 'args'
         this.finish(t, false, u)
       }
     }
@@ -605,6 +607,7 @@ export class Pool implements AsyncDisposable {
 
   private onExit(w: WorkerSlot, info: ExitInfo): void {
     this.remove(w)
+    this.exits.delete(w.endpoint.exited)
     if (w.inflight.length === 0 && (w.stopping || this.terminated)) return this.afterExit()
     if (this.terminated) return this.afterExit()
     // A child's last results can trail its exit event; give them a moment before judging.
@@ -616,6 +619,10 @@ export class Pool implements AsyncDisposable {
   private crashed(w: WorkerSlot, info: ExitInfo): void {
     const running = w.runningIndex()
     const tasks = w.inflight.drain()
+    if (this.terminated) {
+      for (const t of tasks) this.finish(t, false, new PoolClosedError('the pool was terminated before this task finished'))
+      return this.afterExit()
+    }
     w.bytes = 0
     if (tasks.length > 0 || !w.stopping) this.crashes++
     const how = info.signal ? `was killed by ${info.signal}` : `exited with code ${info.code}`
