@@ -1,4 +1,6 @@
 import { test, after } from 'node:test'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import assert from 'node:assert/strict'
 import { Manager, BaseManager, typed, proxyInfo, releaseProxy, SharedQueue, type Proxied } from '../../src/manager/index.ts'
 import { connectToManager, until } from './helpers.ts'
@@ -281,4 +283,14 @@ test('values keep their exact types through the manager: undefined, -0, NaN, Big
   for (const v of values) await q.put(v)
   for (const v of values) assert.deepStrictEqual(await q.get(), v)
   assert.ok(Object.is(-0, values[1]))
+})
+
+test('a proxy that is garbage-collected drops its server reference', async () => {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const m = await served()
+  const before = await m.numberOfObjects()
+  await (async () => { const l = await m.list([1]); await l.append(2) })()
+  assert.equal(await m.numberOfObjects(), before + 1)
+  await until(async () => { gc(); await new Promise((r) => setTimeout(r, 10)); return (await m.numberOfObjects()) === before })
 })
