@@ -33,11 +33,11 @@ await Promise.all(held.map((q, i) => q.put(i)))
 
 // 100 workers' reports on the board, refreshed every second as real workers would.
 const reporters: Reporting[] = []
-for (let i = 0; i < 100; i++) {
-  const activity = new WorkerActivity({ id: `worker-${i}`, queue: 'work' })
-  for (let k = 0; k < 300; k++) { activity.begin(`task ${k}`); activity.end(true) }
-  reporters.push(startReporting(client, () => activity.report(), { intervalMs: 1000 }))
-}
+const activities = Array.from({ length: 100 }, (_, i) => new WorkerActivity({ id: `worker-${i}`, queue: 'work' }))
+// Busy workers: each report carries a full ring of 256 recent durations.
+const keepBusy = () => { for (const a of activities) for (let k = 0; k < 300; k++) a.begin(`task ${k}`).end(true) }
+keepBusy()
+for (const activity of activities) reporters.push(startReporting(client, () => activity.report(), { intervalMs: 1000 }))
 await Promise.all(reporters.map((r) => r.flush()))
 
 /** ITEMS puts and gets through the manager, WINDOW in flight. */
@@ -64,6 +64,8 @@ for (let r = 0; r < ROUNDS; r++) {
 }
 
 // One sample of 51 queues and 100 reports, and one /metrics rendering.
+keepBusy()
+await Promise.all(reporters.map((r) => r.flush()))
 const collector = new Collector([managerSource({ address: server.address, authkey: 'bench' })])
 await collector.tick()
 const tickMs: number[] = []

@@ -57,10 +57,10 @@ export interface WorkerReport {
   seq: number
   /**
    * Durations (ms) of the most recently finished tasks: `ms[i]` is the task
-   * with index `from + i` counting from 0 over `done + failed`. A ring of a few
-   * hundred entries lets the dashboard feed its histogram without a per-task
-   * message; tasks older than the ring when the dashboard looks are counted but
-   * not timed.
+   * with index `from + i` counting from 0 over `done + failed`. A ring of at
+   * most 256 entries no older than 30 s lets the dashboard feed its histogram
+   * without a per-task message; tasks that left the ring before the dashboard
+   * looked are counted but not timed.
    */
   recent?: { from: number; ms: number[] }
   /** Where this worker takes its tasks from (queue name), for the page. */

@@ -18,8 +18,11 @@ export function redisReportsKey(prefix = 'troupe'): string {
 /** The typeid under which a manager serves its ReportBoard. */
 export const REPORTS_TYPEID = 'troupe.reports'
 
-/** How many recent task durations a report carries (see WorkerReport.recent). */
+/** How many recent task durations a report carries at most (see WorkerReport.recent). */
 export const RECENT_DURATIONS = 256
+
+/** A duration older than this (ms) leaves the report's ring. */
+export const RECENT_MAX_AGE_MS = 30_000
 
 /** Latest report per id, held by the manager server. */
 export class ReportBoard {
@@ -108,6 +111,7 @@ export class WorkerActivity {
   private seq = 0
   private readonly startedAt = Date.now()
   private readonly ring: number[] = []
+  private readonly ringAt: number[] = []
   private ringFrom = 0
 
   constructor(private readonly options: { id?: string; queue?: string; pool?: string } = {}) {
@@ -143,6 +147,8 @@ export class WorkerActivity {
   /** The report to publish now. Busy time includes tasks in progress, so utilisation is right during long tasks. */
   report(): WorkerReport {
     const now = performance.now()
+    // Durations older than RECENT_MAX_AGE_MS have been seen by any dashboard sampling at a sane period; an idle worker's report stays small.
+    while (this.ringAt.length && now - this.ringAt[0]! > RECENT_MAX_AGE_MS) this.dropOldest()
     const tasks = [...this.running.values()]
     const task = tasks.length === 0 ? null : tasks.length === 1 ? tasks[0]!.description : `${tasks[tasks.length - 1]!.description} (+${tasks.length - 1} more)`
     return {
@@ -157,6 +163,12 @@ export class WorkerActivity {
     }
   }
 
+  private dropOldest(): void {
+    this.ring.shift()
+    this.ringAt.shift()
+    this.ringFrom++
+  }
+
   private finish(n: number, ok: boolean): void {
     const t = this.running.get(n)
     if (!t) return
@@ -166,10 +178,8 @@ export class WorkerActivity {
     if (ok) this.done++
     else this.failed++
     this.ring.push(Math.round((now - t.start) * 1000) / 1000)
-    if (this.ring.length > RECENT_DURATIONS) {
-      this.ring.shift()
-      this.ringFrom++
-    }
+    this.ringAt.push(now)
+    if (this.ring.length > RECENT_DURATIONS) this.dropOldest()
     if (this.running.size === 0 && this.state === 'busy') this.state = 'idle'
   }
 }
