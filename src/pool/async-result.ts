@@ -10,26 +10,35 @@ export interface WaitOptions {
   timeout?: number
 }
 
+const noop = () => {}
+const nativeThen = Promise.prototype.then
+
 /**
  * The result of a task that may not have finished yet (Python's
- * `multiprocessing.pool.AsyncResult`), and also a promise-like: `await r`
- * works. No Promise is made until someone asks for one, so a pool can
- * hand out hundreds of thousands of these cheaply, and a failed task that
- * nobody looks at raises no unhandled rejection.
+ * `multiprocessing.pool.AsyncResult`). It is a real Promise too: `await r`,
+ * `Promise.all(results)` and `.then()` work directly on it, with no wrapper
+ * promise per task. A failure nobody looks at is kept (as in Python) rather
+ * than reported as an unhandled rejection.
  */
-export class AsyncResult<T> implements PromiseLike<T> {
+export class AsyncResult<T> extends Promise<T> {
   private status = PENDING
-  private outcome: unknown
-  private promise: Promise<T> | undefined
-  private resolvePromise: ((v: T) => void) | undefined
-  private rejectPromise: ((e: unknown) => void) | undefined
-  private listeners: (() => void)[] | undefined
+  private outcome: unknown = undefined
+  private resolveFn: (value: T) => void
+  private rejectFn: (error: unknown) => void
+  private callback: ((value: T) => void) | undefined
+  private errorCallback: ((error: Error) => void) | undefined
+  private listeners: (() => void)[] | undefined = undefined
 
   /** @internal Use the pool's methods; they create results. */
-  constructor(
-    private callback?: (value: T) => void,
-    private errorCallback?: (error: Error) => void,
-  ) {}
+  constructor(callback?: (value: T) => void, errorCallback?: (error: Error) => void) {
+    let resolve!: (value: T) => void
+    let reject!: (error: unknown) => void
+    super((res, rej) => { resolve = res; reject = rej })
+    this.resolveFn = resolve
+    this.rejectFn = reject
+    this.callback = callback
+    this.errorCallback = errorCallback
+  }
 
   /** True once the task has finished (either way). */
   ready(): boolean {
@@ -44,7 +53,8 @@ export class AsyncResult<T> implements PromiseLike<T> {
 
   /** Resolve with the value, or reject with the task's error; with `timeout`, reject with TimeoutError after that many ms. */
   get(options: WaitOptions = {}): Promise<T> {
-    const p = this.asPromise()
+    // A promise of its own, so a get() nobody awaits still reports its rejection.
+    const p = nativeThen.call(this) as Promise<T>
     const { timeout } = options
     if (timeout === undefined || this.status !== PENDING) return p
     return new Promise<T>((resolve, reject) => {
@@ -62,32 +72,14 @@ export class AsyncResult<T> implements PromiseLike<T> {
     })
   }
 
-  /** Promise-like: `await result` gives the value or throws the task's error. */
-  then<A = T, B = never>(onFulfilled?: ((value: T) => A | PromiseLike<A>) | null, onRejected?: ((reason: any) => B | PromiseLike<B>) | null): Promise<A | B> {
-    return this.asPromise().then(onFulfilled, onRejected)
-  }
-
-  /** Like `Promise.prototype.catch`. */
-  catch<B = never>(onRejected?: ((reason: any) => B | PromiseLike<B>) | null): Promise<T | B> {
-    return this.asPromise().catch(onRejected)
-  }
-
-  /** Like `Promise.prototype.finally`. */
-  finally(onFinally?: (() => void) | null): Promise<T> {
-    return this.asPromise().finally(onFinally)
+  /** Derived promises (`r.then(...)`) are plain Promises. */
+  static override get [Symbol.species](): PromiseConstructor {
+    return Promise
   }
 
   /** @internal */
-  get [Symbol.toStringTag](): string {
+  override get [Symbol.toStringTag](): string {
     return 'AsyncResult'
-  }
-
-  private asPromise(): Promise<T> {
-    if (this.promise) return this.promise
-    if (this.status === FULFILLED) this.promise = Promise.resolve(this.outcome as T)
-    else if (this.status === REJECTED) this.promise = Promise.reject(this.outcome)
-    else this.promise = new Promise<T>((resolve, reject) => { this.resolvePromise = resolve; this.rejectPromise = reject })
-    return this.promise
   }
 
   /** @internal The value once fulfilled (undefined otherwise). */
@@ -111,7 +103,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
     if (this.status !== PENDING) return
     this.status = FULFILLED
     this.outcome = value
-    if (this.resolvePromise) { this.resolvePromise(value); this.resolvePromise = this.rejectPromise = undefined }
+    this.resolveFn(value)
     if (this.callback) runCallback(this.callback, value)
     this.settled()
   }
@@ -121,7 +113,9 @@ export class AsyncResult<T> implements PromiseLike<T> {
     if (this.status !== PENDING) return
     this.status = REJECTED
     this.outcome = error
-    if (this.rejectPromise) { this.rejectPromise(error); this.resolvePromise = this.rejectPromise = undefined }
+    // Mark it handled: an unobserved failure stays in the result, as in Python.
+    nativeThen.call(this, undefined, noop)
+    this.rejectFn(error)
     if (this.errorCallback) runCallback(this.errorCallback, error)
     this.settled()
   }
@@ -134,6 +128,16 @@ export class AsyncResult<T> implements PromiseLike<T> {
     for (const fn of ls) fn()
   }
 }
+
+/**
+ * `Promise.resolve(r)`, `await r` and `Promise.all` take a promise as it is only when its
+ * `constructor` is Promise itself; otherwise they wrap it as a thenable, one more promise and job
+ * per task. Called on AsyncResult and on every subclass (a class sets its own `constructor`).
+ */
+export function passAsPlainPromise(cls: { prototype: object }): void {
+  Object.defineProperty(cls.prototype, 'constructor', { value: Promise, writable: true, configurable: true })
+}
+passAsPlainPromise(AsyncResult)
 
 // A throwing callback must not break the pool's result loop; it surfaces as an uncaught exception, like any callback's.
 function runCallback<V>(cb: (v: V) => void, v: V): void {

@@ -1,6 +1,6 @@
 import type { TransferListItem } from 'node:worker_threads'
 import type { ModuleRef } from '../process/index.js'
-import { AsyncResult } from './async-result.js'
+import { AsyncResult, passAsPlainPromise } from './async-result.js'
 import type { WorkerSlot } from './worker-slot.js'
 
 /** A user function as the pool knows it: located once, then named by a small id in every task. */
@@ -54,3 +54,4 @@ export class Task<T = unknown> extends AsyncResult<T> {
     return this.timeout !== undefined || this.signal !== undefined
   }
 }
+passAsPlainPromise(Task)
