@@ -11,6 +11,12 @@ export interface WaitOptions {
 }
 
 const noop = () => {}
+
+interface Hooks<T> {
+  callback: ((value: T) => void) | undefined
+  errorCallback: ((error: Error) => void) | undefined
+  listeners: (() => void)[] | undefined
+}
 const nativeThen = Promise.prototype.then
 
 /**
@@ -25,9 +31,8 @@ export class AsyncResult<T> extends Promise<T> {
   private outcome: unknown = undefined
   private resolveFn: (value: T) => void
   private rejectFn: (error: unknown) => void
-  private callback: ((value: T) => void) | undefined
-  private errorCallback: ((error: Error) => void) | undefined
-  private listeners: (() => void)[] | undefined = undefined
+  /** Callbacks and listeners, when there are any (most results have none). */
+  private hooks: Hooks<T> | undefined
 
   /** @internal Use the pool's methods; they create results. */
   constructor(callback?: (value: T) => void, errorCallback?: (error: Error) => void) {
@@ -36,8 +41,7 @@ export class AsyncResult<T> extends Promise<T> {
     super((res, rej) => { resolve = res; reject = rej })
     this.resolveFn = resolve
     this.rejectFn = reject
-    this.callback = callback
-    this.errorCallback = errorCallback
+    this.hooks = callback || errorCallback ? { callback, errorCallback, listeners: undefined } : undefined
   }
 
   /** True once the task has finished (either way). */
@@ -95,7 +99,8 @@ export class AsyncResult<T> extends Promise<T> {
   /** @internal Run `fn` once the result is settled. */
   onSettled(fn: () => void): void {
     if (this.status !== PENDING) { fn(); return }
-    ;(this.listeners ??= []).push(fn)
+    const hooks = this.hooks ??= { callback: undefined, errorCallback: undefined, listeners: undefined }
+    ;(hooks.listeners ??= []).push(fn)
   }
 
   /** @internal Settle with a value; later calls are ignored. */
@@ -104,8 +109,7 @@ export class AsyncResult<T> extends Promise<T> {
     this.status = FULFILLED
     this.outcome = value
     this.resolveFn(value)
-    if (this.callback) runCallback(this.callback, value)
-    this.settled()
+    if (this.hooks) this.settled(this.hooks.callback, value)
   }
 
   /** @internal Settle with an error; later calls are ignored. */
@@ -116,16 +120,14 @@ export class AsyncResult<T> extends Promise<T> {
     // Mark it handled: an unobserved failure stays in the result, as in Python.
     nativeThen.call(this, undefined, noop)
     this.rejectFn(error)
-    if (this.errorCallback) runCallback(this.errorCallback, error)
-    this.settled()
+    if (this.hooks) this.settled(this.hooks.errorCallback, error)
   }
 
-  private settled(): void {
-    this.callback = this.errorCallback = undefined
-    const ls = this.listeners
-    if (!ls) return
-    this.listeners = undefined
-    for (const fn of ls) fn()
+  private settled<V>(callback: ((v: V) => void) | undefined, v: V): void {
+    const ls = this.hooks!.listeners
+    this.hooks = undefined
+    if (callback) runCallback(callback, v)
+    if (ls) for (const fn of ls) fn()
   }
 }
 

@@ -335,8 +335,12 @@ export class Pool implements AsyncDisposable {
     const timeout = o?.timeout
     if (timeout !== undefined && !(timeout > 0)) throw new RangeError(`timeout must be a positive number of ms, got ${timeout}`)
     if (timeout !== undefined || o?.signal) code |= FLAG_REPORT_START
-    const task = new Task<R>(entry, code, args, now(), bytes, timeout, o?.signal, o?.retries ?? this.opts.retries ?? 0,
-      this.kind === 'thread' ? o?.transfer : undefined, o?.callback, o?.errorCallback)
+    const retries = o?.retries ?? this.opts.retries ?? 0
+    const transfer = this.kind === 'thread' ? o?.transfer : undefined
+    const extras = timeout !== undefined || o?.signal || retries > 0 || transfer
+      ? { timeout, signal: o?.signal, retriesLeft: retries, transfer }
+      : undefined
+    const task = new Task<R>(entry, code, args, now(), bytes, extras, o?.callback, o?.errorCallback)
     if (!error && o?.signal?.aborted) error = abortError(o.signal)
     if (!error && this.opts.maxQueue !== undefined && this.queue.length - this.cancelledInQueue >= this.opts.maxQueue) {
       error = new Full(`the pool's queue holds maxQueue=${this.opts.maxQueue} tasks already`)
@@ -345,9 +349,10 @@ export class Pool implements AsyncDisposable {
     this.outstanding++
     if (this.outstanding === 1) this.refAll()
     if (error) { this.finish(t, false, error); return task }
-    if (t.signal) {
-      t.abortListener = () => this.abort(t)
-      t.signal.addEventListener('abort', t.abortListener, { once: true })
+    const x = t.extras
+    if (x?.signal) {
+      x.abortListener = () => this.abort(t)
+      x.signal.addEventListener('abort', x.abortListener, { once: true })
     }
     this.queue.push(t)
     this.schedule()
@@ -434,7 +439,7 @@ export class Pool implements AsyncDisposable {
       this.queue.shift()
       msg.push(t.code | (t.fn.id << FN_SHIFT), t.args.length)
       for (let i = 0; i < t.args.length; i++) msg.push(t.args[i])
-      if (t.transfer) (transfer ??= []).push(...t.transfer)
+      if (t.extras?.transfer) (transfer ??= []).push(...t.extras.transfer)
       bytes += t.bytes
       t.state = SENT
       t.worker = w
@@ -464,7 +469,7 @@ export class Pool implements AsyncDisposable {
     for (const t of tasks) w.bytes -= t.bytes
     for (const t of tasks) {
       try {
-        w.post([RUN, t.code | (t.fn.id << FN_SHIFT), t.args.length, ...t.args], t.transfer as TransferListItem[] | undefined)
+        w.post([RUN, t.code | (t.fn.id << FN_SHIFT), t.args.length, ...t.args], t.extras?.transfer as TransferListItem[] | undefined)
         w.inflight.push(t)
         w.sent++
         w.bytes += t.bytes
@@ -527,9 +532,10 @@ export class Pool implements AsyncDisposable {
     const t = w.inflight.peek()
     if (!t || t.state !== SENT) return
     t.state = RUNNING
-    if (t.timeout !== undefined) {
-      const timeout = t.timeout
-      t.timer = setTimeout(() => {
+    const x = t.extras
+    if (x?.timeout !== undefined) {
+      const timeout = x.timeout
+      x.timer = setTimeout(() => {
         if (t.state !== RUNNING) return
         this.finish(t, false, new TimeoutError(`task ${t.fn.name} ran longer than its timeout of ${timeout} ms; its worker was stopped and replaced`))
         w.kill()
@@ -539,7 +545,7 @@ export class Pool implements AsyncDisposable {
 
   private abort(t: Task): void {
     if (t.state === DONE) return
-    const err = abortError(t.signal!)
+    const err = abortError(t.extras!.signal!)
     if (t.state === QUEUED) { this.cancelledInQueue++; this.finish(t, false, err); return }
     // Sent or running: the only way to stop code in another thread is to stop the thread.
     this.finish(t, false, err)
@@ -550,8 +556,11 @@ export class Pool implements AsyncDisposable {
   private finish(t: Task, ok: boolean, value: unknown): void {
     if (t.state === DONE) return
     t.state = DONE
-    if (t.timer) clearTimeout(t.timer)
-    if (t.abortListener) t.signal!.removeEventListener('abort', t.abortListener)
+    const x = t.extras
+    if (x) {
+      if (x.timer) clearTimeout(x.timer)
+      if (x.abortListener) x.signal!.removeEventListener('abort', x.abortListener)
+    }
     if (ok) { this.completed++; t.fulfill(value) } else { this.failed++; t.reject(value as Error) }
     if (--this.outstanding === 0) this.quiet()
   }
@@ -632,7 +641,7 @@ export class Pool implements AsyncDisposable {
       const t = tasks[i]!
       if (t.state === DONE) continue
       if (i === running) {
-        if (t.retriesLeft > 0) t.retriesLeft--
+        if (t.extras && t.extras.retriesLeft > 0) t.extras.retriesLeft--
         else {
           const err = new WorkerCrashedError(`pool worker ${w.id} (${this.kind === 'thread' ? `thread ${w.endpoint.threadId}` : `pid ${w.endpoint.pid}`}) ${how} while running task ${t.fn.name}`)
           err.workerId = w.id

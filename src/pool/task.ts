@@ -20,6 +20,16 @@ export const SENT = 1
 export const RUNNING = 2
 export const DONE = 3
 
+/** What only some tasks have (kept out of the common task object, which a burst makes by the 100,000). */
+export interface TaskExtras {
+  timeout?: number
+  signal?: AbortSignal
+  retriesLeft: number
+  transfer?: readonly TransferListItem[]
+  timer?: NodeJS.Timeout
+  abortListener?: () => void
+}
+
 /**
  * One unit of work. It *is* the AsyncResult handed to the caller (one object
  * per task, no separate record), with the scheduling fields kept internal.
@@ -27,8 +37,6 @@ export const DONE = 3
 export class Task<T = unknown> extends AsyncResult<T> {
   state = QUEUED
   worker: WorkerSlot | undefined = undefined
-  timer: NodeJS.Timeout | undefined = undefined
-  abortListener: (() => void) | undefined = undefined
 
   constructor(
     readonly fn: FnEntry,
@@ -39,10 +47,8 @@ export class Task<T = unknown> extends AsyncResult<T> {
     readonly submitted: number,
     /** Bytes of binary payload in its arguments (for batch sizing). */
     readonly bytes: number,
-    readonly timeout: number | undefined,
-    readonly signal: AbortSignal | undefined,
-    public retriesLeft: number,
-    readonly transfer: readonly TransferListItem[] | undefined,
+    /** Timeout, signal, retries, transfers: undefined for a plain task. */
+    readonly extras: TaskExtras | undefined,
     callback?: (value: T) => void,
     errorCallback?: (error: Error) => void,
   ) {
@@ -51,7 +57,7 @@ export class Task<T = unknown> extends AsyncResult<T> {
 
   /** Needs a worker to itself: its timeout or abort may have to stop that worker. */
   get exclusive(): boolean {
-    return this.timeout !== undefined || this.signal !== undefined
+    return this.extras !== undefined && (this.extras.timeout !== undefined || this.extras.signal !== undefined)
   }
 }
 passAsPlainPromise(Task)
