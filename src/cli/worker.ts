@@ -10,6 +10,8 @@ import { resolve as resolvePath } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { BaseManager, proxyInfo, AUTHKEY_ENV } from '../manager/index.js'
 import { ClosedError, Empty, TimeoutError } from '../errors.js'
+import { hostname } from 'node:os'
+import { WorkerActivity, startReporting } from './dashboard/reporting/index.js'
 
 /** Options of `runWorker` (the `troupe worker` flags). */
 export interface RunWorkerOptions {
@@ -80,6 +82,9 @@ export async function runWorker(opts: RunWorkerOptions): Promise<WorkerSummary> 
   const manager = await new BaseManager({ address: opts.connect, authkey, dialect: opts.dialect }).connect()
   const tasks = await manager.create(opts.tasks)
   const results = await manager.create(opts.results)
+  // Lists this worker on a dashboard watching the manager; harmless when no report board is served.
+  const activity = new WorkerActivity({ id: `${hostname()}:${process.pid}`, queue: opts.tasks })
+  const reporting = opts.dialect === 'python' ? undefined : startReporting(manager, () => activity.report())
   const exposed = proxyInfo(tasks)!.exposed
   const batched = exposed.includes('getMany')
   const joinable = exposed.includes('taskDone')
@@ -123,11 +128,14 @@ export async function runWorker(opts: RunWorkerOptions): Promise<WorkerSummary> 
           break
         }
         let out: unknown
+        const running = activity.begin(`${opts.export}(${JSON.stringify(task)?.slice(0, 80)})`)
         try {
           out = await fn(task)
           tally.done++
+          running.end(true)
         } catch (err) {
           tally.failed++
+          running.end(false)
           out = { error: `${(err as Error).name}: ${(err as Error).message}`, task }
           process.stderr.write(`troupe worker: task ${JSON.stringify(task)} failed: ${(err as Error).stack ?? err}\n`)
         }
@@ -144,6 +152,8 @@ export async function runWorker(opts: RunWorkerOptions): Promise<WorkerSummary> 
   bar.stop()
   const summary = { ...tally, seconds: (performance.now() - t0) / 1000 }
   console.log(`troupe worker ${process.pid}: done ${summary.done} tasks (${summary.failed} failed) in ${summary.seconds.toFixed(2)} s`)
+  activity.stopping(true)
+  await reporting?.stop()
   await manager.shutdown()
   return summary
 }
