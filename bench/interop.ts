@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { BaseManager, SharedQueue, connect } from '../src/manager/index.ts'
 import { encodePickle, decodePickle, encodeV8, decodeV8, tuple } from '../src/codec/index.ts'
+import { PythonChannel } from '../src/manager/python/index.ts'
 import { report, median, opsPerSecond } from './lib.ts'
 
 const N = Number(process.env.BENCH_ITEMS ?? 5000)
@@ -49,6 +50,8 @@ async function pyClient(port: number): Promise<{ putget: number; rpc: number }> 
 const troupeServed = { putget: [] as number[], rpc: [] as number[] }
 const cpythonServed = { putget: [] as number[], rpc: [] as number[] }
 const nodeOnCpython: number[] = []
+const conns = { troupe: [] as number[], cpython: [] as number[] }
+const CONNS = Number(process.env.BENCH_CONNS ?? 40)
 const enc = { troupe: [] as number[], v8: [] as number[], cpython: [] as number[] }
 const dec = { troupe: [] as number[], v8: [] as number[], cpython: [] as number[] }
 
@@ -74,12 +77,19 @@ try {
 
     const m = await connect({ address: `127.0.0.1:${cpy.port}`, authkey: 'bench', dialect: 'python' })
     const q = await m.create('get_queue')
-    await q.put(0); await q.get()
+    // Warm up (JIT, pooled connection), as the Python client's first put/get does before its timer.
+    for (let i = 0; i < 500; i++) { await q.put(i); await q.get() }
     nodeOnCpython.push(await opsPerSecond(N, async () => {
       for (let i = 0; i < N; i++) await q.put(i)
       for (let i = 0; i < N; i++) await q.get()
     }))
     await m.shutdown()
+
+    // Each PythonChannel.open is one control connection (handshake + dummy), as Python's Client + dispatch.
+    conns.troupe.push(await opsPerSecond(CONNS, async () => {
+      for (let i = 0; i < CONNS; i++) (await PythonChannel.open({ address: { kind: 'tcp', host: '127.0.0.1', port: cpy.port }, authkey: 'bench' })).close()
+    }))
+    conns.cpython.push((JSON.parse(await py(['conns', '127.0.0.1', String(cpy.port), 'bench', String(CONNS)])) as { conns: number }).conns)
 
     enc.troupe.push(await opsPerSecond(CODEC_N, () => { for (let i = 0; i < CODEC_N; i++) encodePickle(request) }))
     dec.troupe.push(await opsPerSecond(CODEC_N, () => { for (let i = 0; i < CODEC_N; i++) decodePickle(requestBytes) }))
@@ -97,10 +107,12 @@ report('interop', {
   'python 3.11 client -> server: put+get items/s': { troupe: median(troupeServed.putget), cpython: median(cpythonServed.putget) },
   'python 3.11 client -> server: qsize calls/s': { troupe: median(troupeServed.rpc), cpython: median(cpythonServed.rpc) },
   'client -> CPython 3.11 server: put+get items/s': { troupe: median(nodeOnCpython), cpython: median(cpythonServed.putget) },
+  'new control connection to CPython server (handshake + dummy), conns/s': { troupe: median(conns.troupe), cpython: median(conns.cpython) },
   'pickle encode, request with must-show tuple': { troupe: median(enc.troupe), cpython: median(enc.cpython), v8: median(enc.v8) },
   'pickle decode, request with must-show tuple': { troupe: median(dec.troupe), cpython: median(dec.cpython), v8: median(dec.v8) },
 }, [
   `N=${N} sequential calls per client run, codec ${CODEC_N} ops, median of ${ROUNDS} rounds; 2 shared vCPUs.`,
   'troupe row 1-2: the Python client talks to a troupe manager; cpython: the same client to a CPython BaseManager.',
   "troupe row 3: troupe's python-dialect client (one call at a time) vs the Python client, both on the CPython server.",
+  'row 4: Python clients pay ~44 ms per new connection (Nagle + delayed ACK, reference 1.2); troupe sets TCP_NODELAY.',
 ])

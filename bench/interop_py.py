@@ -2,6 +2,7 @@
 
   client HOST PORT KEY N  -> JSON {putget: items/s, rpc: calls/s}: one BaseManager client, sequential calls
   server KEY              -> prints "ready PORT", serves get_queue until killed
+  conns HOST PORT KEY N   -> JSON {conns: per second}: new control connections (dummy)
   codec N                 -> JSON {dumps: ops/s, loads: ops/s} for the request tuple troupe encodes
 """
 import json
@@ -36,6 +37,18 @@ def client(host, port, key, n):
     print(json.dumps({'putget': putget, 'rpc': rpc}))
 
 
+def conns(host, port, key, n):
+    # New control connections: TCP connect + 6-frame handshake + dummy + close (reference section 1.2: ~44 ms each).
+    from multiprocessing.connection import Client
+    from multiprocessing.managers import dispatch
+    t0 = time.perf_counter()
+    for _ in range(n):
+        c = Client((host, int(port)), authkey=key.encode())
+        dispatch(c, None, 'dummy')
+        c.close()
+    print(json.dumps({'conns': n / (time.perf_counter() - t0)}))
+
+
 def server(key):
     q = queue.Queue()
     M.register('get_queue', callable=lambda: q)
@@ -63,6 +76,8 @@ if __name__ == '__main__':
     mode = sys.argv[1]
     if mode == 'client':
         client(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
+    elif mode == 'conns':
+        conns(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
     elif mode == 'server':
         server(sys.argv[2])
     else:
