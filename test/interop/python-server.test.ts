@@ -119,7 +119,7 @@ test('a wrong authkey against a Python server fails cleanly on both sides; the s
   }
 })
 
-test("troupe's Manager methods reach a Python SyncManager server: Queue, JoinableQueue, Event, Lock", async () => {
+test("troupe's Manager methods reach a Python SyncManager server: Queue, JoinableQueue, Event, Lock, dict, list", async () => {
   const { child, port } = await pythonServer('3.12', 'abc', 'sync')
   const m = await connect({ address: `127.0.0.1:${port}`, authkey: 'abc', dialect: 'python' })
   try {
@@ -139,6 +139,16 @@ test("troupe's Manager methods reach a Python SyncManager server: Queue, Joinabl
     assert.equal(await lock.acquire(), true)
     assert.equal(await lock.acquire({ block: false }), false)
     await lock.release()
+    // Python's dict and list proxies answer to troupe's container names too.
+    const d = await m.dict()
+    await d.set('a', tuple(1, 2))
+    assert.equal(await d.has('a'), true)
+    assert.equal(await d.size(), 1)
+    assert.ok(isTuple(await d.get('a')))
+    const l = await m.list()
+    await l.append('x')
+    assert.equal(await l.length(), 1)
+    assert.equal(await l.get(0), 'x')
   } finally {
     await m.shutdown()
     stopPython(child)

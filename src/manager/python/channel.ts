@@ -16,6 +16,9 @@ const CONTROL: Record<string, string> = {
   create: 'create', incref: 'incref', decref: 'decref', dummy: 'dummy', shutdown: 'shutdown',
   numberOfObjects: 'number_of_objects', debugInfo: 'debug_info', getMethods: 'get_methods',
 }
+const CONTAINER_ALIASES: [string, string][] = [
+  ['get', '__getitem__'], ['set', '__setitem__'], ['delete', '__delitem__'], ['has', '__contains__'], ['size', '__len__'], ['length', '__len__'],
+]
 /** Idle method-call connections kept open for reuse. */
 const IDLE_KEEP = 4
 /**
@@ -107,6 +110,8 @@ export class PythonChannel implements ManagerChannel {
   private async control(method: string, args: unknown[]): Promise<ChannelResult> {
     const name = CONTROL[method]
     if (!name) throw new UnknownMethodError(`control method '${method}' is not available on a Python manager (available: ${Object.keys(CONTROL).join(', ')})`)
+    // `m.dict()` sends create('dict', undefined): Python must see dict(), not dict(None).
+    while (args.length && args[args.length - 1] === undefined) args = args.slice(0, -1)
     const value = this.unwrap(await this.controlRaw(name, args))
     if (name !== 'create') return { kind: 'return', value }
     // create returns (ident, exposed); we own the one reference the server counted.
@@ -141,6 +146,8 @@ export class PythonChannel implements ManagerChannel {
       const py = pyText(e)
       if (py !== undefined) map.set(camelCase(py), py)
     }
+    // troupe's container names for Python's protocol methods, so a Python dict/list proxy reads like troupe's Dict/List.
+    for (const [alias, dunder] of CONTAINER_ALIASES) if (map.has(dunder) && !map.has(alias)) map.set(alias, dunder)
     this.names.set(ident, map)
     return { kind: 'proxy', typeid, ident, exposed: [...map.keys()] }
   }
