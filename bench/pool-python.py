@@ -17,7 +17,8 @@ def main():
     map_n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     apply_n = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
     with Pool(2) as p:
-        p.map(f, range(map_n))  # warm up: workers started and importing done
+        for _ in range(3):  # warm up as troupe does: workers started, imports done
+            p.map(f, range(map_n))
         [r.get() for r in [p.apply_async(f, (i,)) for i in range(apply_n // 4)]]
         t0 = time.perf_counter()
         out = p.map(f, range(map_n))

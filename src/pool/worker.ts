@@ -177,7 +177,7 @@ class WorkerRuntime {
         result = runChunk(fn, items, mode === MODE_STARMAP)
       }
     } catch (err) {
-      this.finish(t0, false, err)
+      this.finish(t0, false, err, code)
       return
     }
     if (isThenable(result)) {
@@ -185,20 +185,21 @@ class WorkerRuntime {
       this.flush()
       this.waiting = true
       result.then(
-        (v) => { this.finish(t0, true, v); this.resume() },
-        (e) => { this.finish(t0, false, e); this.resume() })
+        (v) => { this.finish(t0, true, v, code); this.resume() },
+        (e) => { this.finish(t0, false, e, code); this.resume() })
       return
     }
-    this.finish(t0, true, result)
+    this.finish(t0, true, result, code)
   }
 
-  private finish(t0: number, ok: boolean, value: unknown): void {
+  private finish(t0: number, ok: boolean, value: unknown, code: number): void {
     const t1 = performance.now()
     if (this.state) this.state[SLOT_RUNNING] = 0
     if (!ok) { this.errors.push(this.values.length); value = toWireError(value, this.origin) }
     this.values.push(value)
     this.times.push(performance.timeOrigin + t0, t1 - t0)
-    if (this.data.flushEach || this.values.length >= FLUSH_EVERY || t1 - this.lastFlush > FLUSH_AFTER_MS) this.flush()
+    // A chunk of a map is a big result on its own: send it now so the main thread copies it out while we go on.
+    if (this.data.flushEach || (code & MODE_MASK) !== MODE_APPLY || this.values.length >= FLUSH_EVERY || t1 - this.lastFlush > FLUSH_AFTER_MS) this.flush()
   }
 
   /** Send the finished results as one message. */
