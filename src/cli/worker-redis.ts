@@ -54,9 +54,12 @@ export async function runRedisWorker(opts: RedisWorkerOptions): Promise<WorkerSt
     }
   }
   const totals = new Map<number, WorkerStats>()
+  let stopping = false
   const workers = Array.from({ length: processes }, (_, i) => {
     const w = spawnWorker(boot, `redis-worker-${i + 1}`)
     w.onMessage((m: { t: string; stats: WorkerStats }) => {
+      // A stop sent while this child was still booting was lost: repeat it once it listens.
+      if (m.t === 'ready' && stopping) w.send({ t: 'stop' })
       if (m.t === 'progress' || m.t === 'done') {
         totals.set(i, m.stats)
         progress(sum(totals))
@@ -66,7 +69,7 @@ export async function runRedisWorker(opts: RedisWorkerOptions): Promise<WorkerSt
     })
     return w
   })
-  const stopAll = () => { for (const w of workers) w.send({ t: 'stop' }) }
+  const stopAll = () => { stopping = true; for (const w of workers) w.send({ t: 'stop' }) }
   process.once('SIGINT', stopAll)
   process.once('SIGTERM', stopAll)
   try {

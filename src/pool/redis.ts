@@ -98,6 +98,7 @@ export class RedisPool implements AsyncDisposable {
   private readonly boot: WorkerBoot
   private readonly size: number
   private closed = false
+  private stopping = false
   private terminated = false
   private drained?: () => void
   private counts = { completed: 0, failed: 0, crashes: 0 }
@@ -128,6 +129,8 @@ export class RedisPool implements AsyncDisposable {
 
   private spawn(i: number): void {
     const w = spawnWorker(this.boot, `redis-pool-worker-${i + 1}`)
+    // A worker still booting when join() said stop did not hear it; tell it again once it listens.
+    w.onMessage((m: { t?: string }) => { if (m?.t === 'ready' && this.stopping) w.send({ t: 'stop' }) })
     this.workers.add(w)
     this.exits.push(w.exited.then((info) => {
       this.workers.delete(w)
@@ -336,6 +339,7 @@ export class RedisPool implements AsyncDisposable {
     if (this.pending.size > 0) {
       await new Promise<void>((resolve) => { const prev = this.drained; this.drained = () => { if (this.pending.size === 0) { this.drained = prev; prev?.(); resolve() } } })
     }
+    this.stopping = true
     for (const w of this.workers) w.send({ t: 'stop' })
     await Promise.all(this.exits)
     await this.sending

@@ -278,6 +278,8 @@ export async function redisWorkerRuntime(boot: Boot): Promise<void> {
   const o = boot.data as WorkerBoot
   const stop = new AbortController()
   boot.link.onMessage((m: { t?: string }) => { if (m?.t === 'stop') stop.abort() })
+  // A 'stop' sent before this handler existed was lost: the parent resends it when it hears 'ready'.
+  boot.link.send({ t: 'ready' })
   const fn = o.fn ? await load<(...a: unknown[]) => unknown>(o.fn) : undefined
   const stats = await serveTasks({ ...o, fn, signal: stop.signal, onProgress: (s) => boot.link.send({ t: 'progress', stats: s }) })
   boot.link.send({ t: 'done', stats })
