@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import { locate, type Endpoint } from '../process/index.js'
 import { fromWireError, type WireError } from '../codec/index.js'
-import { AbortError, PoolClosedError, TimeoutError, TroupeError } from '../errors.js'
+import { AbortError, PoolClosedError, TimeoutError, TroupeError, WorkerCrashedError } from '../errors.js'
 import {
   Connection, queueKeys, allKeys, codecFor, spawnWorker,
   type RedisTarget, type CodecName, type QueueKeys, type ValueCodec, type WorkerBoot,
@@ -20,6 +20,8 @@ import { defaultRedis, idMaker } from '../backends/redis/ids.js'
 import { AsyncResult } from './async-result.js'
 import { iterateChunks, toChunks } from './imap.js'
 import type { PoolFunction, ResultOf, MapOptions, IMapOptions } from './pool.js'
+
+const EARLY_DEATHS_LIMIT = 3
 
 type ArgsThen<F extends PoolFunction, O> = [] extends Parameters<F>
   ? [args?: Parameters<F>, options?: O]
@@ -99,6 +101,8 @@ export class RedisPool implements AsyncDisposable {
   private readonly size: number
   private closed = false
   private stopping = false
+  private earlyDeaths = 0
+  private broken?: Error
   private terminated = false
   private drained?: () => void
   private counts = { completed: 0, failed: 0, crashes: 0 }
@@ -129,13 +133,32 @@ export class RedisPool implements AsyncDisposable {
 
   private spawn(i: number): void {
     const w = spawnWorker(this.boot, `redis-pool-worker-${i + 1}`)
-    // A worker still booting when join() said stop did not hear it; tell it again once it listens.
-    w.onMessage((m: { t?: string }) => { if (m?.t === 'ready' && this.stopping) w.send({ t: 'stop' }) })
+    let ready = false
+    let bootError: string | undefined
+    w.onMessage((m: { t?: string; error?: WireError }) => {
+      if (m?.t === 'ready') {
+        ready = true
+        this.earlyDeaths = 0
+        // A worker still booting when join() said stop did not hear it; tell it again once it listens.
+        if (this.stopping) w.send({ t: 'stop' })
+      } else if (m?.t === 'boot-error') bootError = m.error?.message
+    })
     this.workers.add(w)
     this.exits.push(w.exited.then((info) => {
       this.workers.delete(w)
+      if (this.closed || info.exitCode === 0) return
+      this.counts.crashes++
+      // Workers that die before they serve (Redis unreachable from them, a module that exits on import) are not respawned forever.
+      if (!ready && ++this.earlyDeaths >= EARLY_DEATHS_LIMIT) {
+        const err = new WorkerCrashedError(`Redis pool '${this.name}': ${EARLY_DEATHS_LIMIT} worker processes in a row died before serving (last: exit ${info.exitCode}${bootError ? `, ${bootError}` : ''})`)
+        err.exitCode = info.exitCode
+        err.signal = info.signal
+        for (const id of [...this.pending.keys()]) this.settle(id, false, err)
+        this.broken = err
+        return
+      }
       // A worker that died while the pool runs is replaced; its tasks go to others when their lease expires.
-      if (!this.closed && info.exitCode !== 0) { this.counts.crashes++; this.spawn(i) }
+      this.spawn(i)
     }))
   }
 
@@ -314,6 +337,7 @@ export class RedisPool implements AsyncDisposable {
   }
 
   private checkOpen(): void {
+    if (this.broken && this.workers.size === 0) throw this.broken
     if (this.closed) throw new PoolClosedError(this.terminated ? 'the Redis pool was terminated' : 'the Redis pool is closed: no new tasks after close()')
   }
 
