@@ -324,6 +324,7 @@ export class Pool implements AsyncDisposable {
       try {
         for (let i = 0; i < args.length; i++) {
           const a = args[i]
+          if (ArrayBuffer.isView(a)) { bytes += a.byteLength; continue }
           if (a !== null && typeof a === 'object' || typeof a === 'function' || typeof a === 'symbol') {
             const m = marshal(a, mode === MODE_APPLY ? `args[${i}]` : 'items')
             if (m.portables) { args = args.slice(); args[i] = m.value; code |= FLAG_PORTABLES }
