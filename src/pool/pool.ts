@@ -13,7 +13,7 @@ import { Task, QUEUED, SENT, RUNNING, DONE, type FnEntry } from './task.js'
 import { WorkerSlot } from './worker-slot.js'
 import { iterateChunks, toChunks } from './imap.js'
 import {
-  RUN, DEF, DONE as MSG_DONE, STARTED, INIT_FAILED, MODE_APPLY, MODE_MAP, MODE_STARMAP,
+  RUN, DEF, DONE as MSG_DONE, STARTED, INIT_FAILED, MODE_APPLY, MODE_MAP, MODE_STARMAP, MODE_MASK,
   FLAG_REPORT_START, FLAG_PORTABLES, FN_SHIFT,
 } from './protocol.js'
 
@@ -387,11 +387,27 @@ export class Pool implements AsyncDisposable {
       // Each worker's part of this burst, fixed before any is sent so the last worker gets as much as the first.
       const share = Math.max(1, Math.ceil((this.queue.length - this.cancelledInQueue) / accepting))
       // Idle workers first, then busy ones, always from the first: a lone task goes to the same
-      // warm thread each time, and fill() gives each worker only its share of a burst.
+      // warm thread each time, and each worker gets only its share of a burst.
+      const order: WorkerSlot[] = []
+      const budgets: number[] = []
       for (let pass = 0; pass < 2; pass++) {
-        for (let k = 0; k < n && this.queue.length > 0; k++) {
+        for (let k = 0; k < n; k++) {
           const w = this.workers[k]!
-          if ((w.inflight.length === 0) === (pass === 0) && w.accepting && !w.exclusive && w.alive) this.fill(w, cap, share)
+          if ((w.inflight.length === 0) !== (pass === 0) || !w.accepting || w.exclusive || !w.alive) continue
+          const b = this.budget(w, cap, share)
+          if (b > 0) { order.push(w); budgets.push(b) }
+        }
+      }
+      // One batch per worker per round, so every worker starts early instead of waiting while the
+      // first one's whole share is serialized.
+      for (let progress = true; progress && this.queue.length > 0;) {
+        progress = false
+        for (let i = 0; i < order.length; i++) {
+          const w = order[i]!
+          if (budgets[i]! <= 0 || !w.accepting || w.exclusive) continue
+          const sent = this.sendBatch(w, Math.min(budgets[i]!, MAX_BATCH))
+          budgets[i] = sent === 0 ? 0 : budgets[i]! - sent
+          if (sent > 0) progress = true
         }
       }
     } finally {
@@ -403,20 +419,15 @@ export class Pool implements AsyncDisposable {
     while (this.queue.length > 0 && this.queue.peek()!.state === DONE) { this.queue.shift(); this.cancelledInQueue-- }
   }
 
-  /** Send `w` batches from the head of the queue, as much as its prefetch allows. */
-  private fill(w: WorkerSlot, cap: number, share: number): void {
+  /** How many tasks `w` may be sent now: its prefetch room, limited to its share of the queue. */
+  private budget(w: WorkerSlot, cap: number, share: number): number {
     const max = this.opts.maxTasksPerChild
-    let room = Math.min(cap - w.inflight.length, max === undefined ? Infinity : max - w.sent)
-    if (room <= 0) return
+    const room = Math.min(cap - w.inflight.length, max === undefined ? Infinity : max - w.sent)
+    if (room <= 0) return 0
     const queued = this.queue.length - this.cancelledInQueue
     // A busy worker waits for room for a decent batch rather than getting a trickle of tiny messages.
-    if (w.inflight.length > 0 && (room < Math.min(cap >> 2, queued) || w.bytes > INFLIGHT_BYTES / 2)) return
-    room = Math.min(room, share)
-    while (room > 0 && w.accepting && !w.exclusive) {
-      const sent = this.sendBatch(w, Math.min(room, MAX_BATCH))
-      if (sent === 0) break
-      room -= sent
-    }
+    if (w.inflight.length > 0 && (room < Math.min(cap >> 2, queued) || w.bytes > INFLIGHT_BYTES / 2)) return 0
+    return Math.min(room, share)
   }
 
   /** Post one batch of up to `limit` tasks to `w`; returns how many went. */
@@ -434,6 +445,9 @@ export class Pool implements AsyncDisposable {
         // A task with a timeout or signal runs alone, so stopping its worker harms nothing else.
         if (count > 0 || w.inflight.length > 0) break
         w.exclusive = true
+      } else if (count > 0 && (t.code & MODE_MASK) !== MODE_APPLY) {
+        // A map chunk is a batch already: one per message, so the worker starts on the first while the next is encoded.
+        break
       } else if (count > 0 || w.inflight.length > 0) {
         if (bytes + t.bytes > BATCH_BYTES || w.bytes + bytes + t.bytes > INFLIGHT_BYTES) break
       }
