@@ -42,7 +42,16 @@ interface Transport {
   call(method: string, args: unknown[], signal?: AbortSignal, marshalled?: { portables: boolean }): Promise<unknown>
 }
 
-interface CreditWaiter { value: unknown; resolve(): void; reject(e: unknown): void; cleanup(): void }
+/** An item as checked by marshal when it was put, with whether it holds references. */
+interface Checked { value: unknown; portables: boolean }
+
+/** Marshal an item as it is put (so an unsendable one fails here, naming its path); flat items need no walk. */
+function check(item: unknown): Checked {
+  if (isFlat(item)) return { value: item, portables: false }
+  return marshal(item, 'item')
+}
+
+interface CreditWaiter { checked: Checked; resolve(): void; reject(e: unknown): void; cleanup(): void }
 
 /** Reject a waiting put on timeout or abort; returns the cleanup. */
 function armWait(opts: QueueWaitOptions, onTimeout: () => void, onAbort: (reason: unknown) => void): () => void {
@@ -158,11 +167,13 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
       return this.core.put([item], opts)
     }
     if (this.closedSeen) return Promise.reject(new ClosedError('put() on a closed queue'))
-    let value: unknown
-    try { value = this.check(item) } catch (err) { return Promise.reject(err) }
-    if (this.maxsize === 0) return this.buffer(value)
-    if (this.credits > 0 && !this.creditWaiters.length) { this.credits--; return this.buffer(value) }
-    return this.waitForCredit(value, opts)
+    // The hot path: a flat item needs neither a marshal walk nor an allocation.
+    if (this.maxsize === 0 && isFlat(item)) return this.buffer(item, false)
+    let checked: Checked
+    try { checked = check(item) } catch (err) { return Promise.reject(err) }
+    if (this.maxsize === 0) return this.buffer(checked.value, checked.portables)
+    if (this.credits > 0 && !this.creditWaiters.length) { this.credits--; return this.buffer(checked.value, checked.portables) }
+    return this.waitForCredit(checked, opts)
   }
 
   /** Put an item or reject with Full at once. */
@@ -177,19 +188,11 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
       }
     }
     if (this.closedSeen) return Promise.reject(new ClosedError('putNowait() on a closed queue'))
-    let value: unknown
-    try { value = this.check(item) } catch (err) { return Promise.reject(err) }
-    if (this.maxsize === 0) return this.buffer(value)
-    if (this.credits > 0 && !this.creditWaiters.length) { this.credits--; return this.buffer(value) }
+    let checked: Checked
+    try { checked = check(item) } catch (err) { return Promise.reject(err) }
+    if (this.maxsize === 0) return this.buffer(checked.value, checked.portables)
+    if (this.credits > 0 && !this.creditWaiters.length) { this.credits--; return this.buffer(checked.value, checked.portables) }
     return this.call('putNowait', [item])
-  }
-
-  /** Marshal an item as it is put (so an unsendable one fails here, naming its path); flat items need no walk. */
-  private check(item: T): unknown {
-    if (isFlat(item)) return item
-    const m = marshal(item, 'item')
-    if (m.portables) this.outboxPortables = true
-    return m.value
   }
 
   /**
@@ -198,7 +201,8 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
    * so it resolves here, as Python's feeder thread does; a bounded one got
    * here holding a reserved slot (credit).
    */
-  private buffer(value: unknown): Promise<void> {
+  private buffer(value: unknown, portables: boolean): Promise<void> {
+    if (portables) this.outboxPortables = true
     if (this.outbox.push(value) === 1) dirty.add(this as Queue<unknown>)
     if (this.outbox.length >= BATCH) void this.flush()
     else this.flushSoon()
@@ -216,9 +220,9 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
    * in batches (credits), so a producer loop pays one round trip per batch,
    * not per item; unused credits go back at the end of the turn.
    */
-  private waitForCredit(value: unknown, opts: QueueWaitOptions): Promise<void> {
+  private waitForCredit(checked: Checked, opts: QueueWaitOptions): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const w: CreditWaiter = { value, resolve, reject, cleanup: () => {} }
+      const w: CreditWaiter = { checked, resolve, reject, cleanup: () => {} }
       const drop = (err: Error) => { this.creditWaiters = this.creditWaiters.filter((x) => x !== w); w.cleanup(); reject(err) }
       w.cleanup = armWait(opts, () => drop(new Full(`the queue stayed full (maxsize ${this.maxsize}) for ${opts.timeout} ms`)),
         (r) => drop(r instanceof Error && r.name !== 'AbortError' ? r : new AbortError('put() was aborted')))
@@ -238,7 +242,7 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
         const w = this.creditWaiters.shift()!
         w.cleanup()
         this.credits--
-        void this.buffer(w.value)
+        void this.buffer(w.checked.value, w.checked.portables)
         w.resolve()
       }
       if (this.creditWaiters.length) this.requestCredits()
