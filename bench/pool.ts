@@ -100,8 +100,7 @@ async function main(): Promise<void> {
   const samples: Record<string, Record<string, number[]>> = {}
   const lat: Record<string, number[]> = { troupe: [], piscina: [] }
   const add = (c: string, who: string, v: number) => { ((samples[c] ??= {})[who] ??= []).push(v) }
-  const gc = (globalThis as { gc?: () => void }).gc ?? (() => {})
-  const timed = async (c: string, who: string, fn: () => Promise<number>) => { gc(); add(c, who, await fn()) }
+  const timed = async (c: string, who: string, fn: () => Promise<number>) => { add(c, who, await fn()) }
   for (let run = 0; run < runs; run++) {
     const t = await troupe()
     const p = await piscina()
@@ -118,7 +117,6 @@ async function main(): Promise<void> {
     await timed('payload', 'troupe', () => t.payload(bufs))
     await timed('payload', 'piscina', () => p.payload(bufs))
     for (const [who, c] of [['troupe', t], ['piscina', p]] as const) {
-      gc()
       const us = await c.latency()
       lat[who]!.push(...us)
       add('latency', who, 1e6 / median(us))
