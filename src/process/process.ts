@@ -212,24 +212,34 @@ export async function processRuntime(boot: Boot): Promise<void> {
   let sayBye!: () => void
   const bye = new Promise<void>((r) => { sayBye = r })
   link.onMessage((msg: { t?: string }) => { if (msg?.t === 'bye') sayBye() })
-  let code = 0
-  try {
-    const fn = await load<(...a: unknown[]) => unknown>(target)
-    const values = (portables ? await reviveAsync(args) : args) as unknown[]
-    await fn(...values)
-  } catch (err) {
-    code = 1
+  let failed = false
+  const fail = (err: unknown) => {
+    if (failed) return
+    failed = true
     // Like Python, a failed process prints the traceback on its own stderr. A thread's stderr reaches the
     // parent asynchronously and can be lost if the parent exits first, so the parent prints a thread's.
     if (boot.info.kind === 'process') console.error(`Process ${boot.info.name}:\n${(err as Error)?.stack ?? String(err)}`)
     link.send({ t: 'error', error: toWireError(err, placeLabel()) })
   }
-  await runPlaceExitHooks()
-  await Promise.all([...liveChildren].map((p) => p.join()))
-  // Everything sent before 'done' is received before the parent answers 'bye' (one FIFO link), so nothing is lost.
-  link.send({ t: 'done', code })
-  const timer = setTimeout(sayBye, 5000)
-  await bye
-  clearTimeout(timer)
-  process.exit(code)
+  let finishing: Promise<void> | undefined
+  const finish = (code: number) => finishing ??= (async () => {
+    await runPlaceExitHooks()
+    await Promise.all([...liveChildren].map((p) => p.join()))
+    // Everything sent before 'done' is received before the parent answers 'bye' (one FIFO link), so nothing is lost.
+    link.send({ t: 'done', code })
+    const timer = setTimeout(sayBye, 5000)
+    await bye
+    clearTimeout(timer)
+    process.exit(code)
+  })()
+  // An error thrown from a callback the target left behind ends the place like one thrown by the target.
+  process.on('uncaughtException', (err) => { fail(err); void finish(1) })
+  try {
+    const fn = await load<(...a: unknown[]) => unknown>(target)
+    const values = (portables ? await reviveAsync(args) : args) as unknown[]
+    await fn(...values)
+  } catch (err) {
+    fail(err)
+  }
+  await finish(failed ? 1 : 0)
 }

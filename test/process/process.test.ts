@@ -72,6 +72,14 @@ for (const kind of ['thread', 'process'] as const) {
     assert.equal(p.error?.message, 'async failure')
   })
 
+  test(`an error thrown from a callback in a ${kind} ends it with exit code 1 and is reported`, async () => {
+    const p = track(new Process({ target: targets.throwsFromATimer, kind }))
+    await p.start()
+    assert.equal(await p.join({ timeout: 20_000 }), 1)
+    assert.equal(p.error?.name, 'SyntaxError')
+    assert.equal(p.error?.message, 'thrown from a timer')
+  })
+
   test(`terminate() ends a ${kind} stuck in a busy loop`, async () => {
     const p = track(new Process({ target: targets.busyLoop, kind }))
     await p.start()
