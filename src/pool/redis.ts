@@ -133,15 +133,13 @@ export class RedisPool implements AsyncDisposable {
 
   private spawn(i: number): void {
     const w = spawnWorker(this.boot, `redis-pool-worker-${i + 1}`)
-    let ready = false
+    let served = false
     let bootError: string | undefined
     w.onMessage((m: { t?: string; error?: WireError }) => {
-      if (m?.t === 'ready') {
-        ready = true
-        this.earlyDeaths = 0
-        // A worker still booting when join() said stop did not hear it; tell it again once it listens.
-        if (this.stopping) w.send({ t: 'stop' })
-      } else if (m?.t === 'boot-error') bootError = m.error?.message
+      // A worker still booting when join() said stop did not hear it; tell it again once it listens.
+      if (m?.t === 'ready' && this.stopping) w.send({ t: 'stop' })
+      else if (m?.t === 'serving') { served = true; this.earlyDeaths = 0 }
+      else if (m?.t === 'boot-error') bootError = m.error?.message
     })
     this.workers.add(w)
     this.exits.push(w.exited.then((info) => {
@@ -149,7 +147,7 @@ export class RedisPool implements AsyncDisposable {
       if (this.closed || info.exitCode === 0) return
       this.counts.crashes++
       // Workers that die before they serve (Redis unreachable from them, a module that exits on import) are not respawned forever.
-      if (!ready && ++this.earlyDeaths >= EARLY_DEATHS_LIMIT) {
+      if (!served && ++this.earlyDeaths >= EARLY_DEATHS_LIMIT) {
         const err = new WorkerCrashedError(`Redis pool '${this.name}': ${EARLY_DEATHS_LIMIT} worker processes in a row died before serving (last: exit ${info.exitCode}${bootError ? `, ${bootError}` : ''})`)
         err.exitCode = info.exitCode
         err.signal = info.signal

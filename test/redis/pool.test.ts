@@ -96,3 +96,22 @@ test('a pool worker SIGKILLed mid-task: the task completes on another worker, th
     await p.terminate()
   }
 })
+
+test('workers that die before serving are not respawned forever: pending tasks fail with WorkerCrashedError', async () => {
+  const name = unique('pool-broken'); names.push(name)
+  const p = new RedisPool({ redis: REDIS_URL, name, workers: 0 })
+  // Simulate worker processes that cannot reach Redis (the pool itself can).
+  const internals = p as unknown as { boot: { redis: string }; spawn(i: number): void }
+  internals.boot.redis = 'redis://127.0.0.1:1'
+  internals.spawn(0)
+  try {
+    await assert.rejects(p.apply(square, [3]), (err: Error) => {
+      assert.equal(err.name, 'WorkerCrashedError')
+      assert.match(err.message, /3 worker processes in a row died before serving.*cannot reach Redis/)
+      return true
+    })
+    assert.equal(p.stats().workers, 0)
+  } finally {
+    await p.terminate()
+  }
+})

@@ -43,6 +43,8 @@ export interface TaskWorkerOptions {
   idleExit?: number
   /** Stop (after finishing what runs) when aborted. */
   signal?: AbortSignal
+  /** Called once connected, before the first task. */
+  onServing?: () => void
   /** Called after each flush with the running totals. */
   onProgress?: (stats: WorkerStats) => void
 }
@@ -208,6 +210,7 @@ export async function serveTasks(opts: TaskWorkerOptions): Promise<WorkerStats> 
   }
 
   await consumer.ensureGroup()
+  opts.onServing?.()
   let lastTask = Date.now()
   const running = new Set<Promise<void>>()
   const onAbort = () => void conn.unblock()
@@ -281,7 +284,11 @@ export async function redisWorkerRuntime(boot: Boot): Promise<void> {
   // A 'stop' sent before this handler existed was lost: the parent resends it when it hears 'ready'.
   boot.link.send({ t: 'ready' })
   const fn = o.fn ? await load<(...a: unknown[]) => unknown>(o.fn) : undefined
-  const stats = await serveTasks({ ...o, fn, signal: stop.signal, onProgress: (s) => boot.link.send({ t: 'progress', stats: s }) })
+  const stats = await serveTasks({
+    ...o, fn, signal: stop.signal,
+    onServing: () => boot.link.send({ t: 'serving' }),
+    onProgress: (s) => boot.link.send({ t: 'progress', stats: s }),
+  })
   boot.link.send({ t: 'done', stats })
   boot.link.unref()
 }
