@@ -1,6 +1,6 @@
 /** Event on a SharedArrayBuffer, shared by thread Processes. */
 import { portable, registerPortable, type Portable } from '../codec/index.js'
-import { deadlineOf, sharedData, waitWhile, type WaitOptions } from './wait.js'
+import { deadlineOf, sharedData, waitWhile, waitWhileSync, assertMayBlock, type WaitOptions } from './wait.js'
 
 /** A flag threads wait on (Python's `Event`): `set()` wakes every waiter, `clear()` resets. */
 export class Event implements Portable {
@@ -35,6 +35,16 @@ export class Event implements Portable {
     const deadline = deadlineOf(opts.timeout)
     while (Atomics.load(this.cells, 0) !== 1) {
       if (await waitWhile(this.cells, 0, 0, deadline, opts.signal) === 'timed-out') return Atomics.load(this.cells, 0) === 1
+    }
+    return true
+  }
+
+  /** Blocking wait for worker threads (SyncStateError on the main thread): true once set, false after `timeout` ms. */
+  waitSync(timeout?: number): boolean {
+    assertMayBlock()
+    const deadline = deadlineOf(timeout)
+    while (Atomics.load(this.cells, 0) !== 1) {
+      if (waitWhileSync(this.cells, 0, 0, deadline) === 'timed-out') return Atomics.load(this.cells, 0) === 1
     }
     return true
   }

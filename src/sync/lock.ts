@@ -5,7 +5,7 @@
 import { threadId } from 'node:worker_threads'
 import { portable, registerPortable, type Portable } from '../codec/index.js'
 import { SyncStateError } from '../errors.js'
-import { deadlineOf, sharedData, waitWhile, type WaitOptions } from './wait.js'
+import { deadlineOf, sharedData, waitWhile, waitWhileSync, assertMayBlock, type WaitOptions } from './wait.js'
 
 /** Options of `acquire()`. */
 export interface AcquireOptions extends WaitOptions {
@@ -49,6 +49,16 @@ export class Lock implements SharedLock, Portable {
       if (Atomics.compareExchange(this.cells, 0, 0, 1) === 0) return true
       if (opts.blocking === false) return false
       if (await waitWhile(this.cells, 0, 1, deadline, opts.signal) === 'timed-out' && Atomics.load(this.cells, 0) !== 0) return false
+    }
+  }
+
+  /** Blocking acquire for worker threads (SyncStateError on the main thread); false after `timeout` ms. */
+  acquireSync(timeout?: number): boolean {
+    assertMayBlock()
+    const deadline = deadlineOf(timeout)
+    for (;;) {
+      if (Atomics.compareExchange(this.cells, 0, 0, 1) === 0) return true
+      if (waitWhileSync(this.cells, 0, 1, deadline) === 'timed-out' && Atomics.load(this.cells, 0) !== 0) return false
     }
   }
 

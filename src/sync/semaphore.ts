@@ -2,7 +2,7 @@
 import { portable, registerPortable, type Portable } from '../codec/index.js'
 import { SyncStateError } from '../errors.js'
 import { holding, type AcquireOptions, type SharedLock } from './lock.js'
-import { deadlineOf, sharedData, waitWhile } from './wait.js'
+import { deadlineOf, sharedData, waitWhile, waitWhileSync, assertMayBlock } from './wait.js'
 
 /** A counter of free slots (Python's `Semaphore`): `acquire` takes one, waiting at zero; `release` gives back. */
 export class Semaphore implements SharedLock, Portable {
@@ -29,6 +29,20 @@ export class Semaphore implements SharedLock, Portable {
       }
       if (opts.blocking === false) return false
       if (await waitWhile(this.cells, 0, 0, deadline, opts.signal) === 'timed-out' && Atomics.load(this.cells, 0) <= 0) return false
+    }
+  }
+
+  /** Blocking acquire for worker threads (SyncStateError on the main thread); false after `timeout` ms. */
+  acquireSync(timeout?: number): boolean {
+    assertMayBlock()
+    const deadline = deadlineOf(timeout)
+    for (;;) {
+      const v = Atomics.load(this.cells, 0)
+      if (v > 0) {
+        if (Atomics.compareExchange(this.cells, 0, v, v - 1) === v) return true
+        continue
+      }
+      if (waitWhileSync(this.cells, 0, 0, deadline) === 'timed-out' && Atomics.load(this.cells, 0) <= 0) return false
     }
   }
 

@@ -3,7 +3,8 @@
  * in this folder parks on `Atomics.waitAsync` and re-checks its state after
  * each wake-up.
  */
-import { AbortError } from '../errors.js'
+import { isMainThread } from 'node:worker_threads'
+import { AbortError, SyncStateError } from '../errors.js'
 
 // Node 20 has Atomics.waitAsync; the ES2023 lib does not declare it yet.
 type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> }
@@ -67,4 +68,21 @@ async function settle(value: Promise<'ok' | 'timed-out'>, cells: Int32Array, ind
 /** Shared buffers are only for threads of one process; the Process check reads `shared: true`. */
 export function sharedData<D extends object>(data: D, module: string): D & { shared: true; module: string } {
   return { ...data, shared: true, module }
+}
+
+/**
+ * Blocking wait for worker threads (CPU-bound code with no event loop to
+ * spare): like `waitWhile` but with `Atomics.wait`. Refused on the main
+ * thread, whose event loop must never block.
+ */
+export function waitWhileSync(cells: Int32Array, index: number, expected: number, deadline: number | undefined): 'ok' | 'timed-out' {
+  assertMayBlock()
+  const left = remaining(deadline)
+  if (left <= 0) return 'timed-out'
+  return Atomics.wait(cells, index, expected, left === Infinity ? undefined : left) === 'timed-out' ? 'timed-out' : 'ok'
+}
+
+/** The …Sync methods refuse the main thread even when they would not block, so misuse shows at once. */
+export function assertMayBlock(): void {
+  if (isMainThread) throw new SyncStateError('blocking calls (…Sync) are only for worker threads; use the async method on the main thread')
 }

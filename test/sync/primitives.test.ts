@@ -126,3 +126,15 @@ test('a Lock passed to a child process fails at start() saying to use a manager'
   const p = new Process({ target: s.incrementUnderLock, args: [new Lock(), RawArray('i32', 1), 1], kind: 'process' })
   await assert.rejects(p.start(), (err: Error) => err instanceof UnsendableValueError && /args\[0\] is a Lock/.test(err.message) && /manager/.test(err.message))
 })
+
+test('blocking variants work in worker threads and are refused on the main thread', async () => {
+  const lock = new Lock()
+  const ev = new Event()
+  const counter = RawArray('i32', 1)
+  const ps = await threads(2, s.blockingWorker, () => [lock, ev, counter, 500])
+  assert.throws(() => lock.acquireSync(), SyncStateError)
+  assert.throws(() => ev.waitSync(1), SyncStateError)
+  ev.set()
+  await joinAll(ps)
+  assert.equal(counter[0], 1000)
+})
