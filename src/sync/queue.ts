@@ -5,11 +5,12 @@
  * passed in), so a queue passed to a thread, a child process or a grandchild
  * works from every side.
  *
- * Hot path, remote side: puts to an unbounded queue are buffered and sent as
- * one message per batch (per event-loop turn, or every BATCH items), and
- * `for await` consumers prefetch a batch with one request while they consume
- * the previous one. A thread-to-thread item costs two messages per batch, not
- * two per item.
+ * Hot path, remote side: puts are buffered and sent as one v8-serialized
+ * batch per event-loop turn (or every BATCH items) that the home forwards
+ * without rebuilding (packed.ts); a bounded queue's producer first reserves
+ * slots in batches (credits). `for await` consumers prefetch a batch with one
+ * request while they consume the previous one. A thread-to-thread item costs
+ * two messages per batch, not two per item.
  */
 import { marshal, portable, registerPortable, type Portable } from '../codec/index.js'
 import { AbortError, ClosedError, Full, TaskDoneError } from '../errors.js'
