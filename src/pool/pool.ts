@@ -196,6 +196,8 @@ export class Pool implements AsyncDisposable {
   private boot(): void {
     if (this.terminated) return
     this.booted = true
+    // Closed with nothing to do while the initializer was being located: no workers needed.
+    if (this.closed && this.outstanding === 0) return this.afterExit()
     for (let i = 0; i < this.size; i++) this.spawn()
     this.dispatch()
   }
