@@ -15,8 +15,9 @@
 import { marshal, portable, registerPortable, type Portable } from '../codec/index.js'
 import { AbortError, ClosedError, Full, TaskDoneError } from '../errors.js'
 import { serve, connect, placeAddress, beforePlaceExit, onPlaceDown, isUnder, type ObjectAddress, type Remote } from '../process/index.js'
-import { QueueCore, type TakeResult } from './queue-core.js'
-import { pack, expand } from './packed.js'
+import { QueueCore } from './queue-core.js'
+import { pack } from './packed.js'
+import { PrefetchIterator } from './prefetch.js'
 
 /** Options of a blocking queue call. */
 export interface QueueWaitOptions {
@@ -364,86 +365,6 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
   /** @internal The home state (pipes watch its writers). */
   homeCore(): QueueCore<T> | undefined {
     return this.core
-  }
-}
-
-const DONE: IteratorResult<never> = { value: undefined as never, done: true }
-
-/**
- * A consumer in another place: one `take` request fetches a batch, and the
- * next batch is requested as soon as one arrives, so items travel while the
- * previous ones are consumed. `next()` is served from the batch without a
- * round trip; `return()` (a `break`) gives back what was fetched but unused.
- */
-class PrefetchIterator<T> implements AsyncIterableIterator<T> {
-  private batch: T[] = []
-  private i = 0
-  private inflight: Promise<TakeResult<T>> | undefined
-  private ctl: AbortController | undefined
-  private refilling: Promise<IteratorResult<T>> | undefined
-  private finished = false
-
-  constructor(private readonly call: <R>(method: string, args: unknown[], signal?: AbortSignal) => Promise<R>, private readonly prefetch: number) {}
-
-  private ask(): void {
-    this.ctl = new AbortController()
-    this.inflight = this.call<TakeResult<T>>('take', [this.prefetch], this.ctl.signal)
-  }
-
-  next(): Promise<IteratorResult<T>> {
-    if (this.refilling) return this.refilling.then(() => this.next())
-    if (this.i < this.batch.length) {
-      const value = this.batch[this.i]!
-      this.batch[this.i++] = undefined as T
-      return Promise.resolve({ value, done: false })
-    }
-    if (this.finished) return Promise.resolve(DONE)
-    this.refilling = this.refill().finally(() => { this.refilling = undefined })
-    return this.refilling
-  }
-
-  private async refill(): Promise<IteratorResult<T>> {
-    for (;;) {
-      if (!this.inflight) this.ask()
-      let r: TakeResult<T>
-      try {
-        r = await this.inflight!
-      } catch (err) {
-        this.inflight = undefined
-        this.finished = true
-        throw err
-      }
-      this.inflight = undefined
-      if (r.done || this.finished) { this.finished = true; if (r.items.length) void this.call('unget', [r.items]).catch(() => {}); return DONE }
-      this.batch = expand<T>(r.items)
-      this.i = 0
-      this.ask()
-      if (this.batch.length) {
-        const value = this.batch[this.i]!
-        this.batch[this.i++] = undefined as T
-        return { value, done: false }
-      }
-    }
-  }
-
-  async return(): Promise<IteratorResult<T>> {
-    if (this.finished && !this.inflight) return DONE
-    this.finished = true
-    const rest = this.batch.slice(this.i)
-    this.batch = []
-    this.i = 0
-    const inflight = this.inflight
-    this.inflight = undefined
-    if (inflight) {
-      this.ctl!.abort()
-      try { rest.push(...(await inflight).items) } catch { /* home gone: nothing to give back */ }
-    }
-    if (rest.length) await this.call('unget', [rest]).catch(() => {})
-    return DONE
-  }
-
-  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
-    return this
   }
 }
 
