@@ -18,6 +18,7 @@ export class PrefetchIterator<T> implements AsyncIterableIterator<T> {
   private refilling: Promise<IteratorResult<T>> | undefined
   private finished = false
 
+  /** `call` reaches the queue's home; `prefetch` is the batch size asked for. */
   constructor(private readonly call: <R>(method: string, args: unknown[], signal?: AbortSignal) => Promise<R>, private readonly prefetch: number) {}
 
   private ask(): void {
@@ -25,6 +26,7 @@ export class PrefetchIterator<T> implements AsyncIterableIterator<T> {
     this.inflight = this.call<TakeResult<T>>('take', [this.prefetch], this.ctl.signal)
   }
 
+  /** The next item: from the batch at hand, or once the next batch arrives. */
   next(): Promise<IteratorResult<T>> {
     if (this.refilling) return this.refilling.then(() => this.next())
     if (this.i < this.batch.length) {
@@ -61,6 +63,7 @@ export class PrefetchIterator<T> implements AsyncIterableIterator<T> {
     }
   }
 
+  /** Stop early (a `break`): give what was fetched but not consumed back to the queue. */
   async return(): Promise<IteratorResult<T>> {
     if (this.finished && !this.inflight) return DONE
     this.finished = true
@@ -77,6 +80,7 @@ export class PrefetchIterator<T> implements AsyncIterableIterator<T> {
     return DONE
   }
 
+  /** Itself, so it can be used in `for await`. */
   [Symbol.asyncIterator](): AsyncIterableIterator<T> {
     return this
   }

@@ -320,9 +320,13 @@ export class QueueCore<T> {
     this.pump()
   }
 
+  /** Whether `close()` was called. */
   get isClosed(): boolean { return this.closed }
+  /** Items now (reserved slots not included). */
   qsize(): number { return this.count }
+  /** Whether no item is there. */
   empty(): boolean { return this.count === 0 }
+  /** Whether a put would wait (reserved slots included). */
   full(): boolean { return this.maxsize > 0 && this.count + this.reserved >= this.maxsize }
 
   /** The one entry point for every handle, local or remote (methods are the wire protocol). */
