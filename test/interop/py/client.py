@@ -58,6 +58,9 @@ def must_show():
         check(False, 'get_nowait on an empty queue returned')
     except queue.Empty:
         pass
+    big = b'\x00\xff' * (3 << 19)  # 3 MiB: multi-chunk frames, BINBYTES / BINSTRING with a 4-byte length
+    q.put(big)
+    check(q.get() == big, 'a 3 MiB bytes value came back different')
     q.put_nowait(u'after')
     check(q.get(True, 1.0) == u'after', 'put_nowait/get(True, 1.0)')
     jq = m.get_joinable()
