@@ -239,3 +239,17 @@ test('getMany waits for the first item, then takes what is there, up to max', as
   await assert.rejects(q.getMany(5, { timeout: 30 }), Empty)
   await assert.rejects(q.getMany(0), RangeError)
 })
+
+test('a consumer that closes holding nothing leaves the group; one that holds items stays until they are taken over', async () => {
+  const q = joinable<number>('consumers', { consumer: 'c-tidy' })
+  const other = joinable<number>('consumers', { consumer: 'c-holder' }, q.name)
+  await q.putMany([1, 2])
+  await q.get(); await q.taskDone()
+  await other.get()
+  await q.close()
+  await other.close()
+  const r = new Redis(REDIS_URL)
+  const consumers = (await r.xinfo('CONSUMERS', q.keys.stream, 'troupe') as unknown[][]).map((c) => c[1])
+  r.disconnect()
+  assert.deepEqual(consumers, ['c-holder'])
+})

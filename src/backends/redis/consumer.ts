@@ -185,6 +185,8 @@ export class Consumer {
       out.push(e)
     }
     if (r[2].length && o.onDead) o.onDead(r[2].map((f) => parseEntry('', f)))
+    // Consumers of dead processes, once they hold nothing, are removed from the group (best effort).
+    await scripts.prune.run(this.conn.main, [this.keys.stream], [o.group, Math.max(60_000, o.leaseMs * 10), '']).catch(() => {})
     // A full batch means more may be waiting: look again on the next read instead of after half a lease.
     if (this.cursor !== '0-0') this.nextReclaim = 0
     return out
@@ -252,5 +254,9 @@ export class Consumer {
     this.closed = true
     if (this.heartbeat) clearInterval(this.heartbeat)
     await this.release([...this.held])
+    // Leave the group tidy: this consumer's name goes when it holds nothing (released items stay until taken over).
+    if (this.group && this.conn.main.status === 'ready') {
+      await scripts.prune.run(this.conn.main, [this.keys.stream], [this.opts.group, 0, this.opts.consumer]).catch(() => {})
+    }
   }
 }

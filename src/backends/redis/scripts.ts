@@ -212,6 +212,33 @@ if n > 0 then
 end
 return n`)
 
+/**
+ * KEYS stream; ARGV group, minIdleMs, self -> consumers deleted. Every worker
+ * process adds a consumer name to the group; ones that hold nothing are
+ * deleted: `self` (when closing) or, with self empty, any idle that long (a
+ * dead process). A consumer holding entries is never deleted (that would drop
+ * its entries from the pending list), and a live one is recreated by its next read.
+ */
+export const prune = new Script('prune', `
+local ok, list = pcall(redis.call, 'XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
+if not ok then return 0 end
+local n = 0
+for _, c in ipairs(list) do
+  local name, pending, idle
+  for k = 1, #c, 2 do
+    if c[k] == 'name' then name = c[k + 1]
+    elseif c[k] == 'pending' then pending = tonumber(c[k + 1])
+    elseif c[k] == 'idle' then idle = tonumber(c[k + 1]) end
+  end
+  local pick
+  if ARGV[3] ~= '' then pick = name == ARGV[3] else pick = idle >= tonumber(ARGV[2]) end
+  if pick and pending == 0 then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], name)
+    n = n + 1
+  end
+end
+return n`)
+
 /** KEYS stream, count, delayed; ARGV group -> { unfinished, pending, delayed }. */
 export const sizes = new Script('sizes', `
 local pending = 0
@@ -220,4 +247,4 @@ if ok and p then pending = tonumber(p[1]) end
 return {tonumber(redis.call('GET', KEYS[2]) or '0'), pending, redis.call('ZCARD', KEYS[3])}`)
 
 /** Every script, for `load`. */
-export const allScripts = [put, putMany, delay, promote, ack, settle, reclaim, record, sizes]
+export const allScripts = [put, putMany, delay, promote, ack, settle, reclaim, record, sizes, prune]
