@@ -3,6 +3,8 @@ import assert from 'node:assert/strict'
 import { BaseManager, Manager, SharedQueue, SharedJoinableQueue, connect } from '../../src/manager/index.ts'
 import { tuple, float, isTuple, unmarshal } from '../../src/codec/index.ts'
 import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { tmpdir } from 'node:os'
 import { runScript, startPython, finished, stopPython, type PyLabel } from './python.ts'
 
 // One troupe manager serves every test here; Python clients of each version connect to it.
@@ -165,6 +167,20 @@ test('seed 004 migrated halfway: a Python producer, a troupe manager and a `trou
     assert.equal(w.code, 0, w.stderr)
   } finally {
     stopPython(worker)
+    await m.shutdown()
+  }
+})
+
+test('a Python client reaches a troupe manager on a Unix socket path (seed 003 style)', async () => {
+  const path = join(tmpdir(), `troupe-interop-${process.pid}.sock`)
+  const m = new BaseManager({ address: path, authkey: 'abc', log: false })
+    .register('get_queue', () => new SharedQueue())
+    .register('get_joinable', () => new SharedJoinableQueue())
+  await m.serve()
+  try {
+    const r = await runScript('3.12', 'client.py', [path, '-', 'abc'])
+    assert.equal(r.stdout.trim(), 'ok', r.stderr)
+  } finally {
     await m.shutdown()
   }
 })

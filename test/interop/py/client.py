@@ -1,4 +1,4 @@
-# A CPython BaseManager client against a troupe manager (argv: host port authkey [mode]).
+# A CPython BaseManager client against a troupe manager (argv: host port authkey [mode]; port '-' = host is a Unix socket path).
 # Modes: must-show (default) | worker N | badkey | forbidden
 from __future__ import print_function
 import sys, os, pickle
@@ -10,7 +10,9 @@ except ImportError:
     import Queue as queue
 from compare import same
 
-host, port, key = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode('ascii')
+host, port, key = sys.argv[1], sys.argv[2], sys.argv[3].encode('ascii')
+# A port of '-' means host is a Unix socket path.
+ADDRESS = host if port == '-' else (host, int(port))
 mode = sys.argv[4] if len(sys.argv) > 4 else 'must-show'
 
 
@@ -34,7 +36,7 @@ def check(cond, what):
 
 
 def must_show():
-    m = M(address=(host, port), authkey=key)
+    m = M(address=ADDRESS, authkey=key)
     m.connect()
     q = m.get_queue()
     q.put(VALUE)
@@ -84,7 +86,7 @@ def must_show():
 
 def worker(name):
     # Drain the task queue until the None sentinel, reporting (worker, task) pairs.
-    m = M(address=(host, port), authkey=key)
+    m = M(address=ADDRESS, authkey=key)
     m.connect()
     tasks, results = m.get_tasks(), m.get_results()
     n = 0
@@ -101,7 +103,7 @@ def worker(name):
 
 def exchange():
     # Hand VALUE to a troupe client, then check what it sends back.
-    m = M(address=(host, port), authkey=key)
+    m = M(address=ADDRESS, authkey=key)
     m.connect()
     m.get_queue().put(VALUE)
     got = m.get_back().get(timeout=20)
@@ -113,7 +115,7 @@ def exchange():
 def sync():
     # Python's SyncManager against a troupe Manager: its typeids and proxy types.
     from multiprocessing.managers import SyncManager
-    m = SyncManager(address=(host, port), authkey=key)
+    m = SyncManager(address=ADDRESS, authkey=key)
     m.connect()
     q = m.Queue()
     q.put((1, u'x'))
@@ -142,7 +144,7 @@ def sync():
 
 def badkey():
     from multiprocessing import AuthenticationError
-    m = M(address=(host, port), authkey=key)
+    m = M(address=ADDRESS, authkey=key)
     try:
         m.connect()
     except AuthenticationError as e:
@@ -153,12 +155,12 @@ def badkey():
 
 def forbidden():
     # A hand-made request naming os.system: the server must refuse it, not run it, and keep serving.
-    c = Client((host, port), authkey=key)
+    c = Client(ADDRESS, authkey=key)
     c.send_bytes(pickle.dumps((None, 'create', ('get_queue', os.system), {}), 2))
     kind, text = c.recv()
     c.close()
     check(kind == '#TRACEBACK' and 'ForbiddenGlobalError' in text, 'reply was %r %r' % (kind, text))
-    m = M(address=(host, port), authkey=key)
+    m = M(address=ADDRESS, authkey=key)
     m.connect()
     q = m.get_queue()
     # The same on a proxy connection: the call fails with RemoteError, the connection keeps working.
