@@ -365,11 +365,17 @@ export class Pool implements AsyncDisposable {
   // ---------------------------------------------------------------- scheduling
 
   private schedule(): void {
-    // Hot path for one task at a time: a lone task goes out now instead of after a microtask.
-    if (this.queue.length === 1 && !this.dispatching) { this.dispatch(); return }
+    // Hot path for one task at a time: a lone task goes out now, to an idle worker, instead of
+    // after a microtask. (Without an idle worker it waits, so a burst is shared out as a whole.)
+    if (this.queue.length === 1 && !this.dispatching && this.hasIdleWorker()) { this.dispatch(); return }
     if (this.dispatchScheduled) return
     this.dispatchScheduled = true
     queueMicrotask(() => { this.dispatchScheduled = false; this.dispatch() })
+  }
+
+  private hasIdleWorker(): boolean {
+    for (const w of this.workers) if (w.inflight.length === 0 && w.accepting) return true
+    return false
   }
 
   private capacity(): number {
@@ -388,18 +394,16 @@ export class Pool implements AsyncDisposable {
       const cap = this.capacity()
       // Each worker's part of this burst, fixed before any is sent so the last worker gets as much as the first.
       const share = Math.max(1, Math.ceil((this.queue.length - this.cancelledInQueue) / accepting))
-      // Idle workers first, then busy ones, always from the first: a lone task goes to the same
-      // warm thread each time, and each worker gets only its share of a burst.
+      // Least loaded workers first, ties to the first one: a lone task goes to the same warm thread
+      // each time, and each worker gets only its share of a burst.
       const order: WorkerSlot[] = []
-      const budgets: number[] = []
-      for (let pass = 0; pass < 2; pass++) {
-        for (let k = 0; k < n; k++) {
-          const w = this.workers[k]!
-          if ((w.inflight.length === 0) !== (pass === 0) || !w.accepting || w.exclusive || !w.alive) continue
-          const b = this.budget(w, cap, share)
-          if (b > 0) { order.push(w); budgets.push(b) }
-        }
+      for (let k = 0; k < n; k++) {
+        const w = this.workers[k]!
+        if (w.accepting && !w.exclusive && w.alive) order.push(w)
       }
+      // Stable sort: least loaded first, ties in worker order.
+      if (order.length > 1) order.sort((a, b) => a.inflight.length - b.inflight.length)
+      const budgets = order.map((w) => this.budget(w, cap, share))
       // One batch per worker per round, so every worker starts early instead of waiting while the
       // first one's whole share is serialized.
       for (let progress = true; progress && this.queue.length > 0;) {
