@@ -14,7 +14,7 @@ import { WorkerSlot } from './worker-slot.js'
 import { iterateChunks, toChunks } from './imap.js'
 import {
   RUN, DEF, DONE as MSG_DONE, STARTED, INIT_FAILED, MODE_APPLY, MODE_MAP, MODE_STARMAP, MODE_MASK,
-  FLAG_REPORT_START, FLAG_PORTABLES, FN_SHIFT,
+  FLAG_REPORT_START, FLAG_PORTABLES, FLAG_NUMBERS, FN_SHIFT,
 } from './protocol.js'
 
 /** Any function a pool can run: exported from a module, arguments and result sendable. */
@@ -322,7 +322,11 @@ export class Pool implements AsyncDisposable {
     let code = mode
     let bytes = 0
     let error: Error | undefined = entry.error ?? this.broken
-    if (!error) {
+    let packed: Float64Array | undefined
+    if (!error && mode === MODE_MAP && (packed = packNumbers(args[0] as unknown[]))) {
+      args = [packed]
+      code |= FLAG_NUMBERS
+    } else if (!error) {
       try {
         for (let i = 0; i < args.length; i++) {
           const a = args[i]
@@ -339,7 +343,8 @@ export class Pool implements AsyncDisposable {
     if (timeout !== undefined && !(timeout > 0)) throw new RangeError(`timeout must be a positive number of ms, got ${timeout}`)
     if (timeout !== undefined || o?.signal) code |= FLAG_REPORT_START
     const retries = o?.retries ?? this.opts.retries ?? 0
-    const transfer = this.kind === 'thread' ? o?.transfer : undefined
+    // The packed array is ours alone, so it can move instead of being copied.
+    const transfer: readonly TransferListItem[] | undefined = this.kind !== 'thread' ? undefined : packed ? [packed.buffer as ArrayBuffer] : o?.transfer
     const extras = timeout !== undefined || o?.signal || retries > 0 || transfer
       ? { timeout, signal: o?.signal, retriesLeft: retries, transfer }
       : undefined
@@ -766,6 +771,16 @@ export class Pool implements AsyncDisposable {
       runTime: this.runTimes.percentiles(), waitTime: this.waitTimes.percentiles(),
     }
   }
+}
+
+// Below this many items the encoding saving does not pay for the scan.
+const PACK_MIN_ITEMS = 64
+
+/** A Float64Array of the items when every one is a number (numbers survive exactly, -0 and NaN included). */
+function packNumbers(items: unknown[]): Float64Array | undefined {
+  if (!Array.isArray(items) || items.length < PACK_MIN_ITEMS) return undefined
+  for (let i = 0; i < items.length; i++) if (typeof items[i] !== 'number') return undefined
+  return Float64Array.from(items as number[])
 }
 
 function abortError(signal: AbortSignal): AbortError {

@@ -14,7 +14,11 @@ export const DEF = 1
 /** main -> worker: finish what was sent, then exit. */
 export const STOP = 2
 
-/** worker -> main: `[DONE, values, errorIndexes, timings]` (timings: start, duration per task) for the next `values.length` tasks, in order. */
+/**
+ * worker -> main: `[DONE, values, errorIndexes, timings]` (timings: start, duration per task) for
+ * the next `values.length` tasks, in order. A map chunk whose results are all numbers comes back as
+ * a Float64Array.
+ */
 export const DONE = 10
 /** worker -> main: the (exclusive) task sent last has started running; its timeout starts now. */
 export const STARTED = 11
@@ -36,8 +40,10 @@ export const MODE_MASK = 3
 export const FLAG_REPORT_START = 4
 /** Arguments hold portable references to revive. */
 export const FLAG_PORTABLES = 8
+/** A map chunk of plain numbers travels as one Float64Array (one copy, no per-item encoding). */
+export const FLAG_NUMBERS = 16
 /** The function id sits above the mode and flag bits. */
-export const FN_SHIFT = 4
+export const FN_SHIFT = 5
 
 // Slots of the Int32Array every thread worker shares with the main thread.
 /** Bumped by the main thread after each post, so an idle worker blocked in Atomics.wait wakes at once. */

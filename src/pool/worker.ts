@@ -47,6 +47,8 @@ class WorkerRuntime {
   private values: unknown[] = []
   private errors: number[] = []
   private times: number[] = []
+  /** Buffers of packed results in `values`, moved rather than copied. */
+  private transfer: ArrayBuffer[] | undefined = undefined
   private lastFlush = performance.now()
   private readonly state: Int32Array | undefined
   private readonly port: MessagePort | undefined
@@ -83,8 +85,8 @@ class WorkerRuntime {
     this.pump()
   }
 
-  private send(msg: unknown[]): void {
-    if (this.port) this.port.postMessage(msg)
+  private send(msg: unknown[], transfer?: ArrayBuffer[]): void {
+    if (this.port) this.port.postMessage(msg, transfer)
     else this.link.send(msg)
   }
 
@@ -172,7 +174,8 @@ class WorkerRuntime {
         else if (argc === 3) result = fn(batch[start], batch[start + 1], batch[start + 2])
         else result = fn(...batch.slice(start, start + argc))
       } else {
-        let items = batch[start] as unknown[]
+        // A Float64Array when the chunk was all numbers (FLAG_NUMBERS): indexed the same way.
+        let items = batch[start] as ArrayLike<unknown>
         if (code & FLAG_PORTABLES) items = unmarshal(items) as unknown[]
         result = runChunk(fn, items, mode === MODE_STARMAP)
       }
@@ -196,6 +199,10 @@ class WorkerRuntime {
     const t1 = performance.now()
     if (this.state) this.state[SLOT_RUNNING] = 0
     if (!ok) { this.errors.push(this.values.length); value = toWireError(value, this.origin) }
+    else if ((code & MODE_MASK) !== MODE_APPLY) {
+      const packed = packNumbers(value as unknown[])
+      if (packed) { value = packed; (this.transfer ??= []).push(packed.buffer as ArrayBuffer) }
+    }
     this.values.push(value)
     this.times.push(performance.timeOrigin + t0, t1 - t0)
     // A chunk of a map is a big result on its own: send it now so the main thread copies it out while we go on.
@@ -207,7 +214,7 @@ class WorkerRuntime {
     if (this.values.length === 0) return
     const msg = [DONE, this.values, this.errors, this.times]
     try {
-      this.send(msg)
+      this.send(msg, this.transfer)
     } catch {
       // Some result cannot be cloned: find which, and send an error in its place.
       for (let i = 0; i < this.values.length; i++) {
@@ -220,8 +227,9 @@ class WorkerRuntime {
         }
       }
       this.errors.sort((a, b) => a - b)
-      this.send([DONE, this.values, this.errors, this.times])
+      this.send([DONE, this.values, this.errors, this.times], this.transfer)
     }
+    this.transfer = undefined
     this.values = []
     this.errors = []
     this.times = []
@@ -270,7 +278,16 @@ class WorkerRuntime {
   }
 }
 
-function runChunk(fn: Fn, items: unknown[], star: boolean): unknown {
+const PACK_MIN_ITEMS = 64
+
+/** A chunk's results as a Float64Array when all are numbers (the main thread copies them out). */
+function packNumbers(values: unknown[]): Float64Array | undefined {
+  if (!Array.isArray(values) || values.length < PACK_MIN_ITEMS) return undefined
+  for (let i = 0; i < values.length; i++) if (typeof values[i] !== 'number') return undefined
+  return Float64Array.from(values as number[])
+}
+
+function runChunk(fn: Fn, items: ArrayLike<unknown>, star: boolean): unknown {
   const out = new Array<unknown>(items.length)
   for (let i = 0; i < items.length; i++) {
     const r = star ? fn(...(items[i] as unknown[])) : fn(items[i])
@@ -280,7 +297,7 @@ function runChunk(fn: Fn, items: unknown[], star: boolean): unknown {
   return out
 }
 
-async function finishChunk(fn: Fn, items: unknown[], star: boolean, out: unknown[], i: number, pending: PromiseLike<unknown>): Promise<unknown[]> {
+async function finishChunk(fn: Fn, items: ArrayLike<unknown>, star: boolean, out: unknown[], i: number, pending: PromiseLike<unknown>): Promise<unknown[]> {
   out[i] = await pending
   for (let j = i + 1; j < items.length; j++) out[j] = await (star ? fn(...(items[j] as unknown[])) : fn(items[j]))
   return out

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { Pool, AsyncResult } from '../../src/pool/index.ts'
 import { PoolClosedError, TimeoutError, UnlocatableFunctionError, UnsendableValueError, Full } from '../../src/errors.ts'
-import { square, add, asyncSquare, sleep, failWithQuota, returnsFunction, init, initialisedWith, failingInit, length, noArgs } from './tasks.ts'
+import { square, add, asyncSquare, sleep, failWithQuota, returnsFunction, init, initialisedWith, failingInit, length, noArgs, identity, describeNumber } from './tasks.ts'
 
 const pool = new Pool({ workers: 2 })
 after(() => pool.terminate())
@@ -252,4 +252,18 @@ test('a process pool reports its workers and runs async tasks', async () => {
     for (const w of s.perWorker) { assert.notEqual(w.pid, process.pid); assert.equal(w.threadId, undefined) }
     await assert.rejects(p.apply(failWithQuota, [7]), (err: any) => err.name === 'QuotaError' && err.quota === 7 && /pid \d+/.test(err.origin))
   } finally { await p.terminate() }
+})
+
+test('map over plain numbers keeps every value exactly (-0, NaN, Infinity, big integers)', async () => {
+  const special = [-0, NaN, Infinity, -Infinity, Number.MAX_SAFE_INTEGER, 0.1, -1e-300]
+  const xs = Array.from({ length: 200 }, (_, i) => special[i % special.length]!)
+  const ys = await pool.map(identity, xs, { chunksize: 100 })
+  assert.equal(ys.length, xs.length)
+  for (let i = 0; i < xs.length; i++) assert.ok(Object.is(ys[i], xs[i]), `item ${i}: ${ys[i]} vs ${xs[i]}`)
+  const mixed = await pool.map(describeNumber, Array.from({ length: 100 }, (_, i) => i), { chunksize: 100 })
+  assert.equal(mixed[2], 2)
+  assert.equal(mixed[3], 'odd 3')
+  const got: number[] = []
+  for await (const y of pool.imap(square, Array.from({ length: 300 }, (_, i) => i), { chunksize: 100 })) got.push(y)
+  assert.deepEqual(got, Array.from({ length: 300 }, (_, i) => i * i))
 })

@@ -78,3 +78,11 @@ export function length(b: Uint8Array): number {
 export function noArgs(): string {
   return 'none'
 }
+
+export function identity<T>(x: T): T {
+  return x
+}
+
+export function describeNumber(x: number): string | number {
+  return x % 2 === 0 ? x : `odd ${x}`
+}
