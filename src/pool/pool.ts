@@ -123,6 +123,10 @@ const MAX_BATCH = 512
 // Large payloads: keep messages to about a MiB and each worker's backlog to a few.
 const BATCH_BYTES = 1 << 20
 const INFLIGHT_BYTES = 4 << 20
+// The main thread's spin for a lone tiny task's answer (see schedule()).
+const SPIN_MAIN_MS = 0.04
+const SPIN_FOR_TASKS_UNDER_MS = 0.02
+const SPIN_MISS_LIMIT = 8
 // Workers that keep dying before finishing anything (a module that exits on import, say) stop the respawning.
 const EARLY_DEATHS_LIMIT = 3
 
@@ -167,6 +171,10 @@ export class Pool implements AsyncDisposable {
   private dispatchScheduled = false
   private dispatching = false
   private avgRunMs = -1
+  /** Nesting of result handling (a callback may submit a task). */
+  private replyDepth = 0
+  /** Hot-path spins in a row that saw no reply; at the limit, spinning pauses for a second. */
+  private spinMisses = 0
   private earlyDeaths = 0
   private completed = 0
   private failed = 0
@@ -363,16 +371,29 @@ export class Pool implements AsyncDisposable {
       x.signal.addEventListener('abort', x.abortListener, { once: true })
     }
     this.queue.push(t)
-    this.schedule()
+    this.schedule(t, o)
     return task
   }
 
   // ---------------------------------------------------------------- scheduling
 
-  private schedule(): void {
+  private schedule(t: Task, o: ApplyOptions<any> | undefined): void {
     // Hot path for one task at a time: a lone task goes out now, to an idle worker, instead of
     // after a microtask. (Without an idle worker it waits, so a burst is shared out as a whole.)
-    if (this.queue.length === 1 && !this.dispatching && this.hasIdleWorker()) { this.dispatch(); return }
+    if (this.queue.length === 1 && !this.dispatching && this.hasIdleWorker()) {
+      this.dispatch()
+      // Tiny tasks one at a time: wait a few microseconds for the answer right here, rather than
+      // sleep in the event loop and pay the wake-up (tens of µs on an idle machine or VM). Never
+      // while handling results (it would reorder them), and never with callbacks (they would run
+      // before applyAsync returns).
+      const w = t.worker
+      if (w && this.replyDepth === 0 && !o?.callback && !o?.errorCallback && t.extras === undefined &&
+          this.avgRunMs >= 0 && this.avgRunMs < SPIN_FOR_TASKS_UNDER_MS && this.spinMisses < SPIN_MISS_LIMIT) {
+        if (w.spinForReply(SPIN_MAIN_MS)) this.spinMisses = 0
+        else if (++this.spinMisses === SPIN_MISS_LIMIT) setTimeout(() => { this.spinMisses = 0 }, 1000).unref()
+      }
+      return
+    }
     if (this.dispatchScheduled) return
     this.dispatchScheduled = true
     queueMicrotask(() => { this.dispatchScheduled = false; this.dispatch() })
@@ -518,10 +539,15 @@ export class Pool implements AsyncDisposable {
   // ---------------------------------------------------------------- results
 
   private onMessage(w: WorkerSlot, msg: unknown[]): void {
-    switch (msg[0]) {
-      case MSG_DONE: this.onDone(w, msg[1] as unknown[], msg[2] as number[], msg[3] as number[]); break
-      case STARTED: this.onStarted(w); break
-      case INIT_FAILED: this.breakPool(fromWireError(msg[1] as WireError)); break
+    this.replyDepth++
+    try {
+      switch (msg[0]) {
+        case MSG_DONE: this.onDone(w, msg[1] as unknown[], msg[2] as number[], msg[3] as number[]); break
+        case STARTED: this.onStarted(w); break
+        case INIT_FAILED: this.breakPool(fromWireError(msg[1] as WireError)); break
+      }
+    } finally {
+      this.replyDepth--
     }
   }
 

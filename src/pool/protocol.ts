@@ -54,8 +54,10 @@ export const SLOT_STARTED = 1
 export const SLOT_RUNNING = 2
 /** 1 while the worker is (about to be) blocked in Atomics.wait: only then does a post need a notify. */
 export const SLOT_WAITING = 3
+/** Result messages the worker has posted; the main thread can poll it for a reply without an event-loop turn. */
+export const SLOT_REPLIES = 4
 /** Int32 slots in the shared state. */
-export const STATE_SLOTS = 4
+export const STATE_SLOTS = 8
 
 /** What the pool hands a worker at boot. */
 export interface WorkerBootData {

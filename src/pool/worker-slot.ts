@@ -2,7 +2,7 @@ import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:wor
 import { performance } from 'node:perf_hooks'
 import { Endpoint, type Kind, type ModuleRef, type ExitInfo } from '../process/index.js'
 import { Deque } from './deque.js'
-import { READY, SLOT_WAITING, SLOT_POSTED, SLOT_RUNNING, SLOT_STARTED, STATE_SLOTS, STOP, type WorkerBootData } from './protocol.js'
+import { DONE, READY, SLOT_REPLIES, SLOT_WAITING, SLOT_POSTED, SLOT_RUNNING, SLOT_STARTED, STATE_SLOTS, STOP, type WorkerBootData } from './protocol.js'
 import type { Task } from './task.js'
 
 const here = import.meta.url
@@ -44,6 +44,9 @@ export class WorkerSlot {
   private readonly port: MessagePort | undefined
   private readonly state: Int32Array | undefined
   private stopTimer: NodeJS.Timeout | undefined
+  /** Result messages handled from the port, to compare with the worker's SLOT_REPLIES count. */
+  private replyMessages = 0
+  private onPortMessage: ((msg: unknown[]) => void) | undefined
   /** Child processes: messages held until the runtime says it listens. */
   private backlog: unknown[][] | undefined
 
@@ -63,9 +66,13 @@ export class WorkerSlot {
       const port1 = this.port!
       // Results come on a channel of their own; each 'message' event drains every reply already
       // queued with receiveMessageOnPort, so a burst costs one event-loop turn, not one per message.
-      port1.on('message', (msg: unknown[]) => {
+      this.onPortMessage = (msg) => {
+        if (msg[0] === DONE) this.replyMessages = (this.replyMessages + 1) | 0
         events.message(this, msg)
-        this.drain((m) => events.message(this, m))
+      }
+      port1.on('message', (msg: unknown[]) => {
+        this.onPortMessage!(msg)
+        this.drain(this.onPortMessage!)
       })
     }
     this.endpoint = new Endpoint({ kind, runtime: RUNTIME, data: boot, transfer, name: `${name}-${id}` })
@@ -81,7 +88,7 @@ export class WorkerSlot {
       if (this.stopTimer) clearTimeout(this.stopTimer)
       if (this.idleTimer) clearTimeout(this.idleTimer)
       // Replies posted just before the thread died may still sit in the port: take them first.
-      this.drain((m) => events.message(this, m))
+      if (this.onPortMessage) this.drain(this.onPortMessage)
       this.port?.close()
       events.exit(this, info)
     })
@@ -103,6 +110,21 @@ export class WorkerSlot {
       if (Atomics.load(this.state!, SLOT_WAITING) === 1) Atomics.notify(this.state!, SLOT_POSTED, 1)
     } else if (this.backlog) this.backlog.push(msg)
     else this.endpoint.send(msg)
+  }
+
+  /**
+   * Threads: wait up to `ms`, spinning, for the worker's next result message and handle it now,
+   * without going through the event loop. True if one came.
+   */
+  spinForReply(ms: number): boolean {
+    const state = this.state
+    if (!state || !this.port) return false
+    const until = performance.now() + ms
+    while (Atomics.load(state, SLOT_REPLIES) === this.replyMessages) {
+      if (performance.now() > until) return false
+    }
+    this.drain(this.onPortMessage!)
+    return true
   }
 
   /**
