@@ -387,7 +387,7 @@ export class Pool implements AsyncDisposable {
       // while handling results (it would reorder them), and never with callbacks (they would run
       // before applyAsync returns).
       const w = t.worker
-      if (w && this.replyDepth === 0 && !o?.callback && !o?.errorCallback && t.extras === undefined &&
+      if (w && this.kind === 'thread' && this.replyDepth === 0 && !o?.callback && !o?.errorCallback && t.extras === undefined &&
           this.avgRunMs >= 0 && this.avgRunMs < SPIN_FOR_TASKS_UNDER_MS && this.spinMisses < SPIN_MISS_LIMIT) {
         if (w.spinForReply(SPIN_MAIN_MS)) this.spinMisses = 0
         else if (++this.spinMisses === SPIN_MISS_LIMIT) setTimeout(() => { this.spinMisses = 0 }, 1000).unref()
