@@ -267,3 +267,16 @@ test('map over plain numbers keeps every value exactly (-0, NaN, Infinity, big i
   for await (const y of pool.imap(square, Array.from({ length: 300 }, (_, i) => i), { chunksize: 100 })) got.push(y)
   assert.deepEqual(got, Array.from({ length: 300 }, (_, i) => i * i))
 })
+
+test('callbacks never run before applyAsync returns, and may submit more tasks', async () => {
+  for (let i = 0; i < 50; i++) await pool.apply(add, [i, 1]) // the pool now expects tiny tasks
+  let called = false
+  let inner: AsyncResult<number> | undefined
+  const r = pool.applyAsync(square, [2], { callback: (v) => { called = true; inner = pool.applyAsync(square, [v]) } })
+  assert.equal(called, false)
+  assert.equal(await r, 4)
+  assert.equal(called, true)
+  assert.equal(await inner, 16)
+  const many = await Promise.all(Array.from({ length: 200 }, (_, i) => pool.apply(add, [i, i])))
+  assert.deepEqual(many, Array.from({ length: 200 }, (_, i) => 2 * i))
+})
