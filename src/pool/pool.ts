@@ -131,6 +131,7 @@ const SPIN_MISS_LIMIT = 8
 const EARLY_DEATHS_LIMIT = 3
 
 const now = () => performance.timeOrigin + performance.now()
+const NO_ARGS: unknown[] = []
 
 function payloadBytes(v: unknown): number {
   if (typeof v === 'string') return v.length
@@ -608,6 +609,7 @@ export class Pool implements AsyncDisposable {
   private finish(t: Task, ok: boolean, value: unknown): void {
     if (t.state === DONE) return
     t.state = DONE
+    t.args = NO_ARGS
     const x = t.extras
     if (x) {
       if (x.timer) clearTimeout(x.timer)

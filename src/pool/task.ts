@@ -42,7 +42,8 @@ export class Task<T = unknown> extends AsyncResult<T> {
     readonly fn: FnEntry,
     /** Mode and flag bits (protocol.ts); the function id is added when sent. */
     readonly code: number,
-    readonly args: unknown[],
+    /** Emptied once the task is done, so a result kept around does not keep its arguments alive. */
+    public args: unknown[],
     /** When it was submitted (ms since the epoch, sub-ms precision), for wait-time stats. */
     readonly submitted: number,
     /** Bytes of binary payload in its arguments (for batch sizing). */
