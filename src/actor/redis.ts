@@ -22,7 +22,7 @@ import { entryFields, parseEntry, type Entry } from '../backends/redis/consumer.
 import { Script, ack as ackScript } from '../backends/redis/scripts.js'
 import { idMaker, consumerName, defaultRedis } from '../backends/redis/ids.js'
 import { constructActor, type Actor, type ActorClass, type ActorContext, type ActorHooks, type MessageOf, type ReplyOf, type ReplyHandle, type StopReason } from './actor.js'
-import { subjectMatches } from './subjects.js'
+import { checkSubject, subjectMatches } from './subjects.js'
 import type { ActorRef, JoinOptions } from './ref.js'
 import type { AskOptions } from './pending.js'
 import type { MailboxStats } from './mailbox.js'
@@ -71,17 +71,6 @@ return 0`)
 const releaseLease = new Script('release', `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`)
-
-function checkSubject(subject: string, what: 'subject' | 'pattern'): string[] {
-  if (typeof subject !== 'string' || subject.length === 0) throw new TypeError(`${what} must be a non-empty string like 'evt.ping'`)
-  const tokens = subject.split('.')
-  tokens.forEach((t, i) => {
-    if (t.length === 0) throw new TypeError(`${what} '${subject}' has an empty token`)
-    if (what === 'subject' && (t === '*' || t === '>')) throw new TypeError(`cannot publish to '${subject}': wildcards belong in subscription patterns`)
-    if (t === '>' && i !== tokens.length - 1) throw new TypeError(`pattern '${subject}': '>' must be the last token`)
-  })
-  return tokens
-}
 
 interface Asking { resolve(v: unknown): void; reject(e: Error): void; timer?: NodeJS.Timeout; cleanup?: () => void }
 

@@ -28,7 +28,8 @@ function refKey(ref: ActorRef<any, any>): string {
   return `${d.data.place}#${d.data.id}`
 }
 
-function checkSubject(subject: string, what: 'subject' | 'pattern'): string[] {
+/** Split a subject or pattern into tokens, refusing empty tokens, wildcards in subjects and a '>' before the end. */
+export function checkSubject(subject: string, what: 'subject' | 'pattern'): string[] {
   if (typeof subject !== 'string' || subject.length === 0) throw new TypeError(`${what} must be a non-empty string like 'evt.ping'`)
   const tokens = subject.split('.')
   tokens.forEach((t, i) => {
