@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net'
 import { ConnectionClosedError, ProtocolError, TimeoutError } from '../errors.js'
+import { keepLoopHot } from './hot.js'
 
 /** Default cap on one frame's payload (64 MiB); larger frames close the connection with ProtocolError. */
 export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024
@@ -175,6 +176,8 @@ export class FrameConnection {
   /** Send one frame. Small frames go out in a single write so Nagle cannot split them (§1.2). */
   send(payload: Uint8Array): void {
     if (this.isClosed) throw new ConnectionClosedError(`connection to ${this.peer} is closed`)
+    // The answer (or the peer's next request) is likely microseconds away: catch it without an epoll sleep.
+    keepLoopHot()
     const n = payload.length
     if (n <= SINGLE_WRITE_MAX) {
       const buf = Buffer.allocUnsafe(4 + n)
