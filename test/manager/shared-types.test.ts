@@ -1,6 +1,6 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { Manager, BaseManager, SharedRLock, SharedLock, SharedSemaphore, SharedBarrier, typed } from '../../src/manager/index.ts'
+import { Manager, BaseManager, SharedRLock, SharedLock, SharedSemaphore, SharedBarrier, typed, proxyInfo } from '../../src/manager/index.ts'
 import { BrokenBarrierError, SyncStateError, TaskDoneError, TimeoutError, Full, Empty } from '../../src/errors.ts'
 import { connectToManager } from './helpers.ts'
 
@@ -175,4 +175,15 @@ test('a client that disconnects while holding a Lock or Semaphore units gives th
   } finally {
     await server.shutdown()
   }
+})
+
+test('clients can call only the public API of built-in types, never their internal helpers', async () => {
+  const q = await (await setup()).JoinableQueue<number>()
+  const exposed = proxyInfo(q)!.exposed
+  for (const name of ['put', 'get', 'getMany', 'taskDone', 'join', 'qsize']) assert.ok(exposed.includes(name), `${name} is exposed`)
+  for (const name of ['take', 'shift', 'wakeGetters', 'wakePutters', 'checkOpen', 'push', '_push', '_onPut', 'onPut']) {
+    assert.ok(!exposed.includes(name), `${name} is not exposed`)
+  }
+  const lock = await (await setup()).Lock()
+  assert.deepEqual([...proxyInfo(lock)!.exposed].sort(), ['acquire', 'locked', 'release'])
 })

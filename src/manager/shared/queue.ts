@@ -38,10 +38,10 @@ export class Queue<T = unknown> {
 
   /** Add an item; waits for room in a bounded queue (Full on timeout or with `block: false`). */
   put(item: T, opts?: BlockOptions): void | Promise<void> {
-    this.checkOpen()
-    if (!this.full()) { this.push(item); this.wakeGetters(); return }
+    this.#checkOpen()
+    if (!this.full()) { this._push(item); this.#wakeGetters(); return }
     if (opts?.block === false) throw new Full('queue is full')
-    return park(this.putters, opts, () => { this.checkOpen(); this.push(item); this.wakeGetters() }, () => new Full(`put timed out after ${opts?.timeout} ms: queue is full`))
+    return park(this.putters, opts, () => { this.#checkOpen(); this._push(item); this.#wakeGetters() }, () => new Full(`put timed out after ${opts?.timeout} ms: queue is full`))
   }
 
   /** `put` without waiting. */
@@ -49,21 +49,21 @@ export class Queue<T = unknown> {
 
   /** Add many items in order; waits for room as needed. One request for a whole batch. */
   putMany(items: T[], opts?: BlockOptions): void | Promise<void> {
-    this.checkOpen()
-    if (this.maxsize === 0) { for (const it of items) this.push(it); this.wakeGetters(); return }
+    this.#checkOpen()
+    if (this.maxsize === 0) { for (const it of items) this._push(it); this.#wakeGetters(); return }
     let i = 0
-    while (i < items.length && !this.full()) this.push(items[i++]!)
-    this.wakeGetters()
+    while (i < items.length && !this.full()) this._push(items[i++]!)
+    this.#wakeGetters()
     if (i === items.length) return
     return (async () => { for (; i < items.length; i++) await this.put(items[i]!, opts) })()
   }
 
   /** Remove and return the oldest item; waits for one (Empty on timeout or with `block: false`; ClosedError once closed and drained). */
   get(opts?: BlockOptions): T | Promise<T> {
-    if (!this.empty()) { const v = this.shift(); this.wakePutters(); return v }
+    if (!this.empty()) { const v = this.#shift(); this.#wakePutters(); return v }
     if (this.isClosed) throw new ClosedError('queue is closed and drained')
     if (opts?.block === false) throw new Empty('queue is empty')
-    return park(this.getters, opts, () => { const v = this.shift(); this.wakePutters(); return v }, () => new Empty(`get timed out after ${opts?.timeout} ms: queue is empty`))
+    return park(this.getters, opts, () => { const v = this.#shift(); this.#wakePutters(); return v }, () => new Empty(`get timed out after ${opts?.timeout} ms: queue is empty`))
   }
 
   /** `get` without waiting. */
@@ -71,10 +71,10 @@ export class Queue<T = unknown> {
 
   /** Remove up to `max` items at once, waiting (like `get`) only while none is there. */
   getMany(max: number, opts?: BlockOptions): T[] | Promise<T[]> {
-    if (!this.empty()) return this.take(max)
+    if (!this.empty()) return this.#take(max)
     if (this.isClosed) throw new ClosedError('queue is closed and drained')
     if (opts?.block === false) throw new Empty('queue is empty')
-    return park(this.getters, opts, () => this.take(max), () => new Empty(`getMany timed out after ${opts?.timeout} ms: queue is empty`))
+    return park(this.getters, opts, () => this.#take(max), () => new Empty(`getMany timed out after ${opts?.timeout} ms: queue is empty`))
   }
 
   /** Put items back at the front (a consumer that prefetched and stopped early returns what it did not use). */
@@ -82,7 +82,7 @@ export class Queue<T = unknown> {
     if (!items.length) return
     this.items = [...items, ...this.items.slice(this.head)]
     this.head = 0
-    this.wakeGetters()
+    this.#wakeGetters()
   }
 
   /** Refuse further puts; gets drain what is left and then fail with ClosedError, which ends `for await` loops. */
@@ -92,35 +92,35 @@ export class Queue<T = unknown> {
     if (this.empty()) for (const g of this.getters.splice(0)) g.fail(new ClosedError('queue is closed and drained'))
   }
 
-  protected push(item: T): void {
+  protected _push(item: T): void {
     this.items.push(item)
     this.putCount++
-    this.onPut(1)
+    this._onPut(1)
   }
 
   /** Hook for JoinableQueue: counts unfinished tasks. */
-  protected onPut(_n: number): void {}
+  protected _onPut(_n: number): void {}
 
-  private take(max: number): T[] {
+  #take(max: number): T[] {
     const n = Math.min(Math.max(1, max | 0), this.qsize())
     const out = this.items.slice(this.head, this.head + n)
     this.head += n
     this.gotCount += n
-    this.compact()
-    this.wakePutters()
+    this.#compact()
+    this.#wakePutters()
     return out
   }
 
-  private shift(): T {
+  #shift(): T {
     const v = this.items[this.head]!
     this.items[this.head++] = undefined as T
     this.gotCount++
-    this.compact()
+    this.#compact()
     return v
   }
 
   // A head index instead of Array#shift keeps gets O(1); the array is trimmed once the dead prefix dominates.
-  private compact(): void {
+  #compact(): void {
     if (this.head === this.items.length) { this.items = []; this.head = 0 }
     else if (this.head > 4096 && this.head * 2 > this.items.length) { this.items = this.items.slice(this.head); this.head = 0 }
   }
@@ -129,7 +129,7 @@ export class Queue<T = unknown> {
 
   // Parked getters are woken a microtask later, after the rest of the request batch that
   // carried this put has been applied: a parked getMany then takes the whole batch, not one item.
-  private wakeGetters(): void {
+  #wakeGetters(): void {
     if (!this.getters.length || this.wakeQueued) return
     this.wakeQueued = true
     queueMicrotask(() => {
@@ -139,11 +139,11 @@ export class Queue<T = unknown> {
     })
   }
 
-  private wakePutters(): void {
+  #wakePutters(): void {
     while (this.putters.length && !this.full()) this.putters[0]!.wake()
   }
 
-  private checkOpen(): void {
+  #checkOpen(): void {
     if (this.isClosed) throw new ClosedError('queue is closed')
   }
 }
@@ -153,7 +153,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
   private unfinished = 0
   private joiners: Parked[] = []
 
-  protected override onPut(n: number): void {
+  protected override _onPut(n: number): void {
     this.unfinished += n
   }
 

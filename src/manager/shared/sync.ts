@@ -196,17 +196,17 @@ export class Condition {
 
   /** Wake up to `n` waiters (default 1); the caller must hold the lock. */
   notify(n = 1): void {
-    this.checkOwner()
+    this.#checkOwner()
     for (let i = 0; i < n && this.waiters.length; i++) this.waiters[0]!.wake()
   }
 
   /** Wake every waiter; the caller must hold the lock. */
   notifyAll(): void {
-    this.checkOwner()
+    this.#checkOwner()
     while (this.waiters.length) this.waiters[0]!.wake()
   }
 
-  private checkOwner(): void {
+  #checkOwner(): void {
     if (!this.lock.locked()) throw new SyncStateError('notify() on a Condition whose lock is not held')
   }
 
