@@ -7,6 +7,7 @@ import { localAddress } from './router.js'
 import { LocalRef, type ActorRef } from './ref.js'
 import { addDeadline, cancelDeadline, type Timed } from './timers.js'
 import { watch } from './watch.js'
+import { ExitSignal } from './exit.js'
 
 const enum State { Starting, Running, Suspended, Stopping, Stopped }
 
@@ -62,8 +63,7 @@ export class LocalCell implements Entity, Runnable, ActorContext {
   private readonly idle: Timed
   private readonly timers = new Set<Timed>()
   private readonly watching = new Map<ActorRef<any, any>, Cancel>()
-  private readonly exitFns = new Set<(reason: StopReason) => void>()
-  private joinWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = []
+  private readonly exit = new ExitSignal()
   private readonly alias: Address | undefined
 
   constructor(private readonly cls: new (...args: any[]) => Actor<unknown>, private readonly args: readonly unknown[], opts: CellOptions = {}) {
@@ -110,7 +110,7 @@ export class LocalCell implements Entity, Runnable, ActorContext {
   /** Stop after the current message. */
   stop(reason: StopReason = 'stopped'): Promise<void> {
     if (this.state === State.Stopped) return Promise.resolve()
-    const done = new Promise<void>((resolve) => this.joinWaiters.push({ resolve, reject: () => resolve() }))
+    const done = this.exit.wait().catch(() => {})
     if (this.state !== State.Stopping) {
       this.state = State.Stopping
       this.busy = true
@@ -136,14 +136,13 @@ export class LocalCell implements Entity, Runnable, ActorContext {
 
   /** Call `fn` when this actor ends. */
   onExit(fn: (reason: StopReason) => void): () => void {
-    this.exitFns.add(fn)
-    return () => this.exitFns.delete(fn)
+    return this.exit.onExit(fn)
   }
 
   /** Resolves when ended normally, rejects with the crash error. */
   join(): Promise<void> {
     if (this.state === State.Stopped) return this.exitReason instanceof Error ? Promise.reject(this.exitReason) : Promise.resolve()
-    return new Promise((resolve, reject) => this.joinWaiters.push({ resolve, reject }))
+    return this.exit.wait()
   }
 
   /** Mailbox counters. */
@@ -395,7 +394,7 @@ export class LocalCell implements Entity, Runnable, ActorContext {
       this.supervisor.childFailed(this, error)
     } else {
       // Nobody hears a crash caused by a plain send unless something watches: say it, like Erlang's crash report.
-      if (!token && this.exitFns.size === 0 && this.joinWaiters.length === 0) warnCrash(this.name, error)
+      if (!token && !this.exit.observed) warnCrash(this.name, error)
       this.state = State.Stopping
       this.busy = true
       this.terminate(error)
@@ -428,12 +427,7 @@ export class LocalCell implements Entity, Runnable, ActorContext {
     this.waiters = []
     for (const cancel of this.watching.values()) cancel()
     this.watching.clear()
-    const waiters = this.joinWaiters
-    this.joinWaiters = []
-    for (const w of waiters) reason instanceof Error ? w.reject(reason) : w.resolve()
-    for (const fn of [...this.exitFns]) {
-      try { fn(reason) } catch { /* a watcher's failure is its own */ }
-    }
+    this.exit.fire(reason)
     this.supervisor?.childExited(this, reason)
   }
 

@@ -8,6 +8,7 @@ import type { MailboxOptions, MailboxStats, ReplyTo } from './mailbox.js'
 import { Pending } from './pending.js'
 import { LocalRef } from './ref.js'
 import { addChild, crashError, decodeReason, localAddress, removeChild, route, type EncodedReason } from './router.js'
+import { ExitSignal } from './exit.js'
 
 /** What the host runtime receives at boot. */
 export interface HostData {
@@ -66,8 +67,7 @@ export class HostedActor implements Entity {
   private module: ModuleRef | undefined
   private readonly args: { value: unknown; portables: boolean }
   private readonly inflight = new Set<Pending>()
-  private readonly exitFns = new Set<(reason: StopReason) => void>()
-  private joinWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = []
+  private readonly exit = new ExitSignal()
   private stopWaiters: (() => void)[] = []
   private killTimer: NodeJS.Timeout | undefined
   // Bounded mailbox bookkeeping (the proxy holds the window; the host returns credit).
@@ -291,14 +291,13 @@ export class HostedActor implements Entity {
 
   /** Call `fn` when the actor ends. */
   onExit(fn: (reason: StopReason) => void): () => void {
-    this.exitFns.add(fn)
-    return () => this.exitFns.delete(fn)
+    return this.exit.onExit(fn)
   }
 
   /** Resolves when ended normally, rejects with the crash error. */
   join(): Promise<void> {
     if (this.state === State.Stopped) return this.exitReason instanceof Error ? Promise.reject(this.exitReason) : Promise.resolve()
-    return new Promise((resolve, reject) => this.joinWaiters.push({ resolve, reject }))
+    return this.exit.wait()
   }
 
   /** Class, place, pid and state for supervision trees. */
@@ -323,7 +322,7 @@ export class HostedActor implements Entity {
       this.supervisor.childFailed(this, err)
       return
     }
-    if (!answered && this.exitFns.size === 0 && this.joinWaiters.length === 0) warnCrash(this.name, err)
+    if (!answered && !this.exit.observed) warnCrash(this.name, err)
     void this.stop(err)
   }
 
@@ -378,12 +377,7 @@ export class HostedActor implements Entity {
     this.waiters = []
     for (const r of this.stopWaiters) r()
     this.stopWaiters = []
-    const joins = this.joinWaiters
-    this.joinWaiters = []
-    for (const w of joins) reason instanceof Error ? w.reject(reason) : w.resolve()
-    for (const fn of [...this.exitFns]) {
-      try { fn(reason) } catch { /* a watcher's failure is its own */ }
-    }
+    this.exit.fire(reason)
     this.supervisor?.childExited(this, reason)
   }
 }

@@ -5,6 +5,7 @@ import type { ReplyTo } from './mailbox.js'
 import { localAddress } from './router.js'
 import { LocalRef, withTimeout, type ActorRef, type JoinOptions } from './ref.js'
 import { spawnEntity, type SpawnOptions } from './spawn.js'
+import { ExitSignal } from './exit.js'
 
 /** Which children a failure restarts: the failed one, all of them, or it and those started after it. */
 export type Strategy = 'one-for-one' | 'one-for-all' | 'rest-for-one'
@@ -80,8 +81,7 @@ export class Supervisor implements Entity, SupervisorHooks {
   private state = State.Running
   private restarts: number[] = []
   private readonly timers = new Set<NodeJS.Timeout>()
-  private readonly exitFns = new Set<(reason: StopReason) => void>()
-  private joinWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = []
+  private readonly exit = new ExitSignal()
   private readonly strategy: Strategy
   private readonly maxRestarts: number
   private readonly withinMs: number
@@ -243,15 +243,14 @@ export class Supervisor implements Entity, SupervisorHooks {
 
   /** Call `fn` when the supervisor ends. */
   onExit(fn: (reason: StopReason) => void): () => void {
-    this.exitFns.add(fn)
-    return () => this.exitFns.delete(fn)
+    return this.exit.onExit(fn)
   }
 
   /** Resolves when stopped; rejects with SupervisorGaveUpError when it gave up. */
   join(opts?: JoinOptions): Promise<void> {
     const p = this.state === State.Stopped
       ? (this.exitReason instanceof Error ? Promise.reject(this.exitReason) : Promise.resolve())
-      : new Promise<void>((resolve, reject) => this.joinWaiters.push({ resolve, reject }))
+      : this.exit.wait()
     return withTimeout(p, opts?.timeout, `join of supervisor '${this.name}'`)
   }
 
@@ -300,12 +299,7 @@ export class Supervisor implements Entity, SupervisorHooks {
     this.state = State.Stopped
     this.exitReason = reason
     unregister(this)
-    const joins = this.joinWaiters
-    this.joinWaiters = []
-    for (const w of joins) reason instanceof Error ? w.reject(reason) : w.resolve()
-    for (const fn of [...this.exitFns]) {
-      try { fn(reason) } catch { /* a watcher's failure is its own */ }
-    }
+    this.exit.fire(reason)
     this.supervisor?.childExited(this, reason)
   }
 
