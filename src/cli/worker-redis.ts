@@ -5,28 +5,11 @@
  */
 import { serveTasks, spawnWorker, moduleRef, type WorkerStats, type WorkerBoot } from '../backends/index.js'
 import { load } from '../process/index.js'
+import type { RunWorkerOptions } from './worker.js'
 
-/** Options of `runRedisWorker` (the `troupe worker --redis` flags). */
-export interface RedisWorkerOptions {
-  /** Redis URL, e.g. `redis://127.0.0.1:6379`. */
-  redis: string
-  /** Task queue name. */
-  tasks: string
-  /** Results queue name. */
-  results: string
-  /** Path (or file: URL) of the module exporting the task function. */
-  module: string
-  /** Name of the export to call with each task's item. */
-  export: string
-  /** Tasks run at once per process when the function is async (default 1). */
-  concurrency?: number
-  /** Worker processes (default 1: serve in this process). */
-  processes?: number
-  /** Exit once no task has arrived for this many seconds. */
-  idleExit?: number
-  /** Print progress to stderr (default: when stderr is a TTY). */
-  progress?: boolean
-}
+/** Options of `runRedisWorker`: the `troupe worker` flags that apply to a Redis queue, with `redis` required. */
+export type RedisWorkerOptions = Pick<RunWorkerOptions, 'tasks' | 'results' | 'module' | 'export' | 'concurrency' | 'processes' | 'idleExit' | 'progress'>
+  & { /** Redis URL, e.g. `redis://127.0.0.1:6379`. */ redis: string }
 
 /** Serve until SIGINT/SIGTERM or `idleExit`; resolves with the totals of every process. */
 export async function runRedisWorker(opts: RedisWorkerOptions): Promise<WorkerStats> {

@@ -1,19 +1,10 @@
-import { test, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Pipe, Queue } from '../../src/sync/index.ts'
-import { Process } from '../../src/process/index.ts'
 import { ClosedError } from '../../src/errors.ts'
 import * as w from './fixtures/workers.ts'
+import { run } from './fixtures/run.ts'
 
-const started: Process<any>[] = []
-after(async () => { await Promise.all(started.map((p) => p.kill())) })
-
-async function run<A extends unknown[]>(target: (...a: A) => unknown, args: A, kind: 'thread' | 'process' = 'thread'): Promise<Process<A>> {
-  const p = new Process({ target, args, kind })
-  started.push(p)
-  await p.start()
-  return p
-}
 
 test('a duplex pipe carries values both ways in one place', async () => {
   const [a, b] = Pipe<string>()
