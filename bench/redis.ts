@@ -4,6 +4,8 @@
  * worker, BullMQ, and hand-written Redis Streams code (pipelined XADD,
  * XREADGROUP COUNT, pipelined result XADD + XACK). Each contender runs its
  * consumer in this process; keys carry a per-run prefix and are deleted after.
+ * A last troupe run under MONITOR counts Redis commands per task: those the
+ * client sent (round trips and pipelined calls) and those Lua scripts ran.
  */
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
@@ -19,7 +21,7 @@ const admin = new Redis(URL)
 
 function identity(n: number): number { return n }
 
-async function troupe(round: number): Promise<number> {
+async function troupe(round: number | string): Promise<number> {
   const prefix = `${run}-t${round}`
   const tasks = new RedisQueue<number>('jobs', { redis: URL, prefix })
   await tasks.ready()
@@ -90,6 +92,25 @@ async function rawStreams(round: number): Promise<number> {
   return N / secs
 }
 
+/** One troupe run under MONITOR: commands per task naming this run's keys, sent by the client and run by Lua. */
+async function commandsPerTask(): Promise<{ client: number; lua: number; top: string }> {
+  const tag = `${run}-tcmds`
+  const counts = { client: new Map<string, number>(), lua: new Map<string, number>() }
+  const monitor = await new Redis(URL).monitor()
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (!args.some((a) => a.includes(tag))) return
+    const into = source === 'lua' ? counts.lua : counts.client
+    const name = String(args[0]).toLowerCase()
+    into.set(name, (into.get(name) ?? 0) + 1)
+  })
+  await troupe('cmds')
+  await new Promise((r) => setTimeout(r, 200))
+  monitor.disconnect()
+  const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0) / N
+  const top = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, v]) => `${k} ${(v / N).toFixed(3)}`).join(', ')
+  return { client: sum(counts.client), lua: sum(counts.lua), top: `client: ${top(counts.client)}; lua: ${top(counts.lua)}` }
+}
+
 async function cleanup(): Promise<void> {
   let cursor = '0'
   do {
@@ -104,11 +125,13 @@ const contenders: Record<string, (round: number) => Promise<number>> = { troupe,
 const only = process.env.ONLY?.split(',')
 const samples: Record<string, number[]> = {}
 for (const name of Object.keys(contenders)) if (!only || only.includes(name)) samples[name] = []
+let commands: Awaited<ReturnType<typeof commandsPerTask>> | undefined
 try {
   for (let round = 0; round < ROUNDS; round++) {
     // Interleaved rounds, so a neighbour's burst on the shared CPU hits every contender alike.
     for (const name of Object.keys(samples)) samples[name]!.push(await contenders[name]!(round))
   }
+  if (samples.troupe) commands = await commandsPerTask()
 } finally {
   await cleanup()
   admin.disconnect()
@@ -117,5 +140,7 @@ const cases: Cases = { jobs: Object.fromEntries(Object.entries(samples).map(([k,
 report('redis', cases, [
   `${N} tasks per run, median of ${ROUNDS} interleaved rounds; samples (ops/s): ` +
   Object.entries(samples).map(([k, v]) => `${k} ${v.map((x) => Math.round(x)).join('/')}`).join(', '),
+  ...commands ? [`troupe, Redis commands per task (one more run, under MONITOR): ${commands.client.toFixed(4)} sent by the client, ` +
+    `${commands.lua.toFixed(3)} run by Lua (${commands.top})`] : [],
 ])
 process.exit(0)

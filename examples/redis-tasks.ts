@@ -7,10 +7,8 @@
  *
  * Run: node --import tsx examples/redis-tasks.ts   (Redis at $TROUPE_REDIS or 127.0.0.1:6379)
  */
-// (Published code imports these from 'troupe'.)
-import { RedisPool } from '../src/pool/index.ts'
-import { RedisQueue } from '../src/backends/index.ts'
-import { isMainModule } from '../src/process/index.ts'
+import { RedisPool, RedisQueue } from 'troupe/redis'
+import { isMainModule } from 'troupe'
 
 /** The task: exported, so workers can import it by module and name. */
 export function square(n: number): number {

@@ -1,18 +1,24 @@
 /**
- * troupe's public face. Each layer has its own index; nothing else is public.
+ * `troupe`: the core. Processes, pools, queues and sync primitives, managers,
+ * actors, the pickle codec and dashboard reporting. It never loads a Redis
+ * client: the Redis places are `troupe/redis` (src/redis.ts); server
+ * internals and test probes are `troupe/internal` (src/internal.ts). Each
+ * name here is a deliberate part of the public API.
  */
 export * from './errors.js'
-export { toWireError, fromWireError, type WireError } from './codec/index.js'
 export { isMainModule, currentPlace, type Kind, type ModuleRef, type PlaceInfo } from './process/index.js'
 export { Process, currentProcess, activeChildren, type ProcessOptions } from './process/index.js'
-export { Pool, AsyncResult, type PoolOptions, type ApplyOptions, type MapOptions, type IMapOptions, type PoolStats, type WorkerStats, type PoolFunction, type ResultOf, type WaitOptions, type Percentiles } from './pool/index.js'
+export {
+  Pool, AsyncResult, type PoolOptions, type ApplyOptions, type MapOptions, type IMapOptions, type PoolStats, type WorkerStats, type PoolFunction,
+  type ResultOf, type WaitOptions, type Percentiles,
+} from './pool/index.js'
 export * from './sync/index.js'
 export {
   encodePickle, decodePickle, decodePickleWithProtocol, tuple, Tuple, isTuple, float, PyFloat, FrozenSet, ByteArray,
   PyGlobal, PyObject, pyException, type PickleEncodeOptions, type PickleDecodeOptions,
 } from './codec/index.js'
 export {
-  Actor, spawn, supervise, Supervisor, publish, subscribe, unsubscribe, watch, isTerminated, Worker, Result, pendingAsks,
+  Actor, spawn, supervise, Supervisor, publish, subscribe, unsubscribe, watch, isTerminated, Worker, Result,
   type ActorRef, type ActorClass, type ActorHooks, type AskOptions, type JoinOptions, type SpawnOptions, type Placement, type MailboxOptions,
   type MailboxStats, type Overflow, type StopReason, type Terminated, type ReplyHandle, type ChildSpec, type SupervisorOptions, type Strategy,
   type RestartType, type WorkerOptions,
@@ -22,16 +28,10 @@ export {
   enableReports, WorkerActivity, startReporting, reportPool, reportActors,
   type Reporting, type ReportingOptions, type ReportTarget, type ActorTreeNode,
 } from './cli/dashboard/reporting/index.js'
-// Redis: durable queues, a pool served by workers on any machine, actors with durable mailboxes.
-export {
-  RedisQueue, RedisJoinableQueue, serveTasks, type RedisQueueOptions, type RedisTask, type DeadLetter, type TaskWorkerOptions, type RedisTarget,
-} from './backends/index.js'
-export { RedisPool, type RedisPoolOptions, type RedisApplyOptions, type RedisPoolStats } from './pool/index.js'
-export { RedisActorSystem, RedisActorRef, type RedisActorSystemOptions, type RedisSpawnOptions } from './actor/index.js'
 // Managers: shared objects served over TCP / Unix sockets with an authkey, typed pipelined proxies.
 export {
-  BaseManager, Manager, connect as connectManager, typed, proxyInfo, isProxy, releaseProxy, registerDialect, ManagerServer, ObjectRegistry,
-  callContext, defaultAuthkey, AUTHKEY_ENV, SharedQueue, SharedJoinableQueue, SharedLock, SharedRLock, SharedSemaphore,
-  SharedBoundedSemaphore, SharedEvent, SharedCondition, SharedBarrier, SharedDict, SharedList, SharedNamespace, SharedValue, SharedArray,
-  type ManagerOptions, type RegisterOptions, type Proxied, type ProxyHandle, type BlockOptions, type ManagerChannel, type DialectSession,
+  BaseManager, Manager, connect as connectManager, typed, proxyInfo, isProxy, releaseProxy, defaultAuthkey, AUTHKEY_ENV,
+  SharedQueue, SharedJoinableQueue, SharedLock, SharedRLock, SharedSemaphore, SharedBoundedSemaphore, SharedEvent, SharedCondition,
+  SharedBarrier, SharedDict, SharedList, SharedNamespace, SharedValue, SharedArray,
+  type ManagerOptions, type RegisterOptions, type Proxied, type ProxyHandle, type BlockOptions,
 } from './manager/index.js'

@@ -600,4 +600,4 @@ registerPortable('troupe.redis.actor', (d: { name: string; redis: RedisAddress; 
   let sys = systems.get(addressKey(d.redis, d.prefix))
   if (!sys) sys = new RedisActorSystem({ redis: d.redis, prefix: d.prefix, host: false })
   return sys.ref(d.name)
-})
+}, import.meta.url)

@@ -12,9 +12,10 @@ import { BaseManager, proxyInfo, AUTHKEY_ENV } from '../manager/index.js'
 import { ClosedError, Empty, TimeoutError } from '../errors.js'
 import { hostname } from 'node:os'
 import { WorkerActivity, startReporting } from './dashboard/reporting/index.js'
+import type { RedisWorkerOptions } from '../backends/index.js'
 
-/** Options of `runWorker` (the `troupe worker` flags). */
-export interface RunWorkerOptions {
+/** Options of `runWorker` (the `troupe worker` flags); the Redis-only knobs are documented on RedisWorkerOptions. */
+export interface RunWorkerOptions extends Pick<RedisWorkerOptions, 'prefix' | 'leaseMs' | 'maxRetries' | 'retries' | 'prefetch'> {
   /** Manager address `HOST:PORT` or a Unix socket path. */
   connect?: string
   /** The authkey (default: `$TROUPE_AUTHKEY`). */
@@ -35,7 +36,7 @@ export interface RunWorkerOptions {
   idleExit?: number
   /** Wire dialect: 'troupe' (default) or 'python' (a CPython manager). */
   dialect?: 'troupe' | 'python'
-  /** Delegate to the Redis worker (src/cli/worker-redis.ts). */
+  /** Take tasks from this Redis instead of a manager (`runRedisWorker`). */
   redis?: string
   /** Show a progress bar (default: when stderr is a TTY). */
   progress?: boolean
@@ -72,7 +73,7 @@ async function loadTask(path: string, name: string): Promise<(task: unknown) => 
  * limited by network latency.
  */
 export async function runWorker(opts: RunWorkerOptions): Promise<WorkerSummary> {
-  if (opts.redis) return runRedis(opts)
+  if (opts.redis) return runRedis({ ...opts, redis: opts.redis })
   const processes = Math.max(1, opts.processes ?? 1)
   if (processes > 1) return runProcesses(opts, processes)
   const authkey = opts.authkey ?? process.env[AUTHKEY_ENV]
@@ -218,20 +219,24 @@ async function runProcesses(opts: RunWorkerOptions, n: number): Promise<WorkerSu
   return { done, failed: 0, seconds }
 }
 
-async function runRedis(opts: RunWorkerOptions): Promise<WorkerSummary> {
-  const spec = './worker-redis.js'
-  let mod: { runRedisWorker?: (o: object) => Promise<{ done?: number; failed?: number }> }
-  try {
-    mod = await import(spec)
-  } catch (err) {
-    throw new InvalidArgumentError(`--redis: the Redis worker is not available in this build (${(err as Error).message})`)
-  }
+async function runRedis(opts: RunWorkerOptions & { redis: string }): Promise<WorkerSummary> {
+  // Loaded here, so a manager worker never loads the Redis client.
+  const { runRedisWorker } = await import('../backends/index.js')
   const t0 = performance.now()
-  const stats = await mod.runRedisWorker!({
+  const stats = await runRedisWorker({
     redis: opts.redis, tasks: opts.tasks, results: opts.results, module: opts.module, export: opts.export,
     concurrency: opts.concurrency, processes: opts.processes, idleExit: opts.idleExit, progress: opts.progress,
+    prefix: opts.prefix, leaseMs: opts.leaseMs, maxRetries: opts.maxRetries, retries: opts.retries, prefetch: opts.prefetch,
   })
-  return { done: stats.done ?? 0, failed: stats.failed ?? 0, seconds: (performance.now() - t0) / 1000 }
+  return { done: stats.done, failed: stats.failed, seconds: (performance.now() - t0) / 1000 }
+}
+
+function nonNegativeInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v)
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be an integer >= 0`)
+    return n
+  }
 }
 
 function positiveInt(name: string) {
@@ -264,9 +269,18 @@ export function register(cli: Command): void {
       return v
     }, 'troupe')
     .option('--redis <url>', 'take tasks from Redis instead of a manager')
+    .option('--prefix <prefix>', 'with --redis: key prefix (default troupe)')
+    .option('--lease-ms <ms>', 'with --redis: lease of a running task; a killed worker\'s tasks run elsewhere after about 1.5 x this (default 30000)', positiveInt('--lease-ms'))
+    .option('--max-retries <n>', 'with --redis: redeliveries after a worker died holding a task, then dead-lettered (default 3)', nonNegativeInt('--max-retries'))
+    .option('--retries <n>', 'with --redis: runs again after the function throws (default 0)', nonNegativeInt('--retries'))
+    .option('--prefetch <n>', 'with --redis: tasks fetched per round trip (default max(64, 2 x concurrency))', positiveInt('--prefetch'))
     .option('--no-progress', 'no progress bar even on a terminal')
     .action(async (o: RunWorkerOptions) => {
       if (!o.redis && !o.connect) throw new InvalidArgumentError('give --connect HOST:PORT (or --redis URL)')
+      if (!o.redis) {
+        const stray = (['prefix', 'leaseMs', 'maxRetries', 'retries', 'prefetch'] as const).filter((k) => o[k] !== undefined)
+        if (stray.length) throw new InvalidArgumentError(`${stray.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} only apply with --redis`)
+      }
       // Commander sets `progress: true` unless --no-progress is given; only the explicit opt-out is meaningful.
       await runWorker({ ...o, progress: o.progress === false ? false : undefined })
       process.exit(process.exitCode ?? 0)

@@ -19,10 +19,23 @@ export const PORTABLE_TAG = '\u0000troupe:portable'
 
 type Reviver = (data: any) => unknown
 const revivers = new Map<string, Reviver>()
+const optionalModules = new Set<string>()
 
-/** Register how to rebuild a portable of `type` when it arrives in this place. */
-export function registerPortable(type: string, revive: Reviver): void {
+/**
+ * Register how to rebuild a portable of `type` when it arrives in this place.
+ * `module` (the registering module's URL) marks a reviver of an optional part
+ * (troupe/redis): the threads and processes this place starts import it
+ * before anything else, so what this place can send they can revive, while
+ * places that never load that part stay without it.
+ */
+export function registerPortable(type: string, revive: Reviver, module?: string): void {
   revivers.set(type, revive)
+  if (module) optionalModules.add(module)
+}
+
+/** URLs of the optional modules whose revivers this place registered (see `registerPortable`). */
+export function reviverModules(): string[] {
+  return [...optionalModules]
 }
 
 /** What marshal produced: the value and whether it holds any portable, so the receiver can skip a walk. */

@@ -4,6 +4,7 @@ import { constants as osConstants } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { ModuleRef } from './locate.js'
 import { attachChild, isRouterFrame } from './router.js'
+import { reviverModules } from '../codec/index.js'
 
 /** Where a Process, pool worker or actor runs. */
 export type Kind = 'thread' | 'process'
@@ -147,7 +148,7 @@ export class Endpoint {
     this.name = opts.name ?? `${opts.kind}`
     // Every link also carries the router's frames, so references work between all places (see router.ts).
     const route = attachChild((frame) => this.send(frame))
-    const boot = { runtime: opts.runtime, data: opts.data, name: this.name, kind: opts.kind, parentPid: process.pid, address: route.address }
+    const boot = { runtime: opts.runtime, data: opts.data, name: this.name, kind: opts.kind, parentPid: process.pid, address: route.address, revivers: reviverModules() }
     this.exited = new Promise((r) => { this.resolveExit = r })
     void this.exited.then(() => route.detach())
     if (opts.kind === 'thread') {

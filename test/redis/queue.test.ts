@@ -5,7 +5,9 @@ import { RedisQueue, RedisJoinableQueue, Connection } from '../../src/backends/i
 import { Empty, Full, AbortError, TaskDoneError, UnsendableValueError, ConnectionClosedError, TimeoutError, ClosedError } from '../../src/errors.ts'
 import { marshal, unmarshal } from '../../src/codec/index.ts'
 import { recordResults } from '../../src/backends/redis/worker.ts'
+import { Pool } from '../../src/pool/index.ts'
 import { REDIS_URL, requireRedis, unique, cleanup } from './helpers.ts'
+import { putInto } from './fixtures/core-task.ts'
 
 const names: string[] = []
 const opened: RedisQueue<any>[] = []
@@ -200,6 +202,18 @@ test('a queue handle survives marshalling to another place and still works there
   assert.ok(revived instanceof RedisQueue)
   await revived.put('from afar')
   assert.equal(await q.get({ timeout: 2000 }), 'from afar')
+})
+
+test('a queue handle given to a pool task works in a worker thread whose task module never imports troupe/redis', async () => {
+  const q = queue<string>('to-thread')
+  const pool = new Pool({ workers: 1 })
+  try {
+    assert.equal(await pool.apply(putInto, [q, 'from a thread']), 'put')
+  } finally {
+    pool.close()
+    await pool.join()
+  }
+  assert.equal(await q.get({ timeout: 5000 }), 'from a thread')
 })
 
 test('an unreachable Redis fails at once with ConnectionClosedError naming the address', async () => {

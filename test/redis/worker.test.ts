@@ -87,7 +87,7 @@ test('4 worker processes x 50,000 tasks: none lost, none duplicated', async () =
 })
 
 test('troupe worker --redis: runRedisWorker serves a queue with a module export and exits when idle', async () => {
-  const { runRedisWorker } = await import('../../src/cli/worker-redis.ts')
+  const { runRedisWorker } = await import('../../src/redis.ts')
   const tasks = unique('cli-tasks'), results = unique('cli-results')
   names.push(tasks, results)
   const q = new RedisQueue<number>(tasks, { redis: REDIS_URL }); opened.push(q)
@@ -101,7 +101,7 @@ test('troupe worker --redis: runRedisWorker serves a queue with a module export 
 })
 
 test('a task that throws has its error as its result, with class, message, properties and remote stack', async () => {
-  const { runRedisWorker } = await import('../../src/cli/worker-redis.ts')
+  const { runRedisWorker } = await import('../../src/redis.ts')
   const tasks = unique('err-tasks'), results = unique('err-results')
   names.push(tasks, results)
   const q = new RedisQueue<number>(tasks, { redis: REDIS_URL }); opened.push(q)

@@ -6,4 +6,7 @@ export { RedisQueue, RedisJoinableQueue, type RedisQueueOptions, type GetOptions
 export { Connection, type RedisTarget, type RedisAddress } from './connect.js'
 export { queueKeys, allKeys, type QueueKeys } from './keys.js'
 export { codecFor, type CodecName, type ValueCodec } from './codec.js'
-export { serveTasks, spawnWorker, moduleRef, redisWorkerRuntime, type TaskWorkerOptions, type WorkerStats, type WorkerBoot } from './worker.js'
+export {
+  serveTasks, runRedisWorker, spawnWorker, moduleRef, redisWorkerRuntime,
+  type TaskWorkerOptions, type TaskWorkerStats, type RedisWorkerOptions, type WorkerBoot,
+} from './worker.js'

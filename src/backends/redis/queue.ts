@@ -493,7 +493,8 @@ export class RedisJoinableQueue<T = unknown> extends RedisQueue<T> {
 }
 
 registerPortable('troupe.redis.queue', (data: { name: string; redis: RedisAddress; joinable: boolean; options: RedisQueueOptions }) =>
-  data.joinable ? new RedisJoinableQueue(data.name, { ...data.options, redis: data.redis }) : new RedisQueue(data.name, { ...data.options, redis: data.redis }))
+  data.joinable ? new RedisJoinableQueue(data.name, { ...data.options, redis: data.redis }) : new RedisQueue(data.name, { ...data.options, redis: data.redis }),
+import.meta.url)
 
 function stripUndefined<O extends object>(o: O): Partial<O> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<O>

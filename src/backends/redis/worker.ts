@@ -46,11 +46,11 @@ export interface TaskWorkerOptions {
   /** Called once connected, before the first task. */
   onServing?: () => void
   /** Called after each flush with the running totals. */
-  onProgress?: (stats: WorkerStats) => void
+  onProgress?: (stats: TaskWorkerStats) => void
 }
 
 /** What a worker did. */
-export interface WorkerStats {
+export interface TaskWorkerStats {
   done: number
   failed: number
   retried: number
@@ -76,7 +76,7 @@ function refOf(fn: string): ModuleRef {
 }
 
 /** Serve tasks until aborted or idle; resolves with what was done. */
-export async function serveTasks(opts: TaskWorkerOptions): Promise<WorkerStats> {
+export async function serveTasks(opts: TaskWorkerOptions): Promise<TaskWorkerStats> {
   const prefix = opts.prefix ?? 'troupe'
   const codec = codecFor(opts.codec)
   const concurrency = Math.max(1, opts.concurrency ?? 1)
@@ -84,7 +84,7 @@ export async function serveTasks(opts: TaskWorkerOptions): Promise<WorkerStats> 
   const retries = opts.retries ?? 0
   const origin = `redis worker ${placeLabel()}`
   const conn = new Connection(opts.redis ?? defaultRedis())
-  const stats: WorkerStats = { done: 0, failed: 0, retried: 0 }
+  const stats: TaskWorkerStats = { done: 0, failed: 0, retried: 0 }
   const fns = new Map<string, Promise<(...a: unknown[]) => unknown>>()
   // Results waiting to be recorded, per results queue, and the tasks to acknowledge after them.
   let pendingResults = new Map<string, { dest: string; error: boolean; mustExist: boolean; pairs: (string | Buffer)[] }>()
@@ -302,4 +302,98 @@ export function moduleRef(path: string, name: string): ModuleRef {
 /** Start one worker child process serving `boot`. */
 export function spawnWorker(boot: WorkerBoot, name: string, stdio: 'inherit' | 'pipe' = 'inherit'): Endpoint {
   return new Endpoint({ kind: 'process', runtime: { url: import.meta.url, name: 'redisWorkerRuntime' }, data: boot, name, stdio })
+}
+
+/** Options of `runRedisWorker`: what `troupe worker --redis URL ...` takes, flag for flag. */
+export interface RedisWorkerOptions {
+  /** Redis URL, e.g. `redis://127.0.0.1:6379`. */
+  redis: string
+  /** Name of the task queue. */
+  tasks: string
+  /** Results queue for plain items (pool tasks name their own). */
+  results?: string
+  /** Path of the module that exports the task function. */
+  module: string
+  /** Name of the export. */
+  export: string
+  /** Tasks in flight at once in each process when the function is async (default 1). */
+  concurrency?: number
+  /** Worker processes to run (default 1: this one). */
+  processes?: number
+  /** Exit once no task has arrived for this many seconds. */
+  idleExit?: number
+  /** Show a progress line (default: when stderr is a TTY). */
+  progress?: boolean
+  /** Key prefix (default `troupe`). */
+  prefix?: string
+  /** Lease of a running task in ms (default 30,000): a killed worker's tasks run elsewhere after about 1.5 x leaseMs. */
+  leaseMs?: number
+  /** Redeliveries after a worker died holding a task, before it is dead-lettered (default 3). */
+  maxRetries?: number
+  /** Runs again after the function throws (default 0). */
+  retries?: number
+  /** Tasks fetched per round trip (default max(64, 2 x concurrency)). */
+  prefetch?: number
+}
+
+/** Serve until SIGINT/SIGTERM or `idleExit`, in this process or `processes` children; resolves with the totals. */
+export async function runRedisWorker(opts: RedisWorkerOptions): Promise<TaskWorkerStats> {
+  const ref = moduleRef(opts.module, opts.export)
+  const boot: WorkerBoot = {
+    redis: opts.redis, tasks: opts.tasks, results: opts.results, fn: ref, concurrency: opts.concurrency,
+    idleExit: opts.idleExit === undefined ? undefined : opts.idleExit * 1000,
+    prefix: opts.prefix, leaseMs: opts.leaseMs, maxRetries: opts.maxRetries, retries: opts.retries, prefetch: opts.prefetch,
+  }
+  const showProgress = opts.progress ?? Boolean(process.stderr.isTTY)
+  const progress = (s: TaskWorkerStats) => { if (showProgress) process.stderr.write(`\rtroupe worker: ${s.done} done, ${s.failed} failed`) }
+  const processes = Math.max(1, opts.processes ?? 1)
+  if (processes === 1) {
+    const fn = await load<(...a: unknown[]) => unknown>(ref)
+    const stop = new AbortController()
+    const onSignal = () => stop.abort()
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
+    try {
+      const stats = await serveTasks({ ...boot, fn, signal: stop.signal, onProgress: progress })
+      if (showProgress) process.stderr.write('\n')
+      return stats
+    } finally {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    }
+  }
+  const totals = new Map<number, TaskWorkerStats>()
+  let stopping = false
+  const workers = Array.from({ length: processes }, (_, i) => {
+    const w = spawnWorker(boot, `redis-worker-${i + 1}`)
+    w.onMessage((m: { t: string; stats?: TaskWorkerStats; error?: { message: string } }) => {
+      // A stop sent while this child was still booting was lost: repeat it once it listens.
+      if (m.t === 'ready' && stopping) w.send({ t: 'stop' })
+      if ((m.t === 'progress' || m.t === 'done') && m.stats) {
+        totals.set(i, m.stats)
+        progress(sumStats(totals.values()))
+      }
+      // A module that fails to load reports once and ends the child; say why here.
+      if (m.t === 'boot-error') console.error(`troupe worker ${i + 1}: ${m.error?.message}`)
+    })
+    return w
+  })
+  const stopAll = () => { stopping = true; for (const w of workers) w.send({ t: 'stop' }) }
+  process.once('SIGINT', stopAll)
+  process.once('SIGTERM', stopAll)
+  try {
+    const exits = await Promise.all(workers.map((w) => w.exited))
+    if (showProgress) process.stderr.write('\n')
+    if (exits.some((e) => e.exitCode !== 0)) process.exitCode = 1
+    return sumStats(totals.values())
+  } finally {
+    process.off('SIGINT', stopAll)
+    process.off('SIGTERM', stopAll)
+  }
+}
+
+function sumStats(all: Iterable<TaskWorkerStats>): TaskWorkerStats {
+  const s = { done: 0, failed: 0, retried: 0 }
+  for (const v of all) { s.done += v.done; s.failed += v.failed; s.retried += v.retried }
+  return s
 }
