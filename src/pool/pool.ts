@@ -3,28 +3,16 @@ import { performance } from 'node:perf_hooks'
 import type { TransferListItem } from 'node:worker_threads'
 import { locate, type Kind, type ExitInfo, type ModuleRef } from '../process/index.js'
 import { fromWireError, marshal, type WireError } from '../codec/index.js'
-import {
-  AbortError, Full, PoolClosedError, TimeoutError, TroupeError, UnsendableValueError, WorkerCrashedError,
-} from '../errors.js'
-import { AsyncResult } from './async-result.js'
+import { Full, TimeoutError, UnsendableValueError, WorkerCrashedError } from '../errors.js'
+import { PoolFront, abortError, earlyDeathsError, EARLY_DEATHS_LIMIT, type BaseApplyOptions, type Mode, type PoolCounters, type PoolFunction } from './front.js'
 import { Deque } from './deque.js'
 import { Recent, type Percentiles } from './stats.js'
 import { Task, QUEUED, SENT, RUNNING, DONE, type FnEntry } from './task.js'
 import { WorkerSlot } from './worker-slot.js'
-import { iterateChunks, toChunks } from './imap.js'
 import {
-  RUN, DEF, DONE as MSG_DONE, STARTED, INIT_FAILED, MODE_APPLY, MODE_MAP, MODE_STARMAP, MODE_MASK,
+  RUN, DEF, DONE as MSG_DONE, STARTED, INIT_FAILED, MODE_APPLY, MODE_MAP, MODE_MASK,
   FLAG_REPORT_START, FLAG_PORTABLES, FLAG_NUMBERS, FN_SHIFT,
 } from './protocol.js'
-
-/** Any function a pool can run: exported from a module, arguments and result sendable. */
-export type PoolFunction = (...args: any[]) => unknown
-/** What a task of `F` resolves to. */
-export type ResultOf<F extends PoolFunction> = Awaited<ReturnType<F>>
-/** `args` may be left out when `F` takes none. */
-type ArgsThen<F extends PoolFunction, O> = [] extends Parameters<F>
-  ? [args?: Parameters<F>, options?: O]
-  : [args: Parameters<F>, options?: O]
 
 /** Options of `new Pool()`. */
 export interface PoolOptions {
@@ -49,11 +37,10 @@ export interface PoolOptions {
 }
 
 /** Options of `applyAsync`. */
-export interface ApplyOptions<R> {
-  /** Called with the value when the task succeeds. */
-  callback?: (value: R) => void
-  /** Called with the error when it fails. */
-  errorCallback?: (error: Error) => void
+export interface ApplyOptions<R> extends BaseApplyOptions<R>, PoolTaskOptions {}
+
+/** What a Pool task takes beyond the callbacks. */
+export interface PoolTaskOptions {
   /** Removes the task if queued; stops its worker (which is replaced) if running. */
   signal?: AbortSignal
   /** Milliseconds from the moment the task starts running; then it fails with TimeoutError and its worker is replaced. */
@@ -62,24 +49,6 @@ export interface ApplyOptions<R> {
   retries?: number
   /** ArrayBuffers (or ports) inside `args` to move to a worker thread instead of copying; they become unusable here. */
   transfer?: readonly TransferListItem[]
-}
-
-/** Options of `map`, `starmap` and their async forms. */
-export interface MapOptions<R> {
-  /** Items per task (default: about a quarter of the items per worker, like Python). */
-  chunksize?: number
-  /** Called with all values when every chunk has succeeded (async forms). */
-  callback?: (values: R[]) => void
-  /** Called with the first error (async forms). */
-  errorCallback?: (error: Error) => void
-}
-
-/** Options of `imap` and `imapUnordered`. */
-export interface IMapOptions {
-  /** Items per task (default 1). */
-  chunksize?: number
-  /** Most chunks submitted and not yet consumed: the backpressure window (default 2 per worker). */
-  inflight?: number
 }
 
 /** One worker in `stats()`. */
@@ -96,18 +65,12 @@ export interface WorkerStats {
 }
 
 /** What `pool.stats()` returns. */
-export interface PoolStats {
+export interface PoolStats extends PoolCounters {
   kind: Kind
-  /** Workers alive now. */
-  workers: number
-  completed: number
-  failed: number
   /** Waiting for a worker. */
   queued: number
   /** Sent to a worker and not finished. */
   running: number
-  /** Workers that died and were replaced. */
-  crashes: number
   perWorker: WorkerStats[]
   /** Run time of recent tasks (chunks, for map), ms. */
   runTime: Percentiles
@@ -127,8 +90,6 @@ const INFLIGHT_BYTES = 4 << 20
 const SPIN_MAIN_MS = 0.04
 const SPIN_FOR_TASKS_UNDER_MS = 0.02
 const SPIN_MISS_LIMIT = 8
-// Workers that keep dying before finishing anything (a module that exits on import, say) stop the respawning.
-const EARLY_DEATHS_LIMIT = 3
 
 const now = () => performance.timeOrigin + performance.now()
 const NO_ARGS: unknown[] = []
@@ -146,7 +107,7 @@ function payloadBytes(v: unknown): number {
  * come back in batches; a worker that dies fails only the task it was running
  * (or retries it), and is replaced.
  */
-export class Pool implements AsyncDisposable {
+export class Pool extends PoolFront<PoolTaskOptions> {
   /** Number of workers the pool keeps. */
   readonly size: number
   /** Threads or child processes. */
@@ -163,8 +124,7 @@ export class Pool implements AsyncDisposable {
   private booted = false
   /** Set when the pool cannot run anything (initializer failed, workers cannot start). */
   private broken: Error | undefined
-  private closed = false
-  private terminated = false
+  protected readonly label = 'the pool'
   /** Tasks submitted and not settled. */
   private outstanding = 0
   /** Queued tasks removed by abort, still in the deque until dispatch skips them. */
@@ -187,6 +147,7 @@ export class Pool implements AsyncDisposable {
 
   /** Start a pool; workers start at once (threads by default). */
   constructor(options: PoolOptions = {}) {
+    super()
     const workers = options.workers ?? availableParallelism()
     if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be a positive integer, got ${workers}`)
     if (options.maxTasksPerChild !== undefined && !(Number.isInteger(options.maxTasksPerChild) && options.maxTasksPerChild >= 1)) {
@@ -213,93 +174,12 @@ export class Pool implements AsyncDisposable {
 
   // ---------------------------------------------------------------- submitting
 
-  /** Run `fn(...args)` in a worker and return its result when done. */
-  apply<F extends PoolFunction>(fn: F, ...rest: ArgsThen<F, ApplyOptions<ResultOf<F>>>): Promise<ResultOf<F>> {
-    try {
-      return this.applyAsync(fn, ...rest).get()
-    } catch (err) {
-      return Promise.reject(err)
-    }
+  protected chunkWorkers(): number {
+    return this.size
   }
 
-  /** Submit `fn(...args)`; the AsyncResult is also awaitable. Throws PoolClosedError after close(). */
-  applyAsync<F extends PoolFunction>(fn: F, ...rest: ArgsThen<F, ApplyOptions<ResultOf<F>>>): AsyncResult<ResultOf<F>> {
-    const args = (rest[0] ?? []) as unknown[]
-    const o = rest[1] as ApplyOptions<ResultOf<F>> | undefined
-    if (!Array.isArray(args)) throw new TypeError(`args must be an array of arguments, got ${typeof args}`)
-    return this.submit<ResultOf<F>>(fn, MODE_APPLY, args, o)
-  }
-
-  /** Apply `fn` to every item and resolve with the results in order (Python's `map`, chunked). */
-  map<F extends PoolFunction>(fn: F, iterable: Iterable<Parameters<F>[0]>, options?: MapOptions<ResultOf<F>>): Promise<ResultOf<F>[]> {
-    try { return this.mapAsync(fn, iterable, options).get() } catch (err) { return Promise.reject(err) }
-  }
-
-  /** `map`, returning an AsyncResult of the whole list at once. */
-  mapAsync<F extends PoolFunction>(fn: F, iterable: Iterable<Parameters<F>[0]>, options?: MapOptions<ResultOf<F>>): AsyncResult<ResultOf<F>[]> {
-    return this.mapChunks<ResultOf<F>>(fn, MODE_MAP, iterable, options)
-  }
-
-  /** Like `map`, but each item is an argument list: `fn(...item)`. */
-  starmap<F extends PoolFunction>(fn: F, iterable: Iterable<Parameters<F>>, options?: MapOptions<ResultOf<F>>): Promise<ResultOf<F>[]> {
-    try { return this.starmapAsync(fn, iterable, options).get() } catch (err) { return Promise.reject(err) }
-  }
-
-  /** `starmap`, returning an AsyncResult of the whole list. */
-  starmapAsync<F extends PoolFunction>(fn: F, iterable: Iterable<Parameters<F>>, options?: MapOptions<ResultOf<F>>): AsyncResult<ResultOf<F>[]> {
-    return this.mapChunks<ResultOf<F>>(fn, MODE_STARMAP, iterable, options)
-  }
-
-  /**
-   * Results in input order as they become available. The input (sync or
-   * async iterable) is read lazily: at most `inflight` chunks are out at once.
-   */
-  imap<F extends PoolFunction>(fn: F, iterable: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>, options?: IMapOptions): AsyncIterableIterator<ResultOf<F>> {
-    return this.imapWith<ResultOf<F>>(fn, iterable, options, true)
-  }
-
-  /** Like `imap`, but yields results in the order they finish. */
-  imapUnordered<F extends PoolFunction>(fn: F, iterable: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>, options?: IMapOptions): AsyncIterableIterator<ResultOf<F>> {
-    return this.imapWith<ResultOf<F>>(fn, iterable, options, false)
-  }
-
-  private imapWith<R>(fn: PoolFunction, iterable: Iterable<unknown> | AsyncIterable<unknown>, options: IMapOptions = {}, ordered: boolean): AsyncIterableIterator<R> {
-    this.checkOpen()
-    const chunksize = options.chunksize ?? 1
-    if (!(Number.isInteger(chunksize) && chunksize >= 1)) throw new RangeError(`chunksize must be a positive integer, got ${chunksize}`)
-    const window = options.inflight ?? this.size * 2
-    return iterateChunks<R>((chunk) => this.submit<R[]>(fn, MODE_MAP, [chunk], undefined), iterable, chunksize, window, ordered)
-  }
-
-  private mapChunks<R>(fn: PoolFunction, mode: number, iterable: Iterable<unknown>, options: MapOptions<R> = {}): AsyncResult<R[]> {
-    this.checkOpen()
-    const items = Array.isArray(iterable) ? iterable : [...iterable]
-    let chunksize = options.chunksize
-    if (chunksize === undefined) chunksize = Math.max(1, Math.ceil(items.length / (this.size * 4)))
-    if (!(Number.isInteger(chunksize) && chunksize >= 1)) throw new RangeError(`chunksize must be a positive integer, got ${chunksize}`)
-    const whole = new AsyncResult<R[]>(options.callback, options.errorCallback)
-    const chunks = toChunks(items, chunksize)
-    if (chunks.length === 0) { whole.fulfill([]); return whole }
-    const out = new Array<R>(items.length)
-    let left = chunks.length
-    for (let i = 0; i < chunks.length; i++) {
-      const t = this.submit<R[]>(fn, mode, [chunks[i]], undefined)
-      const offset = i * chunksize
-      // Settled through the task's internal hook: no promise per chunk.
-      t.onSettled(() => {
-        if (whole.ready()) return
-        const e = t.failure()
-        if (e) { whole.reject(e); return }
-        const part = t.value()!
-        for (let j = 0; j < part.length; j++) out[offset + j] = part[j]!
-        if (--left === 0) whole.fulfill(out)
-      })
-    }
-    return whole
-  }
-
-  private checkOpen(): void {
-    if (this.closed) throw new PoolClosedError(this.terminated ? 'the pool was terminated' : 'the pool is closed: no new tasks after close()')
+  protected defaultInflight(): number {
+    return this.size * 2
   }
 
   private fnEntry(fn: PoolFunction): FnEntry {
@@ -325,8 +205,7 @@ export class Pool implements AsyncDisposable {
     return e
   }
 
-  private submit<R>(fn: PoolFunction, mode: number, args: unknown[], o: ApplyOptions<R> | undefined): Task<R> {
-    this.checkOpen()
+  protected submit<R>(fn: PoolFunction, mode: Mode, args: unknown[], o: ApplyOptions<R> | undefined): Task<R> {
     const entry = this.fnEntry(fn)
     let code = mode
     let bytes = 0
@@ -683,7 +562,7 @@ export class Pool implements AsyncDisposable {
     const running = w.runningIndex()
     const tasks = w.inflight.drain()
     if (this.terminated) {
-      for (const t of tasks) this.finish(t, false, new PoolClosedError('the pool was terminated before this task finished'))
+      for (const t of tasks) this.finish(t, false, this.terminatedError())
       return this.afterExit()
     }
     w.bytes = 0
@@ -709,9 +588,7 @@ export class Pool implements AsyncDisposable {
       t.worker = undefined
       this.queue.unshift(t)
     }
-    if (this.earlyDeaths >= EARLY_DEATHS_LIMIT) {
-      this.breakPool(new WorkerCrashedError(`pool workers keep dying before finishing any task (last one ${how}); giving up on the queued tasks`))
-    }
+    if (this.earlyDeaths >= EARLY_DEATHS_LIMIT) this.breakPool(earlyDeathsError(WorkerCrashedError, 'pool', how))
     if (!this.closed) this.topUp()
     this.dispatch()
     this.afterExit()
@@ -745,41 +622,24 @@ export class Pool implements AsyncDisposable {
 
   // ---------------------------------------------------------------- lifecycle
 
-  /** Accept no more tasks; workers exit once everything submitted has finished. */
-  close(): void {
-    if (this.closed) return
-    this.closed = true
+  protected closing(): void {
     if (this.outstanding === 0) this.quiet()
   }
 
-  /** Stop every worker now; pending tasks fail with PoolClosedError. */
-  async terminate(): Promise<void> {
-    if (!this.terminated) {
-      this.closed = true
-      this.terminated = true
-      const err = () => new PoolClosedError('the pool was terminated before this task finished')
-      this.failQueued(() => true, err)
-      for (const w of this.workers) {
-        for (const t of w.inflight.drain()) this.finish(t, false, err())
-        w.kill()
-      }
+  protected async terminating(): Promise<void> {
+    const err = () => this.terminatedError()
+    this.failQueued(() => true, err)
+    for (const w of this.workers) {
+      for (const t of w.inflight.drain()) this.finish(t, false, err())
+      w.kill()
     }
-    await this.join()
   }
 
-  /** Wait until every worker has exited; call close() or terminate() first (as in Python). */
-  async join(): Promise<void> {
-    if (!this.closed) throw new TroupeError('join() waits for a pool to finish: call close() or terminate() first')
+  protected async joining(): Promise<void> {
     if (this.outstanding > 0 || this.workers.length > 0) {
       await new Promise<void>((resolve) => { const prev = this.drained; this.drained = () => { prev?.(); resolve() } ; this.afterExit() })
     }
     await Promise.all(this.exits)
-  }
-
-  /** `await using pool = new Pool()`: close, then wait for submitted work and the workers' exit. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.close()
-    await this.join()
   }
 
   /** Counters, per-worker utilisation, and run/wait-time percentiles. */
@@ -794,7 +654,7 @@ export class Pool implements AsyncDisposable {
       }
     })
     return {
-      kind: this.kind, workers: this.workers.length, completed: this.completed, failed: this.failed,
+      kind: this.kind, workers: this.workers.length, completed: this.completed, failed: this.failed, pending: this.outstanding,
       queued: this.queue.length - this.cancelledInQueue, running, crashes: this.crashes, perWorker,
       runTime: this.runTimes.percentiles(), waitTime: this.waitTimes.percentiles(),
     }
@@ -809,9 +669,4 @@ function packNumbers(items: unknown[]): Float64Array | undefined {
   if (!Array.isArray(items) || items.length < PACK_MIN_ITEMS) return undefined
   for (let i = 0; i < items.length; i++) if (typeof items[i] !== 'number') return undefined
   return Float64Array.from(items as number[])
-}
-
-function abortError(signal: AbortSignal): AbortError {
-  const reason = signal.reason
-  return new AbortError(`the task was aborted${reason instanceof Error ? `: ${reason.message}` : reason !== undefined ? `: ${String(reason)}` : ''}`, { cause: reason })
 }

@@ -9,23 +9,14 @@ import { availableParallelism } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import { locate, type Endpoint } from '../process/index.js'
 import { fromWireError, type WireError } from '../codec/index.js'
-import { AbortError, PoolClosedError, TimeoutError, TroupeError, WorkerCrashedError } from '../errors.js'
+import { TimeoutError, TroupeError, WorkerCrashedError } from '../errors.js'
 import {
-  Connection, queueKeys, allKeys, codecFor, spawnWorker,
-  type RedisTarget, type CodecName, type QueueKeys, type ValueCodec, type WorkerBoot,
+  Connection, queueKeys, allKeys, codecFor, spawnWorker, Consumer, putEntries, defaultRedis, idMaker,
+  type RedisTarget, type CodecName, type QueueKeys, type ValueCodec, type WorkerBoot, type Delivery,
 } from '../backends/index.js'
-import { Consumer, type Delivery } from '../backends/redis/consumer.js'
-import { putEntries } from '../backends/redis/queue.js'
-import { defaultRedis, idMaker } from '../backends/redis/ids.js'
 import { AsyncResult } from './async-result.js'
-import { iterateChunks, toChunks } from './imap.js'
-import type { PoolFunction, ResultOf, MapOptions, IMapOptions } from './pool.js'
-
-const EARLY_DEATHS_LIMIT = 3
-
-type ArgsThen<F extends PoolFunction, O> = [] extends Parameters<F>
-  ? [args?: Parameters<F>, options?: O]
-  : [args: Parameters<F>, options?: O]
+import { PoolFront, abortError, earlyDeathsError, EARLY_DEATHS_LIMIT, type BaseApplyOptions, type Mode, type PoolCounters, type PoolFunction } from './front.js'
+import { MODE_APPLY, MODE_MAP } from './protocol.js'
 
 /** Options of `new RedisPool()`. */
 export interface RedisPoolOptions {
@@ -50,26 +41,18 @@ export interface RedisPoolOptions {
 }
 
 /** Options of `applyAsync` on a RedisPool. */
-export interface RedisApplyOptions<R> {
-  callback?: (value: R) => void
-  errorCallback?: (error: Error) => void
+export interface RedisApplyOptions<R> extends BaseApplyOptions<R>, RedisTaskOptions {}
+
+/** What a RedisPool task takes beyond the callbacks. */
+export interface RedisTaskOptions {
   /** Stop waiting: the result rejects with AbortError (a worker that already took the task still runs it). */
   signal?: AbortSignal
   /** Milliseconds from submission (the pool cannot see when a remote worker starts); then TimeoutError. */
   timeout?: number
 }
 
-/** What `stats()` returns. */
-export interface RedisPoolStats {
-  completed: number
-  failed: number
-  /** Submitted and not yet answered. */
-  pending: number
-  /** Local worker processes alive. */
-  workers: number
-  /** Local worker processes that died and were replaced. */
-  crashes: number
-}
+/** What `stats()` returns: the counters every pool has (`workers` counts this pool's own worker processes). */
+export interface RedisPoolStats extends PoolCounters {}
 
 interface Pending {
   result: AsyncResult<any>
@@ -79,9 +62,13 @@ interface Pending {
 
 interface Outgoing { fn: string; chunk: boolean; id: string; payload: Buffer }
 
-/** A Pool whose tasks and results live in Redis. */
-export class RedisPool implements AsyncDisposable {
+/** A Pool whose tasks and results live in Redis: the Pool API, served by workers on any machine. */
+export class RedisPool extends PoolFront<RedisTaskOptions> {
+  /** The task queue's name. */
   readonly name: string
+  /** Worker processes this pool keeps on this machine. */
+  readonly size: number
+  protected readonly label: string
   private readonly prefix: string
   private readonly conn: Connection
   private readonly codec: ValueCodec
@@ -98,29 +85,27 @@ export class RedisPool implements AsyncDisposable {
   private readonly workers = new Set<Endpoint>()
   private readonly exits: Promise<unknown>[] = []
   private readonly boot: WorkerBoot
-  private readonly size: number
-  private closed = false
   private stopping = false
   private earlyDeaths = 0
   private broken?: Error
-  private terminated = false
   private drained?: () => void
   private counts = { completed: 0, failed: 0, crashes: 0 }
   private readerError?: Error
 
   constructor(options: RedisPoolOptions = {}) {
+    super()
     this.name = options.name ?? 'troupe-pool'
+    this.label = `the Redis pool '${this.name}'`
     const prefix = this.prefix = options.prefix ?? 'troupe'
-    const target = options.redis ?? defaultRedis()
-    this.conn = new Connection(target)
+    this.size = options.workers ?? availableParallelism()
+    if (!(Number.isInteger(this.size) && this.size >= 0)) throw new RangeError(`workers must be an integer >= 0, got ${options.workers}`)
+    this.conn = new Connection(options.redis ?? defaultRedis())
     this.codec = codecFor(options.codec)
     this.taskKeys = queueKeys(this.name, prefix)
     this.resultsName = `${this.name}.results.${randomBytes(6).toString('hex')}`
     this.results = new Consumer(this.conn, queueKeys(this.resultsName, prefix), {
       group: 'pool', consumer: 'pool', leaseMs: 60_000, maxRetries: 1_000_000, delayPollMs: 60_000,
     })
-    this.size = options.workers ?? availableParallelism()
-    if (!(Number.isInteger(this.size) && this.size >= 0)) throw new RangeError(`workers must be an integer >= 0, got ${options.workers}`)
     this.boot = {
       redis: this.conn.address, tasks: this.name, prefix, codec: options.codec, concurrency: options.concurrency,
       leaseMs: options.leaseMs, maxRetries: options.maxRetries, retries: options.retries,
@@ -148,11 +133,12 @@ export class RedisPool implements AsyncDisposable {
       this.counts.crashes++
       // Workers that die before they serve (Redis unreachable from them, a module that exits on import) are not respawned forever.
       if (!served && ++this.earlyDeaths >= EARLY_DEATHS_LIMIT) {
-        const err = new WorkerCrashedError(`Redis pool '${this.name}': ${EARLY_DEATHS_LIMIT} worker processes in a row died before serving (last: exit ${info.exitCode}${bootError ? `, ${bootError}` : ''})`)
+        const how = `${info.signal ? `was killed by ${info.signal}` : `exited with code ${info.exitCode}`}${bootError ? `: ${bootError}` : ''}`
+        const err = earlyDeathsError(WorkerCrashedError, this.label, how)
         err.exitCode = info.exitCode
         err.signal = info.signal
-        for (const id of [...this.pending.keys()]) this.settle(id, false, err)
         this.broken = err
+        for (const id of [...this.pending.keys()]) this.settle(id, false, err)
         return
       }
       // A worker that died while the pool runs is replaced; its tasks go to others when their lease expires.
@@ -160,80 +146,30 @@ export class RedisPool implements AsyncDisposable {
     }))
   }
 
-  /** Run `fn(...args)` on a worker and resolve with its result. */
-  apply<F extends PoolFunction>(fn: F, ...rest: ArgsThen<F, RedisApplyOptions<ResultOf<F>>>): Promise<ResultOf<F>> {
-    try { return this.applyAsync(fn, ...rest).get() } catch (err) { return Promise.reject(err) }
+  protected chunkWorkers(): number {
+    return this.size
   }
 
-  /** Submit `fn(...args)`; the AsyncResult is awaitable. Throws PoolClosedError after close(). */
-  applyAsync<F extends PoolFunction>(fn: F, ...rest: ArgsThen<F, RedisApplyOptions<ResultOf<F>>>): AsyncResult<ResultOf<F>> {
-    const args = (rest[0] ?? []) as unknown[]
-    if (!Array.isArray(args)) throw new TypeError(`args must be an array of arguments, got ${typeof args}`)
-    return this.submit<ResultOf<F>>(fn, args, false, rest[1] as RedisApplyOptions<ResultOf<F>> | undefined)
+  protected defaultInflight(): number {
+    return Math.max(2, this.size) * 4
   }
 
-  /** Apply `fn` to every item; results in order (chunked: one Redis task per chunk). */
-  map<F extends PoolFunction>(fn: F, iterable: Iterable<Parameters<F>[0]>, options?: MapOptions<ResultOf<F>>): Promise<ResultOf<F>[]> {
-    try { return this.mapAsync(fn, iterable, options).get() } catch (err) { return Promise.reject(err) }
-  }
-
-  /** `map`, as one AsyncResult. */
-  mapAsync<F extends PoolFunction>(fn: F, iterable: Iterable<Parameters<F>[0]>, options?: MapOptions<ResultOf<F>>): AsyncResult<ResultOf<F>[]> {
-    return this.mapChunks<ResultOf<F>>(fn, [...iterable].map((x) => [x]), options)
-  }
-
-  /** Like `map`, but each item is an argument list. */
-  starmap<F extends PoolFunction>(fn: F, iterable: Iterable<Parameters<F>>, options?: MapOptions<ResultOf<F>>): Promise<ResultOf<F>[]> {
-    try { return this.starmapAsync(fn, iterable, options).get() } catch (err) { return Promise.reject(err) }
-  }
-
-  /** `starmap`, as one AsyncResult. */
-  starmapAsync<F extends PoolFunction>(fn: F, iterable: Iterable<Parameters<F>>, options?: MapOptions<ResultOf<F>>): AsyncResult<ResultOf<F>[]> {
-    return this.mapChunks<ResultOf<F>>(fn, [...iterable] as unknown[][], options)
-  }
-
-  /** Results in input order as they come; the input is read lazily (at most `inflight` chunks out). */
-  imap<F extends PoolFunction>(fn: F, iterable: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>, options: IMapOptions = {}): AsyncIterableIterator<ResultOf<F>> {
-    return this.imapWith<ResultOf<F>>(fn, iterable, options, true)
-  }
-
-  /** Like `imap`, in the order results finish. */
-  imapUnordered<F extends PoolFunction>(fn: F, iterable: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>, options: IMapOptions = {}): AsyncIterableIterator<ResultOf<F>> {
-    return this.imapWith<ResultOf<F>>(fn, iterable, options, false)
-  }
-
-  private imapWith<R>(fn: PoolFunction, iterable: Iterable<unknown> | AsyncIterable<unknown>, options: IMapOptions, ordered: boolean): AsyncIterableIterator<R> {
-    this.checkOpen()
-    const chunksize = options.chunksize ?? 1
-    if (!(Number.isInteger(chunksize) && chunksize >= 1)) throw new RangeError(`chunksize must be a positive integer, got ${chunksize}`)
-    const window = options.inflight ?? Math.max(2, this.size) * 4
-    return iterateChunks<R>((chunk) => this.submit<R[]>(fn, chunk.map((x) => [x]), true, undefined), iterable, chunksize, window, ordered)
-  }
-
-  private mapChunks<R>(fn: PoolFunction, argLists: unknown[][], options: MapOptions<R> = {}): AsyncResult<R[]> {
-    this.checkOpen()
-    const chunksize = options.chunksize ?? Math.max(1, Math.ceil(argLists.length / (Math.max(1, this.size) * 4)))
-    if (!(Number.isInteger(chunksize) && chunksize >= 1)) throw new RangeError(`chunksize must be a positive integer, got ${chunksize}`)
-    const whole = new AsyncResult<R[]>(options.callback, options.errorCallback)
-    const chunks = toChunks(argLists, chunksize)
-    if (chunks.length === 0) { whole.fulfill([]); return whole }
-    const parts: R[][] = new Array(chunks.length)
-    let left = chunks.length
-    chunks.forEach((chunk, i) => {
-      this.submit<R[]>(fn, chunk, true, undefined).then((v) => {
-        parts[i] = v
-        if (--left === 0) whole.fulfill(parts.flat() as R[])
-      }, (err: Error) => whole.reject(err))
-    })
-    return whole
-  }
-
-  private submit<R>(fn: PoolFunction, args: unknown[], chunk: boolean, o: RedisApplyOptions<R> | undefined): AsyncResult<R> {
-    this.checkOpen()
+  protected submit<R>(fn: PoolFunction, mode: Mode, args: unknown[], o: RedisApplyOptions<R> | undefined): AsyncResult<R> {
     if (typeof fn !== 'function') throw new TypeError(`expected a function to run, got ${typeof fn}`)
     const result = new AsyncResult<R>(o?.callback, o?.errorCallback)
-    // Encoding here (not later) reports an unsendable argument to the caller right away, by path.
-    const payload = this.codec.encode(args, chunk ? 'items' : 'args')
+    if (this.broken && this.workers.size === 0) { this.counts.failed++; result.reject(this.broken); return result }
+    const chunk = mode !== MODE_APPLY
+    let payload: Buffer
+    try {
+      // One Redis task per chunk: a list of argument lists, answered by a list of results.
+      const lists = !chunk ? args : mode === MODE_MAP ? (args[0] as unknown[]).map((x) => [x]) : args[0] as unknown[][]
+      // Encoding here (not later) reports an unsendable argument right away, by path.
+      payload = this.codec.encode(lists, chunk ? 'items' : 'args')
+    } catch (err) {
+      this.counts.failed++
+      result.reject(err as Error)
+      return result
+    }
     const id = this.newId()
     const p: Pending = { result }
     this.pending.set(id, p)
@@ -256,7 +192,6 @@ export class RedisPool implements AsyncDisposable {
     this.startReader()
     return result
   }
-
   /** Send what was submitted this tick: one Lua call per thousand tasks of the same function. */
   private async flush(): Promise<void> {
     this.flushing = undefined
@@ -334,30 +269,14 @@ export class RedisPool implements AsyncDisposable {
     if (this.pending.size === 0) this.drained?.()
   }
 
-  private checkOpen(): void {
-    if (this.broken && this.workers.size === 0) throw this.broken
-    if (this.closed) throw new PoolClosedError(this.terminated ? 'the Redis pool was terminated' : 'the Redis pool is closed: no new tasks after close()')
+  protected closing(): void {}
+
+  protected async terminating(): Promise<void> {
+    for (const id of [...this.pending.keys()]) this.settle(id, false, this.terminatedError())
+    await Promise.all([...this.workers].map((w) => w.kill()))
   }
 
-  /** Accept no more tasks; `join()` then waits for the submitted ones. */
-  close(): void {
-    this.closed = true
-  }
-
-  /** Stop waiting for anything: pending results reject with PoolClosedError, local workers are killed. */
-  async terminate(): Promise<void> {
-    this.closed = true
-    if (!this.terminated) {
-      this.terminated = true
-      for (const id of [...this.pending.keys()]) this.settle(id, false, new PoolClosedError('the Redis pool was terminated before this task finished'))
-      await Promise.all([...this.workers].map((w) => w.kill()))
-    }
-    await this.join()
-  }
-
-  /** Wait for every submitted task, stop the local workers and clean up; call close() or terminate() first. */
-  async join(): Promise<void> {
-    if (!this.closed) throw new TroupeError('join() waits for a pool to finish: call close() or terminate() first')
+  protected async joining(): Promise<void> {
     if (this.pending.size > 0) {
       await new Promise<void>((resolve) => { const prev = this.drained; this.drained = () => { if (this.pending.size === 0) { this.drained = prev; prev?.(); resolve() } } })
     }
@@ -372,18 +291,8 @@ export class RedisPool implements AsyncDisposable {
     await this.conn.close()
   }
 
-  /** `await using pool = new RedisPool(...)`: close, then wait for submitted work. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.close()
-    await this.join()
-  }
-
   /** Counters and local worker count. */
   stats(): RedisPoolStats {
-    return { ...this.counts, pending: this.pending.size, workers: this.workers.size }
+    return { workers: this.workers.size, ...this.counts, pending: this.pending.size }
   }
-}
-
-function abortError(signal: AbortSignal): Error {
-  return new AbortError(signal.reason instanceof Error ? signal.reason.message : 'the task was aborted', { cause: signal.reason })
 }

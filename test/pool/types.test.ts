@@ -2,7 +2,8 @@
 // expected error that starts compiling fails the build.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Pool, type AsyncResult } from '../../src/pool/index.ts'
+import { Pool, type AsyncResult, type PoolFront } from '../../src/pool/index.ts'
+import type { RedisPool } from '../../src/pool/redis.ts'
 import { square, add, asyncSquare, noArgs } from './tasks.ts'
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
@@ -31,6 +32,19 @@ function typeChecks(pool: Pool): void {
   pool.applyAsync(square, [1], { callback: (v: string) => v })
 }
 
+// Code that takes "a pool" is typed once, for Pool and RedisPool alike.
+async function sumOfSquares(pool: PoolFront<object>, xs: number[]): Promise<number> {
+  const ys: number[] = await pool.map(square, xs)
+  return ys.reduce((a, b) => a + b, 0)
+}
+function anyPool(pool: Pool, redisPool: RedisPool): void {
+  void sumOfSquares(pool, [1])
+  void sumOfSquares(redisPool, [1])
+  // @ts-expect-error the shared front keeps the typing: map items must fit the first parameter
+  void redisPool.map(square, ['a'])
+}
+
 test('the pool API is typed from the user function (checked by tsc)', () => {
   assert.equal(typeof typeChecks, 'function')
+  assert.equal(typeof anyPool, 'function')
 })

@@ -6,6 +6,9 @@ export { RedisQueue, RedisJoinableQueue, type RedisQueueOptions, type GetOptions
 export { Connection, type RedisTarget, type RedisAddress } from './connect.js'
 export { queueKeys, allKeys, type QueueKeys } from './keys.js'
 export { codecFor, type CodecName, type ValueCodec } from './codec.js'
+export { Consumer, type Delivery, type Entry, type ConsumerOptions } from './consumer.js'
+export { putEntries } from './queue.js'
+export { idMaker, consumerName, defaultRedis } from './ids.js'
 export {
   serveTasks, runRedisWorker, spawnWorker, moduleRef, redisWorkerRuntime,
   type TaskWorkerOptions, type TaskWorkerStats, type RedisWorkerOptions, type WorkerBoot,
