@@ -12,8 +12,9 @@ import { Redis } from 'ioredis'
 import { Queue as BullQueue, Worker as BullWorker } from 'bullmq'
 import { RedisQueue, serveTasks } from '../src/backends/index.ts'
 import { median, report, type Cases } from './lib.ts'
+import { REDIS_URL } from '../test/services.ts'
 
-const URL = process.env.TROUPE_REDIS ?? 'redis://127.0.0.1:6379'
+const URL = REDIS_URL
 const N = Number(process.env.JOBS ?? 20_000)
 const ROUNDS = Number(process.env.ROUNDS ?? 5)
 const run = `bench-${randomBytes(4).toString('hex')}`

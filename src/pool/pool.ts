@@ -1,7 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { performance } from 'node:perf_hooks'
-import type { TransferListItem } from 'node:worker_threads'
-import { locate, type Kind, type ExitInfo, type ModuleRef } from '../process/index.js'
+import { locate, type Kind, type ExitInfo, type ModuleRef, type Transferable } from '../process/index.js'
 import { fromWireError, marshal, type WireError } from '../codec/index.js'
 import { Full, TimeoutError, UnsendableValueError, WorkerCrashedError } from '../errors.js'
 import { PoolFront, abortError, earlyDeathsError, EARLY_DEATHS_LIMIT, type BaseApplyOptions, type Mode, type PoolCounters, type PoolFunction } from './front.js'
@@ -48,7 +47,7 @@ export interface PoolTaskOptions {
   /** Overrides the pool's `retries` for this task. */
   retries?: number
   /** ArrayBuffers (or ports) inside `args` to move to a worker thread instead of copying; they become unusable here. */
-  transfer?: readonly TransferListItem[]
+  transfer?: readonly Transferable[]
 }
 
 /** One worker in `stats()`. */
@@ -232,7 +231,7 @@ export class Pool extends PoolFront<PoolTaskOptions> {
     if (timeout !== undefined || o?.signal) code |= FLAG_REPORT_START
     const retries = o?.retries ?? this.opts.retries ?? 0
     // The packed array is ours alone, so it can move instead of being copied.
-    const transfer: readonly TransferListItem[] | undefined = this.kind !== 'thread' ? undefined : packed ? [packed.buffer as ArrayBuffer] : o?.transfer
+    const transfer: readonly Transferable[] | undefined = this.kind !== 'thread' ? undefined : packed ? [packed.buffer as ArrayBuffer] : o?.transfer
     const extras = timeout !== undefined || o?.signal || retries > 0 || transfer
       ? { timeout, signal: o?.signal, retriesLeft: retries, transfer }
       : undefined
@@ -346,7 +345,7 @@ export class Pool extends PoolFront<PoolTaskOptions> {
   private sendBatch(w: WorkerSlot, limit: number): number {
     const max = this.opts.maxTasksPerChild
     const msg: unknown[] = [RUN]
-    let transfer: TransferListItem[] | undefined
+    let transfer: Transferable[] | undefined
     let bytes = 0
     let count = 0
     while (count < limit) {
@@ -396,7 +395,7 @@ export class Pool extends PoolFront<PoolTaskOptions> {
     for (const t of tasks) w.bytes -= t.bytes
     for (const t of tasks) {
       try {
-        w.post([RUN, t.code | (t.fn.id << FN_SHIFT), t.args.length, ...t.args], t.extras?.transfer as TransferListItem[] | undefined)
+        w.post([RUN, t.code | (t.fn.id << FN_SHIFT), t.args.length, ...t.args], t.extras?.transfer as Transferable[] | undefined)
         w.inflight.push(t)
         w.sent++
         w.bytes += t.bytes

@@ -1,5 +1,4 @@
-import type { TransferListItem } from 'node:worker_threads'
-import type { ModuleRef } from '../process/index.js'
+import type { ModuleRef, Transferable } from '../process/index.js'
 import { AsyncResult, passAsPlainPromise } from './async-result.js'
 import type { WorkerSlot } from './worker-slot.js'
 
@@ -25,7 +24,7 @@ export interface TaskExtras {
   timeout?: number
   signal?: AbortSignal
   retriesLeft: number
-  transfer?: readonly TransferListItem[]
+  transfer?: readonly Transferable[]
   timer?: NodeJS.Timeout
   abortListener?: () => void
 }

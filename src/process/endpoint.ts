@@ -1,10 +1,17 @@
-import { Worker, type TransferListItem } from 'node:worker_threads'
+import { Worker } from 'node:worker_threads'
 import { fork, type ChildProcess } from 'node:child_process'
 import { constants as osConstants } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { ModuleRef } from './locate.js'
 import { attachChild, isRouterFrame } from './router.js'
 import { reviverModules } from '../codec/index.js'
+
+/**
+ * What a message may move to a thread instead of copying it (ArrayBuffer, MessagePort, ...).
+ * Read off `Worker.postMessage` so it matches whichever @types/node the user has
+ * (`Transferable` before @types/node 26, `Transferable` since).
+ */
+export type Transferable = NonNullable<Parameters<Worker['postMessage']>[1]>[number]
 
 /** Where a Process, pool worker or actor runs. */
 export type Kind = 'thread' | 'process'
@@ -27,7 +34,7 @@ export interface EndpointOptions {
   /** Bootstrap data for the runtime (structured-clone / v8 serializable). */
   data?: unknown
   /** Transferables inside `data` (threads only). */
-  transfer?: TransferListItem[]
+  transfer?: Transferable[]
   /** A name for logs and `currentProcess().name`. */
   name?: string
   /** Extra environment for a child process. */
@@ -45,7 +52,7 @@ export interface Boot {
 
 /** The message channel between a runtime and its parent. */
 export interface Link {
-  send(msg: unknown, transfer?: TransferListItem[]): void
+  send(msg: unknown, transfer?: Transferable[]): void
   onMessage(fn: (msg: any) => void): void
   /** Let this thread/process exit when nothing else keeps it alive. */
   unref(): void
@@ -189,7 +196,7 @@ export class Endpoint {
   }
 
   /** Post a message to the runtime inside (transfers apply to threads only). */
-  send(msg: unknown, transfer?: TransferListItem[]): void {
+  send(msg: unknown, transfer?: Transferable[]): void {
     if (this.exitInfo) return
     if (this.worker) this.worker.postMessage(msg, transfer)
     else if (this.child?.connected) this.child.send(msg as any)

@@ -5,10 +5,9 @@
  * threads, v8 for processes), and the place it runs in joins the router tree
  * so queues and references passed in the arguments work there.
  */
-import type { TransferListItem } from 'node:worker_threads'
 import { marshal, toWireError, fromWireError, PORTABLE_TAG, type WireError } from '../codec/index.js'
 import { TroupeError, UnsendableValueError } from '../errors.js'
-import { Endpoint, type Boot, type Kind } from './endpoint.js'
+import { Endpoint, type Boot, type Kind, type Transferable } from './endpoint.js'
 import { locate, load, type ModuleRef } from './locate.js'
 import { currentPlace, placeLabel, type PlaceInfo } from './place.js'
 import { reviveAsync, runPlaceExitHooks } from './router.js'
@@ -26,7 +25,7 @@ export interface ProcessOptions<A extends unknown[]> {
   /** A daemon does not keep the parent alive and is killed when the parent exits. Default false. */
   daemon?: boolean
   /** ArrayBuffers / MessagePorts inside `args` to transfer instead of copy (threads only). */
-  transfer?: TransferListItem[]
+  transfer?: Transferable[]
 }
 
 /** Bootstrap data the runtime receives. */
@@ -88,7 +87,7 @@ export class Process<A extends unknown[] = unknown[]> {
   error: Error | undefined
   private readonly target: (...args: A) => unknown
   private readonly args: A
-  private readonly transfer?: TransferListItem[]
+  private readonly transfer?: Transferable[]
   private endpoint: Endpoint | undefined
   private started = false
 

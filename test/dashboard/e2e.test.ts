@@ -3,9 +3,10 @@ import assert from 'node:assert/strict'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { Manager, type SharedJoinableQueue } from '../../src/manager/index.ts'
 import { parsePrometheus } from './prom.ts'
+import { launchChromium } from '../services.ts'
 import { startDashboard, managerSource, enableReports, reportPool, reportActors } from '../../src/cli/dashboard/index.ts'
 import { Pool } from '../../src/pool/index.ts'
 import { supervise } from '../../src/actor/index.ts'
@@ -73,11 +74,7 @@ test('the dashboard shows workers and a queue draining to zero, and /metrics cou
   )
   await Promise.all(['worker-1', 'worker-2'].map((id) => start([`${fixtures}cluster-worker.ts`, address!, 'abc', id, '10'], /ready/)))
 
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-    timeout: WAIT,
-  })
+  browser = await launchChromium({ timeout: WAIT })
   const page: Page = await browser.newPage({ viewport: { width: 1280, height: 1000 } })
   const pageErrors: string[] = []
   page.on('pageerror', (e) => pageErrors.push(e.message))
@@ -132,11 +129,7 @@ test('troupe manager --dashboard shows the demo task queue fill and drain as tro
     ['src/cli/main.ts', 'manager', '--address', '127.0.0.1:0', '--authkey', 'abc', '--joinable-queue', 'tasks', '--queue', 'results', '--dashboard', '0'],
     /listening on (\S+)[^]*dashboard on (http:\S+)/,
   )
-  browser ??= await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-    timeout: WAIT,
-  })
+  browser ??= await launchChromium({ timeout: WAIT })
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } })
   await page.goto(dashUrl!, { timeout: WAIT })
   await page.waitForSelector('[data-testid="queue-row"][data-queue="tasks"]', { timeout: WAIT })
@@ -178,11 +171,7 @@ test('a dashboard that requires a token works in the browser from the printed li
   })
   try {
     assert.match(dash.url, /\?token=[0-9a-f]{32}$/)
-    browser ??= await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-      timeout: WAIT,
-    })
+    browser ??= await launchChromium({ timeout: WAIT })
     const context = await browser.newContext()
     const page = await context.newPage()
     const failed: string[] = []
@@ -202,11 +191,7 @@ test('a dashboard that requires a token works in the browser from the printed li
 test('a manager that does not answer is named in a banner on the page', async () => {
   const dash = await startDashboard({ sources: [managerSource({ address: '127.0.0.1:1', authkey: 'abc' })], intervalMs: 200 })
   try {
-    browser ??= await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-      timeout: WAIT,
-    })
+    browser ??= await launchChromium({ timeout: WAIT })
     const page = await browser.newPage()
     await page.goto(dash.url, { timeout: WAIT })
     const banner = page.locator('[data-testid="banner"]')
@@ -230,11 +215,7 @@ test('pools and actor supervision trees reporting to the manager appear on the p
     await pool.map(square, Array.from({ length: 50 }, (_, i) => i))
     const pinger = sup.child<number>('pinger')!
     for (let i = 0; i < 5; i++) pinger.send(300)
-    browser ??= await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-      timeout: WAIT,
-    })
+    browser ??= await launchChromium({ timeout: WAIT })
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
     await page.goto(dash.url, { timeout: WAIT })
     await page.waitForSelector('[data-testid="pool-row"]', { timeout: WAIT })

@@ -4,8 +4,9 @@ import { Redis } from 'ioredis'
 import { RedisJoinableQueue } from '../../src/backends/redis/index.ts'
 import { Collector, redisSource, redisReportsKey, startReporting, WorkerActivity } from '../../src/cli/dashboard/index.ts'
 import { parsePrometheus } from './prom.ts'
+import { REDIS_URL } from '../services.ts'
 
-const url = process.env.TROUPE_REDIS ?? 'redis://127.0.0.1:6379'
+const url = REDIS_URL
 // A prefix of its own, so the test neither sees nor touches anyone else's queues.
 const prefix = `troupe-dash-${process.pid}`
 const cleanup: (() => Promise<unknown>)[] = []

@@ -6,9 +6,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
+import pythons from './pythons.json' with { type: 'json' }
 
-/** The interpreters the must-show tests run against: label -> pyenv version. */
-export const PYTHONS = { '2.7': '2.7.18', '3.11': '3.11.7', '3.12': '3.12.1', '3.13': '3.13.0' } as const
+/** The interpreters the must-show tests run against: label -> pyenv version (scripts/test.mjs checks them first). */
+export const PYTHONS: Readonly<typeof pythons> = pythons
 export type PyLabel = keyof typeof PYTHONS
 
 /** Folder of the Python scripts used by the interop tests. */

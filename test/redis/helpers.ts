@@ -1,5 +1,5 @@
-// Shared by the Redis tests: the shared Redis must answer (these tests never skip),
-// and some tests start their own redis-server to restart it.
+// Shared by the Redis tests: the tests' Redis (test/services.ts) must answer (these tests
+// never skip), and some tests start their own redis-server to restart it.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -8,22 +8,7 @@ import { createServer } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 
-/** The Redis the tests use. */
-export const REDIS_URL = process.env.TROUPE_TEST_REDIS ?? 'redis://127.0.0.1:6379'
-
-/** Fail with a clear message when Redis is unreachable (never skip silently). */
-export async function requireRedis(url = REDIS_URL): Promise<void> {
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3000 })
-  r.on('error', () => {})
-  try {
-    await r.connect()
-    await r.ping()
-  } catch (err) {
-    throw new Error(`the Redis tests need a Redis at ${url} (start one with \`redis-server\`, or set TROUPE_TEST_REDIS): ${(err as Error).message}`)
-  } finally {
-    r.disconnect()
-  }
-}
+export { REDIS_URL, requireRedis } from '../services.ts'
 
 /** A name no other test run uses. */
 export function unique(label: string): string {
