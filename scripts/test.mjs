@@ -18,7 +18,7 @@
  * When something cannot be installed (not root, no apt-get) it fails at once with the command to run.
  */
 import { readdirSync, statSync, accessSync, constants, mkdtempSync, rmSync, readFileSync } from 'node:fs'
-import { join, dirname, resolve } from 'node:path'
+import { join, dirname, resolve, delimiter } from 'node:path'
 import { tmpdir } from 'node:os'
 import { spawn, spawnSync } from 'node:child_process'
 import { connect } from 'node:net'
@@ -190,8 +190,10 @@ function find(dir) {
 /** Run the test files on one Node; resolves with its exit status. */
 function suite(node, files, env) {
   const reporter = process.env.TEST_REPORTER ?? 'spec'
-  return run(node, ['--import', 'tsx', '--test', `--test-reporter=${reporter}`, '--test-timeout=180000', '--test-concurrency=1', ...files],
-    { env: { ...env, PATH: `${dirname(node)}:${env.PATH ?? ''}` } })
+  // Another Node goes first on PATH, so that `node`, `npx` and shebangs in the tests run it too
+  // (its folder holds only `node`; this Node's own folder is left where it is, behind pyenv's shims).
+  if (node !== process.execPath) env = { ...env, PATH: `${dirname(node)}${delimiter}${env.PATH ?? ''}` }
+  return run(node, ['--import', 'tsx', '--test', `--test-reporter=${reporter}`, '--test-timeout=180000', '--test-concurrency=1', ...files], { env })
 }
 
 async function main() {
