@@ -1,7 +1,8 @@
 import { Queue, JoinableQueue } from './shared/queue.js'
 import { Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition, Barrier } from './shared/sync.js'
 import { Dict, List, Namespace, Value, SharedArray } from './shared/containers.js'
-import type { ObjectRegistry } from './registry.js'
+import type { ObjectRegistry, TypeSpec } from './registry.js'
+import type { Signature } from './arguments.js'
 
 /** The shared types a `Manager` serves, by typeid (the names of Python's SyncManager). */
 export const builtinFactories: Record<string, (...args: any[]) => unknown> = {
@@ -21,7 +22,52 @@ export const builtinFactories: Record<string, (...args: any[]) => unknown> = {
   Array: (typecode: string, init: Iterable<unknown> | number) => new SharedArray(typecode, init),
 }
 
+const queue: Record<string, Signature> = {
+  qsize: [], empty: [], full: [], stats: [], closed: [], close: [],
+  put: ['any', 'opts?'], putNowait: ['any'], putMany: ['array', 'opts?'], get: ['opts?'], getNowait: [],
+  getMany: ['count', 'opts?'], returnItems: ['array'],
+}
+const acquire: Signature = ['opts?']
+
+/**
+ * What each built-in type's factory and methods accept (arguments.ts), checked
+ * by the registry before the call. RLock's exposed list leaves out the helpers
+ * Condition uses (a client must not restore a lock into another's hands).
+ */
+export const builtinSpecs: Record<string, Omit<TypeSpec, 'factory'>> = {
+  Queue: { createSignature: ['count?'], signatures: queue },
+  JoinableQueue: {
+    createSignature: ['count?'],
+    signatures: { ...queue, taskDone: ['count?'], taskDoneBatch: ['count'], unfinishedTasks: [], join: ['opts?'] },
+  },
+  dict: {
+    createSignature: ['entries?'],
+    signatures: {
+      get: ['any', 'any?'], set: ['any', 'any'], has: ['any'], delete: ['any'], pop: ['any', 'any?'], setdefault: ['any', 'any'],
+      increment: ['any', 'number?'], update: ['entries'], keys: [], values: [], items: [], size: [], clear: [], copy: [], toObject: [],
+    },
+  },
+  list: {
+    createSignature: ['array?'],
+    signatures: {
+      get: ['index'], set: ['index', 'any'], append: ['any'], extend: ['array'], insert: ['index', 'any'], pop: ['index?'],
+      remove: ['any'], index: ['any'], count: ['any'], reverse: [], sort: ['object?'], slice: ['index?', 'index?'],
+      length: [], clear: [], toArray: [],
+    },
+  },
+  Namespace: { createSignature: ['object?'], signatures: { get: ['string'], set: ['string', 'any'], delete: ['string'], has: ['string'], toObject: [] } },
+  Lock: { createSignature: [], signatures: { acquire, release: [], locked: [] } },
+  RLock: { createSignature: [], exposed: ['acquire', 'release', 'locked'], signatures: { acquire, release: [], locked: [] } },
+  Semaphore: { createSignature: ['count?'], signatures: { acquire, release: ['count?'], getValue: [] } },
+  BoundedSemaphore: { createSignature: ['count?'], signatures: { acquire, release: ['count?'], getValue: [] } },
+  Event: { createSignature: [], signatures: { set: [], clear: [], isSet: [], wait: ['opts?'] } },
+  Condition: { createSignature: [], signatures: { acquire, release: [], wait: ['opts?'], notify: ['count?'], notifyAll: [] } },
+  Barrier: { createSignature: ['count', 'number?'], signatures: { wait: ['opts?'], abort: [], reset: [], parties: [], nWaiting: [], broken: [] } },
+  Value: { createSignature: ['string', 'any'], signatures: { get: [], set: ['any'], increment: ['number?'] } },
+  Array: { createSignature: ['string', 'array|size'], signatures: { get: ['index'], set: ['index', 'any'], length: [], slice: ['index?', 'index?'], toArray: [] } },
+}
+
 /** Register every built-in shared type on a registry. */
 export function registerBuiltins(registry: ObjectRegistry): void {
-  for (const [typeid, factory] of Object.entries(builtinFactories)) registry.register(typeid, { factory })
+  for (const [typeid, factory] of Object.entries(builtinFactories)) registry.register(typeid, { factory, ...builtinSpecs[typeid] })
 }

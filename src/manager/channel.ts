@@ -44,6 +44,10 @@ export interface ChannelOptions {
   address: Address
   authkey: string | Uint8Array
   maxFrameSize?: number
+  /** Most weighted values one frame may hold (the troupe dialect splits batches to stay within it). */
+  maxFrameValues?: number
+  /** Deepest nesting of one request's arguments. */
+  maxDepth?: number
   handshakeTimeout?: number
 }
 

@@ -10,6 +10,8 @@ export interface ClientOptions {
   authkey: string | Uint8Array
   dialect?: string
   maxFrameSize?: number
+  maxFrameValues?: number
+  maxDepth?: number
   handshakeTimeout?: number
 }
 

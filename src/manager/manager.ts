@@ -23,6 +23,12 @@ export interface ManagerOptions {
   dialect?: 'troupe' | 'python'
   /** Largest accepted frame payload in bytes (default 64 MiB). */
   maxFrameSize?: number
+  /** Most values one frame may decode to, weighted by decode cost (default 1,000,000); docs/manager.md "Limits". */
+  maxFrameValues?: number
+  /** Deepest nesting of one request's arguments (default 1000). */
+  maxDepth?: number
+  /** Longest int a Python client may send as decimal text, in digits (default 4300, CPython's own limit). */
+  maxIntDigits?: number
   /** How long the handshake may take in ms (default 10,000). */
   handshakeTimeout?: number
   /** Where the server logs refused connections and bad frames (default stderr; false to silence). */
@@ -108,6 +114,7 @@ export class BaseManager {
     if (this.server || this.endpoint) throw new Error('this manager is already serving')
     this.server = await ManagerServer.listen(this.bound, {
       authkey: this.key, registry: this.registry, maxFrameSize: this.opts.maxFrameSize,
+      maxFrameValues: this.opts.maxFrameValues, maxDepth: this.opts.maxDepth, maxIntDigits: this.opts.maxIntDigits,
       handshakeTimeout: this.opts.handshakeTimeout, log: this.opts.log,
       onShutdown: () => { this.server = undefined },
     })
@@ -132,6 +139,7 @@ export class BaseManager {
     const data: ManagerBootData = {
       address: formatAddress(this.bound), authkey: this.key.toString('hex'), registrations,
       maxFrameSize: this.opts.maxFrameSize, handshakeTimeout: this.opts.handshakeTimeout,
+      maxFrameValues: this.opts.maxFrameValues, maxDepth: this.opts.maxDepth, maxIntDigits: this.opts.maxIntDigits,
     }
     const ep = new Endpoint({ kind: 'process', runtime: await locate(runManagerServer), data, name: 'SyncManager' })
     this.endpoint = ep
@@ -157,6 +165,7 @@ export class BaseManager {
     this.client = await ManagerClient.open({
       address: this.bound, authkey: this.key, dialect: this.opts.dialect,
       maxFrameSize: this.opts.maxFrameSize, handshakeTimeout: this.opts.handshakeTimeout,
+      maxFrameValues: this.opts.maxFrameValues, maxDepth: this.opts.maxDepth,
     })
     return this
   }

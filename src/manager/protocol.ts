@@ -5,7 +5,7 @@
  * all the replies a server has ready in one turn travel back in one frame.
  * Replies are matched to requests by id, so many calls are in flight at once.
  */
-import { encodeV8, decodeV8 } from '../codec/index.js'
+import { encodeV8, decodeV8, checkV8, checkJson, type V8Limits, type V8Refusal } from '../codec/index.js'
 import { DecodeError, ProtocolError } from '../errors.js'
 
 /** `[id, ident, method, args, cancellable]`; ident '' addresses the server itself (create, incref, decref, ...). */
@@ -18,6 +18,13 @@ export type Status = (typeof Status)[keyof typeof Status]
 
 /** `[id, status, value]`; `[id, status]` when the value is undefined (so the batch stays JSON-exact). */
 export type Reply = [id: number, status: Status, value?: unknown]
+
+/**
+ * Requests use ids from 1. A reply with id 0 is about the connection itself:
+ * `[0, Status.Error, error]` says why the server is about to close it (a frame
+ * it could not use), so the caller's pending calls fail with that error.
+ */
+export const CONNECTION_REPLY_ID = 0
 
 /** What `create` and proxy-returning methods send back. */
 export interface ProxyInfo { typeid: string; ident: string; exposed: readonly string[] }
@@ -73,27 +80,102 @@ export function encodeBatch(batch: unknown[]): Buffer {
   return buf
 }
 
-function decodeBatch(frame: Buffer): unknown {
-  if (frame[0] === 0xff && frame[1] === JSON_TAG) {
-    try {
-      return JSON.parse(frame.toString('utf8', 2))
-    } catch (err) {
-      throw new DecodeError(`malformed troupe frame (${frame.length} bytes): ${(err as Error).message}`)
-    }
-  }
-  return decodeV8(frame)
+function isJson(frame: Buffer): boolean {
+  return frame[0] === 0xff && frame[1] === JSON_TAG
 }
 
-/** Decode a request frame; ProtocolError when it is not a batch of well-formed requests. */
-export function decodeRequests(frame: Buffer): Request[] {
-  const batch = decodeBatch(frame)
-  if (!Array.isArray(batch)) throw new ProtocolError('a troupe request frame must hold an array of requests')
-  for (const r of batch) {
-    if (!Array.isArray(r) || typeof r[0] !== 'number' || typeof r[1] !== 'string' || typeof r[2] !== 'string' || !Array.isArray(r[3])) {
-      throw new ProtocolError('malformed request: expected [id, ident, method, args]')
-    }
+function parseJson(frame: Buffer): unknown {
+  try {
+    return JSON.parse(frame.toString('utf8', 2))
+  } catch (err) {
+    throw new DecodeError(`malformed troupe frame (${frame.length} bytes): ${(err as Error).message}`)
   }
-  return batch as Request[]
+}
+
+function decodeBatch(frame: Buffer): unknown {
+  return isJson(frame) ? parseJson(frame) : decodeV8(frame)
+}
+
+/** Bounds on one request frame: weighted values and nesting (defaults in V8_DEFAULT_LIMITS; docs/manager.md "Limits"). */
+export type FrameLimits = V8Limits
+
+/** A decoded request frame: the requests to serve, and the ones refused, each with the error to answer it with. */
+export interface RequestBatch { requests: Request[]; refused: [id: number, error: Error][] }
+
+// Idents are short hex strings and method names are identifiers; anything longer is not a request.
+const MAX_NAME = 256
+
+/**
+ * Decode a request frame from a peer nobody vouches for. The bytes are
+ * checked before anything is built (checkV8/checkJson: no holes, bounded
+ * values and nesting), then every request's shape. Throws DecodeError or
+ * ProtocolError when the frame as a whole is unusable (the connection must
+ * go); a request that is malformed but carries an id is refused on its own.
+ */
+export function decodeRequests(frame: Buffer, limits: FrameLimits = {}): RequestBatch {
+  let holes: V8Refusal[] = []
+  let batch: unknown
+  if (isJson(frame)) {
+    checkJson(frame, 2, limits)
+    batch = parseJson(frame)
+  } else {
+    holes = checkV8(frame, limits).refused
+    batch = decodeV8(frame)
+  }
+  if (!Array.isArray(batch)) throw new ProtocolError('a troupe request frame must hold an array of requests')
+  const requests: Request[] = []
+  const refused: [number, Error][] = []
+  let h = 0
+  for (let i = 0; i < batch.length; i++) {
+    const r: unknown = batch[i]
+    const id = Array.isArray(r) ? r[0] : undefined
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) throw new ProtocolError(`malformed request at position ${i}: expected [id, ident, method, args] with a non-negative integer id`)
+    if (holes[h]?.index === i) {
+      refused.push([id, new DecodeError(`request ${id} refused: its arguments hold ${holes[h]!.reason}; send dense arrays (Array.from(a) fills holes with undefined)`)])
+      h++
+      continue
+    }
+    const why = shapeProblem(r as unknown[])
+    if (why) refused.push([id, new ProtocolError(`malformed request ${id}: ${why}`)])
+    else requests.push(r as Request)
+  }
+  return { requests, refused }
+}
+
+// Below this size a v8 frame cannot be too deep or hold too many values (short of pathological sharing).
+const CHECK_FROM = 2048
+
+/** What the client's own check of an outgoing frame found (see `checkFrame`). */
+export interface FrameCheck {
+  /** Why the server would refuse the frame as a whole (too many bytes, values or levels). */
+  problem?: Error
+  /** Positions of requests the server would refuse one by one (holes in their arguments). */
+  refused: number[]
+}
+
+/**
+ * The client's check of an outgoing frame, before it is sent, so a
+ * legitimate caller never loses its connection to a limit. Small frames are
+ * only checked when `holes` asks for it (a merged putMany, which the caller
+ * would rather split than have refused whole).
+ */
+export function checkFrame(payload: Buffer, limits: FrameLimits & { maxFrameSize: number }, holes = false): FrameCheck {
+  if (payload.length > limits.maxFrameSize) return { problem: new ProtocolError(`a frame of ${payload.length} bytes exceeds the limit of ${limits.maxFrameSize} bytes (maxFrameSize)`), refused: [] }
+  if (isJson(payload) || (payload.length < CHECK_FROM && !holes)) return { refused: [] }
+  try {
+    return { refused: checkV8(payload, limits).refused.map((r) => r.index) }
+  } catch (err) {
+    return { problem: err as Error, refused: [] }
+  }
+}
+
+function shapeProblem(r: unknown[]): string | undefined {
+  if (r.length < 4 || r.length > 5) return `expected [id, ident, method, args, cancellable?], got ${r.length} fields`
+  if (typeof r[1] !== 'string' || r[1].length > MAX_NAME) return `ident must be a string of at most ${MAX_NAME} characters`
+  if (typeof r[2] !== 'string' || r[2].length > MAX_NAME) return `method must be a string of at most ${MAX_NAME} characters`
+  if (!Array.isArray(r[3])) return 'args must be an array'
+  if (r.length === 5 && r[4] !== 1 && r[4] !== undefined) return 'cancellable must be 1 when present'
+  return undefined
 }
 
 /** Decode a reply frame. */

@@ -4,7 +4,8 @@
  * exposed method names, method_to_typeid, idents (strings) and refcounts, and
  * nothing about bytes on a socket.
  */
-import { UnknownMethodError } from '../errors.js'
+import { ProtocolError, UnknownMethodError } from '../errors.js'
+import { checkArguments, type Signature } from './arguments.js'
 
 /** How a typeid was registered on the server. */
 export interface TypeSpec {
@@ -14,6 +15,10 @@ export interface TypeSpec {
   exposed?: readonly string[]
   /** Methods whose result is registered as a new object of the given typeid and returned as a proxy. */
   methodToTypeid?: Readonly<Record<string, string>>
+  /** Arguments each method accepts, checked before the call (see arguments.ts); methods without one are not checked. */
+  signatures?: Readonly<Record<string, Signature>>
+  /** Arguments the factory accepts, checked before `create` calls it. */
+  createSignature?: Signature
 }
 
 /** One live object on the server. */
@@ -25,6 +30,8 @@ export interface Entry {
   /** `exposed` as a set, for the per-call check. */
   readonly exposedSet: ReadonlySet<string>
   readonly methodToTypeid: Readonly<Record<string, string>>
+  /** Argument checks by method name (from the TypeSpec). */
+  readonly signatures: Readonly<Record<string, Signature>> | undefined
   refcount: number
 }
 
@@ -112,6 +119,7 @@ export class ObjectRegistry {
     const spec = this.types.get(typeid)
     if (!spec) throw new UnknownMethodError(`unknown typeid '${typeid}' (registered: ${this.typeids().join(', ') || 'none'})`)
     if (!spec.factory) throw new UnknownMethodError(`typeid '${typeid}' has no factory; it is only returned by other methods`)
+    if (spec.createSignature) checkArguments(typeid, spec.createSignature, args)
     const obj = await spec.factory(...args)
     return this.add(typeid, obj, owner)
   }
@@ -129,7 +137,7 @@ export class ObjectRegistry {
     const extra = Object.keys(m2t).filter((k) => !exposed.includes(k))
     if (extra.length) exposed = [...exposed, ...extra]
     const ident = (this.nextId++).toString(16)
-    const entry: Entry = { ident, typeid, obj, exposed, exposedSet: new Set(exposed), methodToTypeid: m2t, refcount: 0 }
+    const entry: Entry = { ident, typeid, obj, exposed, exposedSet: new Set(exposed), methodToTypeid: m2t, signatures: spec.signatures, refcount: 0 }
     this.objects.set(ident, entry)
     if (obj !== null && typeof obj === 'object' && !known) this.byObject.set(obj, entry)
     this.incref(ident, owner)
@@ -159,14 +167,18 @@ export class ObjectRegistry {
     }
   }
 
-  /** Drop a reference; the object is released at zero. */
+  /**
+   * Drop a reference; the object is released at zero. An owner may only drop
+   * references it holds, so no client can release an object others still use.
+   */
   decref(ident: string, owner?: Owner): void {
     const e = this.lookup(ident)
     if (owner) {
       const m = this.owners.get(owner)
       const n = m?.get(ident) ?? 0
+      if (n === 0) throw new ProtocolError(`this connection holds no reference to object '${ident}' to release`)
       if (n > 1) m!.set(ident, n - 1)
-      else m?.delete(ident)
+      else m!.delete(ident)
     }
     if (--e.refcount <= 0) this.drop(e)
   }
@@ -222,6 +234,8 @@ export class ObjectRegistry {
     }
     const fn = e.obj[method]
     if (typeof fn !== 'function') throw new UnknownMethodError(`${e.typeid}.${method} is not a function on the server object`)
+    const sig = e.signatures && Object.hasOwn(e.signatures, method) ? e.signatures[method] : undefined
+    if (sig) checkArguments(`${e.typeid}.${method}`, sig, args)
     const prev = current
     current = ctx
     let out: unknown

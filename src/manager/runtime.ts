@@ -7,7 +7,7 @@ import { formatAddress } from '../net/index.js'
 import { toWireError } from '../codec/index.js'
 import { ObjectRegistry } from './registry.js'
 import { ManagerServer } from './server.js'
-import { builtinFactories } from './builtins.js'
+import { builtinFactories, builtinSpecs } from './builtins.js'
 
 /** One registration as it travels to the server process. */
 export interface RemoteRegistration {
@@ -26,6 +26,9 @@ export interface ManagerBootData {
   authkey: string
   registrations: RemoteRegistration[]
   maxFrameSize?: number
+  maxFrameValues?: number
+  maxDepth?: number
+  maxIntDigits?: number
   handshakeTimeout?: number
 }
 
@@ -36,12 +39,14 @@ export async function runManagerServer(boot: Boot): Promise<void> {
     const registry = new ObjectRegistry()
     for (const r of data.registrations) {
       const factory = r.builtin ? builtinFactories[r.builtin] : r.factory ? await load<(...a: any[]) => unknown>(r.factory) : undefined
-      registry.register(r.typeid, { factory, exposed: r.exposed, methodToTypeid: r.methodToTypeid })
+      const builtin = r.builtin ? builtinSpecs[r.builtin] : undefined
+      registry.register(r.typeid, { ...builtin, factory, exposed: r.exposed ?? builtin?.exposed, methodToTypeid: r.methodToTypeid ?? builtin?.methodToTypeid })
     }
     const server = await ManagerServer.listen(data.address, {
       authkey: Buffer.from(data.authkey, 'hex'),
       registry,
       maxFrameSize: data.maxFrameSize,
+      maxFrameValues: data.maxFrameValues, maxDepth: data.maxDepth, maxIntDigits: data.maxIntDigits,
       handshakeTimeout: data.handshakeTimeout,
       onShutdown: () => process.exit(0),
     })

@@ -4,7 +4,7 @@ import { listen, formatAddress, defaultLog, type AddressLike, type Address, type
 import { toWireError, V8_FIRST_BYTE } from '../codec/index.js'
 import { ProtocolError, UnknownMethodError } from '../errors.js'
 import { ObjectRegistry, type CallContext, type CallResult, type DialectSession } from './registry.js'
-import { decodeRequests, encodeBatch, Status, type Reply, type Request, type ProxyInfo } from './protocol.js'
+import { decodeRequests, encodeBatch, Status, CONNECTION_REPLY_ID, type FrameLimits, type Reply, type Request, type ProxyInfo } from './protocol.js'
 
 /** Options of a manager server. */
 export interface ServerOptions {
@@ -14,6 +14,12 @@ export interface ServerOptions {
   registry: ObjectRegistry
   /** Largest accepted frame payload (default 64 MiB). */
   maxFrameSize?: number
+  /** Most values one request frame may decode to, weighted by decode cost (default 1,000,000; docs/manager.md "Limits"). */
+  maxFrameValues?: number
+  /** Deepest nesting of a request's arguments (default 1000). */
+  maxDepth?: number
+  /** Longest int a Python client may send as decimal text, in digits (default 4300, as CPython). */
+  maxIntDigits?: number
   /** How long a handshake may take in ms (default 10 s). */
   handshakeTimeout?: number
   /** Where refused connections and protocol errors are reported (default: stderr; `false` for silence). */
@@ -82,7 +88,7 @@ export class ManagerServer {
       if (reason && !(reason as NodeJS.ErrnoException).code?.startsWith('ECONNRESET')) this.log(`closed connection from ${conn.peer}: ${reason.name}: ${reason.message}`)
     })
     conn.readFrame().then((first) => {
-      if (first[0] === V8_FIRST_BYTE) new TroupeSession(this.registry, conn, this.log, () => this.shutdownRequested(), `manager ${formatAddress(this.address)} (pid ${process.pid})`, this.id).start(first)
+      if (first[0] === V8_FIRST_BYTE) new TroupeSession(this.registry, conn, this.log, () => this.shutdownRequested(), `manager ${formatAddress(this.address)} (pid ${process.pid})`, this.id, this.limits).start(first)
       else if (first[0] === PICKLE_PROTO) void this.handOverPython(conn, first)
       else conn.close(new ProtocolError(`unknown dialect: first payload byte 0x${(first[0] ?? 0).toString(16).padStart(2, '0')} is neither v8 (0xff) nor pickle (0x80)`))
     }, () => { /* closed before a request: nothing to do */ })
@@ -107,6 +113,10 @@ export class ManagerServer {
     })
   }
 
+  private get limits(): FrameLimits {
+    return { maxValues: this.opts.maxFrameValues, maxDepth: this.opts.maxDepth }
+  }
+
   private shutdownRequested(): void {
     // Reply first, then stop: the requester gets its answer before the socket closes.
     setImmediate(() => { void this.close().then(() => this.opts.onShutdown?.()) })
@@ -127,9 +137,11 @@ class TroupeSession {
   private readonly origin: string
 
   private readonly serverId: string
+  private readonly limits: FrameLimits
 
-  constructor(registry: ObjectRegistry, conn: FrameConnection, log: (line: string) => void, onShutdown: () => void, origin: string, serverId: string) {
+  constructor(registry: ObjectRegistry, conn: FrameConnection, log: (line: string) => void, onShutdown: () => void, origin: string, serverId: string, limits: FrameLimits) {
     this.serverId = serverId
+    this.limits = limits
     this.registry = registry
     this.conn = conn
     this.log = log
@@ -154,15 +166,29 @@ class TroupeSession {
   }
 
   private onFrame(frame: Buffer): void {
-    let batch: Request[]
+    if (!this.conn.isOpen) return
+    let batch
     try {
-      batch = decodeRequests(frame)
+      batch = decodeRequests(frame, this.limits)
     } catch (err) {
-      this.conn.close(err as Error)
+      this.refuseFrame(err as Error)
       return
     }
-    for (const req of batch) this.handle(req)
+    if (batch.refused.length) {
+      const [id, first] = batch.refused[0]!
+      this.log(`refused ${batch.refused.length} request(s) from ${this.conn.peer} (first: ${id}, ${first.name}: ${first.message})`)
+      for (const [rid, err] of batch.refused) this.outbox.push([rid, Status.Error, toWireError(err, this.origin)])
+    }
+    for (const req of batch.requests) this.handle(req)
     this.flush()
+  }
+
+  // A frame that cannot be used at all: its requests cannot be told apart, so the client is told why and the connection goes.
+  private refuseFrame(err: Error): void {
+    this.flush()
+    this.log(`closed connection from ${this.conn.peer}: ${err.name}: ${err.message}`)
+    try { this.conn.send(encodeBatch([[CONNECTION_REPLY_ID, Status.Error, toWireError(err, this.origin)]])) } catch { /* closing anyway */ }
+    this.conn.close(undefined)
   }
 
   private handle(req: Request): void {
@@ -195,14 +221,14 @@ class TroupeSession {
     const r = this.registry
     switch (method) {
       case 'create':
-        return r.create(String(args[0]), args.slice(1), this).then((e) => ({ proxy: { typeid: e.typeid, ident: e.ident, exposed: e.exposed } }))
-      case 'incref': r.incref(String(args[0]), this); return { value: null }
-      case 'decref': r.decref(String(args[0]), this); return { value: null }
+        return r.create(name(args, 'typeid'), args.slice(1), this).then((e) => ({ proxy: { typeid: e.typeid, ident: e.ident, exposed: e.exposed } }))
+      case 'incref': r.incref(name(args, 'ident'), this); return { value: null }
+      case 'decref': r.decref(name(args, 'ident'), this); return { value: null }
       case 'cancel': this.cancellers.get(Number(args[0]))?.abort(); return { value: null }
       case 'dummy': return { value: null }
       case 'serverId': return { value: this.serverId }
       case 'numberOfObjects': return { value: r.numberOfObjects() }
-      case 'getMethods': return { value: [...r.exposed(String(args[0]))] }
+      case 'getMethods': return { value: [...r.exposed(name(args, 'ident'))] }
       case 'typeids': return { value: r.typeids() }
       case 'debugInfo': return { value: r.debugInfo() }
       case 'shutdown': this.onShutdown(); return { value: null }
@@ -255,6 +281,13 @@ class TroupeSession {
 }
 
 type ControlResult = { value: unknown } | { proxy: ProxyInfo }
+
+// The first argument of a control method that names something (a typeid, an ident).
+function name(args: unknown[], what: string): string {
+  const v = args[0]
+  if (typeof v !== 'string') throw new ProtocolError(`the ${what} must be a string, got ${v === null ? 'null' : typeof v}`)
+  return v
+}
 
 function encodeOne(r: Reply, origin: string): Buffer {
   try {

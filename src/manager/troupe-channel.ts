@@ -1,7 +1,7 @@
-import { connectTo, formatAddress, type Address, type FrameConnection } from '../net/index.js'
+import { connectTo, formatAddress, DEFAULT_MAX_FRAME, type Address, type FrameConnection } from '../net/index.js'
 import { fromWireError, type WireError } from '../codec/index.js'
 import { ConnectionClosedError, TaskDoneError } from '../errors.js'
-import { decodeReplies, encodeBatch, Status, type ProxyInfo, type Request } from './protocol.js'
+import { decodeReplies, encodeBatch, checkFrame, Status, CONNECTION_REPLY_ID, type FrameLimits, type ProxyInfo, type Request } from './protocol.js'
 import { registerDialect, type ChannelOptions, type ChannelResult, type ManagerChannel, type RequestOptions } from './channel.js'
 
 interface Pending { resolve(r: ChannelResult): void; reject(e: Error): void; method: string }
@@ -28,10 +28,16 @@ export class TroupeChannel implements ManagerChannel {
   private flushQueued = false
   private nextId = 1
   private isClosed = false
+  // The requests a merged putMany stands for, while its frame is being built (so it can be split again).
+  private readonly runs = new Map<number, Request[]>()
+  private readonly limits: FrameLimits & { maxFrameSize: number }
+  // Why the server said it is closing this connection (a reply with id 0), for the calls still pending.
+  private serverError: WireError | undefined
 
-  private constructor(conn: FrameConnection, address: Address) {
+  private constructor(conn: FrameConnection, address: Address, opts: ChannelOptions) {
     this.conn = conn
     this.address = address
+    this.limits = { maxFrameSize: opts.maxFrameSize ?? DEFAULT_MAX_FRAME, maxValues: opts.maxFrameValues, maxDepth: opts.maxDepth }
     conn.unref()
     conn.onFrame((f) => this.onFrame(f))
     this.closed = conn.closed.then(() => undefined)
@@ -41,7 +47,7 @@ export class TroupeChannel implements ManagerChannel {
   /** Connect and authenticate. */
   static async open(opts: ChannelOptions): Promise<TroupeChannel> {
     const conn = await connectTo(opts.address, opts)
-    return new TroupeChannel(conn, opts.address)
+    return new TroupeChannel(conn, opts.address, opts)
   }
 
   request(ident: string, method: string, args: unknown[], opts?: RequestOptions): Promise<ChannelResult> {
@@ -87,6 +93,18 @@ export class TroupeChannel implements ManagerChannel {
     const batch = this.mergeable.size ? this.merge(this.outbox) : this.outbox
     this.outbox = []
     this.mergeable.clear()
+    this.send(batch)
+    this.runs.clear()
+  }
+
+  /**
+   * Send a batch as one frame when it stays within the server's limits (the
+   * same defaults on both sides), else in halves; a merged putMany that is too
+   * big, or holds an item the server would refuse, goes as its original puts,
+   * so only that put fails. A single request no frame can carry fails by
+   * itself, here, instead of costing the connection.
+   */
+  private send(batch: Request[]): void {
     let payload: Buffer
     try {
       payload = encodeBatch(batch)
@@ -94,7 +112,32 @@ export class TroupeChannel implements ManagerChannel {
       for (const r of batch) this.settleError(r[0], err as Error)
       return
     }
-    this.conn.send(payload)
+    const { problem, refused } = checkFrame(payload, this.limits, this.runs.size > 0)
+    if (refused.some((i) => this.runs.has(batch[i]![0]))) {
+      this.send(batch.flatMap((r, i) => (refused.includes(i) && this.unmerge(r[0])) || [r]))
+      return
+    }
+    if (!problem) { this.conn.send(payload); return }
+    if (batch.length > 1) {
+      const mid = batch.length >> 1
+      this.send(batch.slice(0, mid))
+      this.send(batch.slice(mid))
+      return
+    }
+    const [id, , method] = batch[0]!
+    const run = this.unmerge(id)
+    if (run) { this.send(run); return }
+    problem.message = `'${method}' was not sent: ${problem.message}`
+    this.settleError(id, problem)
+  }
+
+  // The original requests a merged one stands for (their callers' pendings are still in place), or undefined.
+  private unmerge(id: number): Request[] | undefined {
+    const run = this.runs.get(id)
+    if (!run) return undefined
+    this.runs.delete(id)
+    this.pending.delete(id)
+    return run
   }
 
   /**
@@ -132,6 +175,7 @@ export class TroupeChannel implements ManagerChannel {
         resolve: () => { for (const i of ids) take(i)?.resolve({ kind: 'return', value: undefined }) },
         reject: (err) => { for (const i of ids) take(i)?.reject(err) },
       })
+      this.runs.set(id, run)
       return [id, run[0]![1], 'putMany', [run.map((r) => r[3][0])]]
     }
     this.pending.set(id, {
@@ -158,6 +202,7 @@ export class TroupeChannel implements ManagerChannel {
       return
     }
     for (const [id, status, value] of replies) {
+      if (id === CONNECTION_REPLY_ID) { if (status === Status.Error) this.serverError = value as WireError; continue }
       const p = this.pending.get(id)
       if (!p) continue
       this.pending.delete(id)
@@ -179,6 +224,7 @@ export class TroupeChannel implements ManagerChannel {
     this.isClosed = true
     const where = formatAddress(this.address)
     for (const [, p] of this.pending) {
+      if (this.serverError) { p.reject(fromWireError(this.serverError)); continue }
       const err = new ConnectionClosedError(`connection to manager ${where} closed while '${p.method}' was in flight${reason ? `: ${reason.message}` : ''}`)
       err.origin = where
       p.reject(err)

@@ -153,6 +153,8 @@ export class FrameConnection {
   }
 
   private onData(chunk: Buffer): void {
+    // After close() the socket may still be flushing our last frame; what the peer keeps sending is dropped, not buffered.
+    if (this.isClosed) return
     this.reader.append(chunk)
     this.deliver()
   }
