@@ -93,7 +93,8 @@ export function fuzz(iterations: number, seed = 0x5eed): FuzzReport {
     report.runs++
     let value: unknown
     try {
-      value = decodePickle(input, { maxDepth: 200 })
+      // Odd runs refuse foreign globals, even runs relay them (they must then re-encode like any value).
+      value = decodePickle(input, { maxDepth: 200, foreign: i & 1 ? 'refuse' : 'relay' })
       report.decoded++
     } catch (err) {
       if (err instanceof DecodeError) report.decodeErrors++

@@ -7,6 +7,9 @@ export { encodePickle, errorToPy, type PickleEncodeOptions } from './pickle-enco
 export { decodePickle, decodePickleWithProtocol, type PickleDecodeOptions, type DecodedPickle } from './pickle-decode.js'
 export { PICKLE_FIRST_BYTE } from './pickle-opcodes.js'
 export {
-  Tuple, tuple, tupleFrom, isTuple, TUPLE_PORTABLE, PyFloat, float, FrozenSet, ByteArray, PyGlobal, PyObject,
-  pyException, isPyException, pyToken, readToken, pyText, type PyToken,
+  Tuple, tuple, tupleFrom, isTuple, TUPLE_PORTABLE, PyFloat, float, FrozenSet, ByteArray, OrderedDict, Slice, PyGlobal, PyObject,
+  pyException, isPyException, pyToken, readToken, pyText, py2Unicode, isPy2Unicode, py2Int, isPy2Int, type PyToken,
 } from './pickle-types.js'
+export {
+  pyTypeName, pyHashKey, pyEquals, pyLess, pySort, pyRepr, pyStr, pyFloatRepr, pyTruthy, isPyInt, pyIntValue, isPyNumber, pyNumberValue, type PyFlavor,
+} from './py-value.js'

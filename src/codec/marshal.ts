@@ -165,6 +165,9 @@ function revive(v: unknown): unknown {
     return v
   }
   if (v instanceof Set || ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Error || v instanceof Date) return v
+  // Data classes (a String or Number object, a PyFloat) hold no portables: only plain objects are walked.
+  const proto = Object.getPrototypeOf(v)
+  if (proto !== Object.prototype && proto !== null) return v
   const rec = v as Record<string, unknown>
   const type = rec[PORTABLE_TAG]
   if (typeof type === 'string') {

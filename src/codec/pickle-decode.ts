@@ -1,7 +1,7 @@
 import { DecodeError, ForbiddenGlobalError } from '../errors.js'
 import { Op } from './pickle-opcodes.js'
 import { canonicalGlobal, isAllowedGlobal } from './pickle-globals.js'
-import { ByteArray, FrozenSet, PyFloat, PyGlobal, PyObject, Tuple, tupleFrom } from './pickle-types.js'
+import { ByteArray, FrozenSet, OrderedDict, PyFloat, PyGlobal, PyObject, Slice, Tuple, py2Int, py2Unicode, tupleFrom } from './pickle-types.js'
 
 /** Limits that keep a hostile or corrupt pickle from costing more than its size. */
 export interface PickleDecodeOptions {
@@ -11,6 +11,19 @@ export interface PickleDecodeOptions {
   maxMemo?: number
   /** Largest int accepted, in bytes of two's complement (default 65536, about 2^524288). */
   maxIntBytes?: number
+  /**
+   * Globals outside the allow-list: `'relay'` (default) keeps them as opaque
+   * `PyGlobal`/`PyObject` nodes that are written back unchanged and never run;
+   * `'refuse'` throws ForbiddenGlobalError naming them.
+   */
+  foreign?: 'relay' | 'refuse'
+  /**
+   * Read with Python 2's types (default: when the pickle's protocol is 0-2,
+   * which only Python 2 uses on the manager wire): `long` decodes to a bigint,
+   * an ASCII `str` to a string and an ASCII `unicode` to a String object, so
+   * each goes back to Python 2 as the type it was (docs/interop.md).
+   */
+  python2?: boolean
 }
 
 /** A decoded pickle and the protocol its writer used (0 when it had no PROTO opcode). */
@@ -38,6 +51,10 @@ class Unpickler {
   /** Set once an object can be reached twice (memo GET, DUP): depth must then be checked at the end. */
   private shared = false
   private protocol = 0
+  /** Python 2 reading rules (see PickleDecodeOptions.python2); settled by PROTO unless given. */
+  private py2: boolean
+  private readonly py2Fixed: boolean
+  private readonly relay: boolean
   private readonly maxDepth: number
   private readonly maxMemo: number
   private readonly maxIntBytes: number
@@ -47,6 +64,9 @@ class Unpickler {
     this.maxDepth = options.maxDepth ?? 1000
     this.maxMemo = options.maxMemo ?? 1_000_000
     this.maxIntBytes = options.maxIntBytes ?? 65536
+    this.relay = options.foreign !== 'refuse'
+    this.py2Fixed = options.python2 !== undefined
+    this.py2 = options.python2 ?? true
   }
 
   run(): DecodedPickle {
@@ -60,6 +80,7 @@ class Unpickler {
           const p = this.u8()
           if (p > 5) throw this.fail(`unsupported pickle protocol ${p}`, at)
           this.protocol = p
+          if (!this.py2Fixed) this.py2 = p <= 2
           break
         }
         case Op.FRAME: {
@@ -91,27 +112,27 @@ class Unpickler {
         case Op.BININT1: this.push(this.u8()); break
         case Op.BININT2: this.need(2, at); this.push(buf.readUInt16LE(this.pos)); this.pos += 2; break
         case Op.BININT: this.need(4, at); this.push(buf.readInt32LE(this.pos)); this.pos += 4; break
-        case Op.LONG1: this.push(this.long(this.u8(), at)); break
+        case Op.LONG1: this.push(this.longValue(this.long(this.u8(), at))); break
         case Op.LONG4: {
           const n = this.take(4, at).readInt32LE(0)
           if (n < 0) throw this.fail('negative LONG4 length', at)
-          this.push(this.long(n, at))
+          this.push(this.longValue(this.long(n, at)))
           break
         }
         case Op.BINFLOAT: this.need(8, at); this.push(pyFloat(buf.readDoubleBE(this.pos))); this.pos += 8; break
-        case Op.SHORT_BINUNICODE: this.push(this.text(this.u8(), at)); break
-        case Op.BINUNICODE: this.push(this.text(this.u32(), at)); break
-        case Op.BINUNICODE8: this.push(this.text(this.u64(), at)); break
+        case Op.SHORT_BINUNICODE: this.push(this.unicode(this.text(this.u8(), at))); break
+        case Op.BINUNICODE: this.push(this.unicode(this.text(this.u32(), at))); break
+        case Op.BINUNICODE8: this.push(this.unicode(this.text(this.u64(), at))); break
         case Op.SHORT_BINBYTES: this.push(Buffer.from(this.take(this.u8(), at))); break
         case Op.BINBYTES: this.push(Buffer.from(this.take(this.u32(), at))); break
         case Op.BINBYTES8: this.push(Buffer.from(this.take(this.u64(), at))); break
         case Op.BYTEARRAY8: this.push(ByteArray.fromBytes(this.take(this.u64(), at))); break
-        // Python 2 `str` is bytes: decoded as a Buffer, so it goes back to Python 2 as `str` (docs/interop.md).
-        case Op.SHORT_BINSTRING: this.push(Buffer.from(this.take(this.u8(), at))); break
+        // Python 2 `str`: read as CPython 3 reads it (ASCII text is a str), other bytes stay bytes (docs/interop.md).
+        case Op.SHORT_BINSTRING: this.push(py2Str(this.take(this.u8(), at))); break
         case Op.BINSTRING: {
           const n = this.take(4, at).readInt32LE(0)
           if (n < 0) throw this.fail('negative BINSTRING length', at)
-          this.push(Buffer.from(this.take(n, at)))
+          this.push(py2Str(this.take(n, at)))
           break
         }
         case Op.EMPTY_TUPLE: this.push(tupleFrom([])); break
@@ -176,9 +197,9 @@ class Unpickler {
           break
         }
         case Op.STACK_GLOBAL: {
-          const name = this.pop(at)
-          const module = this.pop(at)
-          if (typeof module !== 'string' || typeof name !== 'string') throw this.fail('STACK_GLOBAL needs two strings', at)
+          const name = plainText(this.pop(at))
+          const module = plainText(this.pop(at))
+          if (module === undefined || name === undefined) throw this.fail('STACK_GLOBAL needs two strings', at)
           this.push(this.global(module, name, at))
           break
         }
@@ -232,10 +253,14 @@ class Unpickler {
           // Protocol 0 spells True/False as I01/I00.
           if (text === '01') this.push(true)
           else if (text === '00') this.push(false)
-          else this.push(this.parseInt(text, at))
+          else {
+            // Python 2 writes ints beyond 32 bits as INT text: past JS's safe range they stay a Python 2 int.
+            const v = this.parseInt(text, at)
+            this.push(typeof v === 'bigint' && this.py2 ? py2Int(v) : v)
+          }
           break
         }
-        case Op.LONG: this.push(this.parseInt(this.line(at).toString('latin1').replace(/L$/, ''), at)); break
+        case Op.LONG: this.push(this.longValue(this.parseInt(this.line(at).toString('latin1').replace(/L$/, ''), at))); break
         case Op.FLOAT: {
           const text = this.line(at).toString('latin1').trim()
           const v = /^[+-]?inf$/i.test(text) ? (text.startsWith('-') ? -Infinity : Infinity) : /^[+-]?nan$/i.test(text) ? NaN : Number(text)
@@ -243,8 +268,8 @@ class Unpickler {
           this.push(pyFloat(v))
           break
         }
-        case Op.STRING: this.push(this.reprString(this.line(at), at)); break
-        case Op.UNICODE: this.push(rawUnicodeEscape(this.line(at))); break
+        case Op.STRING: this.push(py2Str(this.reprString(this.line(at), at))); break
+        case Op.UNICODE: this.push(this.unicode(rawUnicodeEscape(this.line(at)))); break
         case Op.PERSID: case Op.BINPERSID:
           throw this.fail('persistent ids are not supported', at)
         case Op.EXT1: case Op.EXT2: case Op.EXT4:
@@ -352,6 +377,16 @@ class Unpickler {
     return utf8SurrogatePass(b)
   }
 
+  /** A Python 2 `unicode` that is pure ASCII is marked, so it goes back to Python 2 as `unicode`, not `str`. */
+  private unicode(s: string): string {
+    return this.py2 && isAscii(s) ? py2Unicode(s) : s
+  }
+
+  /** A `long`: in Python 2 it is its own type, kept as a bigint whatever its size. */
+  private longValue(v: number | bigint): number | bigint {
+    return this.py2 && typeof v === 'number' ? BigInt(v) : v
+  }
+
   private put(index: number, at: number): void {
     if (this.stack.length <= this.base) throw this.fail('memo store with an empty stack', at)
     if (!this.memo.has(index) && this.memo.size >= this.maxMemo) throw this.fail(`memo exceeds maxMemo (${this.maxMemo})`, at)
@@ -365,18 +400,28 @@ class Unpickler {
     this.push(v)
   }
 
+  /**
+   * A global is only ever a name: nothing is imported or called here or
+   * anywhere in troupe. Allow-listed names may become data in `reduce`; others
+   * stay opaque references (or are refused, with `foreign: 'refuse'`).
+   */
   private global(module: string, name: string, at: number): PyGlobal {
     const [m, n] = canonicalGlobal(module, name)
-    if (!isAllowedGlobal(m, n)) {
+    if (!this.relay && !isAllowedGlobal(m, n)) {
       throw new ForbiddenGlobalError(`pickle names ${printable(module)}.${printable(name)} (at byte ${at}), which is not on troupe's allow-list; it was not imported or called`)
     }
-    return new PyGlobal(m, n)
+    return m === module && n === name ? new PyGlobal(m, n) : new PyGlobal(m, n, [module, name])
   }
 
-  /** REDUCE: data builtins become plain values; anything else allowed stays an opaque node. */
+  /** REDUCE: allow-listed data builtins become plain values; any other call stays an opaque node, never run. */
   private reduce(fn: unknown, args: unknown, at: number): unknown {
     if (!(fn instanceof PyGlobal) || !(args instanceof Tuple)) throw this.fail('REDUCE needs a global and an args tuple', at)
     const what = fn.qualifiedName
+    if (!isAllowedGlobal(fn.module, fn.name)) return this.container(new PyObject(fn, args), at, args)
+    if (what === 'builtins.slice') {
+      if (args.length < 1 || args.length > 3) throw this.fail('slice() takes 1 to 3 arguments', at)
+      return args.length === 1 ? new Slice(null, args[0], null) : new Slice(args[0], args[1], args[2] ?? null)
+    }
     if (what === 'builtins.set' || what === 'builtins.frozenset') {
       if (args.length > 1) throw this.fail(`${fn.name}() takes at most one argument`, at)
       const items = args.length ? iterableItems(args[0]) : []
@@ -394,7 +439,7 @@ class Unpickler {
     }
     if (what === 'collections.OrderedDict') {
       if (args.length > 1) throw this.fail('OrderedDict() takes at most one argument', at)
-      const map = new Map()
+      const map = new OrderedDict()
       if (args.length === 1) {
         const pairs = iterableItems(args[0])
         if (!pairs) throw this.fail('OrderedDict() of a non-iterable', at)
@@ -532,6 +577,21 @@ class Unpickler {
 const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER)
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 
+/** A Python 2 `str` as CPython 3 reads it (`encoding='ASCII'`): ASCII is text; other bytes stay bytes. */
+function py2Str(b: Buffer): string | Buffer {
+  for (let i = 0; i < b.length; i++) if (b[i]! > 0x7f) return Buffer.from(b)
+  return b.toString('latin1')
+}
+
+/** Text however a pickle carried it: str, a Python 2 `unicode` marker, or an ASCII Python 2 `str`. */
+function plainText(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : v instanceof String ? v.valueOf() : undefined
+}
+
+function isAscii(s: string): boolean {
+  return !/[^\x00-\x7f]/.test(s)
+}
+
 /** Integral floats keep their float-ness in a PyFloat; others are plain numbers. */
 function pyFloat(v: number): number | PyFloat {
   return Number.isInteger(v) ? new PyFloat(v) : v
@@ -556,8 +616,9 @@ function iterableItems(v: unknown): unknown[] | undefined {
 }
 
 function latin1Encode(args: Tuple, fail: () => DecodeError): Buffer {
-  const [text, encoding] = args
-  if (args.length !== 2 || typeof text !== 'string' || (encoding !== 'latin1' && encoding !== 'latin-1' && !(encoding instanceof Buffer && /^latin-?1$/.test(encoding.toString('latin1'))))) throw fail()
+  const text = plainText(args[0])
+  const encoding = plainText(args[1])
+  if (args.length !== 2 || text === undefined || (encoding !== 'latin1' && encoding !== 'latin-1')) throw fail()
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0xff) throw fail()
   return Buffer.from(text, 'latin1')
 }

@@ -1,14 +1,18 @@
 import { UnsendableValueError } from '../errors.js'
 import { Op } from './pickle-opcodes.js'
 import { BUILTIN_EXCEPTIONS, py2Global } from './pickle-globals.js'
-import { ByteArray, FrozenSet, PyGlobal, PyObject, Tuple, TUPLE_PORTABLE, pyException, tupleFrom } from './pickle-types.js'
+import {
+  ByteArray, FrozenSet, OrderedDict, PyGlobal, PyObject, Slice, Tuple, pyException,
+  TUPLE_PORTABLE, FROZENSET_PORTABLE, BYTEARRAY_PORTABLE, ODICT_PORTABLE, GLOBAL_PORTABLE, OBJECT_PORTABLE,
+} from './pickle-types.js'
 import { PORTABLE_TAG } from './marshal.js'
 
 /** How to write a pickle. */
 export interface PickleEncodeOptions {
   /**
    * Pickle protocol (default 4, what CPython 3.8-3.13 sends). Use 2 for a
-   * Python 2 reader: strings then travel as `unicode`, Buffers as Python 2 `str`.
+   * Python 2 reader, which then gets Python 2's types back: ASCII strings as
+   * `str` (String objects as `unicode`), Buffers as `str`, bigints as `long`.
    */
   protocol?: 2 | 3 | 4 | 5
   /** Deepest nesting written before refusing (default 1000). */
@@ -84,28 +88,51 @@ class Pickler {
     if (v === null) return this.byte(Op.NONE)
     // PyFloat, and any Number object (how a PyFloat arrives after crossing troupe's v8 dialect), is a float.
     if (v instanceof Number) return this.saveFloat(v.valueOf())
+    // A String object is a Python 2 `unicode`, a BigInt object a Python 2 `int` (see py2Unicode / py2Int).
+    if (v instanceof String) return this.saveUnicode(v.valueOf())
+    if (v instanceof BigInt) return this.savePy2Int(v.valueOf())
     if (v instanceof Uint8Array && !(v instanceof ByteArray)) return this.saveBytes(v)
     if (depth >= this.maxDepth) throw this.unsendable(v, `nests deeper than maxDepth (${this.maxDepth})`)
     const seen = this.memo.get(v)
     if (seen !== undefined) return this.get(seen)
     if (this.building.has(v)) throw this.unsendable(v, 'contains itself through a tuple, frozenset or object, which pickle cannot express')
-    if (v instanceof Tuple) return this.saveTuple(v, depth)
+    if (v instanceof Tuple) return this.saveTuple(v, v, depth)
     if (Array.isArray(v)) return this.saveList(v, depth)
+    if (v instanceof OrderedDict) return this.saveOrderedDict(v, v, depth)
     if (v instanceof Map) return this.saveDict(v.entries(), v, depth)
-    if (v instanceof FrozenSet) return this.saveFrozenSet(v, depth)
+    if (v instanceof FrozenSet) return this.saveFrozenSet(v, v, depth)
     if (v instanceof Set) return this.saveSet(v, depth)
-    if (v instanceof ByteArray) return this.saveByteArray(v)
-    if (v instanceof PyObject) return this.saveObject(v, depth)
-    if (v instanceof PyGlobal) { this.global(v.module, v.name); return this.put(v) }
-    if (v instanceof Error) return this.saveObject(errorToPy(v), depth)
+    if (v instanceof ByteArray) return this.saveByteArray(v, v)
+    if (v instanceof PyObject) return this.saveObject(v, v, depth)
+    if (v instanceof PyGlobal) { this.global(v); return this.put(v) }
+    if (v instanceof Slice) return this.saveObject({ callable: SLICE, args: [v.start, v.stop, v.step], newobj: false }, v, depth)
+    if (v instanceof Error) return this.saveObject(errorToPy(v), v, depth)
     const proto = Object.getPrototypeOf(v)
     if (proto === Object.prototype || proto === null) {
-      // A Tuple that crossed troupe's own wire is still in its marshalled form here: write the tuple.
       const rec = v as Record<string, unknown>
-      if (rec[PORTABLE_TAG] === TUPLE_PORTABLE && Array.isArray(rec.data)) return this.saveTuple(tupleFrom([...rec.data]), depth)
+      const type = rec[PORTABLE_TAG]
+      if (typeof type === 'string') return this.saveRecord(type, rec.data, rec, depth)
       return this.saveDict(Object.entries(v), v, depth)
     }
     throw this.unsendable(v)
+  }
+
+  /**
+   * Values held by a manager are in marshalled form (the Python value
+   * classes as tagged records, see pickle-types): each is written as the
+   * Python value it stands for, straight from its record.
+   */
+  private saveRecord(type: string, data: unknown, self: object, depth: number): void {
+    switch (type) {
+      case TUPLE_PORTABLE: if (Array.isArray(data)) return this.saveTuple(data, self, depth); break
+      case FROZENSET_PORTABLE: if (Array.isArray(data)) return this.saveFrozenSet(data, self, depth); break
+      case BYTEARRAY_PORTABLE: if (data instanceof Uint8Array) return this.saveByteArray(data, self); break
+      case ODICT_PORTABLE: if (Array.isArray(data)) return this.saveOrderedDict(data as [unknown, unknown][], self, depth); break
+      case GLOBAL_PORTABLE: if (Array.isArray(data)) { this.global(globalParts(data)); return this.put(self) } break
+      case OBJECT_PORTABLE: if (data && typeof data === 'object') return this.saveObject(data as ObjectParts, self, depth); break
+      default: throw this.unsendable(self, `is a ${type} reference, which has no pickle form`)
+    }
+    throw this.unsendable(self, `is a malformed ${type} record`)
   }
 
   private saveNumber(v: number): void {
@@ -114,9 +141,30 @@ class Pickler {
       if (v >= 0 && v < 0x100) { this.byte(Op.BININT1); this.byte(v); return }
       if (v >= 0 && v < 0x10000) { this.ensure(3); this.buf[this.pos++] = Op.BININT2; this.buf.writeUInt16LE(v, this.pos); this.pos += 2; return }
       if (v >= -0x80000000 && v <= 0x7fffffff) { this.ensure(5); this.buf[this.pos++] = Op.BININT; this.buf.writeInt32LE(v, this.pos); this.pos += 4; return }
-      return this.saveInt(BigInt(v))
+      return this.protocol < 3 ? this.saveIntText(BigInt(v)) : this.saveLong(BigInt(v))
     }
     this.saveFloat(v)
+  }
+
+  /** A bigint: an int for Python 3; for Python 2 a `long`, the type that decodes to a bigint. */
+  private saveInt(v: bigint): void {
+    if (this.protocol < 3) return this.saveLong(v)
+    if (v >= -0x80000000n && v <= 0x7fffffffn) return this.saveNumber(Number(v))
+    this.saveLong(v)
+  }
+
+  /** A Python 2 `int` (a BigInt object): INT text, which Python 2 reads as int up to 64 bits, as its own pickler writes it. */
+  private savePy2Int(v: bigint): void {
+    if (this.protocol >= 3 || v < -(2n ** 63n) || v >= 2n ** 63n) return this.saveInt(v)
+    if (v >= -0x80000000n && v <= 0x7fffffffn) return this.saveNumber(Number(v))
+    this.saveIntText(v)
+  }
+
+  private saveIntText(v: bigint): void {
+    const text = `${v}\n`
+    this.byte(Op.INT)
+    this.ensure(text.length)
+    this.pos += this.buf.write(text, this.pos, 'latin1')
   }
 
   private saveFloat(v: number): void {
@@ -126,9 +174,9 @@ class Pickler {
     this.pos += 8
   }
 
-  private saveInt(v: bigint): void {
-    if (v >= -0x80000000n && v <= 0x7fffffffn) return this.saveNumber(Number(v))
-    // Minimal little-endian two's complement, as CPython's encode_long.
+  private saveLong(v: bigint): void {
+    // Minimal little-endian two's complement, as CPython's encode_long (0 is LONG1 with no bytes).
+    if (v === 0n) { this.byte(Op.LONG1); this.byte(0); return }
     const bits = (v < 0n ? -v - 1n : v).toString(2).length + 1
     const n = Math.ceil(bits / 8)
     let x = v < 0n ? (1n << BigInt(n * 8)) + v : v
@@ -139,6 +187,17 @@ class Pickler {
   }
 
   private saveString(s: string): void {
+    // For Python 2, ASCII text is a `str` (what its literals are); other text can only be `unicode`.
+    if (this.protocol < 3 && !/[^\x00-\x7f]/.test(s)) {
+      const n = s.length
+      if (n < 256) { this.ensure(2 + n); this.buf[this.pos++] = Op.SHORT_BINSTRING; this.buf[this.pos++] = n } else { this.byte(Op.BINSTRING); this.u32(n); this.ensure(n) }
+      this.pos += this.buf.write(s, this.pos, 'latin1')
+      return
+    }
+    this.saveUnicode(s)
+  }
+
+  private saveUnicode(s: string): void {
     const encoded = hasLoneSurrogate(s) ? encodeSurrogatePass(s) : undefined
     const n = encoded ? encoded.length : Buffer.byteLength(s)
     if (n < 256 && this.protocol >= 4) { this.ensure(2 + n); this.buf[this.pos++] = Op.SHORT_BINUNICODE; this.buf[this.pos++] = n }
@@ -155,7 +214,7 @@ class Pickler {
     this.bytes(b)
   }
 
-  private saveByteArray(b: ByteArray): void {
+  private saveByteArray(b: Uint8Array, self: object): void {
     if (this.protocol >= 5) {
       this.ensure(9)
       this.buf[this.pos++] = Op.BYTEARRAY8
@@ -163,23 +222,23 @@ class Pickler {
       this.pos += 8
       this.bytes(b)
     } else {
-      this.global('builtins', 'bytearray')
+      this.global(BYTEARRAY)
       if (this.protocol >= 3) this.saveBytes(b)
-      else { this.saveString(Buffer.from(b).toString('latin1')); this.saveString('latin-1') }
+      else { this.saveUnicode(Buffer.from(b).toString('latin1')); this.saveString('latin-1') }
       this.byte(this.protocol >= 3 ? Op.TUPLE1 : Op.TUPLE2)
       this.byte(Op.REDUCE)
     }
-    this.put(b)
+    this.put(self)
   }
 
-  private saveTuple(t: Tuple, depth: number): void {
+  private saveTuple(t: readonly unknown[], self: object, depth: number): void {
     if (t.length === 0) return this.byte(Op.EMPTY_TUPLE)
-    this.building.add(t)
+    this.building.add(self)
     if (t.length > 3) this.byte(Op.MARK)
     for (let i = 0; i < t.length; i++) this.child(t[i], i, depth)
     this.byte(t.length === 1 ? Op.TUPLE1 : t.length === 2 ? Op.TUPLE2 : t.length === 3 ? Op.TUPLE3 : Op.TUPLE)
-    this.building.delete(t)
-    this.put(t)
+    this.building.delete(self)
+    this.put(self)
   }
 
   private saveList(a: unknown[], depth: number): void {
@@ -208,6 +267,22 @@ class Pickler {
     if (open) this.byte(Op.SETITEMS)
   }
 
+  /** `collections.OrderedDict()` then SETITEMS, as CPython 3 writes one (Python 2 reads it too). */
+  private saveOrderedDict(entries: Iterable<readonly [unknown, unknown]>, self: object, depth: number): void {
+    this.global(ORDERED_DICT)
+    this.byte(Op.EMPTY_TUPLE)
+    this.byte(Op.REDUCE)
+    this.put(self)
+    let open = 0
+    for (const [k, val] of entries) {
+      if (open === 0) this.byte(Op.MARK)
+      this.child(k, '<key>', depth)
+      this.child(val, typeof k === 'string' ? k : String(k), depth)
+      if (++open === 1000) { this.byte(Op.SETITEMS); open = 0 }
+    }
+    if (open) this.byte(Op.SETITEMS)
+  }
+
   private saveSet(s: Set<unknown>, depth: number): void {
     if (this.protocol >= 4) {
       this.byte(Op.EMPTY_SET)
@@ -219,47 +294,49 @@ class Pickler {
       }
       return
     }
-    this.setViaReduce('set', s, depth)
+    this.setViaReduce('set', s, s, depth)
   }
 
-  private saveFrozenSet(s: FrozenSet, depth: number): void {
-    if (this.protocol < 4) return this.setViaReduce('frozenset', s, depth)
-    this.building.add(s)
+  private saveFrozenSet(s: Iterable<unknown>, self: object, depth: number): void {
+    if (this.protocol < 4) return this.setViaReduce('frozenset', s, self, depth)
+    this.building.add(self)
     this.byte(Op.MARK)
     for (const item of s) this.child(item, '<item>', depth)
     this.byte(Op.FROZENSET)
-    this.building.delete(s)
-    this.put(s)
+    this.building.delete(self)
+    this.put(self)
   }
 
   /** Protocols 2-3 have no set opcodes: `builtins.set([items])`, as CPython writes them. */
-  private setViaReduce(name: 'set' | 'frozenset', s: Set<unknown>, depth: number): void {
-    this.building.add(s)
-    this.global('builtins', name)
+  private setViaReduce(name: 'set' | 'frozenset', s: Iterable<unknown>, self: object, depth: number): void {
+    const items = [...s]
+    this.building.add(self)
+    this.global({ module: 'builtins', name })
     this.byte(Op.EMPTY_LIST)
-    if (s.size) {
+    if (items.length) {
       this.byte(Op.MARK)
-      for (const item of s) this.child(item, '<item>', depth)
+      for (const item of items) this.child(item, '<item>', depth)
       this.byte(Op.APPENDS)
     }
     this.byte(Op.TUPLE1)
     this.byte(Op.REDUCE)
-    this.building.delete(s)
-    this.put(s)
+    this.building.delete(self)
+    this.put(self)
   }
 
-  private saveObject(o: PyObject, depth: number): void {
-    this.building.add(o)
-    this.global(o.callable.module, o.callable.name)
-    this.child(o.args, 'args', depth)
+  /** A PyObject (or its travelling record): the global, its args, REDUCE / NEWOBJ / NEWOBJ_EX, then items and BUILD state. */
+  private saveObject(o: ObjectParts, self: object, depth: number): void {
+    this.building.add(self)
+    this.global(globalParts(o.callable))
+    this.saveTuple(Array.isArray(o.args) ? o.args : [], o.args && typeof o.args === 'object' ? o.args : {}, depth + 1)
     if (!o.newobj) this.byte(Op.REDUCE)
     else if (o.kwargs) {
-      if (this.protocol < 4) throw this.unsendable(o, 'needs NEWOBJ_EX (keyword arguments), which protocols below 4 lack')
+      if (this.protocol < 4) throw this.unsendable(self, 'needs NEWOBJ_EX (keyword arguments), which protocols below 4 lack')
       this.child(o.kwargs, 'kwargs', depth)
       this.byte(Op.NEWOBJ_EX)
     } else this.byte(Op.NEWOBJ)
-    this.building.delete(o)
-    this.put(o)
+    this.building.delete(self)
+    this.put(self)
     if (o.listItems?.length) {
       this.byte(Op.MARK)
       o.listItems.forEach((item, i) => this.child(item, i, depth))
@@ -284,9 +361,12 @@ class Pickler {
     this.path.pop()
   }
 
-  /** GLOBAL works in every protocol; Python 2 spellings are used for protocol 2 (Python 3 maps them back). */
-  private global(module: string, name: string): void {
-    const [m, n] = this.protocol < 3 ? py2Global(module, name) : [module, name]
+  /**
+   * GLOBAL works in every protocol. A Python 2 reader gets the spelling a
+   * Python 2 pickle used, or the Python 2 name of a Python 3 one (Python 3 maps them back).
+   */
+  private global(g: GlobalParts): void {
+    const [m, n] = this.protocol >= 3 ? [g.module, g.name] : g.py2 ?? py2Global(g.module, g.name)
     const text = `${m}\n${n}\n`
     this.byte(Op.GLOBAL)
     this.ensure(text.length * 3)
@@ -316,6 +396,29 @@ class Pickler {
     err.path = where
     return err
   }
+}
+
+/** A global's names, from a PyGlobal or its travelling record `[module, name, py2module?, py2name?]`. */
+interface GlobalParts { module: string; name: string; py2?: readonly [string, string] }
+
+/** The parts of a PyObject, from the instance or its travelling record. */
+interface ObjectParts {
+  callable: unknown; args: readonly unknown[]; newobj: boolean; kwargs?: unknown; state?: unknown
+  listItems?: unknown[]; dictItems?: [unknown, unknown][]
+}
+
+const SLICE: GlobalParts = { module: 'builtins', name: 'slice' }
+const BYTEARRAY: GlobalParts = { module: 'builtins', name: 'bytearray' }
+const ORDERED_DICT: GlobalParts = { module: 'collections', name: 'OrderedDict' }
+
+function globalParts(g: unknown): GlobalParts {
+  if (g instanceof PyGlobal || (g && typeof (g as GlobalParts).module === 'string')) return g as GlobalParts
+  const rec = g as Record<string, unknown> | undefined
+  const data = Array.isArray(g) ? g : rec?.[PORTABLE_TAG] === GLOBAL_PORTABLE ? rec.data : undefined
+  if (Array.isArray(data) && typeof data[0] === 'string' && typeof data[1] === 'string') {
+    return { module: data[0], name: data[1], py2: data.length === 4 ? [String(data[2]), String(data[3])] : undefined }
+  }
+  throw new UnsendableValueError('a Python object record names no global')
 }
 
 function hasLoneSurrogate(s: string): boolean {

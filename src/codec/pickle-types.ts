@@ -1,4 +1,5 @@
 import { registerDataClass, registerPortable, marshal, unmarshal, portable } from './marshal.js'
+import { UnsendableValueError } from '../errors.js'
 
 /**
  * The JavaScript shapes of Python values that have no exact JS twin. The
@@ -86,6 +87,11 @@ export class FrozenSet<T = unknown> extends Set<T> {
   override delete(_value: T): boolean { throw new TypeError('a FrozenSet cannot be changed') }
   /** Refused: a frozenset cannot change. */
   override clear(): void { throw new TypeError('a FrozenSet cannot be changed') }
+
+  /** Across troupe's own wire a FrozenSet stays frozen (structured clone would make it a plain Set). */
+  [portable](): { type: string; data: unknown } {
+    return { type: FROZENSET_PORTABLE, data: marshal([...this], 'frozenset').value }
+  }
 }
 
 /** A Python `bytearray` (bytes that stay mutable on the Python side); a plain Buffer is `bytes`. */
@@ -96,23 +102,74 @@ export class ByteArray extends Uint8Array {
     b.set(bytes)
     return b
   }
+
+  /** Across troupe's own wire a ByteArray stays a bytearray (a plain Uint8Array would be bytes). */
+  [portable](): { type: string; data: unknown } {
+    return { type: BYTEARRAY_PORTABLE, data: Buffer.from(this) }
+  }
+}
+
+/**
+ * A Python `collections.OrderedDict`: a Map (insertion-ordered like every
+ * Map) that pickles back as an OrderedDict rather than a dict.
+ */
+export class OrderedDict<K = unknown, V = unknown> extends Map<K, V> {
+  /** Across troupe's own wire it stays an OrderedDict (entries marshalled, so tuple keys survive). */
+  [portable](): { type: string; data: unknown } {
+    return { type: ODICT_PORTABLE, data: marshalOnce(this, () => marshal([...this], 'OrderedDict').value) }
+  }
+}
+
+const marshalling = new WeakSet<object>()
+
+/**
+ * A portable's parts are marshalled by a nested call, which cannot refer back
+ * to the record being built: a value that contains itself through one is
+ * refused by name rather than recursing forever.
+ */
+function marshalOnce<T>(self: object, fn: () => T): T {
+  if (marshalling.has(self)) throw new UnsendableValueError(`a ${self.constructor.name} that contains itself cannot travel as a troupe record`)
+  marshalling.add(self)
+  try {
+    return fn()
+  } finally {
+    marshalling.delete(self)
+  }
+}
+
+/** A Python `slice(start, stop, step)`, as `l[1:3]` sends it to a served list. */
+export class Slice {
+  constructor(readonly start: unknown = null, readonly stop: unknown = null, readonly step: unknown = null) {}
 }
 
 /**
  * A reference to a Python class or function by module and name, as a pickle
- * names it. Only allow-listed names are ever decoded, and none is evaluated.
+ * names it (Python 3 spelling). troupe never imports or calls it: an
+ * allow-listed name may be turned into data (a set, an OrderedDict), any
+ * other stays this opaque reference and is written back as it came.
  */
 export class PyGlobal {
-  constructor(readonly module: string, readonly name: string) {}
+  constructor(
+    readonly module: string,
+    readonly name: string,
+    /** How a Python 2 pickle spelled it (`__builtin__.xrange`), kept so a Python 2 peer gets it back as it sent it. */
+    readonly py2?: readonly [module: string, name: string],
+  ) {}
   /** `module.name`. */
   get qualifiedName(): string { return `${this.module}.${this.name}` }
   toString(): string { return this.qualifiedName }
+
+  /** Across troupe's own wire it stays a PyGlobal. */
+  [portable](): { type: string; data: unknown } {
+    return { type: GLOBAL_PORTABLE, data: this.py2 ? [this.module, this.name, ...this.py2] : [this.module, this.name] }
+  }
 }
 
 /**
  * A Python object built by calling a global (`REDUCE`) or its `__new__`
  * (`NEWOBJ`), optionally followed by `BUILD` with `state`. Kept opaque: troupe
- * never runs it, it re-encodes it unchanged (e.g. a `Token`, an exception).
+ * never runs it and writes it back as the same opcodes (a `Token`, an
+ * exception, a `datetime`, a user's class instance relayed between Python peers).
  */
 export class PyObject {
   /** `BUILD` state (`__setstate__` argument or `__dict__` update), when present. */
@@ -131,6 +188,32 @@ export class PyObject {
   ) {}
   /** `module.name` of the callable. */
   get type(): string { return this.callable.qualifiedName }
+
+  /** Across troupe's own wire it stays a PyObject (its parts marshalled, so nested tuples survive too). */
+  [portable](): { type: string; data: unknown } {
+    const data: PyObjectData = { callable: this.callable, args: [...this.args], newobj: this.newobj }
+    if (this.kwargs) data.kwargs = this.kwargs
+    if (this.state !== undefined) data.state = this.state
+    if (this.listItems) data.listItems = this.listItems
+    if (this.dictItems) data.dictItems = this.dictItems
+    return { type: OBJECT_PORTABLE, data: marshalOnce(this, () => marshal(data, 'PyObject').value) }
+  }
+}
+
+/** The parts of a PyObject as they travel (see `[portable]`). */
+interface PyObjectData {
+  callable: unknown; args: unknown[]; newobj: boolean; kwargs?: unknown; state?: unknown
+  listItems?: unknown[]; dictItems?: [unknown, unknown][]
+}
+
+/** A PyObject rebuilt from its travelling parts (nested records revived). */
+function pyObjectFrom(raw: PyObjectData): PyObject {
+  const d = unmarshal(raw) as PyObjectData
+  const obj = new PyObject(d.callable as PyGlobal, tupleFrom(d.args), d.newobj, d.kwargs as Map<unknown, unknown> | undefined)
+  if ('state' in d) obj.state = d.state
+  if (d.listItems) obj.listItems = d.listItems
+  if (d.dictItems) obj.dictItems = d.dictItems
+  return obj
 }
 
 /** A Python exception instance: `pyException('queue', 'Empty')`, `pyException('builtins', 'ValueError', 'bad')`. */
@@ -163,12 +246,52 @@ export function readToken(v: unknown): PyToken | undefined {
   return { typeid, address: parts![1], id }
 }
 
-/** A Python text value as a string: `str`, or Python 2's byte `str` (a Buffer) read as latin-1. */
+/** A Python text value as a string: `str`, a Python 2 `unicode` marker, or a non-ASCII Python 2 `str` (a Buffer) read as latin-1. */
 export function pyText(v: unknown): string | undefined {
   if (typeof v === 'string') return v
+  if (v instanceof String) return v.valueOf()
   if (Buffer.isBuffer(v)) return v.toString('latin1')
   return undefined
 }
 
+/** Portable type names of the Python value classes in transit; the pickle encoder writes these records directly. */
+export const FROZENSET_PORTABLE = 'troupe.py.frozenset'
+export const BYTEARRAY_PORTABLE = 'troupe.py.bytearray'
+export const ODICT_PORTABLE = 'troupe.py.odict'
+export const GLOBAL_PORTABLE = 'troupe.py.global'
+export const OBJECT_PORTABLE = 'troupe.py.object'
+registerPortable(FROZENSET_PORTABLE, (data: unknown[]) => new FrozenSet(unmarshal(data) as unknown[]))
+registerPortable(BYTEARRAY_PORTABLE, (data: Uint8Array) => ByteArray.fromBytes(data))
+registerPortable(ODICT_PORTABLE, (data: [unknown, unknown][]) => new OrderedDict(unmarshal(data) as [unknown, unknown][]))
+registerPortable(GLOBAL_PORTABLE, (data: string[]) => new PyGlobal(data[0]!, data[1]!, data.length === 4 ? [data[2]!, data[3]!] : undefined))
+registerPortable(OBJECT_PORTABLE, pyObjectFrom)
+
+/**
+ * A Python 2 `unicode` whose text is pure ASCII, as decoded from a Python 2
+ * pickle: a `String` object, because a plain ASCII string goes back to Python 2
+ * as `str` (what a Python 2 `'literal'` is). Python 3 reads either as `str`.
+ */
+export function py2Unicode(text: string): string {
+  return new String(text) as unknown as string
+}
+
+/** Whether `v` is a `String` object (a Python 2 `unicode` marker, see `py2Unicode`). */
+export function isPy2Unicode(v: unknown): v is String {
+  return v instanceof String
+}
+
+/**
+ * A Python 2 `int` too large for a JS number (2**53 <= |v| < 2**63): a `BigInt`
+ * object, because a plain bigint is what a Python 2 `long` decodes to.
+ */
+export function py2Int(v: bigint): bigint {
+  return Object(v) as bigint
+}
+
+/** Whether `v` is a `BigInt` object (a Python 2 `int` marker, see `py2Int`). */
+export function isPy2Int(v: unknown): v is BigInt {
+  return v instanceof BigInt
+}
+
 // These travel as data through a manager client's `marshal` check; the pickle encoder writes them.
-for (const cls of [PyFloat, PyGlobal, PyObject]) registerDataClass(cls)
+for (const cls of [PyFloat, Slice]) registerDataClass(cls)

@@ -249,6 +249,21 @@ export class ObjectRegistry {
     return this.wrap(out, typeid, owner)
   }
 
+  /**
+   * Run `fn` as a method call made by `ctx` (what `callContext()` reads inside
+   * it): how a dialect that calls objects its own way (CPython's, through the
+   * Python faces) gives Locks and queues their caller and signal.
+   */
+  invoke<T>(ctx: CallContext, fn: () => T): T {
+    const prev = current
+    current = ctx
+    try {
+      return fn()
+    } finally {
+      current = prev
+    }
+  }
+
   private wrap(value: unknown, typeid: string | undefined, owner?: Owner): CallResult {
     if (typeid === undefined) return { kind: 'return', value }
     const child = this.add(typeid, value, owner)

@@ -69,6 +69,7 @@ export async function deliverChallenge(conn: FrameConnection, key: Buffer, timeo
     conn.send(FAILURE)
     throw new AuthenticationError('digest received was wrong')
   }
+  conn.peerAuthDialect = answer.length === 16 || answer.length === 20 ? 'legacy' : 'modern'
   conn.send(WELCOME)
 }
 

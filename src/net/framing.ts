@@ -129,6 +129,11 @@ export class FrameConnection {
   readonly maxFrameSize: number
   /** Why the connection closed (undefined while open or after a clean end). */
   closeReason: Error | undefined
+  /**
+   * How the peer answered our challenge: `'legacy'` raw HMAC-MD5 (CPython 3.11
+   * and older, Python 2) or `'modern'` `{digest}` (3.12+, troupe). Set by the handshake.
+   */
+  peerAuthDialect: 'legacy' | 'modern' | undefined
   /** Resolves when the socket has closed. */
   readonly closed: Promise<Error | undefined>
   private readonly reader: FrameReader

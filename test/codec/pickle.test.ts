@@ -1,9 +1,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import { existsSync } from 'node:fs'
 import {
   decodePickle, decodePickleWithProtocol, encodePickle, tuple, isTuple, Tuple, float, PyFloat, FrozenSet, ByteArray,
-  PyObject, pyException, pyToken, readToken, isPyException, marshal, unmarshal, encodeV8, decodeV8,
+  PyObject, PyGlobal, pyException, pyToken, readToken, isPyException, marshal, unmarshal, encodeV8, decodeV8,
 } from '../../src/codec/index.ts'
 import { DecodeError, ForbiddenGlobalError, UnsendableValueError, Empty } from '../../src/errors.ts'
 import { runPython, PY_DIR, type PyLabel } from '../interop/python.ts'
@@ -60,14 +62,24 @@ for (const label of ['2.7', '3.11', '3.13'] as PyLabel[]) {
   })
 }
 
-test('Python pickles with forbidden globals are refused by name, never run', () => {
+test('globals outside the allow-list stay opaque names that are never run, or are refused by name', () => {
   const evil = py('3.11', "import pickle,sys,os; sys.stdout.buffer.write(pickle.dumps(os.system))")
-  assert.throws(() => decodePickle(evil), (err: Error) => err instanceof ForbiddenGlobalError && /posix\.system/.test(err.message))
-  // The classic payload: os.system('...') through REDUCE, written by hand in protocol 0.
-  const classic = Buffer.from("cos\nsystem\n(S'touch /tmp/pwned'\ntR.", 'latin1')
-  assert.throws(() => decodePickle(classic), ForbiddenGlobalError)
+  assert.throws(() => decodePickle(evil, { foreign: 'refuse' }), (err: Error) => err instanceof ForbiddenGlobalError && /posix\.system/.test(err.message))
+  const ref = decodePickle(evil)
+  assert.ok(ref instanceof PyGlobal && ref.qualifiedName === 'posix.system')
+  // The classic payload: os.system('...') through REDUCE, written by hand in protocol 0. Relayed, it is only a node.
+  const marker = join(tmpdir(), `troupe-pwned-${process.pid}`)
+  const classic = Buffer.from(`cos\nsystem\n(S'touch ${marker}'\ntR.`, 'latin1')
+  assert.throws(() => decodePickle(classic, { foreign: 'refuse' }), ForbiddenGlobalError)
+  const node = decodePickle(classic) as PyObject
+  assert.ok(node instanceof PyObject && node.type === 'os.system' && node.args[0] === `touch ${marker}`)
+  assert.equal(existsSync(marker), false)
+  // Written back it is the same call for a Python reader, which would run it: relaying is Python's trust model (the authkey), troupe runs nothing.
+  const dis = py('3.12', 'import pickletools,sys; pickletools.dis(sys.stdin.buffer.read())', encodePickle(node, { protocol: 2 })).toString()
+  assert.match(dis, /GLOBAL\s+'os system'[\s\S]*touch [\s\S]*REDUCE/)
+  assert.equal(existsSync(marker), false)
   const stack = Buffer.from('\x80\x04\x8c\x08builtins\x94\x8c\x04eval\x94\x93\x94.', 'latin1')
-  assert.throws(() => decodePickle(stack), /builtins\.eval/)
+  assert.throws(() => decodePickle(stack, { foreign: 'refuse' }), /builtins\.eval/)
 })
 
 test('Tokens and exceptions from Python decode as opaque nodes that re-encode unchanged', () => {

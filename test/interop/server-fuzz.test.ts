@@ -25,7 +25,7 @@ function mutate(b: Buffer, r: () => number): Buffer {
 test('2,000 mangled requests from a Python-dialect peer each get a reply; the manager keeps serving Python clients', async () => {
   const logs: string[] = []
   const queue = new SharedQueue()
-  const m = new BaseManager({ address: '127.0.0.1:0', authkey: 'abc', log: (l) => logs.push(l) }).register('get_queue', () => queue)
+  const m = new BaseManager({ address: '127.0.0.1:0', authkey: 'abc', log: (l) => logs.push(l) }).register('get_queue', () => queue).register('get_back', () => new SharedQueue())
   await m.serve()
   const conn = await connectTo(m.address, { authkey: 'abc' })
   try {
@@ -49,7 +49,7 @@ test('2,000 mangled requests from a Python-dialect peer each get a reply; the ma
     assert.ok([...kinds.keys()].every((k) => ['#RETURN', '#ERROR', '#TRACEBACK', '#UNSERIALIZABLE'].includes(k)), [...kinds.keys()].join(', '))
     assert.ok((kinds.get('#TRACEBACK') ?? 0) > 100)
     const [host, port] = m.address.split(':') as [string, string]
-    const ok = await runScript('3.13', 'client.py', [host, port, 'abc', 'forbidden'])
+    const ok = await runScript('3.13', 'client.py', [host, port, 'abc', 'forbidden', `/tmp/troupe-fuzz-marker-${process.pid}`])
     assert.equal(ok.stdout.trim(), 'ok', ok.stderr)
   } finally {
     conn.close()

@@ -4,9 +4,11 @@
  * `get(timeout=0.1)` in seconds <-> `get({ block, timeout })` in ms), and
  * errors (troupe `Empty` <-> `queue.Empty`).
  */
-import { pyException, pyText, PyFloat, PyObject, isPyException, tuple, type Tuple } from '../../codec/index.js'
+import { pyException, pyText, PyFloat, PyGlobal, PyObject, isPyException, tuple, tupleFrom, type Tuple, type PyFlavor } from '../../codec/index.js'
 import { fromWireError } from '../../codec/index.js'
 import { RemoteError } from '../../errors.js'
+import { PyError } from './call.js'
+import { faceError } from './faces.js'
 
 /** `taskDone` -> `task_done` (how Python code spells troupe's method names). */
 export function snakeCase(name: string): string {
@@ -88,8 +90,10 @@ export function troupeArgs(obj: unknown, method: string, args: readonly unknown[
  * a Python twin go as that exception (`#ERROR`, so `except queue.Empty` works),
  * the rest as a `#TRACEBACK` text that Python raises as RemoteError.
  */
-export function pythonError(err: unknown, origin: string): ['#ERROR', PyObject] | ['#TRACEBACK', string] {
+export function pythonError(err: unknown, origin: string, flavor: PyFlavor = {}): ['#ERROR', PyObject] | ['#TRACEBACK', string] {
   const e = err instanceof Error ? err : new Error(String(err))
+  const py: PyError | undefined = e instanceof PyError ? e : faceError(e, flavor)
+  if (py) return ['#ERROR', new PyObject(new PyGlobal(py.pyModule, py.pyName), tupleFrom([...py.pyArgs]))]
   switch (e.name) {
     case 'Empty': return ['#ERROR', pyException('queue', 'Empty')]
     case 'Full': return ['#ERROR', pyException('queue', 'Full')]

@@ -6,11 +6,13 @@
  */
 import { formatAddress, type FrameConnection } from '../../net/index.js'
 import {
-  decodePickleWithProtocol, encodePickle, tuple, pyToken, pyText, readToken, marshal,
+  decodePickleWithProtocol, encodePickle, tuple, tupleFrom, pyToken, pyText, readToken, marshal, type PyFlavor,
 } from '../../codec/index.js'
 import { ForbiddenGlobalError, DecodeError, UnsendableValueError, UnknownMethodError } from '../../errors.js'
-import type { DialectSession, CallContext, ObjectRegistry } from '../registry.js'
+import type { DialectSession, CallContext, ObjectRegistry, Entry } from '../registry.js'
+import { builtinFactories } from '../builtins.js'
 import { pythonExposed, pythonError, troupeArgs, troupeMethod, tracebackText } from './adapt.js'
+import { pythonFace, faceMethod, callFace, pythonCreate, Served, PY_CONSTRUCTORS, type Face } from './faces.js'
 
 /** Control functions of CPython's `Server.public` (§3.1); each one arrives on its own connection. */
 export const PYTHON_CONTROL = ['shutdown', 'create', 'accept_connection', 'get_methods', 'debug_info', 'number_of_objects', 'dummy', 'incref', 'decref'] as const
@@ -25,6 +27,21 @@ export function servePythonConnection(session: DialectSession): void {
   new PythonSession(session).start()
 }
 
+/**
+ * Values are held in marshalled form, as troupe clients send them, so a tuple
+ * reaches a troupe client as a Tuple. A value that contains itself through an
+ * OrderedDict or an opaque object has no such form: it is held as decoded
+ * (Python peers get it back intact; a troupe client reads plain Maps/objects).
+ */
+function storedForm(v: unknown): unknown {
+  try {
+    return marshal(v, 'value').value
+  } catch (err) {
+    if (err instanceof UnsendableValueError && /contains itself/.test(err.message)) return v
+    throw err
+  }
+}
+
 class PythonSession {
   private readonly conn: FrameConnection
   private readonly registry: ObjectRegistry
@@ -33,6 +50,10 @@ class PythonSession {
   private readonly ctx: CallContext
   /** Reply in the protocol the peer wrote: Python 2.7 sends 2 and cannot read 4 (§4, issue 6). */
   private protocol = 4
+  /** Which Python the peer is: Python 2 writes protocol 2; 3.12+ answers the handshake with `{digest}` (§2.2). */
+  private get flavor(): PyFlavor {
+    return { py2: this.protocol <= 2, py312: this.conn.peerAuthDialect === 'modern' }
+  }
   private serving = false
   private chain: Promise<void> = Promise.resolve()
 
@@ -94,7 +115,8 @@ class PythonSession {
     try {
       reply = ['#RETURN', await this.controlValue(req)]
     } catch (err) {
-      reply = pythonError(err, this.origin)
+      // CPython's handle_request answers every failed control call with a traceback (a RemoteError in the client).
+      reply = ['#TRACEBACK', tracebackText(err instanceof Error ? err : new Error(String(err)), this.origin)]
     }
     this.send(reply)
     if (req.method === 'accept_connection' && reply[0] === '#RETURN') { this.serving = true; return }
@@ -111,17 +133,14 @@ class PythonSession {
       case 'create': {
         const typeid = pyText(a[0])
         if (typeid === undefined) throw new TypeError('create() needs a typeid')
-        const args = a.slice(1)
-        if (req.kwds?.size) args.push(Object.fromEntries([...req.kwds].map(([k, v]) => [pyText(k) ?? String(k), v])))
-        // Python refcounts travel on separate incref/decref connections, so they belong to no connection (§3.5).
-        const entry = await r.create(typeid, marshal(args, 'args').value as unknown[])
-        return tuple(entry.ident, pythonExposed(entry.exposed))
+        const entry = await this.create(typeid, a.slice(1), req.kwds)
+        return tuple(entry.ident, this.exposedOf(entry))
       }
       case 'incref': r.incref(this.ident(a[0])); return null
       case 'decref': r.decref(this.ident(a[0])); return null
       case 'get_methods': {
         const token = readToken(a[0])
-        return pythonExposed(r.exposed(token ? token.id : this.ident(a[0])))
+        return this.exposedOf(r.lookup(token ? token.id : this.ident(a[0])))
       }
       case 'number_of_objects': return r.numberOfObjects()
       case 'debug_info':
@@ -130,6 +149,28 @@ class PythonSession {
       default:
         throw new UnknownMethodError(`AssertionError: ${JSON.stringify(req.method)} unrecognized (control functions: ${PYTHON_CONTROL.join(', ')})`)
     }
+  }
+
+  /**
+   * SyncManager's typeids are built as CPython's server builds them (Python's
+   * arguments, checks and defaults); other typeids call their troupe factory.
+   * Python refcounts travel on separate incref/decref connections, so they belong to no connection (§3.5).
+   */
+  private async create(typeid: string, args: unknown[], kwds: Map<unknown, unknown> | undefined): Promise<Entry> {
+    const r = this.registry
+    const spec = r.spec(typeid)
+    if (spec?.factory && spec.factory === builtinFactories[typeid] && PY_CONSTRUCTORS[typeid]) {
+      const obj = r.invoke(this.ctx, () => pythonCreate(typeid, storedForm(args) as unknown[], storedForm(kwds ?? new Map()) as Map<unknown, unknown>, this.flavor))
+      return r.add(typeid, obj)
+    }
+    if (kwds?.size) args = [...args, Object.fromEntries([...kwds].map(([k, v]) => [pyText(k) ?? String(k), v]))]
+    return r.create(typeid, storedForm(args) as unknown[])
+  }
+
+  /** The method names a Python client is told an object has: CPython's, for the types with a Python face. */
+  private exposedOf(entry: Entry): unknown {
+    const face = pythonFace(entry.obj)
+    return face ? tupleFrom([...face.exposed(this.flavor)]) : pythonExposed(entry.exposed)
   }
 
   private ident(v: unknown): string {
@@ -143,20 +184,43 @@ class PythonSession {
     try {
       if (req.ident === null) throw new UnknownMethodError(`control function ${req.method} sent on a proxy connection`)
       const entry = this.registry.lookup(req.ident)
+      const face = pythonFace(entry.obj)
+      if (face) return await this.callFaced(entry, face, req)
       const method = troupeMethod(req.method, entry.exposed)
-      if (method === undefined) {
-        if (req.method === '#GETVALUE') return ['#RETURN', entry.obj]
-        if (req.method === '__str__' || req.method === '__repr__') return ['#RETURN', `<troupe ${entry.typeid} object ${entry.ident}>`]
-        throw new UnknownMethodError(`AttributeError: method '${req.method}' of ${entry.typeid} is not exposed (exposed: ${pythonExposed(entry.exposed).join(', ')})`)
-      }
+      if (method === undefined) return this.fallback(entry, undefined, req)
       // Stored values are in marshalled form, as a troupe client's are: a tuple then reaches troupe clients as a Tuple.
-      const args = marshal(troupeArgs(entry.obj, method, req.args, req.kwds), 'args').value as unknown[]
+      const args = storedForm(troupeArgs(entry.obj, method, req.args, req.kwds)) as unknown[]
       const out = await this.registry.call(req.ident, method, args, this.ctx)
       if (out.kind === 'return') return ['#RETURN', out.value]
       return ['#PROXY', tuple(pythonExposed(out.exposed), pyToken(out.typeid, this.tokenAddress(), out.ident))]
     } catch (err) {
-      return pythonError(err, this.origin)
+      return pythonError(err, this.origin, this.flavor)
     }
+  }
+
+  /** A SyncManager type's method, called as CPython's server calls it (faces.ts). */
+  private async callFaced(entry: Entry, face: Face, req: Request): Promise<Reply> {
+    const flavor = this.flavor
+    const method = faceMethod(face, req.method, flavor)
+    if (!method) return this.fallback(entry, face, req)
+    const args = storedForm(req.args) as unknown[]
+    const kwds = req.kwds?.size ? storedForm(req.kwds) as Map<unknown, unknown> : undefined
+    let out = this.registry.invoke(this.ctx, () => callFace(method, entry.obj, args, kwds, { flavor, caller: this.ctx.caller }))
+    if (out instanceof Promise) out = await out
+    if (!(out instanceof Served)) return ['#RETURN', out ?? null]
+    // method_to_typeid: the result is served as a new object, the client gets a proxy for it (§3.4).
+    const child = this.registry.add(out.typeid, out.obj)
+    return ['#PROXY', tuple(this.exposedOf(child), pyToken(out.typeid, this.tokenAddress(), child.ident))]
+  }
+
+  /** CPython's fallbacks for names an object does not expose: `#GETVALUE`, `__str__`, `__repr__`; else a traceback. */
+  private fallback(entry: Entry, face: Face | undefined, req: Request): Reply {
+    if (req.method === '#GETVALUE') return ['#RETURN', face ? face.value?.(entry.obj, this.flavor) ?? entry.obj : entry.obj]
+    if (req.method === '__str__' || req.method === '__repr__') {
+      return ['#RETURN', face?.str?.(entry.obj, this.flavor, entry.ident) ?? `<troupe ${entry.typeid} object ${entry.ident}>`]
+    }
+    const exposed = face ? face.exposed(this.flavor) : pythonExposed(entry.exposed)
+    throw new UnknownMethodError(`AttributeError: method '${req.method}' of ${entry.typeid} is not exposed (exposed: ${exposed.join(', ')})`)
   }
 
   // The Python client replaces the address in a #PROXY token with its own (§3.6), so any faithful form works.

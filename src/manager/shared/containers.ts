@@ -1,58 +1,86 @@
 import { Empty } from '../../errors.js'
+import { pyEquals, pyHashKey, pySort } from '../../codec/py-value.js'
 
-/** A dict served by a manager (Python's `dict` proxy); keys are compared like Map keys. */
+/**
+ * A dict served by a manager (Python's `dict` proxy). Keys are compared as
+ * Python compares them (`pyHashKey`): `(1, 2)`, `b'k'` and `frozenset()` keys
+ * are found again however they travelled, `1`, `1.0` and `true` are one key,
+ * and unhashable keys (arrays, Maps, Sets) are refused with TypeError.
+ * The first key stored is the one kept, as in Python.
+ */
 export class Dict<K = string, V = unknown> {
-  private readonly map: Map<K, V>
+  private readonly map = new Map<string, [K, V]>()
 
   constructor(init?: Iterable<[K, V]> | Record<string, V>) {
-    this.map = new Map(init ? (Symbol.iterator in Object(init) ? init as Iterable<[K, V]> : Object.entries(init) as [K, V][]) : [])
+    if (init) this.update(init)
   }
 
   /** The value for `key`, or `fallback` (default undefined). */
-  get(key: K, fallback?: V): V | undefined { return this.map.has(key) ? this.map.get(key) : fallback }
+  get(key: K, fallback?: V): V | undefined {
+    const e = this.map.get(pyHashKey(key))
+    return e ? e[1] : fallback
+  }
   /** Set `key` to `value`. */
-  set(key: K, value: V): void { this.map.set(key, value) }
+  set(key: K, value: V): void {
+    const h = pyHashKey(key)
+    const e = this.map.get(h)
+    if (e) e[1] = value
+    else this.map.set(h, [key, value])
+  }
   /** Whether `key` is present. */
-  has(key: K): boolean { return this.map.has(key) }
+  has(key: K): boolean { return this.map.has(pyHashKey(key)) }
   /** Remove `key`; returns whether it was there. */
-  delete(key: K): boolean { return this.map.delete(key) }
+  delete(key: K): boolean { return this.map.delete(pyHashKey(key)) }
   /** Remove and return the value of `key` (or `fallback`). */
   pop(key: K, fallback?: V): V | undefined {
-    if (!this.map.has(key)) return fallback
-    const v = this.map.get(key)
-    this.map.delete(key)
-    return v
+    const h = pyHashKey(key)
+    const e = this.map.get(h)
+    if (!e) return fallback
+    this.map.delete(h)
+    return e[1]
   }
   /** The value of `key`, setting it to `value` first when absent. */
   setdefault(key: K, value: V): V {
-    if (!this.map.has(key)) this.map.set(key, value)
-    return this.map.get(key) as V
+    const h = pyHashKey(key)
+    const e = this.map.get(h)
+    if (e) return e[1]
+    this.map.set(h, [key, value])
+    return value
   }
   /** Add `delta` (default 1) to a numeric value atomically on the server and return the result. */
   increment(key: K, delta = 1): number {
-    const v = ((this.map.get(key) as unknown as number | undefined) ?? 0) + delta
-    this.map.set(key, v as unknown as V)
+    const v = ((this.get(key) as unknown as number | undefined) ?? 0) + delta
+    this.set(key, v as unknown as V)
     return v
   }
   /** Set many entries. */
   update(entries: Iterable<[K, V]> | Record<string, V>): void {
     const it = Symbol.iterator in Object(entries) ? entries as Iterable<[K, V]> : Object.entries(entries) as [K, V][]
-    for (const [k, v] of it) this.map.set(k, v)
+    for (const [k, v] of it) this.set(k, v)
   }
   /** All keys. */
-  keys(): K[] { return [...this.map.keys()] }
+  keys(): K[] { return [...this.map.values()].map((e) => e[0]) }
   /** All values. */
-  values(): V[] { return [...this.map.values()] }
+  values(): V[] { return [...this.map.values()].map((e) => e[1]) }
   /** All [key, value] pairs. */
-  items(): [K, V][] { return [...this.map.entries()] }
+  items(): [K, V][] { return [...this.map.values()].map((e) => [e[0], e[1]]) }
   /** Number of entries. */
   size(): number { return this.map.size }
   /** Remove every entry. */
   clear(): void { this.map.clear() }
   /** A copy as a Map. */
-  copy(): Map<K, V> { return new Map(this.map) }
+  copy(): Map<K, V> { return new Map(this.items()) }
   /** A copy as a plain object (string keys). */
-  toObject(): Record<string, V> { return Object.fromEntries(this.map) as Record<string, V> }
+  toObject(): Record<string, V> { return Object.fromEntries(this.items()) as Record<string, V> }
+  /** Remove and return the last pair inserted (Python's popitem); undefined when empty. */
+  _popLast(): [K, V] | undefined {
+    let last: string | undefined
+    for (const h of this.map.keys()) last = h
+    if (last === undefined) return undefined
+    const e = this.map.get(last)!
+    this.map.delete(last)
+    return [e[0], e[1]]
+  }
 }
 
 /** A list served by a manager (Python's `list` proxy). */
@@ -81,22 +109,21 @@ export class List<T = unknown> {
     const j = i < 0 ? this.arr.length + i : i
     return this.arr.splice(j, 1)[0]!
   }
-  /** Remove the first item equal to `value`; returns whether one was found. */
+  /** Remove the first item equal to `value` (Python's `==`: `[1, 2]` and `(1, 2)` by value); returns whether one was found. */
   remove(value: T): boolean {
-    const i = this.arr.indexOf(value)
+    const i = this.index(value)
     if (i >= 0) this.arr.splice(i, 1)
     return i >= 0
   }
-  /** Index of the first item equal to `value`, or -1. */
-  index(value: T): number { return this.arr.indexOf(value) }
-  /** How many items equal `value`. */
-  count(value: T): number { return this.arr.filter((x) => x === value).length }
+  /** Index of the first item equal to `value` (Python's `==`), or -1. */
+  index(value: T): number { return this.arr.findIndex((x) => pyEquals(x, value)) }
+  /** How many items equal `value` (Python's `==`, so `1`, `1.0` and `true` count alike). */
+  count(value: T): number { return this.arr.filter((x) => pyEquals(x, value)).length }
   /** Reverse in place. */
   reverse(): void { this.arr.reverse() }
-  /** Sort in place (numbers numerically, everything else as strings); `reverse` for descending order. */
+  /** Sort in place by Python's `<` (numbers, text, tuples and lists by value; TypeError for mixed kinds); `reverse` for descending order. */
   sort(opts?: { reverse?: boolean }): void {
-    this.arr.sort((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0))
-    if (opts?.reverse) this.arr.reverse()
+    pySort(this.arr, {}, opts?.reverse === true)
   }
   /** Items from `start` to `end` (exclusive). */
   slice(start?: number, end?: number): T[] { return this.arr.slice(start, end) }
@@ -106,6 +133,8 @@ export class List<T = unknown> {
   clear(): void { this.arr = [] }
   /** A copy as an array. */
   toArray(): T[] { return [...this.arr] }
+  /** The live items (the Python face works on them in place). */
+  _items(): T[] { return this.arr }
 }
 
 /** A bag of named values (Python's `Namespace`). */
@@ -124,6 +153,8 @@ export class Namespace {
   has(name: string): boolean { return this.attrs.has(name) }
   /** Every attribute as a plain object. */
   toObject(): Record<string, unknown> { return Object.fromEntries(this.attrs) }
+  /** The live attributes (the Python face works on them in place). */
+  _attrs(): Map<string, unknown> { return this.attrs }
 }
 
 /** A single shared value (Python's `Value(typecode, value)`); the typecode is kept for Python peers. */
@@ -175,4 +206,6 @@ export class SharedArray<T = number> {
   slice(start?: number, end?: number): T[] { return this.arr.slice(start, end) }
   /** A copy as an array. */
   toArray(): T[] { return [...this.arr] }
+  /** The live items (the Python face checks values by typecode and writes them in place). */
+  _items(): T[] { return this.arr }
 }

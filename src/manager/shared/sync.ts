@@ -69,6 +69,9 @@ export class RLock {
   /** Whether it is held by anyone. */
   locked(): boolean { return this.owner !== undefined }
 
+  /** Whether `caller` holds it (Python's `_is_owned`, per client connection). */
+  _isOwnedBy(caller: string | undefined): boolean { return this.owner !== undefined && this.owner === (caller ?? 'local') }
+
   /** A client that disconnected while holding the lock releases it fully. */
   [callerGone](caller: string): void {
     if (this.owner === caller) this.releaseAll(caller)
@@ -143,6 +146,9 @@ export class BoundedSemaphore extends Semaphore {
     this.initial = value
   }
 
+  /** The value it started with (its bound). */
+  _initial(): number { return this.initial }
+
   /** Give back units; SyncStateError when that would exceed the initial value. */
   override release(n = 1): void {
     if (this.value + n > this.initial) throw new SyncStateError('BoundedSemaphore released too many times')
@@ -210,6 +216,11 @@ export class Condition {
     if (!this.lock.locked()) throw new SyncStateError('notify() on a Condition whose lock is not held')
   }
 
+  /** Whether `caller` holds the underlying lock. */
+  _isOwnedBy(caller: string | undefined): boolean { return this.lock._isOwnedBy(caller) }
+  /** How many clients wait in `wait()`. */
+  _waiting(): number { return this.waiters.length }
+
   /** A client that disconnected while holding the lock releases it. */
   [callerGone](caller: string): void {
     this.lock[callerGone](caller)
@@ -266,6 +277,8 @@ export class Barrier {
 
   /** Number of parties required. */
   parties(): number { return this.count }
+  /** The default timeout of `wait()` in ms, if one was given. */
+  _timeout(): number | undefined { return this.defaultTimeout }
   /** Number of parties waiting now. */
   nWaiting(): number { return this.waiters.length }
   /** Whether it is broken. */
