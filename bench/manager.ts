@@ -14,12 +14,12 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { BaseManager, Manager, SharedQueue, SharedJoinableQueue, typed } from '../src/manager/index.ts'
-import { report, median, percentile } from './lib.ts'
+import { contest, measureLatency, measureOps, type CaseSpec, type Sample } from './lib.ts'
 
 const ITEMS = Number(process.env.BENCH_ITEMS ?? 100_000)
 const RPC_CALLS = Number(process.env.BENCH_RPC ?? 20_000)
 const PY_ITEMS = Number(process.env.BENCH_PY_ITEMS ?? 20_000)
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const PY_RPC = Number(process.env.BENCH_PY_RPC ?? 5000)
 const AUTHKEY = 'bench'
 const self = fileURLToPath(import.meta.url)
 
@@ -75,80 +75,63 @@ function child(roleName: string, address: string, kind: string, n: number) {
   return { p, waitFor }
 }
 
-async function troupeQueue(kind: 'queue' | 'joinable'): Promise<number> {
+async function troupeQueue(kind: 'queue' | 'joinable'): Promise<Sample> {
   const q = kind === 'queue' ? new SharedQueue<number>() : new SharedJoinableQueue<number>()
   const m = await new BaseManager({ address: '127.0.0.1:0', authkey: AUTHKEY }).register('q', () => q).serve()
   const prod = child('producer', m.address, kind, ITEMS)
   const cons = child('consumer', m.address, kind, ITEMS)
   await Promise.all([prod.waitFor('ready'), cons.waitFor('ready')])
-  const t0 = process.hrtime.bigint()
-  prod.p.stdin!.write('go\n')
-  cons.p.stdin!.write('go\n')
-  // The producer finishing `join` (joinable) or the consumer receiving the last item (queue) ends the clock.
-  await Promise.all([prod.waitFor('done'), cons.waitFor('done')])
-  const s = Number(process.hrtime.bigint() - t0) / 1e9
+  const s = await measureOps(ITEMS, async () => {
+    prod.p.stdin!.write('go\n')
+    cons.p.stdin!.write('go\n')
+    // The producer finishing `join` (joinable) or the consumer receiving the last item (queue) ends the clock.
+    await Promise.all([prod.waitFor('done'), cons.waitFor('done')])
+  })
   await m.shutdown()
-  return ITEMS / s
+  return s
 }
 
-async function troupeRpc(): Promise<{ ops: number; p50: number; p99: number }> {
+async function troupeRpc(): Promise<Sample> {
   const m = await new Manager({ authkey: AUTHKEY }).start()
   const v = await m.Value('i', 0)
   for (let i = 0; i < 2000; i++) await v.get()
-  const lat: number[] = []
-  const t0 = process.hrtime.bigint()
-  for (let i = 0; i < RPC_CALLS; i++) {
-    const a = process.hrtime.bigint()
-    await v.get()
-    lat.push(Number(process.hrtime.bigint() - a) / 1000)
-  }
-  const s = Number(process.hrtime.bigint() - t0) / 1e9
+  const s = await measureLatency(RPC_CALLS, () => v.get())
   await m.shutdown()
-  return { ops: RPC_CALLS / s, p50: percentile(lat, 50), p99: percentile(lat, 99) }
+  return s
 }
 
 // ---- python contender --------------------------------------------------------
 
-function python(): Promise<{ queue: number; joinable: number; rpc: number; rpc_p50_us: number } | undefined> {
-  return new Promise((resolve) => {
-    const p = spawn('python3', [fileURLToPath(new URL('./manager_py.py', import.meta.url)), String(PY_ITEMS), String(Math.min(RPC_CALLS, 5000))], { stdio: ['ignore', 'pipe', 'inherit'] })
+function python(mode: 'queue' | 'joinable' | 'rpc', n: number): Promise<Sample> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('python3', [fileURLToPath(new URL('./manager_py.py', import.meta.url)), mode, String(n)], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     p.stdout.on('data', (d) => (out += d))
     const t = setTimeout(() => p.kill('SIGKILL'), 300_000)
     p.on('exit', () => {
       clearTimeout(t)
       const line = out.split('\n').find((l) => l.startsWith('{'))
-      resolve(line ? JSON.parse(line) : undefined)
+      if (!line) return reject(new Error(`manager_py.py ${mode} printed no result`))
+      const r = JSON.parse(line) as { ops: number; p50?: number; p99?: number }
+      // Python's rpc is sequential too: its ops/s is 1e6 / p50, as troupe's.
+      resolve(r.p50 !== undefined ? { ops: 1e6 / r.p50, p50: r.p50, p99: r.p99 } : { ops: r.ops })
     })
   })
 }
 
 // ---- main --------------------------------------------------------------------
 
-async function main(): Promise<void> {
-  const q: number[] = []
-  const j: number[] = []
-  const r: { ops: number; p50: number; p99: number }[] = []
-  for (let i = 0; i < ROUNDS; i++) {
-    q.push(await troupeQueue('queue'))
-    j.push(await troupeQueue('joinable'))
-    r.push(await troupeRpc())
-  }
-  const py = await python()
-  const rpc = r.sort((a, b) => a.ops - b.ops)[r.length >> 1]!
-  const cases = {
-    queue: { troupe: median(q), ...(py ? { python: py.queue } : {}) },
-    joinable: { troupe: median(j), ...(py ? { python: py.joinable } : {}) },
-    rpc: { troupe: rpc.ops, ...(py ? { python: py.rpc } : {}) },
-  }
-  report('manager', cases, [
-    `rpc latency: troupe p50 ${rpc.p50.toFixed(1)} µs, p99 ${rpc.p99.toFixed(1)} µs${py ? `; python p50 ${py.rpc_p50_us.toFixed(1)} µs` : ''}`,
-    `troupe: ${ITEMS.toLocaleString('en-US')} items per queue case, ${RPC_CALLS.toLocaleString('en-US')} rpc calls, median of ${ROUNDS} rounds; python: ${PY_ITEMS.toLocaleString('en-US')} items, one round (it is ~25x slower)`,
-    `troupe rounds: queue ${q.map((x) => Math.round(x)).join(', ')}; joinable ${j.map((x) => Math.round(x)).join(', ')}`,
-    'the CPU is shared with other work; compare ratios within one run',
-  ])
-}
+const specs: CaseSpec[] = [
+  { name: 'queue', contenders: { troupe: () => troupeQueue('queue'), python: () => python('queue', PY_ITEMS) } },
+  { name: 'joinable', contenders: { troupe: () => troupeQueue('joinable'), python: () => python('joinable', PY_ITEMS >> 1) } },
+  { name: 'rpc', busy: true, contenders: { troupe: troupeRpc, python: () => python('rpc', PY_RPC) } },
+]
 
 const at = process.argv.indexOf('--role')
 if (at >= 0) await role(process.argv[at + 1]!, process.argv[at + 2]!, process.argv[at + 3] as 'queue' | 'joinable', Number(process.argv[at + 4]))
-else await main()
+else {
+  await contest('manager', import.meta.url, specs, [
+    `troupe: ${ITEMS.toLocaleString('en-US')} items per queue case, ${RPC_CALLS.toLocaleString('en-US')} rpc calls; python: ${PY_ITEMS.toLocaleString('en-US')} items (joinable half that), ${PY_RPC.toLocaleString('en-US')} rpc calls (it is slower)`,
+    'rpc ops/s = 1e6 / p50 µs (sequential calls on one proxy, client process -> manager process); "+busy": a core-burning neighbour',
+  ])
+}

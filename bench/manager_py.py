@@ -1,6 +1,6 @@
 """CPython side of bench/manager.ts: BaseManager over TCP, same shapes.
 
-Usage: python3 bench/manager_py.py ITEMS RPC_CALLS  -> prints one JSON line.
+Usage: python3 bench/manager_py.py queue|joinable|rpc N  -> prints {"ops": ..., "p50": ...} (µs, rpc).
 """
 import json
 import queue
@@ -86,26 +86,30 @@ def run_queue(address, name, n, joinable):
 
 
 def main():
-    n = int(sys.argv[1])
-    calls = int(sys.argv[2])
+    mode = sys.argv[1]
+    n = int(sys.argv[2])
     m = M(address=('127.0.0.1', 0), authkey=AUTHKEY)
     m.start()
     address = m.address
     out = {}
-    out['queue'] = run_queue(address, 'q', n, False)
-    out['joinable'] = run_queue(address, 'jq', n // 2, True)
-    box = m.box()
-    for _ in range(500):
-        box.get()
-    lat = []
-    t0 = time.perf_counter()
-    for _ in range(calls):
-        a = time.perf_counter()
-        box.get()
-        lat.append((time.perf_counter() - a) * 1e6)
-    out['rpc'] = calls / (time.perf_counter() - t0)
-    lat.sort()
-    out['rpc_p50_us'] = lat[len(lat) // 2]
+    if mode == 'queue':
+        out['ops'] = run_queue(address, 'q', n, False)
+    elif mode == 'joinable':
+        out['ops'] = run_queue(address, 'jq', n, True)
+    else:
+        box = m.box()
+        for _ in range(500):
+            box.get()
+        lat = []
+        t0 = time.perf_counter()
+        for _ in range(n):
+            a = time.perf_counter()
+            box.get()
+            lat.append((time.perf_counter() - a) * 1e6)
+        out['ops'] = n / (time.perf_counter() - t0)
+        lat.sort()
+        out['p50'] = lat[len(lat) // 2]
+        out['p99'] = lat[min(len(lat) - 1, len(lat) * 99 // 100)]
     m.shutdown()
     print(json.dumps(out))
 

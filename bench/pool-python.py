@@ -1,7 +1,7 @@
-"""Python's side of bench/pool.ts: multiprocessing.Pool(2) map and apply_async.
+"""Python's side of bench/pool.ts: multiprocessing.Pool(2) map or apply_async.
 
-Prints one JSON line: {"map": ops_per_s, "apply": ops_per_s}. Pool start-up is not timed.
-Usage: python3 bench/pool-python.py MAP_ITEMS APPLY_TASKS
+Usage: python3 bench/pool-python.py map|apply N  -> prints {"ops": ops_per_s}.
+Pool start-up is not timed; both modes warm up first, as troupe's side does.
 """
 import json
 import sys
@@ -14,25 +14,26 @@ def f(x):
 
 
 def main():
-    map_n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    apply_n = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
+    mode = sys.argv[1]
+    n = int(sys.argv[2])
     with Pool(2) as p:
         for _ in range(3):  # warm up as troupe does: workers started, imports done
-            p.map(f, range(map_n))
-        [r.get() for r in [p.apply_async(f, (i,)) for i in range(apply_n // 4)]]
-        times = []
-        for _ in range(5):  # median of five, as troupe's side
+            p.map(f, range(n))
+        [r.get() for r in [p.apply_async(f, (i,)) for i in range(n // 4)]]
+        if mode == 'map':
+            times = []
+            for _ in range(5):  # median of five, as troupe's side
+                t0 = time.perf_counter()
+                out = p.map(f, range(n))
+                times.append(time.perf_counter() - t0)
+                assert len(out) == n
+            secs = sorted(times)[2]
+        else:
             t0 = time.perf_counter()
-            out = p.map(f, range(map_n))
-            times.append(time.perf_counter() - t0)
-            assert len(out) == map_n
-        t_map = sorted(times)[2]
-        t0 = time.perf_counter()
-        rs = [p.apply_async(f, (i,)) for i in range(apply_n)]
-        vals = [r.get() for r in rs]
-        t_apply = time.perf_counter() - t0
-        assert len(vals) == apply_n
-    print(json.dumps({"map": map_n / t_map, "apply": apply_n / t_apply}))
+            vals = [r.get() for r in [p.apply_async(f, (i,)) for i in range(n)]]
+            secs = time.perf_counter() - t0
+            assert len(vals) == n
+    print(json.dumps({"ops": n / secs}))
 
 
 if __name__ == "__main__":

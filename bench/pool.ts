@@ -1,23 +1,26 @@
 /**
- * `npm run bench -- pool [--runs N]`: troupe's Pool against piscina and
- * Python's multiprocessing.Pool(2), side by side in one run, 2 workers each.
+ * `npm run bench -- pool [--runs N] [--only case,...]`: troupe's Pool against
+ * piscina, a raw postMessage pool, raw Atomics and Python's
+ * multiprocessing.Pool(2); 2 workers each, every contender in a fresh
+ * process, interleaved (see `contest` in lib.ts).
  *
- *   small    200,000 trivial tasks `(a, b) => a + b` submitted at once      troupe vs piscina
- *   payload  20,000 tasks each carrying its own 64 KiB (copied, not moved)  troupe vs piscina
- *   latency  20,000 tasks one after another (ops/s here, µs in the notes)   troupe vs piscina
- *   map      map of 100,000 trivial items, default chunking                 troupe vs python
- *   apply    100,000 applyAsync / apply_async, then wait for all            troupe vs python
+ *   small           200,000 trivial tasks `(a, b) => a + b`, applyAsync from one Promise.all
+ *   bytes           20,000 tasks, each a 64 KiB Uint8Array (copied, not moved)
+ *   strings         20,000 tasks, each a plain object `{ a, b, s }` with a 64 KiB string
+ *   string-results  20,000 tasks, each returning a 64 KiB string (its length is taken as it arrives)
+ *   latency         20,000 tasks one after another (+busy: with a core-burning neighbour)
+ *   map             map of 100,000 trivial items, default chunking        (vs Python)
+ *   apply           100,000 applyAsync, then wait for all                 (vs Python)
  *
- * Each number is the median of `--runs` runs (default 3); pools are started
- * and every case is run once at a quarter of its size before timing (JIT and
- * heap warm-up, for both contenders); map is warmed up with three full-size
- * maps and reported as the median of five, in troupe and in Python alike.
+ * Each contender runs its case once at a quarter of its size (JIT and heap
+ * warm-up) before the timed run; map is the median of five after three.
  */
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
 import { Pool } from '../src/pool/index.ts'
-import { isMainModule } from '../src/process/index.ts'
-import { median, opsPerSecond, percentile, report, type Cases } from './lib.ts'
+import { isMainModule, type Kind } from '../src/process/index.ts'
+import { contest, measureLatency, measureOps, median, type CaseSpec, type Sample } from './lib.ts'
 
 /** The tasks troupe's workers run (they import this module, so the program below is guarded). */
 export function add(a: number, b: number): number {
@@ -28,124 +31,192 @@ export function byteLength(buf: Uint8Array): number {
   return buf.byteLength
 }
 
+export function objLen(o: { a: number; b: number; s: string }): number {
+  return o.a + o.b + o.s.length
+}
+
+// 64 distinct 64 KiB strings, built (and flattened) once per worker: a task returns one of them.
+const STRINGS = isMainModule(import.meta) ? [] : Array.from({ length: 64 }, (_, i) => String.fromCharCode(97 + (i % 26)).repeat(64 * 1024))
+for (const s of STRINGS) s.charCodeAt(100)
+
+export function bigString(i: number): string {
+  return STRINGS[i & 63]!
+}
+
 export function inc(x: number): number {
   return x + 1
 }
 
-let SMALL = 200_000
-let PAYLOAD = 20_000
-let LATENCY = 20_000
-let MAP = 100_000
-let APPLY = 100_000
+const SMALL = 200_000
+const PAYLOAD = 20_000
+const LATENCY = 20_000
+const MAP = 100_000
+const APPLY = 100_000
+const KIB64 = 64 * 1024
 
-interface Contender {
-  small(): Promise<number>
-  payload(bufs: Uint8Array[]): Promise<number>
-  latency(): Promise<number[]>
+// 256 distinct inputs, reused in turn: each task's 64 KiB is its own (no batch can share one copy).
+const bufs = () => Array.from({ length: 256 }, (_, i) => new Uint8Array(KIB64).fill(i))
+// Flat one-byte strings, as JSON.parse or a file read makes them.
+const strs = () => Array.from({ length: 256 }, (_, i) => Buffer.alloc(KIB64, 65 + (i % 26)).toString('latin1'))
+
+/** Run `fn(n / 4)` untimed, then time `fn(n)`. */
+async function warmThenTime(n: number, fn: (n: number) => Promise<unknown>): Promise<Sample> {
+  await fn(n >> 2)
+  ;(globalThis as { gc?: () => void }).gc?.()
+  return measureOps(n, () => fn(n))
 }
 
-async function troupe(): Promise<Contender & { map(): Promise<number>; apply(): Promise<number>; close(): Promise<void> }> {
-  const pool = new Pool({ workers: 2 })
+/** The calls a case makes, the same for every contender: `run(task, i)` submits task `i`. */
+interface Runner {
+  small(i: number): Promise<unknown>
+  bytes(buf: Uint8Array): Promise<unknown>
+  strings(o: { a: number; b: number; s: string }): Promise<unknown>
+  stringResult(i: number): Promise<unknown>
+  close(): Promise<void>
+}
+
+async function troupe(kind: Kind = 'thread'): Promise<Runner & { pool: Pool }> {
+  const pool = new Pool({ workers: 2, kind })
   await pool.apply(add, [1, 2])
   return {
-    small: () => opsPerSecond(SMALL, () => Promise.all(Array.from({ length: SMALL }, (_, i) => pool.applyAsync(add, [i, 1])))),
-    payload: (bufs) => opsPerSecond(PAYLOAD, () => Promise.all(Array.from({ length: PAYLOAD }, (_, i) => pool.applyAsync(byteLength, [bufs[i % bufs.length]!])))),
-    async latency() {
-      const us: number[] = []
-      for (let i = 0; i < LATENCY; i++) {
-        const t0 = process.hrtime.bigint()
-        await pool.apply(add, [i, 1])
-        us.push(Number(process.hrtime.bigint() - t0) / 1000)
-      }
-      return us
-    },
-    map() {
-      // The input exists before timing, as Python's range() does.
-      const xs = Array.from({ length: MAP }, (_, i) => i)
-      return opsPerSecond(MAP, () => pool.map(inc, xs))
-    },
-    apply: () => opsPerSecond(APPLY, () => Promise.all(Array.from({ length: APPLY }, (_, i) => pool.applyAsync(inc, [i])))),
+    pool,
+    small: (i) => pool.applyAsync(add, [i, 1]),
+    bytes: (b) => pool.applyAsync(byteLength, [b]),
+    strings: (o) => pool.applyAsync(objLen, [o]),
+    stringResult: (i) => pool.applyAsync(bigString, [i]),
     close: () => pool.terminate(),
   }
 }
 
-async function piscina(): Promise<Contender & { close(): Promise<void> }> {
+async function piscina(): Promise<Runner> {
   const { Piscina } = await import('piscina')
   const pool = new Piscina({ filename: fileURLToPath(new URL('./pool-piscina.mjs', import.meta.url)), minThreads: 2, maxThreads: 2 })
   await pool.run({ a: 1, b: 2 }, { name: 'add' })
   return {
-    small: () => opsPerSecond(SMALL, () => Promise.all(Array.from({ length: SMALL }, (_, i) => pool.run({ a: i, b: 1 }, { name: 'add' })))),
-    payload: (bufs) => opsPerSecond(PAYLOAD, () => Promise.all(Array.from({ length: PAYLOAD }, (_, i) => pool.run(bufs[i % bufs.length], { name: 'byteLength' })))),
-    async latency() {
-      const us: number[] = []
-      for (let i = 0; i < LATENCY; i++) {
-        const t0 = process.hrtime.bigint()
-        await pool.run({ a: i, b: 1 }, { name: 'add' })
-        us.push(Number(process.hrtime.bigint() - t0) / 1000)
-      }
-      return us
-    },
+    small: (i) => pool.run({ a: i, b: 1 }, { name: 'add' }),
+    bytes: (b) => pool.run(b, { name: 'byteLength' }),
+    strings: (o) => pool.run(o, { name: 'objLen' }),
+    stringResult: (i) => pool.run(i, { name: 'bigString' }),
     close: () => pool.destroy(),
   }
 }
 
-function python(): { map: number; apply: number } | undefined {
-  const script = fileURLToPath(new URL('./pool-python.py', import.meta.url))
-  const r = spawnSync('python3', [script, String(MAP), String(APPLY)], { encoding: 'utf8', timeout: 300_000 })
-  if (r.status !== 0) { console.error(`python3 failed: ${r.stderr || r.error}`); return undefined }
-  return JSON.parse(r.stdout.trim().split('\n').pop()!)
+/** A raw postMessage pool: round robin, one message per task and per result, a Map of promises. */
+async function raw(): Promise<Runner & { call(name: string, arg: unknown): Promise<unknown> }> {
+  const url = new URL('./pool-raw.mjs', import.meta.url)
+  const workers = [new Worker(url), new Worker(url)]
+  const pending = new Map<number, (v: unknown) => void>()
+  for (const w of workers) w.on('message', (m: [number, unknown]) => { const r = pending.get(m[0])!; pending.delete(m[0]); r(m[1]) })
+  let id = 0
+  let next = 0
+  const call = (name: string, arg: unknown) => new Promise<unknown>((resolve) => {
+    pending.set(++id, resolve)
+    workers[next++ & 1]!.postMessage([id, name, arg])
+  })
+  await Promise.all([call('add', { a: 1, b: 2 }), call('add', { a: 1, b: 2 })])
+  return {
+    call,
+    small: (i) => call('add', { a: i, b: 1 }),
+    bytes: (b) => call('byteLength', b),
+    strings: (o) => call('objLen', o),
+    stringResult: (i) => call('bigString', i),
+    close: async () => { await Promise.all(workers.map((w) => w.terminate())) },
+  }
 }
 
-async function main(): Promise<void> {
-  const runsArg = process.argv.indexOf('--runs')
-  const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3
-  // 256 distinct buffers, reused in turn: each task's 64 KiB is its own (no batch can share one copy).
-  const bufs = Array.from({ length: 256 }, (_, i) => new Uint8Array(64 * 1024).fill(i))
-  const samples: Record<string, Record<string, number[]>> = {}
-  const lat: Record<string, number[]> = { troupe: [], piscina: [] }
-  const add = (c: string, who: string, v: number) => { ((samples[c] ??= {})[who] ??= []).push(v) }
-  const timed = async (c: string, who: string, fn: () => Promise<number>) => { add(c, who, await fn()) }
-  for (let run = 0; run < runs; run++) {
-    const t = await troupe()
-    const p = await piscina()
-    // Warm-up: every case once at a quarter of its size, so JIT and heap sizing are done for both.
-    const full = [SMALL, PAYLOAD, LATENCY, MAP, APPLY] as const
-    ;[SMALL, PAYLOAD, LATENCY, MAP, APPLY] = full.map((n) => n >> 2) as unknown as typeof full
-    for (const c of [t, p]) { await c.small(); await c.payload(bufs); await c.latency() }
-    await t.apply()
-    ;[SMALL, PAYLOAD, LATENCY, MAP, APPLY] = full
-    await timed('small', 'troupe', () => t.small())
-    await timed('small', 'piscina', () => p.small())
-    await timed('payload', 'troupe', () => t.payload(bufs))
-    await timed('payload', 'piscina', () => p.payload(bufs))
-    for (const [who, c] of [['troupe', t], ['piscina', p]] as const) {
-      const us = await c.latency()
-      lat[who]!.push(...us)
-      add('latency', who, 1e6 / median(us))
+/** One-at-a-time floor: a worker blocked in Atomics.wait, arguments and result in shared memory. */
+async function rawAtomicsLatency(): Promise<Sample> {
+  const sab = new SharedArrayBuffer(16 + 24)
+  const ctl = new Int32Array(sab, 0, 4)
+  const num = new Float64Array(sab, 16, 3)
+  const w = new Worker(new URL('./pool-atomics.mjs', import.meta.url), { workerData: sab })
+  let seq = 0
+  const once = async (i: number) => {
+    num[0] = i; num[1] = 1
+    Atomics.store(ctl, 0, ++seq)
+    Atomics.notify(ctl, 0)
+    while (Atomics.load(ctl, 1) !== seq) Atomics.wait(ctl, 1, seq - 1, 1)
+    return num[2]
+  }
+  for (let i = 0; i < LATENCY >> 2; i++) await once(i)
+  const s = await measureLatency(LATENCY, once)
+  Atomics.store(ctl, 0, -1)
+  Atomics.notify(ctl, 0)
+  await w.terminate()
+  return s
+}
+
+type CaseName = 'small' | 'bytes' | 'strings' | 'stringResults' | 'latency'
+
+/** One contender on one case, in this (fresh) process. */
+async function run(make: () => Promise<Runner>, c: CaseName): Promise<Sample> {
+  const r = await make()
+  try {
+    switch (c) {
+      case 'small': return await warmThenTime(SMALL, (n) => Promise.all(Array.from({ length: n }, (_, i) => r.small(i))))
+      case 'bytes': { const b = bufs(); return await warmThenTime(PAYLOAD, (n) => Promise.all(Array.from({ length: n }, (_, i) => r.bytes(b[i & 255]!)))) }
+      case 'strings': {
+        const s = strs()
+        return await warmThenTime(PAYLOAD, (n) => Promise.all(Array.from({ length: n }, (_, i) => r.strings({ a: i, b: 1, s: s[i & 255]! }))))
+      }
+      // Each result is used as it comes and let go (holding 20,000 x 64 KiB would measure the heap, not the pool).
+      case 'stringResults': return await warmThenTime(PAYLOAD, (n) => Promise.all(Array.from({ length: n }, (_, i) => r.stringResult(i).then((s) => (s as string).length))))
+      case 'latency':
+        for (let i = 0; i < LATENCY >> 2; i++) await r.small(i)
+        return await measureLatency(LATENCY, (i) => r.small(i))
     }
-    // A map of 100,000 takes ~10 ms, so one GC pause moves it a lot: three full-size maps to warm up,
-    // then the median of five (the Python script does the same).
-    for (let i = 0; i < 3; i++) await t.map()
-    const maps: number[] = []
-    for (let i = 0; i < 5; i++) maps.push(await t.map())
-    add('map', 'troupe', median(maps))
-    await timed('apply', 'troupe', () => t.apply())
-    await t.close()
-    await p.close()
-    const py = python()
-    if (py) { add('map', 'python', py.map); add('apply', 'python', py.apply) }
+  } finally {
+    await r.close()
   }
-  const cases: Cases = {}
-  for (const [c, byWho] of Object.entries(samples)) {
-    cases[c] = {}
-    for (const [who, xs] of Object.entries(byWho)) cases[c]![who] = median(xs)
-  }
-  const notes = [
-    `latency (µs per task, one at a time): troupe p50 ${percentile(lat.troupe!, 50).toFixed(1)} p99 ${percentile(lat.troupe!, 99).toFixed(1)}; ` +
-    `piscina p50 ${percentile(lat.piscina!, 50).toFixed(1)} p99 ${percentile(lat.piscina!, 99).toFixed(1)}`,
-    `medians of ${runs} run(s); 2 workers each; the machine's CPUs are shared, so expect noise`,
-  ]
-  report('pool', cases, notes)
 }
 
-if (isMainModule(import.meta)) await main()
+async function troupeMap(): Promise<Sample> {
+  const t = await troupe()
+  // The input exists before timing, as Python's range() does; three warm-ups, then the median of five.
+  const xs = Array.from({ length: MAP }, (_, i) => i)
+  for (let i = 0; i < 3; i++) await t.pool.map(inc, xs)
+  const samples: Sample[] = []
+  for (let i = 0; i < 5; i++) samples.push(await measureOps(MAP, () => t.pool.map(inc, xs)))
+  await t.close()
+  return { ops: median(samples.map((s) => s.ops)), cpuUs: median(samples.map((s) => s.cpuUs!)) }
+}
+
+async function troupeApply(): Promise<Sample> {
+  const t = await troupe()
+  return warmThenTime(APPLY, (n) => Promise.all(Array.from({ length: n }, (_, i) => t.pool.applyAsync(inc, [i])))).finally(() => t.close())
+}
+
+function python(mode: 'map' | 'apply', n: number): Promise<Sample> {
+  const script = fileURLToPath(new URL('./pool-python.py', import.meta.url))
+  const r = spawnSync('python3', [script, mode, String(n)], { encoding: 'utf8', timeout: 300_000 })
+  if (r.status !== 0) throw new Error(`python3 failed: ${r.stderr || r.error}`)
+  return Promise.resolve(JSON.parse(r.stdout.trim().split('\n').pop()!) as Sample)
+}
+
+const specs: CaseSpec[] = [
+  { name: 'small', contenders: { troupe: () => run(troupe, 'small'), piscina: () => run(piscina, 'small'), raw: () => run(raw, 'small') } },
+  { name: 'bytes', contenders: { troupe: () => run(troupe, 'bytes'), piscina: () => run(piscina, 'bytes'), raw: () => run(raw, 'bytes') } },
+  {
+    name: 'strings',
+    contenders: { troupe: () => run(troupe, 'strings'), piscina: () => run(piscina, 'strings'), raw: () => run(raw, 'strings'), 'troupe-process': () => run(() => troupe('process'), 'strings') },
+  },
+  {
+    name: 'string-results',
+    contenders: { troupe: () => run(troupe, 'stringResults'), piscina: () => run(piscina, 'stringResults'), raw: () => run(raw, 'stringResults'), 'troupe-process': () => run(() => troupe('process'), 'stringResults') },
+  },
+  {
+    name: 'latency',
+    busy: true,
+    contenders: { troupe: () => run(troupe, 'latency'), piscina: () => run(piscina, 'latency'), raw: () => run(raw, 'latency'), 'raw-atomics': rawAtomicsLatency },
+  },
+  { name: 'map', contenders: { troupe: troupeMap, python: () => python('map', MAP) } },
+  { name: 'apply', contenders: { troupe: troupeApply, python: () => python('apply', APPLY) } },
+]
+
+if (isMainModule(import.meta)) {
+  await contest('pool', import.meta.url, specs, [
+    'raw: a postMessage pool (round robin, one message per task and per result); raw-atomics: shared memory and Atomics.wait, no messages (latency floor)',
+    'troupe-process: the same troupe Pool with kind "process" (the ratio shows threads vs processes)',
+    'latency ops/s = 1e6 / p50 µs; cpu-µs/op counts every thread and child process of the contender',
+  ])
+}
