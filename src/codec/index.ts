@@ -1,4 +1,5 @@
 export { toWireError, fromWireError, type WireError } from './error.js'
+export { approxBytes } from './size.js'
 export { marshal, unmarshal, registerPortable, reviverModules, portable, PORTABLE_TAG, type Portable, type Marshalled } from './marshal.js'
 export { encodeV8, decodeV8, V8_FIRST_BYTE } from './v8.js'
 export { checkV8, V8_DEFAULT_LIMITS, type V8Limits, type V8Check, type V8Refusal } from './v8-check.js'

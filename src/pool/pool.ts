@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { locate, type Kind, type ExitInfo, type ModuleRef, type Transferable } from '../process/index.js'
-import { fromWireError, marshal, type WireError } from '../codec/index.js'
+import { approxBytes, fromWireError, marshal, type WireError } from '../codec/index.js'
 import { Full, TimeoutError, UnsendableValueError, WorkerCrashedError } from '../errors.js'
 import { PoolFront, abortError, earlyDeathsError, EARLY_DEATHS_LIMIT, type BaseApplyOptions, type Mode, type PoolCounters, type PoolFunction } from './front.js'
 import { Deque } from './deque.js'
@@ -82,9 +82,11 @@ export interface PoolStats extends PoolCounters {
 const PREFETCH_MS = 2
 const MAX_INFLIGHT = 2048
 const MAX_BATCH = 512
-// Large payloads: keep messages to about a MiB and each worker's backlog to a few.
-const BATCH_BYTES = 1 << 20
-const INFLIGHT_BYTES = 4 << 20
+// Large payloads (approxBytes of the arguments): keep messages to about 256 KiB and each worker's
+// backlog to a MiB. A batch of hundreds of 64 KiB strings is deserialized in one burst that
+// outlives the worker's young generation: copied, promoted and marked, twice the CPU of the copy.
+const BATCH_BYTES = 256 << 10
+const INFLIGHT_BYTES = 1 << 20
 // The main thread's spin for a lone tiny task's answer (see schedule()).
 const SPIN_MAIN_MS = 0.04
 const SPIN_FOR_TASKS_UNDER_MS = 0.02
@@ -92,13 +94,6 @@ const SPIN_MISS_LIMIT = 8
 
 const now = () => performance.timeOrigin + performance.now()
 const NO_ARGS: unknown[] = []
-
-function payloadBytes(v: unknown): number {
-  if (typeof v === 'string') return v.length
-  if (v instanceof ArrayBuffer) return v.byteLength
-  if (ArrayBuffer.isView(v)) return v.byteLength
-  return 0
-}
 
 /**
  * A pool of worker threads (or child processes) running exported functions:
@@ -222,7 +217,7 @@ export class Pool extends PoolFront<PoolTaskOptions> {
             const m = marshal(a, mode === MODE_APPLY ? `args[${i}]` : 'items')
             if (m.portables) { args = args.slice(); args[i] = m.value; code |= FLAG_PORTABLES }
           }
-          bytes += payloadBytes(a)
+          bytes += approxBytes(a)
         }
       } catch (err) { error = err as Error }
     }

@@ -45,7 +45,7 @@ export class Task<T = unknown> extends AsyncResult<T> {
     public args: unknown[],
     /** When it was submitted (ms since the epoch, sub-ms precision), for wait-time stats. */
     readonly submitted: number,
-    /** Bytes of binary payload in its arguments (for batch sizing). */
+    /** Approximate bytes of its arguments (approxBytes; for batch sizing). */
     readonly bytes: number,
     /** Timeout, signal, retries, transfers: undefined for a plain task. */
     readonly extras: TaskExtras | undefined,

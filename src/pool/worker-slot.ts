@@ -28,7 +28,7 @@ export class WorkerSlot {
   sent = 0
   /** Tasks answered, wrapping like the worker's int32 started counter. */
   replied = 0
-  /** Binary payload bytes in flight. */
+  /** Approximate argument bytes in flight. */
   bytes = 0
   /** It holds a task with a timeout or signal, and gets nothing else meanwhile. */
   exclusive = false

@@ -9,7 +9,7 @@ import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads'
 import { performance } from 'node:perf_hooks'
 import { serialize } from 'node:v8'
 import { load, placeLabel, type Boot, type Link } from '../process/index.js'
-import { toWireError, unmarshal } from '../codec/index.js'
+import { approxBytes, toWireError, unmarshal } from '../codec/index.js'
 import { UnsendableValueError } from '../errors.js'
 import {
   RUN, DEF, STOP, DONE, STARTED, INIT_FAILED, READY, MODE_APPLY, MODE_MASK, MODE_STARMAP, FLAG_REPORT_START,
@@ -22,6 +22,9 @@ interface FnSlot { fn?: Fn; loading?: Promise<void>; error?: unknown }
 // Flush results at least this often so a long batch streams back instead of arriving all at the end.
 const FLUSH_EVERY = 256
 const FLUSH_AFTER_MS = 2
+// ... and once they hold this many bytes (approxBytes): a message of hundreds of large strings is
+// deserialized as one burst that outlives the young generation and costs the main thread twice.
+const FLUSH_BYTES = 256 << 10
 // Tasks taken straight from Atomics.wait before the event loop gets a turn.
 const IDLE_TURNS = 64
 // An idle thread spins this long before sleeping, when the previous task came within SPIN_WHEN_GAP_MS.
@@ -50,6 +53,8 @@ class WorkerRuntime {
   private values: unknown[] = []
   private errors: number[] = []
   private times: number[] = []
+  /** Approximate bytes of `values`. */
+  private valueBytes = 0
   /** Buffers of packed results in `values`, moved rather than copied. */
   private transfer: ArrayBuffer[] | undefined = undefined
   private lastFlush = performance.now()
@@ -142,6 +147,8 @@ class WorkerRuntime {
         const start = this.cursor + 2
         this.cursor = start + argc
         this.run(slot, code, batch, start, argc)
+        // The batch no longer holds this task's arguments: a large one can die young.
+        for (let i = start; i < start + argc; i++) batch[i] = undefined
       }
     } finally {
       this.pumping = false
@@ -209,9 +216,11 @@ class WorkerRuntime {
       if (packed) { value = packed; (this.transfer ??= []).push(packed.buffer as ArrayBuffer) }
     }
     this.values.push(value)
+    this.valueBytes += approxBytes(value)
     this.times.push(performance.timeOrigin + t0, t1 - t0)
     // A chunk of a map is a big result on its own: send it now so the main thread copies it out while we go on.
-    if (this.data.flushEach || (code & MODE_MASK) !== MODE_APPLY || this.values.length >= FLUSH_EVERY || t1 - this.lastFlush > FLUSH_AFTER_MS) this.flush()
+    if (this.data.flushEach || (code & MODE_MASK) !== MODE_APPLY || this.values.length >= FLUSH_EVERY || this.valueBytes >= FLUSH_BYTES ||
+        t1 - this.lastFlush > FLUSH_AFTER_MS) this.flush()
   }
 
   /** Send the finished results as one message. */
@@ -240,6 +249,7 @@ class WorkerRuntime {
     this.values = []
     this.errors = []
     this.times = []
+    this.valueBytes = 0
     this.lastFlush = performance.now()
   }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { Pool, AsyncResult } from '../../src/pool/index.ts'
 import { PoolClosedError, TimeoutError, UnlocatableFunctionError, UnsendableValueError, Full } from '../../src/errors.ts'
-import { square, add, asyncSquare, sleep, failWithQuota, returnsFunction, init, initialisedWith, failingInit, length, noArgs, identity, describeNumber } from './tasks.ts'
+import { square, add, asyncSquare, sleep, failWithQuota, returnsFunction, init, initialisedWith, failingInit, length, noArgs, identity, describeNumber, describeLater, bigText } from './tasks.ts'
 
 const pool = new Pool({ workers: 2 })
 after(() => pool.terminate())
@@ -251,6 +251,22 @@ test('a process pool reports its workers and runs async tasks', async () => {
     assert.equal(s.workers, 2)
     for (const w of s.perWorker) { assert.notEqual(w.pid, process.pid); assert.equal(w.threadId, undefined) }
     await assert.rejects(p.apply(failWithQuota, [7]), (err: any) => err.name === 'QuotaError' && err.quota === 7 && /pid \d+/.test(err.origin))
+  } finally { await p.terminate() }
+})
+
+test('tasks carrying and returning large strings in plain objects all arrive intact, on threads and processes', async () => {
+  const KIB64 = 64 * 1024
+  const strs = Array.from({ length: 26 }, (_, i) => String.fromCharCode(97 + i).repeat(KIB64))
+  const p = new Pool({ workers: 2, kind: 'process' })
+  try {
+    for (const target of [pool, p]) {
+      // Far more than one message's worth: the pool cuts batches by size, and async tasks read their argument late.
+      const n = target === pool ? 600 : 200
+      const got = await Promise.all(Array.from({ length: n }, (_, i) => target.applyAsync(describeLater, [{ id: i, s: strs[i % 26]! }])))
+      assert.deepEqual(got, Array.from({ length: n }, (_, i) => `${i}:${KIB64}:${String.fromCharCode(97 + (i % 26))}`))
+      const back = await Promise.all(Array.from({ length: n }, (_, i) => target.applyAsync(bigText, [i, KIB64])))
+      for (let i = 0; i < n; i++) assert.ok(back[i]!.length === KIB64 && back[i]![0] === String.fromCharCode(65 + (i % 26)), `result ${i}`)
+    }
   } finally { await p.terminate() }
 })
 

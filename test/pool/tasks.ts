@@ -86,3 +86,14 @@ export function identity<T>(x: T): T {
 export function describeNumber(x: number): string | number {
   return x % 2 === 0 ? x : `odd ${x}`
 }
+
+/** Reads its object's large string after an await (the worker must not have let go of it). */
+export async function describeLater(o: { id: number; s: string }): Promise<string> {
+  await new Promise((r) => setImmediate(r))
+  return `${o.id}:${o.s.length}:${o.s.charAt(o.id % o.s.length)}`
+}
+
+/** A string of `n` copies of the character for `id`. */
+export function bigText(id: number, n: number): string {
+  return String.fromCharCode(65 + (id % 26)).repeat(n)
+}
