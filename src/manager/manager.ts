@@ -170,6 +170,11 @@ export class BaseManager {
     return this
   }
 
+  /** The connected server's random id (troupe servers): a server restarted at the same address has a new one. */
+  get serverId(): string | undefined {
+    return this.client?.serverId
+  }
+
   /** Create an object of `typeid` on the server and return its typed proxy. */
   async create<T = any>(typeid: string, ...args: unknown[]): Promise<Proxied<T>> {
     if (!this.client) {

@@ -36,18 +36,40 @@ export function defaultLog(line: string): void {
   process.stderr.write(`[troupe] ${line}\n`)
 }
 
+/** A peer host's refusals are logged at most once per this many ms. */
+export const REFUSAL_LOG_INTERVAL_MS = 60_000
+
+/**
+ * Log refused connections at most once per peer host per minute: a client
+ * retrying with a wrong authkey every second (a dashboard, a worker in a
+ * restart loop) gets one line a minute, saying how many were refused since.
+ */
+function refusalLog(log: (line: string) => void): (host: string, line: string) => void {
+  const hosts = new Map<string, { at: number; suppressed: number }>()
+  return (host, line) => {
+    const now = Date.now()
+    const h = hosts.get(host)
+    if (h && now - h.at < REFUSAL_LOG_INTERVAL_MS) { h.suppressed++; return }
+    const more = h?.suppressed ? ` (${h.suppressed} more refused from ${host} in the last ${Math.round((now - h.at) / 1000)} s)` : ''
+    hosts.set(host, { at: now, suppressed: 0 })
+    if (hosts.size > 1024) for (const [k, v] of hosts) if (now - v.at >= REFUSAL_LOG_INTERVAL_MS) hosts.delete(k)
+    log(`${line}${more}${h ? '' : ' (further refusals from this host: one line a minute)'}`)
+  }
+}
+
 /** Listen on a TCP or Unix address; every connection must pass the HMAC handshake before `onConnection` sees it. */
 export async function listen(addressLike: AddressLike, opts: ListenOptions): Promise<Listener> {
   const address = parseAddress(addressLike)
   const key = authkeyBytes(opts.authkey)
   const log = opts.log ?? defaultLog
   const timeout = opts.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT
+  const refused = refusalLog(log)
   const server = createServer({ noDelay: true }, (socket: Socket) => {
     const conn = new FrameConnection(socket, { maxFrameSize: opts.maxFrameSize ?? DEFAULT_MAX_FRAME })
     serverHandshake(conn, key, timeout).then(
       () => opts.onConnection(conn),
       (err: Error) => {
-        log(`refused connection from ${conn.peer}: ${err.name}: ${err.message}`)
+        refused(socket.remoteAddress ?? conn.peer, `refused connection from ${conn.peer}: ${err.name}: ${err.message}`)
         conn.close(err)
       },
     )

@@ -47,3 +47,17 @@ export function node(args: string[], env: NodeJS.ProcessEnv = {}, wrap: string[]
     }),
   }
 }
+
+/** Run `node --import tsx <args>` to the end; resolves with its exit code and output (SIGKILL after `ms`). */
+export function run(args: string[], env: NodeJS.ProcessEnv = {}, ms = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  live.add(child)
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (d: Buffer) => { stdout += d })
+  child.stderr!.on('data', (d: Buffer) => { stderr += d })
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${args.join(' ')} did not exit within ${ms} ms\nstdout: ${stdout}\nstderr: ${stderr}`)) }, ms)
+    child.on('close', (code, sig) => { clearTimeout(t); live.delete(child); resolve({ code: code ?? (sig ? -1 : null), stdout, stderr }) })
+  })
+}

@@ -60,6 +60,15 @@ test('a wrong key gives the client AuthenticationError naming the address, and t
   assert.ok(log.some((line) => /refused connection.*AuthenticationError/.test(line)))
 })
 
+test('a client retrying with a wrong key is logged once a minute, not once per attempt', async () => {
+  const log: string[] = []
+  const l = await echoListener(log)
+  for (let i = 0; i < 5; i++) await assert.rejects(connectTo(l.address, { authkey: 'wrong' }), AuthenticationError)
+  const refusals = log.filter((line) => /refused connection/.test(line))
+  assert.equal(refusals.length, 1, log.join('\n'))
+  assert.match(refusals[0]!, /digest received was wrong \(further refusals from this host: one line a minute\)$/)
+})
+
 test('a peer that stalls in the handshake is dropped after the timeout', async () => {
   const log: string[] = []
   const l = await echoListener(log)

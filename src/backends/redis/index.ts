@@ -11,5 +11,6 @@ export { putEntries } from './queue.js'
 export { idMaker, consumerName, defaultRedis } from './ids.js'
 export {
   serveTasks, runRedisWorker, spawnWorker, moduleRef, redisWorkerRuntime,
-  type TaskWorkerOptions, type TaskWorkerStats, type RedisWorkerOptions, type WorkerBoot,
+  type TaskWorkerOptions, type TaskWorkerStats, type RedisWorkerOptions, type WorkerBoot, type TaskRun,
 } from './worker.js'
+export { QueueAdmin, queueAdmin, preview as previewPayload, type DeadLetterInfo, type DelayedInfo } from './admin.js'

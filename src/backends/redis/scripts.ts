@@ -246,5 +246,88 @@ local ok, p = pcall(redis.call, 'XPENDING', KEYS[1], ARGV[1])
 if ok and p then pending = tonumber(p[1]) end
 return {tonumber(redis.call('GET', KEYS[2]) or '0'), pending, redis.call('ZCARD', KEYS[3])}`)
 
+// ---- operator actions (the dashboard's; see admin.ts) ----
+
+/**
+ * KEYS stream, count; ARGV group, limit -> entries removed. Deletes waiting
+ * entries (not yet delivered to the group); delivered ones stay with their consumers.
+ */
+export const purge = new Script('purge', `
+local last = '0-0'
+local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1])
+if ok then
+  for _, g in ipairs(groups) do
+    local name, id
+    for k = 1, #g, 2 do
+      if g[k] == 'name' then name = g[k + 1] elseif g[k] == 'last-delivered-id' then id = g[k + 1] end
+    end
+    if name == ARGV[1] then last = id end
+  end
+end
+local entries = redis.call('XRANGE', KEYS[1], '(' .. last, '+', 'COUNT', tonumber(ARGV[2]))
+if #entries == 0 then return 0 end
+local ids = {}
+for j, e in ipairs(entries) do ids[j] = e[1] end
+redis.call('XDEL', KEYS[1], unpack(ids))
+redis.call('DECRBY', KEYS[2], #ids)
+return #ids`)
+
+/**
+ * KEYS stream, dead, count; ARGV limit, id... -> entries moved. Puts dead
+ * letters (the given ids, or the oldest `limit`) back on the queue for a fresh
+ * set of runs: attempts reset, reason and error dropped, and a new task id
+ * (`<id>~r<ms>`) so its result is recorded even where a failure was recorded for the old one.
+ */
+export const retryDead = new Script('retryDead', `${NOW}
+local rows = {}
+if #ARGV > 1 then
+  for k = 2, #ARGV do
+    local r = redis.call('XRANGE', KEYS[2], ARGV[k], ARGV[k])
+    if r[1] then rows[#rows + 1] = r[1] end
+  end
+else
+  rows = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', tonumber(ARGV[1]))
+end
+for _, row in ipairs(rows) do
+  local f = row[2]
+  local base = string.gsub(f[1], '~r%d+$', '')
+  local out = {base .. '~r' .. now, f[2]}
+  for k = 3, #f, 2 do
+    if f[k] ~= 'a' and f[k] ~= 'reason' and f[k] ~= 'error' then out[#out + 1] = f[k]; out[#out + 1] = f[k + 1] end
+  end
+  redis.call('XADD', KEYS[1], '*', unpack(out))
+  redis.call('XDEL', KEYS[2], row[1])
+  redis.call('INCR', KEYS[3])
+end
+return #rows`)
+
+/** KEYS dead; ARGV limit, id... -> dead letters deleted (the given ids, or the oldest `limit`). */
+export const dropDead = new Script('dropDead', `
+local ids = {}
+if #ARGV > 1 then for k = 2, #ARGV do ids[#ids + 1] = ARGV[k] end
+else for _, r in ipairs(redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', tonumber(ARGV[1]))) do ids[#ids + 1] = r[1] end end
+if #ids == 0 then return 0 end
+return redis.call('XDEL', KEYS[1], unpack(ids))`)
+
+/**
+ * KEYS stream, delayed, delayedData, count; ARGV mode ('promote'|'drop'), limit, taskId...
+ * -> delayed items moved to the queue now (promote) or deleted (drop): the given ids, or the first `limit` due.
+ */
+export const delayedAction = new Script('delayedAction', `
+local ids = {}
+if #ARGV > 2 then for k = 3, #ARGV do ids[#ids + 1] = ARGV[k] end
+else ids = redis.call('ZRANGE', KEYS[2], 0, tonumber(ARGV[2]) - 1) end
+local n = 0
+for _, id in ipairs(ids) do
+  if redis.call('ZREM', KEYS[2], id) == 1 then
+    local packed = redis.call('HGET', KEYS[3], id)
+    redis.call('HDEL', KEYS[3], id)
+    if ARGV[1] == 'promote' and packed then redis.call('XADD', KEYS[1], '*', unpack(cmsgpack.unpack(packed)))
+    else redis.call('DECR', KEYS[4]) end
+    n = n + 1
+  end
+end
+return n`)
+
 /** Every script, for `load`. */
-export const allScripts = [put, putMany, delay, promote, ack, settle, reclaim, record, sizes, prune]
+export const allScripts = [put, putMany, delay, promote, ack, settle, reclaim, record, sizes, prune, purge, retryDead, dropDead, delayedAction]

@@ -47,6 +47,19 @@ export interface TaskWorkerOptions {
   onServing?: () => void
   /** Called after each flush with the running totals. */
   onProgress?: (stats: TaskWorkerStats) => void
+  /** Called as each run of a task starts; the function it returns is called when that run ends (a dashboard's WorkerActivity). */
+  onTask?: (task: TaskRun) => ((ok: boolean, error?: unknown) => void) | void
+}
+
+/** One run of a task, as `onTask` sees it. */
+export interface TaskRun {
+  taskId: string
+  /** 1 the first run; more after redeliveries and retries. */
+  attempt: number
+  /** `url#export` for pool tasks; undefined for tasks run by the worker's own function. */
+  fn?: string
+  /** The decoded item (for pool tasks: the argument list, or a chunk of them). */
+  input: unknown
 }
 
 /** What a worker did. */
@@ -173,20 +186,23 @@ export async function serveTasks(opts: TaskWorkerOptions): Promise<TaskWorkerSta
   /** Run one task; a sync function finishes here and returns undefined, an async one returns its promise. */
   function start(d: Delivery): Promise<void> | undefined {
     let r: unknown
+    let ended: ((ok: boolean, error?: unknown) => void) | void = undefined
     try {
       const fn = fnOf(d)
       const input = codec.decode(d.payload)
+      ended = opts.onTask?.({ taskId: d.taskId, attempt: d.attempt, fn: d.fn, input })
       r = d.chunk ? runChunk(fn, input as unknown[][]) : d.fn ? fn(...(input as unknown[])) : fn(input)
     } catch (err) {
-      return finish(d, false, err)
+      return finish(d, false, err, ended)
     }
     if (r && typeof (r as PromiseLike<unknown>).then === 'function') {
-      return Promise.resolve(r).then((v) => finish(d, true, v), (err) => finish(d, false, err))
+      return Promise.resolve(r).then((v) => finish(d, true, v, ended), (err) => finish(d, false, err, ended))
     }
-    return finish(d, true, r)
+    return finish(d, true, r, ended)
   }
 
-  function finish(d: Delivery, ok: boolean, value: unknown): Promise<void> | undefined {
+  function finish(d: Delivery, ok: boolean, value: unknown, ended?: ((ok: boolean, error?: unknown) => void) | void): Promise<void> | undefined {
+    ended?.(ok, ok ? undefined : value)
     const dest = d.results ?? opts.results
     if (ok) {
       if (!dest) { stats.done++; pendingAcks.push(d.id); return }
@@ -334,6 +350,12 @@ export interface RedisWorkerOptions {
   retries?: number
   /** Tasks fetched per round trip (default max(64, 2 x concurrency)). */
   prefetch?: number
+  /** Told as each task runs and ends, in this process (`processes` 1 only): what the CLI reports to the dashboard. */
+  onTask?: TaskWorkerOptions['onTask']
+  /** Told the running totals after each flush instead of the built-in progress line. */
+  onProgress?: TaskWorkerOptions['onProgress']
+  /** Told once connected, before the first task. */
+  onServing?: TaskWorkerOptions['onServing']
 }
 
 /** Serve until SIGINT/SIGTERM or `idleExit`, in this process or `processes` children; resolves with the totals. */
@@ -344,8 +366,9 @@ export async function runRedisWorker(opts: RedisWorkerOptions): Promise<TaskWork
     idleExit: opts.idleExit === undefined ? undefined : opts.idleExit * 1000,
     prefix: opts.prefix, leaseMs: opts.leaseMs, maxRetries: opts.maxRetries, retries: opts.retries, prefetch: opts.prefetch,
   }
-  const showProgress = opts.progress ?? Boolean(process.stderr.isTTY)
-  const progress = (s: TaskWorkerStats) => { if (showProgress) process.stderr.write(`\rtroupe worker: ${s.done} done, ${s.failed} failed`) }
+  let showProgress = opts.progress ?? Boolean(process.stderr.isTTY)
+  const progress = opts.onProgress ?? ((s: TaskWorkerStats) => { if (showProgress) process.stderr.write(`\rtroupe worker: ${s.done} done, ${s.failed} failed`) })
+  if (opts.onProgress) showProgress = false
   const processes = Math.max(1, opts.processes ?? 1)
   if (processes === 1) {
     const fn = await load<(...a: unknown[]) => unknown>(ref)
@@ -354,7 +377,7 @@ export async function runRedisWorker(opts: RedisWorkerOptions): Promise<TaskWork
     process.once('SIGINT', onSignal)
     process.once('SIGTERM', onSignal)
     try {
-      const stats = await serveTasks({ ...boot, fn, signal: stop.signal, onProgress: progress })
+      const stats = await serveTasks({ ...boot, fn, signal: stop.signal, onProgress: progress, onTask: opts.onTask, onServing: opts.onServing })
       if (showProgress) process.stderr.write('\n')
       return stats
     } finally {

@@ -34,6 +34,11 @@ export interface StartDashboardOptions {
   requireToken?: boolean
   /** Sampling period. Default 1000 ms. */
   intervalMs?: number
+  /**
+   * Serve the actions (retry dead letters, purge, promote/drop delayed, seal) as POST
+   * requests; off by default. They always require the token, even on loopback.
+   */
+  allowActions?: boolean
 }
 
 /** A running dashboard. */

@@ -36,6 +36,42 @@ export interface QueueStat {
   dead?: number
 }
 
+/** A task that failed, as a worker reports it and the page lists it. */
+export interface TaskFailure {
+  /** Index of this failure among the worker's failures (0, 1, 2, ...): how the dashboard sees each one once. */
+  n: number
+  /** When it failed: ms since the epoch, the worker's clock. */
+  at: number
+  /** The task: its function and a short preview of its arguments, e.g. `square(7)`. */
+  task: string
+  /** The queue it came from, when known. */
+  queue?: string
+  /** Which run this was: 1 the first, more after redeliveries or retries (Redis). */
+  attempt?: number
+  /** The error's class name, message and stack (the stack as it was where the task ran). */
+  error: { name: string; message: string; stack?: string; code?: string }
+  /** Set by the dashboard: the worker that reported it. */
+  worker?: string
+}
+
+/** A dead letter of a Redis queue: a task that ran out of retries, with why. */
+export interface DeadLetterStat {
+  /** Stream entry id in the dead-letter stream (what actions name). */
+  id: string
+  queue: string
+  taskId: string
+  /** When it was dead-lettered (ms since the epoch, from the entry id). */
+  at: number
+  /** Why: `lease expired 4 times`, `failed: ValueError: ...`, `undecodable: ...`. */
+  reason: string
+  /** Runs made. */
+  attempts: number
+  /** A short preview of the task's value. */
+  task: string
+  /** The last error, when it failed by throwing. */
+  error?: { name: string; message: string; stack?: string }
+}
+
 /** What a worker (`troupe worker`, a pool worker, anything that runs tasks) says about itself. */
 export interface WorkerReport {
   kind: 'worker'
@@ -65,6 +101,14 @@ export interface WorkerReport {
   recent?: { from: number; ms: number[] }
   /** Where this worker takes its tasks from (queue name), for the page. */
   queue?: string
+  /** Where it puts results (queue name): such a queue is output, not backlog. */
+  results?: string
+  /** The function it runs (export name), for the page and the metrics' `function` label. */
+  fn?: string
+  /** Where the queue lives: 'manager' or 'redis'. */
+  backend?: QueueBackend
+  /** The most recent failures (at most 16, no older than 10 minutes), oldest first. */
+  failures?: TaskFailure[]
   /** Pool id when the worker belongs to a pool. */
   pool?: string
   /** Resident memory of the worker's process, bytes. */

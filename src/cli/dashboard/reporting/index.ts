@@ -5,8 +5,9 @@
  * export it.
  */
 export {
-  ReportBoard, reportBoard, enableReports, WorkerActivity, startReporting, redisReportsKey, REPORTS_TYPEID, RECENT_DURATIONS,
-  type TaskHandle, type Reporting, type ReportingOptions, type ReportTarget, type CreatesObjects, type Registers,
+  ReportBoard, reportBoard, enableReports, WorkerActivity, startReporting, redisReportsKey, REPORTS_TYPEID, RECENT_DURATIONS, RECENT_FAILURES,
+  describeTask, failureError,
+  type TaskHandle, type TaskInfo, type Reporting, type ReportingOptions, type ReportTarget, type CreatesObjects, type Registers,
 } from './report.js'
 export { poolReporter, reportPool, type HasPoolStats } from './pool.js'
 export { actorsReporter, reportActors, type ActorRoot, type ActorTreeNode } from './actors.js'

@@ -8,7 +8,7 @@
  */
 import { hostname } from 'node:os'
 import { threadId } from 'node:worker_threads'
-import type { Report, WorkerReport } from '../model.js'
+import type { Report, TaskFailure, WorkerReport } from '../model.js'
 
 /** The Redis hash where reports are published when the cluster reports through Redis (`<prefix>:dashboard:reports`). */
 export function redisReportsKey(prefix = 'troupe'): string {
@@ -87,10 +87,49 @@ function cpuMs(): number {
   return (u.user + u.system) / 1000
 }
 
+/** Failures a report carries at most (see WorkerReport.failures). */
+export const RECENT_FAILURES = 16
+
+/** A failure older than this (ms) leaves the report. */
+export const FAILURE_MAX_AGE_MS = 10 * 60_000
+
+/** Stacks are cut to this many characters in reports. */
+const STACK_CHARS = 4000
+
 /** One task in progress, from `WorkerActivity.begin`. */
 export interface TaskHandle {
-  /** The task finished (`ok` false when it threw). Idempotent. */
-  end(ok: boolean): void
+  /** The task finished (`ok` false when it threw; give the error to list it on the dashboard). Idempotent. */
+  end(ok: boolean, error?: unknown): void
+}
+
+/** What the dashboard lists about a task that fails, besides its description (see `WorkerActivity.begin`). */
+export interface TaskInfo {
+  /** Which run this is (1 the first; more after a redelivery or a retry). */
+  attempt?: number
+}
+
+/** Describe a task for the page: `fn(args)`, the arguments as JSON cut to `max` characters. */
+export function describeTask(fn: string, args: unknown, max = 200): string {
+  let text: string
+  try { text = JSON.stringify(args) ?? String(args) } catch { text = String(args) }
+  if (text.length > max) text = `${text.slice(0, max - 1)}…`
+  return `${fn}(${text})`
+}
+
+/** The error part of a TaskFailure, from anything thrown (remote stacks kept as they arrived). */
+export function failureError(err: unknown): TaskFailure['error'] {
+  if (err instanceof Error) {
+    const e = err as Error & { code?: unknown; remoteStack?: string }
+    const stack = e.remoteStack ?? e.stack
+    return {
+      name: e.name || 'Error', message: e.message,
+      ...(stack ? { stack: stack.length > STACK_CHARS ? `${stack.slice(0, STACK_CHARS)}\n    …` : stack } : {}),
+      ...(typeof e.code === 'string' ? { code: e.code } : {}),
+    }
+  }
+  let text: string
+  try { text = typeof err === 'string' ? err : JSON.stringify(err) ?? String(err) } catch { text = String(err) }
+  return { name: 'Error', message: `non-Error value thrown: ${text}` }
 }
 
 /**
@@ -101,7 +140,8 @@ export interface TaskHandle {
 export class WorkerActivity {
   readonly id: string
   private state: WorkerReport['state'] = 'starting'
-  private readonly running = new Map<number, { description: string; start: number }>()
+  private readonly running = new Map<number, { description: string; start: number; attempt?: number }>()
+  private readonly failures: TaskFailure[] = []
   private nextTask = 0
   private done = 0
   private failed = 0
@@ -114,7 +154,11 @@ export class WorkerActivity {
   private readonly ringAt: number[] = []
   private ringFrom = 0
 
-  constructor(private readonly options: { id?: string; queue?: string; pool?: string } = {}) {
+  /**
+   * @param options.queue where tasks come from, `results` where results go (shown as output, not backlog),
+   *   `fn` the function's name, `backend` 'manager' or 'redis': all shown on the page and used as metric labels.
+   */
+  constructor(private readonly options: { id?: string; queue?: string; results?: string; fn?: string; backend?: WorkerReport['backend']; pool?: string } = {}) {
     this.id = options.id ?? `${hostname()}:${process.pid}${threadId ? `:${threadId}` : ''}`
   }
 
@@ -123,20 +167,23 @@ export class WorkerActivity {
     if (this.running.size === 0 && this.state !== 'stopping' && this.state !== 'exited') this.state = 'idle'
   }
 
-  /** A task started; `description` is shown as the current task (keep it short, e.g. `square(7)`). */
-  begin(description: string): TaskHandle {
+  /**
+   * A task started; `description` is shown as the current task (keep it short, e.g. `square(7)`;
+   * `describeTask` makes one) and, if it fails, in the failure list with `info.attempt`.
+   */
+  begin(description: string, info: TaskInfo = {}): TaskHandle {
     const now = performance.now()
     if (this.running.size === 0) this.busySince = now
     const n = this.nextTask++
-    this.running.set(n, { description: description.length > 200 ? `${description.slice(0, 199)}…` : description, start: now })
+    this.running.set(n, { description: description.length > 200 ? `${description.slice(0, 199)}…` : description, start: now, attempt: info.attempt })
     if (this.state !== 'stopping') this.state = 'busy'
-    return { end: (ok) => this.finish(n, ok) }
+    return { end: (ok, error) => this.finish(n, ok, error) }
   }
 
-  /** The oldest task in progress finished (`ok` false when it threw). */
-  end(ok: boolean): void {
+  /** The oldest task in progress finished (`ok` false when it threw; `error` lists it on the dashboard). */
+  end(ok: boolean, error?: unknown): void {
     const oldest = this.running.keys().next()
-    if (!oldest.done) this.finish(oldest.value, ok)
+    if (!oldest.done) this.finish(oldest.value, ok, error)
   }
 
   /** Shutting down (`final`: gone for good; the dashboard greys it out). */
@@ -149,6 +196,8 @@ export class WorkerActivity {
     const now = performance.now()
     // Durations older than RECENT_MAX_AGE_MS have been seen by any dashboard sampling at a sane period; an idle worker's report stays small.
     while (this.ringAt.length && now - this.ringAt[0]! > RECENT_MAX_AGE_MS) this.dropOldest()
+    const wall = Date.now()
+    while (this.failures.length && wall - this.failures[0]!.at > FAILURE_MAX_AGE_MS) this.failures.shift()
     const tasks = [...this.running.values()]
     const task = tasks.length === 0 ? null : tasks.length === 1 ? tasks[0]!.description : `${tasks[tasks.length - 1]!.description} (+${tasks.length - 1} more)`
     return {
@@ -159,7 +208,11 @@ export class WorkerActivity {
       rssBytes: process.memoryUsage.rss(),
       cpuMs: Math.round(cpuMs()),
       ...(this.options.queue ? { queue: this.options.queue } : {}),
+      ...(this.options.results ? { results: this.options.results } : {}),
+      ...(this.options.fn ? { fn: this.options.fn } : {}),
+      ...(this.options.backend ? { backend: this.options.backend } : {}),
       ...(this.options.pool ? { pool: this.options.pool } : {}),
+      ...(this.failures.length ? { failures: this.failures.slice() } : {}),
     }
   }
 
@@ -169,14 +222,22 @@ export class WorkerActivity {
     this.ringFrom++
   }
 
-  private finish(n: number, ok: boolean): void {
+  private finish(n: number, ok: boolean, error: unknown): void {
     const t = this.running.get(n)
     if (!t) return
     const now = performance.now()
     this.running.delete(n)
     if (this.running.size === 0) this.busyMs += now - this.busySince
     if (ok) this.done++
-    else this.failed++
+    else {
+      this.failures.push({
+        n: this.failed, at: Date.now(), task: t.description,
+        error: error === undefined ? { name: 'Error', message: '(no error given to end())' } : failureError(error),
+        ...(this.options.queue ? { queue: this.options.queue } : {}), ...(t.attempt !== undefined ? { attempt: t.attempt } : {}),
+      })
+      if (this.failures.length > RECENT_FAILURES) this.failures.shift()
+      this.failed++
+    }
     this.ring.push(Math.round((now - t.start) * 1000) / 1000)
     this.ringAt.push(now)
     if (this.ring.length > RECENT_DURATIONS) this.dropOldest()
