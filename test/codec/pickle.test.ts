@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import {
   decodePickle, decodePickleWithProtocol, encodePickle, tuple, isTuple, Tuple, float, PyFloat, FrozenSet, ByteArray,
   PyObject, PyGlobal, pyException, pyToken, readToken, isPyException, marshal, unmarshal, encodeV8, decodeV8,
@@ -80,6 +80,16 @@ test('globals outside the allow-list stay opaque names that are never run, or ar
   assert.equal(existsSync(marker), false)
   const stack = Buffer.from('\x80\x04\x8c\x08builtins\x94\x8c\x04eval\x94\x93\x94.', 'latin1')
   assert.throws(() => decodePickle(stack, { foreign: 'refuse' }), /builtins\.eval/)
+})
+
+test('the pickle decoder cannot import or call anything: it imports only codec data modules and has no dynamic code', () => {
+  // The invariant behind the opaque relay, checked on the source: whatever a pickle names stays a name.
+  const source = readFileSync(new URL('../../src/codec/pickle-decode.ts', import.meta.url), 'utf8')
+  const imports = [...source.matchAll(/^import .* from '([^']+)'/gm)].map((m) => m[1]).sort()
+  assert.deepEqual(imports, ['../errors.js', './pickle-globals.js', './pickle-opcodes.js', './pickle-types.js'])
+  for (const dynamic of [/\bimport\(/, /\brequire\(/, /\beval\(/, /\bnew Function\b/, /\bprocess\./, /child_process/, /\bReflect\./]) {
+    assert.doesNotMatch(source, dynamic)
+  }
 })
 
 test('Tokens and exceptions from Python decode as opaque nodes that re-encode unchanged', () => {

@@ -30,12 +30,16 @@ const KNOWN: Partial<Record<PyLabel, Record<string, string>>> = {
     "Condition | c._callmethod('notify', ('x',))": "3.8's notify slices its waiters with islice(n); 3.9+ loops while n > 0",
     "Namespace | del ns.x": "3.8's AttributeError names only the attribute; troupe writes 3.11+'s message",
     "Namespace | n2._callmethod('__delattr__', ('nope',))": "3.8's AttributeError names only the attribute",
+    'arity | c2.notify(-5)': "3.8's notify slices its waiters with islice(n)",
   },
   '3.12': {
     "Queue | sorted(q._exposed_)": "troupe serves 3.13's Queue.shutdown to 3.12+ clients (3.12 and 3.13 look the same on the wire)",
     "JoinableQueue | sorted(jq._exposed_)": "3.13's Queue.shutdown, as above",
     "Lock | l.acquire(True, -2)": "3.13 reworded this ValueError; troupe uses 3.13's text",
     "RLock | r.acquire(True, -2)": "3.13 reworded this ValueError; troupe uses 3.13's text",
+    'arity | m.Lock().acquire(True, -5)': "3.13's wording, as above",
+    'arity | m.Lock().acquire(timeout=-5)': "3.13's wording, as above",
+    'arity | m.RLock().acquire(True, -5)': "3.13's wording, as above",
   },
 }
 

@@ -2,7 +2,7 @@ import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { connect } from '../../src/manager/index.ts'
-import { tuple, float, isTuple, PyFloat } from '../../src/codec/index.ts'
+import { tuple, float, isTuple, PyFloat, py2Int, py2Unicode } from '../../src/codec/index.ts'
 import { AuthenticationError, Empty } from '../../src/errors.ts'
 import { startPython, stopPython, runScript, finished, type PyLabel } from './python.ts'
 
@@ -149,6 +149,29 @@ test("troupe's Manager methods reach a Python SyncManager server: Queue, Joinabl
     await l.append('x')
     assert.equal(await l.length(), 1)
     assert.equal(await l.get(0), 'x')
+  } finally {
+    await m.shutdown()
+    stopPython(child)
+  }
+})
+
+test('a troupe client on a Python 2.7 server keeps int and long, str and unicode apart, both ways', async () => {
+  const { child, port } = await pythonServer('2.7')
+  const m = await connect({ address: `127.0.0.1:${port}`, authkey: 'abc', dialect: 'python' })
+  try {
+    const box = await m.create('Box')
+    const kinds: [unknown, string][] = [
+      [7, 'int'], [2 ** 40, 'int'], [py2Int(2n ** 60n), 'int'], [5n, 'long'], [2n ** 40n, 'long'], [2n ** 70n, 'long'],
+      ['abc', 'str'], [py2Unicode('abc'), 'unicode'], ['é', 'unicode'], [Buffer.from([0xe9]), 'str'],
+    ]
+    for (const [v, kind] of kinds) {
+      await box.set(v)
+      assert.equal(await box.kind(), kind, `${String(v)} arrived as ${await box.kind()}`)
+      const back = await box.get()
+      // What came back is what went: a long stays a bigint, an int a number (or a BigInt object past 2**53).
+      assert.equal(typeof back, typeof v, `${String(v)} came back as ${typeof back}`)
+      assert.equal(String(back), String(v))
+    }
   } finally {
     await m.shutdown()
     stopPython(child)

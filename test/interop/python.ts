@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import pythons from './pythons.json' with { type: 'json' }
 
 /** The interpreters the must-show tests run against: label -> pyenv version (scripts/test.mjs checks them first). */
@@ -39,11 +39,11 @@ export function runPython(label: PyLabel, args: string[], input?: Uint8Array, ti
   return r.stdout
 }
 
-/** Start a long-running Python script in test/interop/py; the caller must kill it (see `stopPython`). */
+/** Start a Python script (a path relative to test/interop/py, or absolute); the caller must kill it (see `stopPython`). */
 export function startPython(label: PyLabel, script: string, args: string[]): ChildProcess {
   requirePython(label)
   const { cmd, env } = pythonCommand(label)
-  return spawn(cmd, [join(PY_DIR, script), ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] })
+  return spawn(cmd, [resolve(PY_DIR, script), ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] })
 }
 
 /** Collect a child's output and resolve with exit code + text, rejecting after `timeoutMs` (the child is killed). */
@@ -69,6 +69,18 @@ export function stopPython(child: ChildProcess | undefined): void {
 /** Run a script in test/interop/py without blocking the event loop (needed when this process serves it); rejects on timeout. */
 export async function runScript(label: PyLabel, script: string, args: string[], timeoutMs = 60000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = startPython(label, script, args)
+  try {
+    return await finished(child, timeoutMs)
+  } finally {
+    stopPython(child)
+  }
+}
+
+/** Run Python code (`python -c`) without blocking the event loop (needed when this process serves it); rejects on timeout. */
+export async function runCode(label: PyLabel, code: string, timeoutMs = 60000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  requirePython(label)
+  const { cmd, env } = pythonCommand(label)
+  const child = spawn(cmd, ['-c', code], { env, stdio: ['pipe', 'pipe', 'pipe'] })
   try {
     return await finished(child, timeoutMs)
   } finally {
