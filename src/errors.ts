@@ -81,6 +81,8 @@ export class SyncStateError extends define('SyncStateError', 'ERR_TROUPE_SYNC_ST
 export class BrokenBarrierError extends define('BrokenBarrierError', 'ERR_TROUPE_BROKEN_BARRIER') {}
 /** A manager method is not exposed, or the typeid is unknown. */
 export class UnknownMethodError extends define('UnknownMethodError', 'ERR_TROUPE_UNKNOWN_METHOD') {}
+/** This node no longer holds the lease of a Redis actor (it stalled past `leaseMs`, or could not renew): it stops handling at once. */
+export class LeaseLostError extends define('LeaseLostError', 'ERR_TROUPE_LEASE_LOST') {}
 
 /** Every named troupe error class, by name: used to rebuild errors that crossed a boundary. */
 export const errorClasses: Record<string, new (message: string) => TroupeError> = {
@@ -88,5 +90,5 @@ export const errorClasses: Record<string, new (message: string) => TroupeError> 
   UnsendableValueError, UnlocatableFunctionError, WorkerCrashedError, RemoteError,
   AuthenticationError, ConnectionClosedError, ProtocolError, DecodeError, ForbiddenGlobalError,
   MailboxFullError, ActorStoppedError, SupervisorGaveUpError, PoolClosedError, SyncStateError,
-  BrokenBarrierError, UnknownMethodError,
+  BrokenBarrierError, UnknownMethodError, LeaseLostError,
 }

@@ -25,6 +25,14 @@ export interface CellOptions {
   supervisor?: SupervisorHooks
   /** The address other places know this actor by (a hosted actor's stand-in in its spawner). */
   alias?: Address
+  /** What `this.self` is when another ref stands for the actor (a Redis actor's durable ref); default the cell's own ref. */
+  selfRef?: ActorRef<any, any>
+  /**
+   * Asked before each message (with its reply token) and receive timeout is
+   * handed to the actor; false puts it back and suspends the cell, for its
+   * host to stop it (a Redis host whose lease is no longer sure).
+   */
+  admit?: (token: ReplyTo | undefined) => boolean
 }
 
 let anon = 0
@@ -65,6 +73,9 @@ export class LocalCell implements Entity, Runnable, ActorContext {
   private readonly watching = new Map<ActorRef<any, any>, Cancel>()
   private readonly exit = new ExitSignal()
   private readonly alias: Address | undefined
+  private readonly self: ActorRef<any, any> | undefined
+  private readonly admit: ((token: ReplyTo | undefined) => boolean) | undefined
+  private closeReason: StopReason = 'normal'
 
   constructor(private readonly cls: new (...args: any[]) => Actor<unknown>, private readonly args: readonly unknown[], opts: CellOptions = {}) {
     this.name = opts.name ?? `${cls.name || 'actor'}-${++anon}`
@@ -72,6 +83,8 @@ export class LocalCell implements Entity, Runnable, ActorContext {
     this.timeoutOverride = opts.receiveTimeout
     this.supervisor = opts.supervisor
     this.alias = opts.alias
+    this.self = opts.selfRef
+    this.admit = opts.admit
     this.ref = new LocalRef(this)
     this.idle = { deadline: 0, live: false, fire: () => this.idleFired() }
     register(this)
@@ -99,10 +112,11 @@ export class LocalCell implements Entity, Runnable, ActorContext {
     if (!this.busy && !this.queued) schedule(this)
   }
 
-  /** Stop once what is queued has been processed. */
-  close(): void {
+  /** Stop once what is queued has been processed (ending with `reason`, default 'normal'). */
+  close(reason: StopReason = 'normal'): void {
     if (this.closed || this.state >= State.Stopping) return
     this.closed = true
+    this.closeReason = reason
     this.mb.push(CLOSE, undefined)
     if (!this.busy && !this.queued) schedule(this)
   }
@@ -161,7 +175,7 @@ export class LocalCell implements Entity, Runnable, ActorContext {
 
   /** `this.self` of the actor. */
   get selfRef(): ActorRef<any, any> {
-    return this.ref
+    return this.self ?? this.ref
   }
 
   /** `this.name` of the actor. */
@@ -223,17 +237,19 @@ export class LocalCell implements Entity, Runnable, ActorContext {
   drain(budget: number): number {
     const mb = this.mb
     const inst = this.instance!
+    const admit = this.admit
     let n = 0
     while (n < budget && mb.size > 0 && !this.busy) {
       const msg = mb.shift()
       const token = mb.lastToken
+      if (admit !== undefined && !admit(token)) { mb.unshift(msg, token); this.busy = true; break }
       n++
       let r: unknown
       this.inFlight = true
       this.token = token
       this.replyTaken = false
       try {
-        if (msg === CLOSE) { this.inFlight = false; this.token = undefined; void this.stop('normal'); break }
+        if (msg === CLOSE) { this.inFlight = false; this.token = undefined; void this.stop(this.closeReason); break }
         r = msg === TIMEOUT ? inst.onTimeout?.() : inst.receive(msg)
       } catch (err) {
         this.inFlight = false

@@ -90,6 +90,16 @@ export class Mailbox {
     return msg
   }
 
+  /** Put the message `shift()` just returned back in front (its host refused to hand it over). */
+  unshift(msg: unknown, token: ReplyTo | undefined): void {
+    if (this.size > this.mask) this.grow()
+    this.head = (this.head - 1) & this.mask
+    this.msgs[this.head] = msg
+    this.tokens[this.head] = token
+    this.size++
+    this.processed--
+  }
+
   /** Remove the oldest message without counting it as processed (drop-oldest); returns its token. */
   dropOldest(): ReplyTo | undefined {
     this.shift()

@@ -1,32 +1,37 @@
 /**
  * Actors on Redis: an actor's mailbox is a Redis stream, so messages survive
- * the node that hosts it; a lease (SET NX PX, renewed) places each actor on
- * exactly one node, and when that node dies another takes the lease and goes
- * on with the same mailbox. Asks are answered through per-node inbox streams;
- * subjects use the same NATS-style wildcards as local actors.
+ * the node that hosts it. A fenced lease places each actor on one node at a
+ * time; when that node dies, stalls or leaves, another takes the lease and
+ * goes on with the same mailbox.
  *
- * Keys: `<prefix>:{actors}:registry` (HASH name -> definition),
- * `<prefix>:{actor:<name>}:q` (mailbox stream, group `actor`, consumer `owner`),
- * `<prefix>:{actor:<name>}:lease` (owner node id), `<prefix>:{inbox:<node>}:q`
- * (replies to asks made on that node), `<prefix>:{subjects}:subs` (SET of
- * `pattern\nactor`).
+ * A hosted actor is the same loop as every other actor: a LocalCell, fed
+ * from its mailbox by the fenced consumer of backends/redis. Each mailbox
+ * entry is handed to the cell with a reply token; settling the token (after
+ * `receive` returned, or when a deferred reply is given) acknowledges the
+ * entry, and only then answers the ask: at least once, and one answer. Asks
+ * wait in actor/pending.ts like every ask, their id travelling as the
+ * correlation id to this node's inbox. The node supervises each actor it
+ * hosts one-for-one (restart type and intensity from `spawn`), so crashes,
+ * restarts, watch, deferReply, schedule and receive timeouts behave as they
+ * do everywhere else. The keys and scripts are backends/redis/keys.ts and
+ * scripts.ts; docs/redis.md lists them.
  */
 import { portable, registerPortable, toWireError, fromWireError, type WireError } from '../codec/index.js'
 import { locate, load, placeLabel, type ModuleRef } from '../process/index.js'
-import { AbortError, TimeoutError, ClosedError } from '../errors.js'
+import { ActorStoppedError, ClosedError, DecodeError, LeaseLostError, TimeoutError } from '../errors.js'
 import {
-  Connection, queueKeys, codecFor, type RedisTarget, type RedisAddress, type CodecName, type ValueCodec, type QueueKeys,
+  Connection, Poster, Inbox, ExitFeed, actorKeys, systemKeys, codecFor, defaultRedis, consumerName, idMaker, transient,
+  defineActor, registeredActors, actorState, takeActor, endActor, messageFields, controlOf, replyCommand,
+  type RedisTarget, type RedisAddress, type CodecName, type ValueCodec, type ActorKeys, type SystemKeys, type HeldActor, type Delivery, type Entry,
 } from '../backends/index.js'
-import { makeClient, connectClient } from '../backends/redis/connect.js'
-import { entryFields, parseEntry, type Entry } from '../backends/redis/consumer.js'
-import { Script, ack as ackScript } from '../backends/redis/scripts.js'
-import { idMaker, consumerName, defaultRedis } from '../backends/redis/ids.js'
-import { constructActor, type Actor, type ActorClass, type ActorContext, type ActorHooks, type MessageOf, type ReplyOf, type ReplyHandle, type StopReason } from './actor.js'
+import type { Actor, ActorClass, MessageOf, ReplyOf, StopReason } from './actor.js'
+import { LocalCell } from './cell.js'
+import type { Entity, SupervisorHooks } from './entity.js'
+import type { MailboxStats, ReplyTo } from './mailbox.js'
+import { Pending, pendingById, type AskOptions } from './pending.js'
+import { WATCH, type ActorRef, type JoinOptions, type Watchable } from './ref.js'
 import { checkSubject, subjectMatches } from './subjects.js'
-import type { ActorRef, JoinOptions } from './ref.js'
-import type { AskOptions } from './pending.js'
-import type { MailboxStats } from './mailbox.js'
-import type { Redis } from 'ioredis'
+import { RestartIntensity, type RestartType } from './supervisor.js'
 
 /** Options of `new RedisActorSystem()`. */
 export interface RedisActorSystemOptions {
@@ -38,7 +43,7 @@ export interface RedisActorSystemOptions {
   node?: string
   /** Host actors here (default true); false makes a client that only spawns, sends, asks and publishes. */
   host?: boolean
-  /** An actor's lease in ms (default 5,000): how long after its node dies it moves to another. */
+  /** An actor's lease in ms (default 5,000): how long after its node dies (or stalls) it moves to another. */
   leaseMs?: number
   /** How often a hosting node looks for actors that have no node, ms (default leaseMs / 5). */
   placementMs?: number
@@ -49,35 +54,35 @@ export interface RedisActorSystemOptions {
 }
 
 /** Options of `system.spawn()`. */
-export interface RedisSpawnOptions {
+export interface RedisSpawnOptions<Args extends unknown[] = unknown[]> {
   /** The actor's name, unique in this Redis (and prefix). Spawning an existing name returns a ref to it. */
   name: string
   /** Constructor arguments (sendable values). */
-  args?: unknown[]
+  args?: Args
+  /** Ms without a message before `onTimeout()` runs (overrides the class's `receiveTimeout`). */
+  receiveTimeout?: number
+  /** When the hosting node restarts it: `'transient'` (default) after a failure, `'permanent'` also after it ended, `'temporary'` never. */
+  restart?: RestartType
+  /** Restarts allowed within `withinMs` before the actor ends with SupervisorGaveUpError (default 3). */
+  maxRestarts?: number
+  /** The intensity window in ms (default 5,000). */
+  withinMs?: number
 }
 
-interface Definition { ref: ModuleRef; args: unknown[] }
+interface Definition { ref: ModuleRef; args: unknown[]; receiveTimeout?: number; restart?: RestartType; maxRestarts?: number; withinMs?: number }
 
-// Control messages travel in the mailbox like any other, so they keep their place in line.
-const CONTROL_CLOSE = 'close'
-const CONTROL_STOP = 'stop'
-
-/** KEYS lease; ARGV node, ms -> 1 if this node still holds the lease (and renewed it). */
-const renew = new Script('renew', `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`)
-
-/** KEYS lease; ARGV node -> 1 if this node held the lease and let it go. */
-const releaseLease = new Script('release', `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`)
-
-interface Asking { resolve(v: unknown): void; reject(e: Error): void; timer?: NodeJS.Timeout; cleanup?: () => void }
+// Control words travel in the mailbox like messages, so they keep their place in line.
+const CLOSE = 'close'
+const STOP = 'stop'
+// Messages a hosted actor's cell may hold, read ahead from its mailbox.
+const WINDOW = 64
+// A node that cannot load an actor's class leaves it to others for this many placement rounds.
+const LOAD_BACKOFF_ROUNDS = 10
 
 /**
  * A set of actors living in Redis. Every process that creates one with
  * `host: true` (the default) is a node that may host actors; any process can
- * spawn, send, ask and publish.
+ * spawn, send, ask, watch and publish.
  */
 export class RedisActorSystem {
   /** This node's id. */
@@ -86,98 +91,92 @@ export class RedisActorSystem {
   /** @internal */ readonly codec: ValueCodec
   /** @internal */ readonly prefix: string
   /** @internal */ readonly leaseMs: number
+  /** @internal */ readonly keys: SystemKeys
   private readonly askTimeout: number
-  private readonly registryKey: string
-  private readonly subsKey: string
-  private readonly inboxKeys: QueueKeys
   private readonly newId = idMaker()
-  private readonly asks = new Map<string, Asking>()
-  private readonly actors = new Map<string, HostedActor>()
+  private readonly poster: Poster
+  private readonly inbox: Inbox
+  private readonly exitFeed: ExitFeed
+  private readonly asking = new Set<Pending>()
+  private readonly exitWatchers = new Map<string, Set<(reason: StopReason) => void>>()
+  private readonly hostings = new Map<string, Hosting>()
   private readonly refs = new Map<string, RedisActorRef<any, any>>()
-  private inboxReader?: Redis
-  private inboxRunning = false
+  private readonly loadFailures = new Map<string, number>()
   private placement?: NodeJS.Timeout
+  private placing = false
+  private placeAgain = false
+  private round = 0
   private closed = false
 
   constructor(options: RedisActorSystemOptions = {}) {
     this.node = options.node ?? consumerName()
     this.prefix = options.prefix ?? 'troupe'
     this.leaseMs = options.leaseMs ?? 5000
+    if (!(this.leaseMs >= 10)) throw new RangeError(`leaseMs must be at least 10, got ${options.leaseMs}`)
     this.askTimeout = options.askTimeout ?? 30_000
     this.codec = codecFor(options.codec)
     this.conn = new Connection(options.redis ?? defaultRedis())
-    this.registryKey = `${this.prefix}:{actors}:registry`
-    this.subsKey = `${this.prefix}:{subjects}:subs`
-    this.inboxKeys = queueKeys(`inbox:${this.node}`, this.prefix)
+    this.keys = systemKeys(this.prefix)
+    const warn = (what: string) => (err: Error) => process.emitWarning(`troupe: Redis actor system ${this.node}: ${what}: ${err.message}`, { code: 'TROUPE_REDIS_ACTORS' })
+    this.poster = new Poster(this.conn, warn('a message or reply could not be written'))
+    // The inbox lives as long as its node renews it: three leases.
+    this.inbox = new Inbox(this.conn, this.node, this.prefix, this.leaseMs * 3, () => this.asking.size > 0, (d) => this.answer(d), (err) => {
+      for (const p of [...this.asking]) p.fail(err)
+    })
+    this.exitFeed = new ExitFeed(this.conn, this.keys, () => this.exitWatchers.size > 0, (name, reason) => this.exited(name, this.decodeReason(reason)))
     systems.set(addressKey(this.conn.address, this.prefix), this)
     if (options.host ?? true) {
       const every = options.placementMs ?? Math.max(50, this.leaseMs / 5)
-      this.placement = setInterval(() => void this.place().catch(() => {}), every)
-      void this.place().catch(() => {})
+      this.placement = setInterval(() => void this.place(), every)
+      void this.place()
     }
-  }
-
-  /** @internal Mailbox keys of an actor. */
-  mailbox(name: string): QueueKeys {
-    return queueKeys(`actor:${name}`, this.prefix)
-  }
-
-  /** @internal Lease key of an actor. */
-  leaseKey(name: string): string {
-    return `${this.prefix}:{actor:${name}}:lease`
   }
 
   /**
-   * Register an actor (class located by module and export, like pool tasks)
-   * and return its ref. A hosting node takes it at once; messages sent before
-   * then wait in its mailbox.
+   * Register an actor (its class located by module and export, like pool
+   * tasks) and return its ref. A hosting node takes it at once; messages
+   * sent before then wait in its mailbox.
    */
-  async spawn<A extends Actor<any>>(cls: ActorClass<A>, opts: RedisSpawnOptions): Promise<RedisActorRef<MessageOf<A>, ReplyOf<A>>> {
+  async spawn<A extends Actor<any>>(cls: ActorClass<A>, opts: RedisSpawnOptions<ConstructorParameters<ActorClass<A>>>): Promise<RedisActorRef<MessageOf<A>, ReplyOf<A>>> {
     this.checkOpen()
-    const name = opts.name
-    if (typeof name !== 'string' || name.length === 0 || /[{}\n]/.test(name)) throw new TypeError(`a Redis actor needs a name without '{', '}' or newlines, got ${JSON.stringify(name)}`)
-    const ref = await locate(cls)
-    const def: Definition = { ref, args: opts.args ?? [] }
-    await this.conn.open()
-    const k = this.mailbox(name)
-    try {
-      await this.conn.main.call('XGROUP', 'CREATE', k.stream, 'actor', '0', 'MKSTREAM')
-    } catch (err) {
-      if (!String((err as Error).message).includes('BUSYGROUP')) throw err
+    // Checks the name before anything is written.
+    const keys = actorKeys(opts?.name, this.prefix)
+    if (opts.restart !== undefined && !['permanent', 'transient', 'temporary'].includes(opts.restart)) throw new TypeError(`restart must be 'permanent', 'transient' or 'temporary', got '${opts.restart}'`)
+    void new RestartIntensity(opts, 'spawn')
+    const def: Definition = {
+      ref: await locate(cls), args: opts.args ?? [], receiveTimeout: opts.receiveTimeout, restart: opts.restart, maxRestarts: opts.maxRestarts, withinMs: opts.withinMs,
     }
-    await this.conn.main.call('HSETNX', this.registryKey, name, this.codec.encode(def, 'spawn options'))
-    if (this.placement) void this.place().catch(() => {})
-    return this.ref(name)
+    await defineActor(this.conn, keys, this.keys, opts.name, this.codec.encode(def, 'spawn options'))
+    if (this.placement) void this.place()
+    return this.ref(opts.name)
   }
 
   /** A reference to the actor called `name` (it need not exist yet: messages wait in its mailbox). */
   ref<Msg = unknown, Reply = unknown>(name: string): RedisActorRef<Msg, Reply> {
     let r = this.refs.get(name)
-    if (!r) this.refs.set(name, r = new RedisActorRef(this, name))
+    if (!r) this.refs.set(name, r = new RedisActorRef(this, name, actorKeys(name, this.prefix)))
     return r
   }
 
   /** Names of the actors this node hosts now. */
   hosted(): string[] {
-    return [...this.actors.keys()]
+    return [...this.hostings.keys()]
   }
 
-  /** Deliver `msg` to every actor subscribed to a pattern matching `subject`; resolves with how many. */
+  /** Deliver `msg` to every actor subscribed to a pattern matching `subject`; resolves with how many, once Redis holds the messages. */
   async publish(subject: string, msg: unknown): Promise<number> {
     this.checkOpen()
     const tokens = checkSubject(subject, 'subject')
     const payload = this.codec.encode(msg, 'message')
     await this.conn.open()
-    const members = await this.conn.main.call('SMEMBERS', this.subsKey) as string[]
+    const members = await this.conn.main.call('SMEMBERS', this.keys.subjects) as string[]
     const targets = new Set<string>()
     for (const m of members) {
       const cut = m.indexOf('\n')
       if (subjectMatches(m.slice(0, cut).split('.'), tokens)) targets.add(m.slice(cut + 1))
     }
-    if (targets.size === 0) return 0
-    const p = this.conn.main.pipeline()
-    for (const name of targets) p.call('XADD', this.mailbox(name).stream, '*', ...entryFields(this.newId(), payload))
-    for (const [err] of (await p.exec()) ?? []) if (err) throw err
+    for (const name of targets) void this.post(this.ref(name).keys, messageFields(this.newId(), payload))
+    await this.poster.flush()
     return targets.size
   }
 
@@ -185,152 +184,145 @@ export class RedisActorSystem {
   async subscribe(pattern: string, actor: ActorRef<any, any> | string): Promise<void> {
     checkSubject(pattern, 'pattern')
     await this.conn.open()
-    await this.conn.main.call('SADD', this.subsKey, `${pattern}\n${typeof actor === 'string' ? actor : actor.name}`)
+    await this.conn.main.call('SADD', this.keys.subjects, `${pattern}\n${typeof actor === 'string' ? actor : actor.name}`)
   }
 
   /** Undo `subscribe`. */
   async unsubscribe(pattern: string, actor: ActorRef<any, any> | string): Promise<void> {
     await this.conn.open()
-    await this.conn.main.call('SREM', this.subsKey, `${pattern}\n${typeof actor === 'string' ? actor : actor.name}`)
+    await this.conn.main.call('SREM', this.keys.subjects, `${pattern}\n${typeof actor === 'string' ? actor : actor.name}`)
   }
 
-  /** @internal Put a message in an actor's mailbox (with a reply address for asks). */
-  async deliver(name: string, msg: unknown, control?: string, replyId?: string): Promise<void> {
+  /** Resolves once every message, close and reply sent from here so far is in Redis (rejects with why one could not be written). */
+  flush(): Promise<void> {
+    return this.poster.flush()
+  }
+
+  /** @internal Put a message (or control word) in an actor's mailbox, with this node's inbox for asks. */
+  deliver(keys: ActorKeys, msg: unknown, control?: string, askId?: number): void | Promise<void> {
     this.checkOpen()
     const payload = this.codec.encode(msg, 'message')
-    await this.conn.open()
-    const fields = entryFields(replyId ?? this.newId(), payload, replyId ? { results: this.inboxKeys.name } : {})
-    if (control) fields.push('c', control)
-    await this.conn.main.call('XADD', this.mailbox(name).stream, '*', ...fields)
+    const id = askId === undefined ? this.newId() : String(askId)
+    return this.post(keys, messageFields(id, payload, askId === undefined ? undefined : this.inbox.name, control))
   }
 
-  /** @internal Ask: deliver with this node's inbox as the reply address. */
-  ask<R>(name: string, msg: unknown, opts: AskOptions = {}): Promise<R> {
-    const id = this.newId()
-    const timeout = opts.timeout ?? this.askTimeout
-    const p = new Promise<R>((resolve, reject) => {
-      const a: Asking = { resolve: resolve as (v: unknown) => void, reject }
-      this.asks.set(id, a)
-      a.timer = setTimeout(() => this.settleAsk(id, new TimeoutError(`ask to Redis actor '${name}' got no answer within ${timeout} ms`), false), timeout)
-      if (opts.signal) {
-        const signal = opts.signal
-        const onAbort = () => this.settleAsk(id, new AbortError(`ask to Redis actor '${name}' was aborted`), false)
-        if (signal.aborted) { onAbort(); return }
-        signal.addEventListener('abort', onAbort, { once: true })
-        a.cleanup = () => signal.removeEventListener('abort', onAbort)
-      }
-    })
-    this.startInbox()
-    this.deliver(name, msg, undefined, id).catch((err) => this.settleAsk(id, err as Error, false))
-    return p
+  private post(keys: ActorKeys, fields: (string | Buffer)[]): void | Promise<void> {
+    return this.poster.post(['XADD', keys.mailbox.stream, '*', ...fields])
   }
 
-  private settleAsk(id: string, value: unknown, ok: boolean): void {
-    const a = this.asks.get(id)
-    if (!a) return
-    this.asks.delete(id)
-    if (a.timer) clearTimeout(a.timer)
-    a.cleanup?.()
-    if (ok) a.resolve(value); else a.reject(value as Error)
+  /** @internal Ask: the ask waits in the pending table; its id is the correlation id of the answer in this node's inbox. */
+  ask<R>(ref: RedisActorRef<any, any>, msg: unknown, opts: AskOptions = {}): Promise<R> {
+    const p = new Pending<R>(ref.name, { timeout: opts.timeout ?? this.askTimeout, signal: opts.signal })
+    const id = p.register()
+    this.asking.add(p as Pending)
+    p.onSettle = () => this.asking.delete(p as Pending)
+    try {
+      const r = this.deliver(ref.keys, msg, undefined, id)
+      if (r) r.catch((err) => p.fail(err))
+      this.inbox.start()
+    } catch (err) {
+      p.fail(err)
+    }
+    return p.promise
   }
 
-  // Replies to this node's asks arrive in its inbox stream; one reader serves them all.
-  private startInbox(): void {
-    if (this.inboxRunning) return
-    this.inboxRunning = true
-    void (async () => {
-      // Always from the start: a reply may land before this XREAD is in place, and handled replies are deleted anyway.
-      let last = '0'
-      try {
-        if (!this.inboxReader) {
-          this.inboxReader = makeClient(this.conn.address)
-          this.inboxReader.on('error', () => {})
-          await connectClient(this.inboxReader, this.conn.label)
-        }
-        while (this.asks.size > 0 && !this.closed) {
-          const reply = await this.inboxReader.callBuffer('XREAD', 'COUNT', 1000, 'BLOCK', 1000, 'STREAMS', this.inboxKeys.stream, last) as [Buffer, [Buffer, Buffer[]][]][] | null
-          if (!reply) continue
-          const ids: string[] = []
-          for (const [id, fields] of reply[0]![1]) {
-            const e = parseEntry(id, fields)
-            ids.push(e.id)
-            last = e.id
-            let value: unknown
-            try { value = this.codec.decode(e.payload) } catch (err) { this.settleAsk(e.taskId, err, false); continue }
-            if (e.error) this.settleAsk(e.taskId, fromWireError(value as WireError), false)
-            else this.settleAsk(e.taskId, value, true)
-          }
-          if (ids.length) await this.conn.main.call('XDEL', this.inboxKeys.stream, ...ids)
-        }
-      } catch (err) {
-        if (!this.closed) for (const id of [...this.asks.keys()]) this.settleAsk(id, err, false)
-      } finally {
-        this.inboxRunning = false
-      }
-      if (this.asks.size > 0 && !this.closed) this.startInbox()
-    })()
+  private answer(d: Delivery): void {
+    const p = pendingById(Number(d.taskId))
+    if (!p) return
+    let value: unknown
+    try { value = this.codec.decode(d.payload) } catch (err) { p.fail(err); return }
+    if (d.error) p.fail(fromWireError(value as WireError))
+    else p.settle(true, value)
   }
 
-  /** @internal Send a reply to an asker's inbox. */
-  async reply(inbox: string, id: string, value: unknown, isError: boolean): Promise<void> {
+  /** @internal Answer an ask whose message was handled (or refused) here. */
+  reply(inbox: string, id: string, ok: boolean, value: unknown): void {
     let payload: Buffer
     try {
-      payload = this.codec.encode(isError ? toWireError(value, `redis actor node ${this.node} (${placeLabel()})`) : value, 'reply')
+      payload = this.codec.encode(ok ? value : toWireError(value, `redis actor node ${this.node} (${placeLabel()})`), 'reply')
     } catch (err) {
       payload = this.codec.encode(toWireError(err, `redis actor node ${this.node}`))
-      isError = true
+      ok = false
     }
-    await this.conn.main.call('XADD', queueKeys(inbox, this.prefix).stream, '*', ...entryFields(id, payload, { error: isError }))
+    void this.poster.post(replyCommand(inbox, this.prefix, this.leaseMs * 3, id, payload, !ok))
   }
 
-  /** @internal The definition of an actor, or undefined once it is gone. */
-  async definition(name: string): Promise<Definition | undefined> {
-    await this.conn.open()
-    const raw = await this.conn.main.callBuffer('HGET', this.registryKey, name) as Buffer | null
-    return raw ? this.codec.decode(raw) as Definition : undefined
+  /** @internal Call `fn` once the actor ends (anywhere); returns a cancel function. */
+  watchExit(ref: RedisActorRef<any, any>, fn: (reason: StopReason) => void): () => void {
+    let set = this.exitWatchers.get(ref.name)
+    if (!set) this.exitWatchers.set(ref.name, set = new Set())
+    set.add(fn)
+    // Follow the exits from now on, then look whether it ended before (only then can an end be missed).
+    void this.exitFeed.start().then(async () => {
+      const state = await actorState(this.conn, ref.keys)
+      if (!state.exists) this.exited(ref.name, state.exit ? this.decodeReason(state.exit) : 'normal')
+    }).catch(() => { /* Redis away: the feed catches up when it is back */ })
+    return () => {
+      set.delete(fn)
+      if (set.size === 0 && this.exitWatchers.get(ref.name) === set) this.exitWatchers.delete(ref.name)
+    }
   }
 
-  /** @internal An actor ended for good: forget it everywhere. */
-  async remove(name: string): Promise<void> {
-    const k = this.mailbox(name)
-    await this.conn.main.call('HDEL', this.registryKey, name)
-    await this.conn.main.call('DEL', k.stream, this.leaseKey(name))
-    const members = await this.conn.main.call('SMEMBERS', this.subsKey) as string[]
-    const mine = members.filter((m) => m.endsWith(`\n${name}`))
-    if (mine.length) await this.conn.main.call('SREM', this.subsKey, ...mine)
+  private exited(name: string, reason: StopReason): void {
+    this.refs.get(name)?.ended(reason)
+    const set = this.exitWatchers.get(name)
+    if (!set) return
+    this.exitWatchers.delete(name)
+    for (const fn of set) {
+      try { fn(reason) } catch { /* a watcher's failure is its own */ }
+    }
   }
 
-  /** @internal Whether the actor is still registered. */
-  async exists(name: string): Promise<boolean> {
-    await this.conn.open()
-    return (await this.conn.main.call('HEXISTS', this.registryKey, name)) === 1
+  /** @internal How an exit reason is stored in the exits stream. */
+  encodeReason(reason: StopReason): Buffer {
+    return this.codec.encode(reason instanceof Error ? { error: toWireError(reason, `redis actor node ${this.node} (${placeLabel()})`) } : { reason })
   }
 
-  // Take the lease of every registered actor that has no live node (SET NX PX: exactly one node wins).
+  private decodeReason(b: Buffer): StopReason {
+    try {
+      const v = this.codec.decode(b) as { reason?: 'normal' | 'stopped'; error?: WireError }
+      return v.error ? fromWireError(v.error) : v.reason ?? 'normal'
+    } catch (err) {
+      return new DecodeError(`cannot decode why a Redis actor ended: ${(err as Error).message}`)
+    }
+  }
+
+  // Take the lease of every registered actor that no live node holds (exactly one node wins each).
   private async place(): Promise<void> {
     if (this.closed) return
-    await this.conn.open()
-    const names = await this.conn.main.call('HKEYS', this.registryKey) as string[]
-    for (const name of names) {
-      if (this.actors.has(name) || this.closed) continue
-      const won = await this.conn.main.call('SET', this.leaseKey(name), this.node, 'NX', 'PX', this.leaseMs)
-      if (won !== 'OK') continue
-      const def = await this.definition(name)
-      if (!def) { await releaseLease.run(this.conn.main, [this.leaseKey(name)], [this.node]); continue }
-      const actor = new HostedActor(this, name, def)
-      this.actors.set(name, actor)
-      void actor.run().finally(() => { if (this.actors.get(name) === actor) this.actors.delete(name) })
+    // A pass is under way: it may have listed the actors before the one just spawned, so go again after it.
+    if (this.placing) { this.placeAgain = true; return }
+    this.placing = true
+    this.placeAgain = false
+    this.round++
+    try {
+      await this.conn.open()
+      for (const name of await registeredActors(this.conn, this.keys)) {
+        if (this.hostings.has(name) || this.closed) continue
+        if ((this.loadFailures.get(name) ?? 0) > this.round) continue
+        const keys = actorKeys(name, this.prefix)
+        const held = await takeActor(this.conn, keys, this.node, this.leaseMs, (err) => this.hostings.get(name)?.leaseLost(err))
+        if (held === 'held') continue
+        if (held === 'gone') { await this.conn.main.call('SREM', this.keys.registry, name); continue }
+        if (this.closed) { await held.release(); continue }
+        let def: Definition
+        try { def = this.codec.decode(held.definition) as Definition } catch (err) { this.cannotHost(name, err); await held.release(); continue }
+        const h = new Hosting(this, name, keys, held, def)
+        this.hostings.set(name, h)
+        void h.run().finally(() => { if (this.hostings.get(name) === h) this.hostings.delete(name) })
+      }
+    } catch (err) {
+      if (!transient(err) && !this.closed) process.emitWarning(`troupe: Redis actor node ${this.node} could not place actors: ${(err as Error).message}`, { code: 'TROUPE_REDIS_ACTORS' })
+    } finally {
+      this.placing = false
     }
+    if (this.placeAgain) void this.place()
   }
 
-  /** @internal Renew a lease; false when this node lost it. */
-  async renew(name: string): Promise<boolean> {
-    return (await renew.run(this.conn.main, [this.leaseKey(name)], [this.node, this.leaseMs])) === 1
-  }
-
-  /** @internal Let a lease go (so another node can take the actor at once). */
-  async release(name: string): Promise<void> {
-    await releaseLease.run(this.conn.main, [this.leaseKey(name)], [this.node]).catch(() => {})
+  /** @internal This node cannot run the actor (its module fails to load here): say so and leave it to other nodes for a while. */
+  cannotHost(name: string, err: unknown): void {
+    this.loadFailures.set(name, this.round + LOAD_BACKOFF_ROUNDS)
+    process.emitWarning(`troupe: Redis actor '${name}' cannot run on node ${this.node}: ${(err as Error)?.message ?? String(err)}`, { code: 'TROUPE_REDIS_ACTORS' })
   }
 
   private checkOpen(): void {
@@ -338,17 +330,19 @@ export class RedisActorSystem {
   }
 
   /**
-   * Leave: hosted actors stop taking messages and their leases are released,
-   * so other nodes take them over with their mailboxes; pending asks reject.
+   * Leave: hosted actors stop after the message they handle (onStop runs)
+   * and their leases are released, so other nodes take them over with their
+   * mailboxes; asks still waiting reject with ClosedError.
    */
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
     if (this.placement) clearInterval(this.placement)
-    await Promise.all([...this.actors.values()].map((a) => a.leave()))
-    for (const id of [...this.asks.keys()]) this.settleAsk(id, new ClosedError('the Redis actor system was closed before the answer came'), false)
-    this.inboxReader?.disconnect()
-    if (this.conn.main.status === 'ready') await this.conn.main.call('DEL', this.inboxKeys.stream).catch(() => {})
+    await Promise.all([...this.hostings.values()].map((h) => h.leave()))
+    await this.poster.flush().catch(() => {})
+    for (const p of [...this.asking]) p.fail(new ClosedError('the Redis actor system was closed before the answer came'))
+    await this.inbox.close()
+    await this.exitFeed.close()
     systems.delete(addressKey(this.conn.address, this.prefix))
     await this.conn.close()
   }
@@ -359,225 +353,316 @@ export class RedisActorSystem {
   }
 }
 
-/** One actor running on this node while it holds the lease. */
-class HostedActor {
-  private instance?: Actor<any> & ActorHooks
-  private client?: Redis
-  private renewTimer?: NodeJS.Timeout
-  private leaving = false
-  private ending: StopReason | undefined
-  private current?: { inbox?: string; id: string; deferred: boolean }
-  private readonly keys: QueueKeys
-  private scheduled = new Set<NodeJS.Timeout>()
-  private running?: Promise<void>
+/** The reply token of one mailbox entry: settling it acknowledges the entry, then answers the ask. */
+class EntryToken implements ReplyTo {
+  /** Handed to `receive` (a message still queued when its node leaves stays in the mailbox for the next node). */
+  started = false
+  private done = false
 
-  constructor(private readonly system: RedisActorSystem, readonly name: string, private readonly def: Definition) {
-    this.keys = system.mailbox(name)
-  }
+  constructor(private readonly hosting: Hosting, readonly entry: Delivery) {}
 
-  private context(): ActorContext {
-    const sys = this.system
-    return {
-      selfRef: sys.ref(this.name),
-      actorName: this.name,
-      deferReply: () => {
-        const cur = this.current
-        if (!cur) throw new TypeError('deferReply() can only be called while handling a message')
-        cur.deferred = true
-        let done = false
-        const answer = (v: unknown, isError: boolean) => {
-          if (done || !cur.inbox) return
-          done = true
-          void sys.reply(cur.inbox, cur.id, v, isError).catch(() => {})
-        }
-        return { resolve: (v: unknown) => answer(v, false), reject: (e: unknown) => answer(e, true) } as ReplyHandle<any>
-      },
-      scheduleSelf: (ms, msg) => {
-        const t = setTimeout(() => { this.scheduled.delete(t); void sys.deliver(this.name, msg).catch(() => {}) }, ms)
-        this.scheduled.add(t)
-        return () => { clearTimeout(t); this.scheduled.delete(t) }
-      },
-      watchRef: () => { throw new TypeError('watch() is not available to Redis actors yet') },
-      unwatchRef: () => {},
-      stopSelf: () => { this.ending ??= 'stopped' },
-      closeSelf: () => { void sys.deliver(this.name, null, CONTROL_CLOSE).catch(() => {}) },
-    }
-  }
-
-  private async instantiate(): Promise<void> {
-    const cls = await load<ActorClass>(this.def.ref)
-    this.instance = constructActor(this.context(), cls, this.def.args) as Actor<any> & ActorHooks
-    await this.instance.onStart?.()
-  }
-
-  /** Host the actor until the lease is lost, the node leaves, or the actor ends. */
-  run(): Promise<void> {
-    this.running ??= this.serve()
-    return this.running
-  }
-
-  private async serve(): Promise<void> {
-    const sys = this.system
-    // Renew three times per lease, so one slow renewal does not hand the actor to another node.
-    this.renewTimer = setInterval(() => {
-      void sys.renew(this.name).then((held) => { if (!held) this.lostLease() }, () => {})
-    }, Math.max(20, sys.leaseMs / 3))
-    try {
-      this.client = makeClient(sys.conn.address)
-      this.client.on('error', () => {})
-      await connectClient(this.client, sys.conn.label)
-      await this.instantiate()
-      // First what the previous node received and did not finish (its consumer name is the same), then new messages.
-      let cursor = '0'
-      let lastMessage = Date.now()
-      while (!this.leaving && this.ending === undefined) {
-        const timeout = this.instance!.receiveTimeout
-        let block = 1000
-        if (timeout && timeout > 0) block = Math.max(1, Math.min(block, lastMessage + timeout - Date.now()))
-        const args = ['GROUP', 'actor', 'owner', 'COUNT', 64]
-        const reply = cursor === '>'
-          ? await this.client.callBuffer('XREADGROUP', ...args, 'BLOCK', block, 'STREAMS', this.keys.stream, '>')
-          : await this.client.callBuffer('XREADGROUP', ...args, 'STREAMS', this.keys.stream, cursor)
-        const entries = reply ? (reply as [Buffer, [Buffer, Buffer[] | null][]][])[0]![1] : []
-        if (cursor !== '>' && entries.length === 0) { cursor = '>'; continue }
-        if (entries.length === 0) {
-          if (timeout && timeout > 0 && Date.now() - lastMessage >= timeout) {
-            lastMessage = Date.now()
-            await this.callHook(() => this.instance!.onTimeout?.())
-          }
-          continue
-        }
-        for (const [id, fields] of entries) {
-          if (cursor !== '>') cursor = id.toString()
-          if (!fields) { await this.ack(id.toString()); continue }
-          if (this.leaving) break
-          await this.handle(parseEntry(id, fields), fields)
-          lastMessage = Date.now()
-          if (this.ending !== undefined) break
-        }
-      }
-      if (this.ending !== undefined) {
-        await this.callHook(() => this.instance?.onStop?.(this.ending!))
-        await sys.remove(this.name)
-      }
-    } catch (err) {
-      // The node cannot run this actor (its module fails to load, Redis is gone): let another node try.
-      if (!this.leaving) console.error(`troupe: Redis actor '${this.name}' stopped on node ${sys.node}: ${(err as Error).message}`)
-    } finally {
-      clearInterval(this.renewTimer)
-      for (const t of this.scheduled) clearTimeout(t)
-      this.client?.disconnect()
-      if (this.ending === undefined) await sys.release(this.name)
-    }
-  }
-
-  private async handle(e: Entry, fields: Buffer[]): Promise<void> {
-    let control: string | undefined
-    for (let k = 2; k + 1 < fields.length; k += 2) if (fields[k]!.toString() === 'c') control = fields[k + 1]!.toString()
-    if (control === CONTROL_CLOSE) { this.ending = 'normal'; await this.ack(e.id); return }
-    if (control === CONTROL_STOP) { this.ending = 'stopped'; await this.ack(e.id); return }
-    const sys = this.system
-    const cur = { inbox: e.results, id: e.taskId, deferred: false }
-    this.current = cur
-    let value: unknown
-    let ok = true
-    try {
-      const msg = sys.codec.decode(e.payload)
-      value = this.instance!.receive(msg)
-      if (value && typeof (value as PromiseLike<unknown>).then === 'function') value = await value
-    } catch (err) {
-      ok = false
-      value = err
-    } finally {
-      this.current = undefined
-    }
-    if (cur.inbox && !cur.deferred) await sys.reply(cur.inbox, cur.id, value, !ok)
-    if (!ok) {
-      // A throw restarts the actor here (fresh instance, onStart again); the message is not redelivered, so it cannot loop.
-      console.error(`troupe: Redis actor '${this.name}' threw on a message and is restarted: ${(value as Error)?.message ?? String(value)}`)
-      await this.callHook(() => this.instance?.onStop?.('restart'))
-      await this.instantiate()
-    }
-    // Acknowledged only after handling: a node that dies mid-message leaves it for the next node (at-least-once).
-    await this.ack(e.id)
-  }
-
-  private async callHook(fn: () => unknown): Promise<void> {
-    try { await fn() } catch (err) { console.error(`troupe: Redis actor '${this.name}' hook failed: ${(err as Error).message}`) }
-  }
-
-  private async ack(id: string): Promise<void> {
-    await ackScript.run(this.system.conn.main, [this.keys.stream], ['actor', id])
-  }
-
-  private lostLease(): void {
-    // Another node owns the actor now (this one stalled past its lease): stop at once so only one runs it.
-    this.leaving = true
-    this.client?.disconnect()
-  }
-
-  /** Stop here without ending the actor: another node takes it over. */
-  async leave(): Promise<void> {
-    this.leaving = true
-    // Dropping the connection ends a blocked read at once; the message being handled (if any) still finishes.
-    this.client?.disconnect()
-    await this.running
-    await this.system.release(this.name)
+  settle(ok: boolean, value: unknown): void {
+    if (this.done) return
+    this.done = true
+    this.hosting.settled(this, ok, value)
   }
 }
 
-/** A reference to an actor in Redis; works from any process that can reach that Redis, and inside messages. */
-export class RedisActorRef<Msg = unknown, Reply = unknown> implements ActorRef<Msg, Reply> {
-  private ended: StopReason | undefined
+/**
+ * One actor this node hosts while it holds the lease: its LocalCell, fed
+ * from the mailbox, and its one-for-one supervision.
+ */
+class Hosting implements SupervisorHooks {
+  private cell?: LocalCell
+  private feeding = true
+  /** Leaving (node closing, lease lost): no new message is handed over; unstarted ones stay in Redis. */
+  private leaving = false
+  /** The lease is gone: nothing more is acknowledged or answered from here. */
+  private abandoned = false
+  private acks: { token: EntryToken; ok: boolean; value: unknown }[] = []
+  private ackFlush?: Promise<void>
+  private room?: () => void
+  private readonly intensity: RestartIntensity
+  private finished!: () => void
+  private readonly ended = new Promise<void>((r) => { this.finished = r })
 
-  /** @internal Use `system.ref(name)` or `system.spawn(...)`. */
-  constructor(private readonly system: RedisActorSystem, readonly name: string) {}
-
-  /** Fire and forget; resolves once Redis holds the message (it waits in the mailbox until the actor takes it). */
-  send(msg: Msg): Promise<void> {
-    return this.system.deliver(this.name, msg)
+  constructor(private readonly system: RedisActorSystem, readonly name: string, private readonly keys: ActorKeys,
+    private readonly held: HeldActor, private readonly def: Definition) {
+    this.intensity = new RestartIntensity(def, 'spawn')
   }
 
-  /** Request/reply through this node's inbox; rejects with the actor's error, TimeoutError (default 30 s) or AbortError. */
+  /** Host the actor until it ends, the lease is lost or the node leaves. */
+  async run(): Promise<void> {
+    let cls: new (...a: any[]) => Actor<unknown>
+    try {
+      cls = await load<new (...a: any[]) => Actor<unknown>>(this.def.ref)
+    } catch (err) {
+      this.system.cannotHost(this.name, err)
+      await this.held.release()
+      return
+    }
+    if (this.leaving) { await this.held.release(); return }
+    this.cell = new LocalCell(cls, this.def.args, {
+      name: this.name, receiveTimeout: this.def.receiveTimeout, supervisor: this, selfRef: this.system.ref(this.name),
+      admit: (token) => this.admit(token),
+    })
+    this.cell.onDrained = () => this.wake(false)
+    void this.feed()
+    await this.ended
+  }
+
+  // Before each message: only while the lease is sure (a node whose event loop stalled past it stops here).
+  private admit(token: ReplyTo | undefined): boolean {
+    if (this.leaving || !this.held.mailbox.leaseValid) {
+      if (!this.leaving) this.leaseLost(new LeaseLostError(`the lease of actor '${this.name}' on node ${this.system.node} ran out`))
+      return false
+    }
+    if (token instanceof EntryToken) token.started = true
+    return true
+  }
+
+  private async feed(): Promise<void> {
+    const cell = this.cell!
+    while (this.feeding) {
+      const queued = cell.stats().queued
+      if (queued >= WINDOW) { await new Promise<void>((r) => { this.room = r }); continue }
+      let got: Delivery[]
+      try {
+        got = await this.held.mailbox.read(WINDOW - queued, 1000)
+      } catch (err) {
+        if (!this.feeding) return
+        if (err instanceof LeaseLostError) return this.leaseLost(err)
+        // Redis away for a moment: the lease renewal decides whether this node keeps the actor.
+        if (transient(err)) { await new Promise((r) => setTimeout(r, 100)); continue }
+        process.emitWarning(`troupe: Redis actor '${this.name}' cannot read its mailbox on node ${this.system.node}: ${(err as Error).message}`, { code: 'TROUPE_REDIS_ACTORS' })
+        return this.leaseLost(new LeaseLostError(`reading the mailbox failed: ${(err as Error).message}`, { cause: err }))
+      }
+      for (const d of got) {
+        if (!this.feeding) break
+        this.hand(d)
+      }
+    }
+  }
+
+  // One mailbox entry into the cell.
+  private hand(d: Delivery): void {
+    const cell = this.cell!
+    const control = controlOf(d)
+    if (control === CLOSE || control === STOP) {
+      this.feeding = false
+      this.settled(new EntryToken(this, d), true, undefined)
+      cell.close(control === STOP ? 'stopped' : 'normal')
+      return
+    }
+    const token = new EntryToken(this, d)
+    let msg: unknown
+    try {
+      msg = this.system.codec.decode(d.payload)
+    } catch (err) {
+      token.settle(false, err instanceof DecodeError ? err : new DecodeError(`a message to Redis actor '${this.name}' cannot be decoded: ${(err as Error).message}`, { cause: err }))
+      return
+    }
+    const r = cell.tell(msg, token)
+    if (r) r.catch(() => {})
+  }
+
+  private wake(always: boolean): void {
+    if (!this.room) return
+    if (!always && (this.cell?.stats().queued ?? 0) >= WINDOW / 2) return
+    const r = this.room
+    this.room = undefined
+    r()
+  }
+
+  /** @internal A reply token was settled: acknowledge (batched per turn), then answer. */
+  settled(token: EntryToken, ok: boolean, value: unknown): void {
+    // Leaving: what never reached `receive` stays in the mailbox for the next node.
+    if (this.abandoned || (this.leaving && !token.started && !controlOf(token.entry))) return
+    this.acks.push({ token, ok, value })
+    this.ackFlush ??= new Promise<void>((r) => setImmediate(r)).then(() => this.flushAcks())
+  }
+
+  private async flushAcks(): Promise<void> {
+    this.ackFlush = undefined
+    const batch = this.acks
+    this.acks = []
+    if (batch.length === 0 || this.abandoned) return
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.held.mailbox.ack(batch.map((x) => x.token.entry.id))
+        break
+      } catch (err) {
+        if (err instanceof LeaseLostError) return this.leaseLost(err)
+        if (!transient(err) || !this.held.mailbox.leaseValid) return
+        await new Promise((r) => setTimeout(r, 50 * (attempt + 1)))
+      }
+    }
+    // Acknowledged under the lease: now, and only now, the answers go out (a node that lost the lease answers nothing).
+    for (const x of batch) {
+      const e = x.token.entry
+      if (e.results) this.system.reply(e.results, e.taskId, x.ok, x.value)
+    }
+  }
+
+  // ---- SupervisorHooks: the node supervises each actor it hosts, one for one ----
+
+  /** The actor threw: restart it in place within the intensity, else it ends with SupervisorGaveUpError. */
+  childFailed(child: Entity, err: Error): void {
+    if (this.leaving || this.def.restart === 'temporary') { void child.stop(err); return }
+    const delay = this.intensity.next()
+    if (delay < 0) { void child.stop(this.intensity.gaveUp(`redis node ${this.system.node}`, this.name, err)); return }
+    // On a fresh stack (an actor failing in onStart would otherwise recurse through here).
+    if (delay <= 0) queueMicrotask(() => child.restart())
+    else setTimeout(() => child.restart(), delay)
+  }
+
+  /** The cell ended: for good (close, stop, a crash past its restarts), or because this node let it go. */
+  childExited(child: Entity, reason: StopReason): void {
+    if (this.leaving) { void this.letGo(); return }
+    if (this.def.restart === 'permanent' && this.intensity.next() >= 0) { queueMicrotask(() => child.restart()); return }
+    void this.endForGood(reason)
+  }
+
+  private async endForGood(reason: StopReason): Promise<void> {
+    this.feeding = false
+    this.wake(true)
+    try {
+      await this.settleAcks()
+      let left: Entry[] = []
+      try {
+        left = await endActor(this.system.conn, this.keys, this.system.keys, this.name, this.held.holder, this.system.encodeReason(reason))
+      } catch (err) {
+        if (err instanceof LeaseLostError) return void await this.letGo()
+        throw err
+      }
+      // Asks still in the mailbox would otherwise wait for their timeout.
+      const stopped = new ActorStoppedError(`Redis actor '${this.name}' stopped (${describe(reason)}) before answering`)
+      for (const e of left) if (e.results && !controlOf(e)) this.system.reply(e.results, e.taskId, false, stopped)
+    } catch (err) {
+      process.emitWarning(`troupe: Redis actor '${this.name}' ended but could not be removed: ${(err as Error).message}`, { code: 'TROUPE_REDIS_ACTORS' })
+    }
+    await this.held.release()
+    this.finished()
+  }
+
+  private async settleAcks(): Promise<void> {
+    while (this.ackFlush || this.acks.length) await (this.ackFlush ?? this.flushAcks())
+  }
+
+  // This node stops hosting the actor (it stays registered for another node).
+  private async letGo(): Promise<void> {
+    this.feeding = false
+    this.wake(true)
+    if (!this.abandoned) await this.settleAcks().catch(() => {})
+    await this.held.release()
+    this.finished()
+  }
+
+  /** The lease is gone (refused or failed renewal, past due, a fenced read or ack refused): stop at once. */
+  leaseLost(_err: LeaseLostError): void {
+    if (this.abandoned) return
+    this.abandoned = true
+    this.leaving = true
+    this.feeding = false
+    this.wake(true)
+    if (this.cell) void this.cell.stop('stopped')
+    else void this.letGo()
+  }
+
+  /** The node leaves: the actor stops after the message it handles; what is not handled stays for the next node. */
+  async leave(): Promise<void> {
+    if (!this.leaving) {
+      this.leaving = true
+      this.feeding = false
+      this.wake(true)
+      await this.held.mailbox.conn.unblock(this.keys.mailbox.stream)
+      if (this.cell) void this.cell.stop('stopped')
+      else await this.letGo()
+    }
+    await this.ended
+  }
+}
+
+function describe(reason: StopReason): string {
+  return typeof reason === 'string' ? reason : `${reason.name}: ${reason.message}`
+}
+
+/** A reference to an actor in Redis; works from any process that can reach that Redis, and inside messages. */
+export class RedisActorRef<Msg = unknown, Reply = unknown> implements ActorRef<Msg, Reply>, Watchable {
+  private reason: StopReason | undefined
+
+  /** @internal Use `system.ref(name)` or `system.spawn(...)`. */
+  constructor(private readonly system: RedisActorSystem, readonly name: string, /** @internal */ readonly keys: ActorKeys) {}
+
+  /**
+   * Fire and forget: the message goes to Redis with others of this turn, in
+   * order. Returns a promise only when many messages are still waiting to be
+   * written (backpressure); `system.flush()` says when they are in Redis.
+   * Throws UnsendableValueError (by path), ClosedError after the system
+   * closed, ActorStoppedError once this place knows the actor ended.
+   */
+  send(msg: Msg): void | Promise<void> {
+    this.checkAlive()
+    return this.system.deliver(this.keys, msg)
+  }
+
+  /** Request/reply through this node's inbox; rejects with the actor's error, TimeoutError (default 30 s), AbortError or ActorStoppedError. */
   ask<R = Reply>(msg: Msg, opts?: AskOptions): Promise<R> {
-    return this.system.ask<R>(this.name, msg, opts)
+    try { this.checkAlive() } catch (err) { return Promise.reject(err) }
+    return this.system.ask<R>(this, msg, opts)
   }
 
   /** End the actor once everything already in its mailbox has been handled. */
   close(): void {
-    void this.system.deliver(this.name, null, CONTROL_CLOSE).catch(() => {})
+    if (this.reason === undefined) void this.system.deliver(this.keys, null, CLOSE)
   }
 
-  /** End the actor after the messages sent before this; resolves when it has ended. */
+  /** End the actor after the messages sent before this; resolves once it has ended. */
   async stop(): Promise<void> {
-    await this.system.deliver(this.name, null, CONTROL_STOP)
-    await this.join()
+    if (this.reason !== undefined) return
+    await this.system.deliver(this.keys, null, STOP)
+    await this.join().catch(() => {})
   }
 
-  /** Resolves once the actor has ended (it is no longer registered). */
-  async join(opts: JoinOptions = {}): Promise<void> {
-    const deadline = opts.timeout === undefined ? Infinity : Date.now() + opts.timeout
-    let pause = 10
-    while (await this.system.exists(this.name)) {
-      if (Date.now() >= deadline) throw new TimeoutError(`join of Redis actor '${this.name}' did not finish within ${opts.timeout} ms`)
-      await new Promise((r) => setTimeout(r, Math.min(pause, deadline - Date.now())))
-      pause = Math.min(pause * 2, 200)
-    }
-    this.ended ??= 'normal'
+  /** Resolves once the actor has ended normally; rejects with the error that ended it (or TimeoutError after `timeout`). */
+  join(opts: JoinOptions = {}): Promise<void> {
+    if (this.reason !== undefined) return this.reason instanceof Error ? Promise.reject(this.reason) : Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined
+      const cancel = this.system.watchExit(this, (reason) => {
+        if (timer) clearTimeout(timer)
+        if (reason instanceof Error) reject(reason); else resolve()
+      })
+      if (opts.timeout !== undefined) {
+        timer = setTimeout(() => { cancel(); reject(new TimeoutError(`join of Redis actor '${this.name}' did not finish within ${opts.timeout} ms`)) }, opts.timeout)
+      }
+    })
+  }
+
+  /** Death watch (used by `watch()`): `fn` gets the reason once the actor ends, wherever it ran. */
+  [WATCH](fn: (reason: StopReason) => void): () => void {
+    if (this.reason !== undefined) { const r = this.reason; queueMicrotask(() => fn(r)); return () => {} }
+    return this.system.watchExit(this, fn)
   }
 
   /** True until this place has seen the actor end. */
   get isAlive(): boolean {
-    return this.ended === undefined
+    return this.reason === undefined
   }
 
+  /** Why it ended, once this place knows. */
   get exitReason(): StopReason | undefined {
-    return this.ended
+    return this.reason
   }
 
   /** Mailbox counters live in Redis, not here. */
   stats(): MailboxStats | undefined {
     return undefined
+  }
+
+  /** @internal This place learned that the actor ended. */
+  ended(reason: StopReason): void {
+    this.reason ??= reason
   }
 
   /** Travels as name + Redis address; revived against a system for that Redis in the receiving place. */
@@ -587,6 +672,10 @@ export class RedisActorRef<Msg = unknown, Reply = unknown> implements ActorRef<M
 
   toString(): string {
     return `RedisActorRef<${this.name}>`
+  }
+
+  private checkAlive(): void {
+    if (this.reason !== undefined) throw new ActorStoppedError(`Redis actor '${this.name}' has stopped (${describe(this.reason)})`)
   }
 }
 

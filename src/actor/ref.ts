@@ -42,6 +42,18 @@ export interface ActorRef<Msg = unknown, Reply = unknown> {
   stats(): MailboxStats | undefined
 }
 
+/**
+ * Refs to actors that live elsewhere (another process, Redis) implement
+ * `[WATCH](fn)`: call `fn` with the reason once the actor ends; returns a
+ * function that stops watching. `watch()` uses it.
+ */
+export const WATCH: unique symbol = Symbol('troupe.watch')
+
+/** A ref whose actor's end can be watched from here. */
+export interface Watchable {
+  [WATCH](fn: (reason: StopReason) => void): () => void
+}
+
 /** The portable type tag of an ActorRef. */
 export const REF_TYPE = 'troupe.actor'
 

@@ -5,11 +5,11 @@ import { aliasFor, describeReason, lookup, type Address } from './entity.js'
 import type { MailboxStats } from './mailbox.js'
 import { Pending, type AskOptions } from './pending.js'
 import { placeId } from './place.js'
-import { REF_TYPE, withTimeout, type ActorRef, type JoinOptions } from './ref.js'
+import { REF_TYPE, WATCH, withTimeout, type ActorRef, type JoinOptions, type Watchable } from './ref.js'
 import { gatewayAddress, rememberGateway, route, watchRemote } from './router.js'
 
 /** A ref to an actor in another place: every call becomes a frame routed through the spawn tree. */
-export class RemoteRef<Msg = unknown, Reply = unknown> implements ActorRef<Msg, Reply>, Portable {
+export class RemoteRef<Msg = unknown, Reply = unknown> implements ActorRef<Msg, Reply>, Portable, Watchable {
   /** @internal */
   readonly addr: Address
   private reason: StopReason | undefined
@@ -90,7 +90,7 @@ export class RemoteRef<Msg = unknown, Reply = unknown> implements ActorRef<Msg, 
   }
 
   /** Watch this actor: `fn` runs once with the reason it ended. */
-  watch(fn: (reason: StopReason) => void): () => void {
+  [WATCH](fn: (reason: StopReason) => void): () => void {
     return watchRemote(this.addr, (reason) => { this.reason = reason; fn(reason) })
   }
 

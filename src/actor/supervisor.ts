@@ -59,6 +59,50 @@ export interface SupervisionNode extends EntityInfo {
 
 interface Kid { spec: ChildSpec; entity: Entity; restarts: number }
 
+/**
+ * A supervisor's restart intensity: at most `maxRestarts` restarts within
+ * `withinMs`, spaced by a doubling `backoff` when given. Supervisors and the
+ * Redis nodes that host actors both count restarts with it.
+ */
+export class RestartIntensity {
+  readonly maxRestarts: number
+  readonly withinMs: number
+  private readonly backoff: { minMs: number; maxMs: number } | undefined
+  private times: number[] = []
+
+  constructor(opts: Pick<SupervisorOptions, 'maxRestarts' | 'withinMs' | 'backoff'> = {}, what = 'supervise') {
+    this.maxRestarts = opts.maxRestarts ?? 3
+    this.withinMs = opts.withinMs ?? 5000
+    if (!(this.maxRestarts >= 0) || !(this.withinMs > 0)) throw new RangeError(`${what}: maxRestarts must be >= 0 and withinMs > 0`)
+    if (opts.backoff) {
+      const minMs = opts.backoff.minMs ?? 0
+      this.backoff = { minMs, maxMs: opts.backoff.maxMs ?? Math.max(minMs, 30_000) }
+    }
+  }
+
+  /** Count a restart now: the ms to wait before it, or -1 when that is more restarts than allowed (give up). */
+  next(): number {
+    const now = performance.now()
+    this.times = this.times.filter((t) => now - t < this.withinMs)
+    this.times.push(now)
+    if (this.times.length > this.maxRestarts) return -1
+    return this.backoff ? Math.min(this.backoff.maxMs, this.backoff.minMs * 2 ** (this.times.length - 1)) : 0
+  }
+
+  /** Forget past restarts (a supervisor started afresh). */
+  reset(): void {
+    this.times = []
+  }
+
+  /** The error of a supervisor that gave up on `child` after `err`. */
+  gaveUp(supervisor: string, child: string, err: Error): SupervisorGaveUpError {
+    const reason = new SupervisorGaveUpError(
+      `supervisor '${supervisor}' gave up: more than ${this.maxRestarts} restarts within ${this.withinMs} ms; ` +
+      `last failure in '${child}': ${describeReason(err)}`, { cause: err })
+    return Object.assign(reason, { supervisor, child })
+  }
+}
+
 const enum State { Running, Suspended, Stopping, Stopped }
 
 let anon = 0
@@ -79,25 +123,16 @@ export class Supervisor implements Entity, SupervisorHooks {
   exitReason: StopReason | undefined
   private readonly kids: Kid[] = []
   private state = State.Running
-  private restarts: number[] = []
+  private readonly intensity: RestartIntensity
   private readonly timers = new Set<NodeJS.Timeout>()
   private readonly exit = new ExitSignal()
   private readonly strategy: Strategy
-  private readonly maxRestarts: number
-  private readonly withinMs: number
-  private readonly backoff: { minMs: number; maxMs: number } | undefined
 
   constructor(specs: ChildSpec[], opts: SupervisorOptions = {}, parent?: SupervisorHooks) {
     this.name = opts.name ?? `supervisor-${++anon}`
     this.strategy = opts.strategy ?? 'one-for-one'
     if (!['one-for-one', 'one-for-all', 'rest-for-one'].includes(this.strategy)) throw new TypeError(`supervise: strategy must be 'one-for-one', 'one-for-all' or 'rest-for-one', got '${this.strategy}'`)
-    this.maxRestarts = opts.maxRestarts ?? 3
-    this.withinMs = opts.withinMs ?? 5000
-    if (!(this.maxRestarts >= 0) || !(this.withinMs > 0)) throw new RangeError('supervise: maxRestarts must be >= 0 and withinMs > 0')
-    if (opts.backoff) {
-      const minMs = opts.backoff.minMs ?? 0
-      this.backoff = { minMs, maxMs: opts.backoff.maxMs ?? Math.max(minMs, 30_000) }
-    }
+    this.intensity = new RestartIntensity(opts)
     if (!Array.isArray(specs)) throw new TypeError('supervise: children must be an array of child specs')
     this.supervisor = parent
     this.ref = new LocalRef(this)
@@ -154,15 +189,12 @@ export class Supervisor implements Entity, SupervisorHooks {
   }
 
   private restartFor(child: Entity, err: Error): void {
-    const now = performance.now()
-    this.restarts = this.restarts.filter((t) => now - t < this.withinMs)
-    this.restarts.push(now)
-    if (this.restarts.length > this.maxRestarts) return void this.giveUp(child, err)
+    const delay = this.intensity.next()
+    if (delay < 0) return void this.giveUp(child, err)
     const i = this.kids.findIndex((k) => k.entity === child)
     const targets = this.strategy === 'one-for-one' ? [child]
       : this.strategy === 'one-for-all' ? this.kids.map((k) => k.entity)
         : this.kids.slice(Math.max(0, i)).map((k) => k.entity)
-    const delay = this.backoff ? Math.min(this.backoff.maxMs, this.backoff.minMs * 2 ** (this.restarts.length - 1)) : 0
     const go = () => {
       if (this.state !== State.Running) return
       for (const e of targets) {
@@ -178,10 +210,7 @@ export class Supervisor implements Entity, SupervisorHooks {
   }
 
   private async giveUp(child: Entity, err: Error): Promise<void> {
-    const reason = new SupervisorGaveUpError(
-      `supervisor '${this.name}' gave up: more than ${this.maxRestarts} restarts within ${this.withinMs} ms; ` +
-      `last failure in '${child.name}': ${describeReason(err)}`, { cause: err })
-    Object.assign(reason, { supervisor: this.name, child: child.name })
+    const reason = this.intensity.gaveUp(this.name, child.name, err)
     await this.stopChildren()
     if (this.supervisor && this.state !== State.Stopped) {
       // Nested: our parent's strategy decides whether we start again.
@@ -232,7 +261,7 @@ export class Supervisor implements Entity, SupervisorHooks {
   restart(): void {
     if (this.state === State.Stopped) { this.exitReason = undefined; register(this) }
     this.state = State.Running
-    this.restarts = []
+    this.intensity.reset()
     for (const k of this.kids) k.entity.restart()
   }
 

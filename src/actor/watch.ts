@@ -1,12 +1,11 @@
 import type { Cancel, StopReason, Terminated } from './actor.js'
-import { LocalRef, type ActorRef } from './ref.js'
-import { RemoteRef } from './remote.js'
+import { LocalRef, WATCH, type ActorRef, type Watchable } from './ref.js'
 
 /**
  * Death watch: when `target` ends, `watcher` is told why. A watcher actor
  * receives a `Terminated` message (`{ type: 'troupe.terminated', ref, reason }`);
- * a function is called with the reason. Works for actors in any place; an
- * actor already gone is reported at once. Returns a function that stops
+ * a function is called with the reason. Works for actors in any place (a
+ * thread, a process, Redis); an actor already gone is reported at once. Returns a function that stops
  * watching.
  */
 export function watch(target: ActorRef<any, any>, watcher: ActorRef<any, any> | ((reason: StopReason) => void)): Cancel {
@@ -27,6 +26,7 @@ export function watch(target: ActorRef<any, any>, watcher: ActorRef<any, any> | 
     }
     return e.onExit(notify)
   }
-  if (target instanceof RemoteRef) return target.watch(notify)
+  const w = (target as Partial<Watchable>)[WATCH]
+  if (typeof w === 'function') return w.call(target, notify)
   throw new TypeError('watch() needs an ActorRef returned by spawn(), supervise() or received in a message')
 }

@@ -38,6 +38,10 @@ export interface RedisPoolOptions {
   prefix?: string
   /** `v8` (default) or `json`. */
   codec?: CodecName
+  /** How long a finished task's id is remembered, so a rerun (its worker died before acknowledging) records no second result (default 24 h). */
+  doneRetentionMs?: number
+  /** Dead letters kept in the task queue (approximately; default 10,000). */
+  deadLetterMaxLen?: number
 }
 
 /** Options of `applyAsync` on a RedisPool. */
@@ -109,6 +113,7 @@ export class RedisPool extends PoolFront<RedisTaskOptions> {
     this.boot = {
       redis: this.conn.address, tasks: this.name, prefix, codec: options.codec, concurrency: options.concurrency,
       leaseMs: options.leaseMs, maxRetries: options.maxRetries, retries: options.retries,
+      doneRetentionMs: options.doneRetentionMs, deadLetterMaxLen: options.deadLetterMaxLen,
     }
     if (typeof this.boot.redis !== 'string' && this.size > 0) {
       for (const [k, v] of Object.entries(this.boot.redis)) if (typeof v === 'function') throw new TypeError(`redis option '${k}' is a function and cannot be sent to worker processes; pass a URL`)

@@ -5,9 +5,11 @@ import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { RedisActorSystem, RedisActorRef } from '../../src/actor/redis.ts'
 import { marshal, unmarshal } from '../../src/codec/index.ts'
-import { TimeoutError } from '../../src/errors.ts'
+import { ActorStoppedError, SupervisorGaveUpError, TimeoutError } from '../../src/errors.ts'
+import { watch, type StopReason } from '../../src/actor/index.ts'
+import { codecFor } from '../../src/backends/index.ts'
 import { REDIS_URL, requireRedis, waitFor } from './helpers.ts'
-import { Recorder, Greeter, Idler, closeFixtureRedis } from './fixtures/actors.ts'
+import { Recorder, Greeter, Idler, Spanner, Sleeper, Deferrer, Crasher, closeFixtureRedis } from './fixtures/actors.ts'
 
 const prefix = `test-actors-${randomBytes(4).toString('hex')}`
 const systems: RedisActorSystem[] = []
@@ -30,6 +32,7 @@ after(async () => {
   closeFixtureRedis()
   let cursor = '0'
   do {
+    // Every prefix of this file starts with `prefix`.
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
     cursor = next
     if (keys.length) await redis.del(...keys)
@@ -72,9 +75,10 @@ test('an actor lives on exactly one of several nodes', async () => {
   const a = system(), b = system()
   await a.spawn(Greeter, { name: 'single' })
   assert.equal(await b.ref('single').ask('x', { timeout: 10_000 }), 'hello x')
-  const hosts = [a, b].filter((s) => s.hosted().includes('single'))
+  // Every node of this test file (all share the prefix) may have won it; exactly one did.
+  const hosts = systems.filter((s) => s.hosted().includes('single'))
   assert.equal(hosts.length, 1)
-  assert.equal(await redis.get(`${prefix}:{actor:single}:lease`), hosts[0]!.node)
+  assert.match((await redis.get(`${prefix}:{actor:single}:lease`))!, new RegExp(`^${hosts[0]!.node} \\d+$`))
 })
 
 test('subjects: publish reaches actors subscribed with * and > wildcards, and no others', async () => {
@@ -113,11 +117,61 @@ test('a Redis actor ref inside a message still works where it arrives', async ()
   assert.equal(await to.ask('again', { timeout: 10_000 }), 'hello again')
 })
 
-// The failover test has a prefix of its own, so the nodes started by the tests above (in this process) stay out of it.
-const failoverPrefix = `${prefix}-failover`
+test('send returns nothing (a promise only under backpressure); flush says when Redis holds the messages', async () => {
+  const s = system()
+  const log = `${prefix}:log:send`
+  const rec = await s.spawn(Recorder, { name: 'sender', args: [log] })
+  const results = [1, 2, 3].map((n) => rec.send({ n }))
+  assert.deepEqual(results, [undefined, undefined, undefined])
+  await s.flush()
+  await waitFor('three messages handled', async () => (await redis.llen(log)) === 3)
+  assert.throws(() => rec.send({ n: () => 1 } as unknown as { n: number }), /message\.n/)
+})
 
-function startNode(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/redis/fixtures/actor-node.ts', REDIS_URL, failoverPrefix, '600'], { stdio: ['ignore', 'pipe', 'inherit'] })
+test('deferReply and schedule work on a Redis actor as on any other', async () => {
+  const s = system()
+  const d = await s.spawn(Deferrer, { name: 'deferrer' })
+  assert.equal(await d.ask('later', { timeout: 10_000 }), 'deferred 1')
+  assert.equal(await d.ask('later', { timeout: 10_000 }), 'deferred 2')
+})
+
+test('watch and join see a Redis actor end, with its reason, from any process', async () => {
+  const s = system()
+  const log = `${prefix}:log:watched`
+  const rec = await s.spawn(Recorder, { name: 'watched', args: [log] })
+  const seen = new Promise<StopReason>((resolve) => watch(rec, resolve))
+  rec.close()
+  assert.equal(await seen, 'normal')
+  await rec.join({ timeout: 10_000 })
+  assert.equal(rec.isAlive, false)
+  assert.throws(() => rec.send({ n: 1 }), ActorStoppedError)
+  // A ref made elsewhere (another system on the same Redis) learns it too, even after the fact.
+  const other = system({ host: false })
+  await other.ref('watched').join({ timeout: 10_000 })
+})
+
+test('a Redis actor is supervised one for one: restarted after a throw, until its restarts run out; a temporary one just ends', async () => {
+  const s = system()
+  const log = `${prefix}:log:crasher`
+  const c = await s.spawn(Crasher, { name: 'crasher', args: [log], maxRestarts: 2, withinMs: 60_000 })
+  for (let k = 1; k <= 3; k++) await assert.rejects(c.ask(`m${k}`, { timeout: 10_000 }), TypeError)
+  await assert.rejects(c.join({ timeout: 10_000 }), SupervisorGaveUpError)
+  assert.deepEqual(await redis.lrange(log, 0, -1), ['start', 'start', 'start'])
+  const t = await s.spawn(Crasher, { name: 'temporary', args: [`${log}:t`], restart: 'temporary' })
+  await assert.rejects(t.ask('once', { timeout: 10_000 }), TypeError)
+  await assert.rejects(t.join({ timeout: 10_000 }), (err: Error) => err instanceof TypeError && /crashed on once/.test(err.message))
+  // stop() comes after the messages sent before it; asks still waiting in the mailbox are answered: the actor has stopped.
+  const q = await s.spawn(Sleeper, { name: 'stopped-with-asks' })
+  const slow = q.ask(300, { timeout: 10_000 })
+  const stopping = q.stop()
+  const late = q.ask(1, { timeout: 10_000 })
+  await stopping
+  assert.equal(await slow, 'slept')
+  await assert.rejects(late, ActorStoppedError)
+})
+
+function startNode(nodePrefix: string, leaseMs = 600): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/redis/fixtures/actor-node.ts', REDIS_URL, nodePrefix, String(leaseMs)], { stdio: ['ignore', 'pipe', 'inherit'] })
   children.push(child)
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('actor node did not start within 60 s')), 60_000)
@@ -126,14 +180,17 @@ function startNode(): Promise<ChildProcess> {
   })
 }
 
+// Tests with nodes in other processes have prefixes of their own, so the nodes of the tests above (in this process) stay out.
+const failoverPrefix = `${prefix}-failover`
+
 test("an actor's node dies: the actor is placed on another node and its durable mailbox continues", async () => {
   const client = system({ host: false, prefix: failoverPrefix })
   const log = `${prefix}:log:failover`
-  const first = await startNode()
+  const first = await startNode(failoverPrefix)
   const rec = await client.spawn(Recorder, { name: 'mover', args: [log] })
   for (let n = 1; n <= 5; n++) await rec.send({ n })
   assert.equal(await rec.ask('where', { timeout: 30_000 }), first.pid)
-  const second = await startNode()
+  const second = await startNode(failoverPrefix)
   // The first node still holds the lease: the actor stays where it is.
   assert.equal(await rec.ask('where', { timeout: 30_000 }), first.pid)
   const died = new Promise((r) => first.once('exit', r))
@@ -144,5 +201,61 @@ test("an actor's node dies: the actor is placed on another node and its durable 
   assert.equal(await rec.ask('where', { timeout: 30_000 }), second.pid)
   const handled = (await redis.lrange(log, 0, -1)).map(Number)
   assert.deepEqual([...new Set(handled)].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
-  assert.equal(await redis.get(`${failoverPrefix}:{actor:mover}:lease`), `node-${second.pid}`)
+  assert.match((await redis.get(`${failoverPrefix}:{actor:mover}:lease`))!, new RegExp(`^node-${second.pid} \\d+$`))
+})
+
+test('a node stalled past its lease never overlaps the new holder: only the message in flight runs twice, and is answered once', async () => {
+  const fencePrefix = `${prefix}-fence`
+  const client = system({ host: false, prefix: fencePrefix })
+  const log = `${prefix}:log:fence`
+  const a = await startNode(fencePrefix, 1000)
+  const ref = await client.spawn(Spanner, { name: 'fenced', args: [log] })
+  assert.equal(await ref.ask('where', { timeout: 30_000 }), a.pid)
+  const b = await startNode(fencePrefix, 1000)
+  // The first message stalls node A's event loop for 3 leases. It is an ask whose answer goes to an
+  // inbox nobody reads, so the answers recorded can be counted.
+  const inbox = `${fencePrefix}:{inbox:probe}:q`
+  await redis.xadd(`${fencePrefix}:{actor:fenced}:q`, '*', 'probe-ask', codecFor('v8').encode({ n: 1, blockPid: a.pid, block: 3000 }), 'r', 'inbox:probe')
+  for (let n = 2; n <= 11; n++) ref.send({ n })
+  await client.flush()
+  type Span = { n: number; pid: number; t0: number; t1: number }
+  const spans = async () => (await redis.lrange(log, 0, -1)).map((x) => JSON.parse(x) as Span)
+  await waitFor('all 11 messages handled and node A unstuck', async () => {
+    // Answers to an inbox expire when its node stops renewing it; this one has no node.
+    await redis.persist(inbox)
+    const all = await spans()
+    return all.some((x) => x.pid === a.pid) && new Set(all.map((x) => x.n)).size === 11
+  }, 60_000)
+  // Whatever A would still do after its stall has time to show.
+  for (let k = 0; k < 40; k++) { await redis.persist(inbox); await new Promise((r) => setTimeout(r, 50)) }
+  const all = await spans()
+  const byA = all.filter((x) => x.pid === a.pid)
+  const byB = all.filter((x) => x.pid === b.pid)
+  assert.deepEqual(byA.map((x) => x.n), [1], 'the stalled node handled nothing after the message it was stuck in')
+  assert.deepEqual(byB.map((x) => x.n).sort((p, q) => p - q), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 'the new holder handled each message once')
+  assert.equal(all.length, 12, 'only the message in flight ran twice')
+  // B took over while A was stuck in that message: every span of B started after A's began.
+  assert.ok(byB.every((x) => x.t0 >= byA[0]!.t0))
+  assert.equal(await redis.xlen(inbox), 1, 'the ask was answered once (by the holder that could acknowledge it)')
+})
+
+test('an asker that died leaves an inbox that expires by itself', async () => {
+  const askPrefix = `${prefix}-asker`
+  const host = system({ prefix: askPrefix })
+  await host.spawn(Sleeper, { name: 'sleeper' })
+  const node = `asker-${randomBytes(3).toString('hex')}`
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/redis/fixtures/asker.ts', REDIS_URL, askPrefix, node], { stdio: ['ignore', 'pipe', 'inherit'] })
+  children.push(child)
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('asked')) resolve() })
+    child.once('exit', (code) => reject(new Error(`asker exited with ${code}`)))
+  })
+  child.kill('SIGKILL')
+  const inbox = `${askPrefix}:{inbox:${node}}:q`
+  // The answer lands in the dead asker's inbox (1.5 s later), which then expires 3 leases (of the answering node: 3 s) later ...
+  await waitFor('the answer in the inbox', async () => (await redis.exists(inbox)) === 1 && (await redis.xlen(inbox)) >= 1, 20_000)
+  const ttl = await redis.pttl(inbox)
+  assert.ok(ttl > 0 && ttl <= 3000, `the inbox expires (pttl ${ttl})`)
+  // ... and is gone after it.
+  await waitFor('the inbox to expire', async () => (await redis.exists(inbox)) === 0, 20_000)
 })

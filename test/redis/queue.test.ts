@@ -6,7 +6,7 @@ import { Empty, Full, AbortError, TaskDoneError, UnsendableValueError, Connectio
 import { marshal, unmarshal } from '../../src/codec/index.ts'
 import { recordResults } from '../../src/backends/redis/worker.ts'
 import { Pool } from '../../src/pool/index.ts'
-import { REDIS_URL, requireRedis, unique, cleanup } from './helpers.ts'
+import { REDIS_URL, requireRedis, unique, cleanup, waitFor } from './helpers.ts'
 import { putInto } from './fixtures/core-task.ts'
 
 const names: string[] = []
@@ -154,7 +154,8 @@ test('an item retried more than maxRetries times goes to the dead-letter stream'
   const dead = await q.deadLetters()
   assert.equal(dead.length, 1)
   assert.equal(dead[0]!.value, 'poison')
-  assert.match(dead[0]!.reason, /maxRetries 1/)
+  assert.equal(dead[0]!.attempts, 2, 'it ran twice')
+  assert.match(dead[0]!.reason, /after 2 runs .*maxRetries 1/)
   await q.join({ timeout: 2000 })
 })
 
@@ -173,6 +174,49 @@ test('a result recorded twice for the same task id is kept once; a late one for 
   r.disconnect()
   await conn.close()
   assert.equal(await results.qsize(), 2)
+})
+
+test('recorded task ids are kept for doneRetentionMs: a rerun inside the window records nothing, and then they go', async () => {
+  const results = queue<number>('retention')
+  const conn = new Connection(REDIS_URL)
+  const r = new Redis(REDIS_URL)
+  try {
+    await conn.open()
+    const payload = Buffer.from([0xff, 0x0f, 0x49, 0x54]) // v8 for 42
+    await recordResults(conn, 'troupe', results.name, ['t1', payload], false, false, 600)
+    await recordResults(conn, 'troupe', results.name, ['t1', payload], false, false, 600)
+    assert.equal(await r.xlen(results.keys.stream), 1, 'a rerun inside the window records no second result')
+    const ttl = await r.pttl(results.keys.done)
+    assert.ok(ttl > 0 && ttl <= 600, `the record expires with the window (pttl ${ttl})`)
+    // Ids older than the window are trimmed as new ones come.
+    await waitFor('t1 to leave the window', async () => {
+      await recordResults(conn, 'troupe', results.name, [`t-${Date.now()}`, payload], false, false, 600)
+      return (await r.zscore(results.keys.done, 't1')) === null
+    })
+    assert.ok(await r.zcard(results.keys.done) >= 1)
+    // With nothing recorded for a whole window, nothing is left.
+    await waitFor('the record to expire', async () => (await r.exists(results.keys.done)) === 0)
+    // The default window is a day.
+    await recordResults(conn, 'troupe', results.name, ['t2', payload])
+    assert.ok((await r.pttl(results.keys.done)) > 23 * 3600_000)
+  } finally {
+    r.disconnect()
+    await conn.close()
+  }
+})
+
+test('dead letters are capped near deadLetterMaxLen, the oldest dropped first', async () => {
+  const q = joinable<number>('dead-cap', { deadLetterMaxLen: 100, prefetch: 100 })
+  await q.putMany(Array.from({ length: 1000 }, (_, i) => i))
+  for (let k = 0; k < 1000; k++) await (await q.receive({ timeout: 5000 })).fail('refused')
+  const r = new Redis(REDIS_URL)
+  const kept = await r.xlen(q.keys.dead)
+  r.disconnect()
+  // Approximate trimming drops whole stream nodes (100 entries each by default): 100 kept, a node more at most.
+  assert.ok(kept >= 100 && kept <= 200, `${kept} dead letters kept`)
+  const oldest = await q.deadLetters(1)
+  assert.ok(oldest[0]!.value! >= 800, `the oldest kept is item ${oldest[0]!.value}`)
+  assert.equal(oldest[0]!.reason, 'refused')
 })
 
 test('for await ends once the queue is sealed and drained', async () => {

@@ -138,7 +138,8 @@ test('workers that keep dying on a task dead-letter it and its caller gets a Wor
     assert.match(err.message, /dead-lettered/)
     const dead = await q.deadLetters()
     assert.equal(dead.length, 1)
-    assert.match(dead[0]!.reason, /lease expired/)
+    assert.match(dead[0]!.reason, /died or hung during each of its 2 runs \(lease of 300 ms expired; maxRetries 1\)/)
+    assert.equal(dead[0]!.attempts, 2)
   } finally {
     await redis.del(log)
     redis.disconnect()

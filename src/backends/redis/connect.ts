@@ -66,9 +66,15 @@ export async function connectClient(client: Redis, label: string): Promise<Redis
 }
 
 /**
- * One owner's connections: `main` for ordinary (auto-pipelined) commands and,
- * made on first use, `blocking` for XREADGROUP BLOCK, which would otherwise
- * hold every other command of this owner behind it.
+ * One owner's connections: `main` for ordinary commands and, made on first
+ * use, `blocking` for XREADGROUP / XREAD BLOCK, which would otherwise hold
+ * every other command of this owner behind it.
+ *
+ * Where a Redis Cluster plugs in (issue 13): keyed commands go through
+ * `main` (a Cluster client routes them by slot); the keyless ones take the
+ * key they serve (`blocking(key)`, `unblock(key)`: CLIENT ID / UNBLOCK must go
+ * to the node owning that key's slot); commands on many keys go through
+ * `exec`, which may split them by slot.
  */
 export class Connection {
   readonly main: Redis
@@ -96,8 +102,8 @@ export class Connection {
     return this.opened
   }
 
-  /** The connection for blocking reads, connected. */
-  blocking(): Promise<Redis> {
+  /** The connection for blocking reads of `key`, connected (one Redis: the same for every key). */
+  blocking(_key?: string): Promise<Redis> {
     if (this.closed) return Promise.reject(new ConnectionClosedError('the Redis connection is closed'))
     this.blockingReady ??= (async () => {
       const c = makeClient(this.address)
@@ -112,10 +118,25 @@ export class Connection {
     return this.blockingReady
   }
 
-  /** Wake a blocked XREADGROUP on the blocking connection (it returns no entries). */
-  async unblock(): Promise<void> {
+  /** Wake a blocked read of `key` on the blocking connection (it returns no entries). */
+  async unblock(_key?: string): Promise<void> {
     if (this.blockingId < 0 || this.closed) return
     try { await this.main.call('CLIENT', 'UNBLOCK', this.blockingId) } catch { /* connection gone: the read fails by itself */ }
+  }
+
+  /**
+   * Run keyed commands (`[name, key, ...args]`) in one round trip, in order;
+   * rejects with the first command's error. (On a Cluster they go per slot,
+   * each slot's in order.)
+   */
+  async exec(commands: (string | Buffer | number)[][]): Promise<unknown[]> {
+    if (commands.length === 0) return []
+    const p = this.main.pipeline()
+    for (const [name, ...args] of commands) p.call(name as string, ...args)
+    const replies = (await p.exec()) ?? []
+    const out: unknown[] = []
+    for (const [err, v] of replies) { if (err) throw err; out.push(v) }
+    return out
   }
 
   /** Close what this connection opened (a client passed in by the user stays open). */

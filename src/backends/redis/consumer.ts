@@ -1,9 +1,19 @@
 /**
- * The lease engine every Redis consumer shares (queues, workers, actor
- * mailboxes): read from a consumer group, keep what it holds leased by a
- * heartbeat, take over what dead consumers held, promote delayed tasks, and
- * settle deliveries (ack, retry, dead-letter).
+ * The lease engine every Redis consumer shares (queues, workers, pools'
+ * results, inboxes, actor mailboxes): read from a consumer group, keep what it
+ * holds leased by a heartbeat, take over what dead consumers held, promote
+ * delayed tasks, and settle deliveries (ack, retry, dead-letter).
+ *
+ * Two lease granularities. A work queue leases each entry: the heartbeat
+ * refreshes the entries held, and any consumer takes over entries idle past
+ * the lease. A fenced consumer (an actor mailbox) is the only reader of its
+ * stream while it holds the stream's lease (`<node> <token>`, a new token per
+ * lease): the heartbeat renews that lease, every read and ack checks it in
+ * the same Lua call, the first read of a lease takes over what earlier
+ * holders left unacknowledged, and a failed renewal or a lease past due stops
+ * it at once (`leaseValid` turns false, `onLeaseLost` is called).
  */
+import { LeaseLostError } from '../../errors.js'
 import type { Connection } from './connect.js'
 import type { QueueKeys } from './keys.js'
 import * as scripts from './scripts.js'
@@ -42,10 +52,28 @@ export interface Delivery extends Entry {
   attempt: number
 }
 
+/** The lease a fenced consumer reads under. */
+export interface Fence {
+  /** The lease key (`troupe:{actor:A}:lease`). */
+  key: string
+  /** This lease's holder value, `<node> <token>`, as the lease key holds it. */
+  holder: string
+  /** When the lease was taken (ms, before the command was sent): it is valid until this + leaseMs unless renewed. */
+  takenAt: number
+}
+
 /** Tunables of a consumer. */
 export interface ConsumerOptions {
   group: string
   consumer: string
+  /** Read as the one fenced reader of the stream, while this lease holds (actor mailboxes). */
+  fence?: Fence
+  /** Called once when a fenced consumer's lease is lost (renewal refused or failed, or past due). */
+  onLeaseLost?: (err: LeaseLostError) => void
+  /** False for streams nothing counts (inboxes): acknowledged entries are deleted, no counter kept. Default true. */
+  counted?: boolean
+  /** Dead letters kept (approximately; the oldest go first). Default 10,000. */
+  deadMaxLen?: number
   /** Visibility timeout: an entry held this long without a heartbeat may be taken over. */
   leaseMs: number
   /** Redeliveries allowed after the first run before an entry is dead-lettered. */
@@ -102,6 +130,8 @@ function withPrior(fields: Buffer[], prior: number): (string | Buffer)[] {
 
 /** Lua's `unpack` has a stack limit; commands with many ids go in chunks of this size. */
 const CHUNK = 1000
+/** Dead letters kept per queue by default (approximate trimming). */
+export const DEAD_MAX_LEN = 10_000
 
 /** One consumer of one queue's group. */
 export class Consumer {
@@ -113,8 +143,23 @@ export class Consumer {
   private heartbeat?: NodeJS.Timeout
   private group?: Promise<void>
   private closed = false
+  // Fenced mode: where the next read starts (`takeover` first), and until when the lease holds.
+  private from = 'takeover'
+  private validUntil = 0
+  private lost?: LeaseLostError
 
-  constructor(readonly conn: Connection, readonly keys: QueueKeys, readonly opts: ConsumerOptions) {}
+  constructor(readonly conn: Connection, readonly keys: QueueKeys, readonly opts: ConsumerOptions) {
+    if (opts.fence) this.validUntil = opts.fence.takenAt + opts.leaseMs
+  }
+
+  /** Fenced mode: whether this consumer may still handle what it read (its lease is held and not past due). */
+  get leaseValid(): boolean {
+    return this.lost === undefined && Date.now() < this.validUntil
+  }
+
+  private get deadMaxLen(): number {
+    return this.opts.deadMaxLen ?? DEAD_MAX_LEN
+  }
 
   /** Create the consumer group (from the stream's start, so tasks put earlier are delivered). */
   ensureGroup(): Promise<void> {
@@ -134,6 +179,7 @@ export class Consumer {
    * then new ones, waiting up to `blockMs` (0: do not wait) for some to arrive.
    */
   async read(count: number, blockMs: number): Promise<Delivery[]> {
+    if (this.opts.fence) return this.readFenced(count, blockMs)
     await this.ensureGroup()
     this.startHeartbeat()
     const now = Date.now()
@@ -172,10 +218,62 @@ export class Consumer {
     return out
   }
 
+  // Fenced: the lease is checked in the same Lua call as the read; waiting for new entries does not take them.
+  private async readFenced(count: number, blockMs: number): Promise<Delivery[]> {
+    const fence = this.opts.fence!
+    this.startHeartbeat()
+    for (;;) {
+      this.checkLease()
+      const from = this.from
+      const r = await scripts.mailboxRead.run(this.conn.main, [this.keys.stream, fence.key],
+        [fence.holder, this.opts.group, this.opts.consumer, count, from], true) as [[Buffer, Buffer[] | null][], Buffer] | null
+      if (!r) throw this.loseLease('another node took the lease')
+      const out: Delivery[] = []
+      const gone: string[] = []
+      for (const [id, fields] of r[0]) {
+        // An entry deleted while pending shows up without fields: nothing to run, just settle it.
+        if (!fields) { gone.push(id.toString()); continue }
+        const e = parseEntry(id, fields) as Delivery
+        e.attempt = e.prior + 1
+        this.held.add(e.id)
+        out.push(e)
+      }
+      if (gone.length) await this.ack(gone)
+      if (from !== '>') {
+        // Reading what this lease took over: go on after the last one, then on to new entries.
+        const last = r[0].at(-1)
+        this.from = last ? last[0].toString() : '>'
+        if (out.length) return out
+        continue
+      }
+      if (out.length || blockMs <= 0 || this.closed) return out
+      // Nothing new: wait (without taking anything) for an entry after the last one, for no longer than the lease is sure.
+      const wait = Math.min(blockMs, this.validUntil - Date.now())
+      if (wait >= 1) {
+        await (await this.conn.blocking(this.keys.stream)).callBuffer('XREAD', 'COUNT', 1, 'BLOCK', Math.ceil(wait), 'STREAMS', this.keys.stream, r[1])
+      }
+      blockMs = 0
+    }
+  }
+
+  private checkLease(): void {
+    if (this.lost) throw this.lost
+    if (Date.now() >= this.validUntil) throw this.loseLease(`the lease was not renewed within ${this.opts.leaseMs} ms`)
+  }
+
+  /** Mark the lease lost (once) and tell the owner. */
+  private loseLease(why: string, cause?: unknown): LeaseLostError {
+    if (this.lost) return this.lost
+    this.lost = new LeaseLostError(`lost the lease of ${this.keys.name}: ${why}`, { cause })
+    if (this.heartbeat) { clearInterval(this.heartbeat); this.heartbeat = undefined }
+    this.opts.onLeaseLost?.(this.lost)
+    return this.lost
+  }
+
   private async reclaim(count: number): Promise<Delivery[]> {
     const o = this.opts
     const r = await scripts.reclaim.run(this.conn.main, [this.keys.stream, this.keys.dead, this.keys.count, this.keys.acked],
-      [o.group, o.consumer, Math.max(1, Math.floor(o.leaseMs)), this.cursor, count, o.maxRetries], true) as [Buffer, [Buffer, Buffer[], number][], Buffer[][]]
+      [o.group, o.consumer, Math.max(1, Math.floor(o.leaseMs)), this.cursor, count, o.maxRetries, this.deadMaxLen], true) as [Buffer, [Buffer, Buffer[], number][], Buffer[][]]
     this.cursor = r[0].toString()
     const out: Delivery[] = []
     for (const [id, fields, deliveries] of r[1]) {
@@ -192,12 +290,20 @@ export class Consumer {
     return out
   }
 
-  /** Acknowledge and delete finished entries. */
+  /** Acknowledge and delete finished entries (fenced: only while the lease holds, else LeaseLostError). */
   async ack(ids: string[]): Promise<void> {
     if (ids.length === 0) return
+    const fence = this.opts.fence
     for (let k = 0; k < ids.length; k += CHUNK) {
       const part = ids.slice(k, k + CHUNK)
-      await scripts.ack.run(this.conn.main, [this.keys.stream, this.keys.count, this.keys.acked], [this.opts.group, ...part])
+      if (fence) {
+        if (this.lost) throw this.lost
+        const n = await scripts.mailboxAck.run(this.conn.main, [this.keys.stream, fence.key], [fence.holder, this.opts.group, ...part])
+        if (n === null) throw this.loseLease('another node took the lease')
+      } else {
+        const keys = this.opts.counted === false ? [this.keys.stream] : [this.keys.stream, this.keys.count, this.keys.acked]
+        await scripts.ack.run(this.conn.main, keys, [this.opts.group, ...part])
+      }
     }
     for (const id of ids) this.held.delete(id)
   }
@@ -206,18 +312,18 @@ export class Consumer {
   async retry(d: Delivery, delayMs = 0): Promise<boolean> {
     const k = this.keys
     const n = await scripts.settle.run(this.conn.main, [k.stream, k.dead, k.delayed, k.delayedData, k.count, k.acked],
-      [this.opts.group, d.id, 'retry', Math.max(0, Math.floor(delayMs)), d.taskId, ...withPrior(d.fields, d.attempt)])
+      [this.opts.group, d.id, 'retry', Math.max(0, Math.floor(delayMs)), d.taskId, this.deadMaxLen, ...withPrior(d.fields, d.attempt)])
     this.held.delete(d.id)
     return n === 1
   }
 
-  /** Move the entry to the dead-letter stream with a reason (and the error as a WireError payload). */
+  /** Move the entry to the dead-letter stream with a reason (and the error as a WireError payload); its `a` says the runs made. */
   async deadLetter(d: Delivery, reason: string, error?: Buffer): Promise<boolean> {
     const k = this.keys
     const fields: (string | Buffer)[] = [...withPrior(d.fields, d.attempt), 'reason', reason]
     if (error) fields.push('error', error)
     const n = await scripts.settle.run(this.conn.main, [k.stream, k.dead, k.delayed, k.delayedData, k.count, k.acked],
-      [this.opts.group, d.id, 'dead', 0, d.taskId, ...fields])
+      [this.opts.group, d.id, 'dead', 0, d.taskId, this.deadMaxLen, ...fields])
     this.held.delete(d.id)
     return n === 1
   }
@@ -233,14 +339,32 @@ export class Consumer {
   }
 
   private startHeartbeat(): void {
-    if (this.heartbeat || this.closed) return
+    if (this.heartbeat || this.closed || this.lost) return
     // Three beats per lease: one late beat (a GC pause, a busy loop) does not lose the lease.
     this.heartbeat = setInterval(() => void this.beat(), Math.max(10, this.opts.leaseMs / 3))
     this.heartbeat.unref()
   }
 
-  /** Reset the idle time of everything held (XCLAIM ... JUSTID neither moves entries nor counts a delivery). */
+  /**
+   * Keep the lease: a fenced consumer renews its stream's lease (a refused or
+   * failed renewal loses it); a work-queue consumer resets the idle time of
+   * everything it holds (XCLAIM ... JUSTID neither moves entries nor counts a delivery).
+   */
   async beat(): Promise<void> {
+    const fence = this.opts.fence
+    if (fence) {
+      if (this.lost || this.closed) return
+      if (Date.now() >= this.validUntil) { this.loseLease(`the lease was not renewed within ${this.opts.leaseMs} ms (the event loop was blocked?)`); return }
+      const sent = Date.now()
+      try {
+        const ok = await scripts.leaseRenew.run(this.conn.main, [fence.key], [fence.holder, Math.ceil(this.opts.leaseMs)])
+        if (ok === 1) this.validUntil = Math.max(this.validUntil, sent + this.opts.leaseMs)
+        else this.loseLease('another node took the lease')
+      } catch (err) {
+        this.loseLease(`renewing it failed: ${(err as Error).message}`, err)
+      }
+      return
+    }
     if (this.held.size === 0 || this.conn.main.status !== 'ready') return
     const ids = [...this.held]
     for (let k = 0; k < ids.length; k += CHUNK) {
@@ -248,11 +372,17 @@ export class Consumer {
     }
   }
 
-  /** Stop the heartbeat; what is still held is released to other consumers. */
+  /** Stop the heartbeat; what is still held is released to other consumers (fenced: the lease is let go, held entries go to the next holder). */
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
     if (this.heartbeat) clearInterval(this.heartbeat)
+    const fence = this.opts.fence
+    if (fence) {
+      this.held.clear()
+      if (!this.lost && this.conn.main.status === 'ready') await scripts.leaseRelease.run(this.conn.main, [fence.key], [fence.holder]).catch(() => {})
+      return
+    }
     await this.release([...this.held])
     // Leave the group tidy: this consumer's name goes when it holds nothing (released items stay until taken over).
     if (this.group && this.conn.main.status === 'ready') {

@@ -3,8 +3,8 @@
  * reclaim, retries, dead letters, delayed items, idempotent results).
  */
 export { RedisQueue, RedisJoinableQueue, type RedisQueueOptions, type GetOptions, type PutOptions, type DeadLetter, type RedisTask } from './queue.js'
-export { Connection, type RedisTarget, type RedisAddress } from './connect.js'
-export { queueKeys, allKeys, type QueueKeys } from './keys.js'
+export { Connection, transient, type RedisTarget, type RedisAddress } from './connect.js'
+export { queueKeys, allKeys, actorKeys, systemKeys, inboxKeys, type QueueKeys, type ActorKeys, type SystemKeys } from './keys.js'
 export { codecFor, type CodecName, type ValueCodec } from './codec.js'
 export { Consumer, type Delivery, type Entry, type ConsumerOptions } from './consumer.js'
 export { putEntries } from './queue.js'
@@ -14,3 +14,7 @@ export {
   type TaskWorkerOptions, type TaskWorkerStats, type RedisWorkerOptions, type WorkerBoot, type TaskRun,
 } from './worker.js'
 export { QueueAdmin, queueAdmin, preview as previewPayload, type DeadLetterInfo, type DelayedInfo } from './admin.js'
+export {
+  defineActor, registeredActors, actorState, takeActor, endActor, ExitFeed, Poster, Inbox,
+  messageFields, controlOf, replyCommand, type HeldActor,
+} from './mailbox.js'

@@ -20,7 +20,7 @@ export interface QueueKeys {
   delayedData: string
   /** Stream of tasks that ran out of retries (dead letters). */
   dead: string
-  /** HASH task id -> 1: the results already recorded here (what makes results idempotent). */
+  /** ZSET task id -> when its result was recorded here (what makes results idempotent); trimmed past the retention window. */
   done: string
   /** HASH of queue-wide flags (`sealed`). */
   meta: string
@@ -53,4 +53,47 @@ export function queueKeys(name: string, prefix = 'troupe'): QueueKeys {
 /** Every key of a queue, for cleanup. */
 export function allKeys(k: QueueKeys): string[] {
   return [k.stream, k.count, k.acked, k.delayed, k.delayedData, k.dead, k.done, k.meta]
+}
+
+/** The keys of one actor: its mailbox (a queue's keys under the tag `{actor:<name>}`), lease and fencing counter. */
+export interface ActorKeys {
+  /** The mailbox stream (group `actor`, one consumer per lease) and the rest of a queue's keys. */
+  mailbox: QueueKeys
+  /** The lease: `<node> <token>` of the node hosting the actor, with a PX expiry. */
+  lease: string
+  /** Counter: each new lease takes the next fencing token. */
+  fence: string
+  /** The actor's definition (module, export, args, options): present while the actor exists. */
+  def: string
+  /** Why the actor ended (for a day after it did): what a late `join` or `watch` learns. */
+  exit: string
+}
+
+/** The keys of actor `name` under `prefix`: `troupe:{actor:<name>}:q`, `...:lease`, `...:fence`, `...:def`, `...:exit`. */
+export function actorKeys(name: string, prefix = 'troupe'): ActorKeys {
+  checkName(name, 'actor')
+  if (name.includes('\n')) throw new TypeError(`Redis actor name ${JSON.stringify(name)} must not contain a newline`)
+  const mailbox = queueKeys(`actor:${name}`, prefix)
+  const base = `${prefix}:{actor:${name}}`
+  return { mailbox, lease: `${base}:lease`, fence: `${base}:fence`, def: `${base}:def`, exit: `${base}:exit` }
+}
+
+/** The keys an actor system shares across its nodes (each in a slot of its own). */
+export interface SystemKeys {
+  /** SET of actor names (what hosting nodes place). */
+  registry: string
+  /** SET of `pattern\nactor` subscriptions. */
+  subjects: string
+  /** Stream of ended actors (`name`, `reason`), capped: how watchers and joiners elsewhere learn of an end. */
+  exits: string
+}
+
+/** The shared keys of the actor system under `prefix`. */
+export function systemKeys(prefix = 'troupe'): SystemKeys {
+  return { registry: `${prefix}:{actors}:names`, subjects: `${prefix}:{subjects}:subs`, exits: `${prefix}:{actors}:exits` }
+}
+
+/** The keys of node `node`'s inbox: replies to the asks it made (a queue's keys under `{inbox:<node>}`). */
+export function inboxKeys(node: string, prefix = 'troupe'): QueueKeys {
+  return queueKeys(`inbox:${node}`, prefix)
 }

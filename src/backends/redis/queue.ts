@@ -8,7 +8,7 @@ import { portable, registerPortable, fromWireError, type WireError } from '../..
 import { Connection, transient, type RedisTarget, type RedisAddress } from './connect.js'
 import { queueKeys, allKeys, type QueueKeys } from './keys.js'
 import { codecFor, type CodecName, type ValueCodec } from './codec.js'
-import { Consumer, entryFields, parseEntry, type Delivery } from './consumer.js'
+import { Consumer, entryFields, parseEntry, DEAD_MAX_LEN, type Delivery } from './consumer.js'
 import { idMaker, consumerName, defaultRedis } from './ids.js'
 import * as scripts from './scripts.js'
 
@@ -34,6 +34,8 @@ export interface RedisQueueOptions {
   prefetch?: number
   /** How often consumers look for due delayed items, in ms (default 200). */
   delayPollMs?: number
+  /** Dead letters kept (approximately: whole stream nodes are trimmed, oldest first; default 10,000). */
+  deadLetterMaxLen?: number
 }
 
 /** Options of `get`. */
@@ -87,7 +89,7 @@ interface Waiter {
   cleanup(): void
 }
 
-const DEFAULTS = { prefix: 'troupe', maxsize: 0, group: 'troupe', leaseMs: 30_000, maxRetries: 3, prefetch: 1, delayPollMs: 200 }
+const DEFAULTS = { prefix: 'troupe', maxsize: 0, group: 'troupe', leaseMs: 30_000, maxRetries: 3, prefetch: 1, delayPollMs: 200, deadLetterMaxLen: DEAD_MAX_LEN }
 // Blocking reads come back at least this often, so closing never waits on Redis for long.
 const BLOCK_SLICE_MS = 2000
 
@@ -124,7 +126,7 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
     this.conn = new Connection(options.redis ?? defaultRedis())
     this.consumer = new Consumer(this.conn, this.keys, {
       group: this.opts.group, consumer: options.consumer ?? consumerName(), leaseMs: this.opts.leaseMs,
-      maxRetries: this.opts.maxRetries, delayPollMs: this.opts.delayPollMs,
+      maxRetries: this.opts.maxRetries, delayPollMs: this.opts.delayPollMs, deadMaxLen: this.opts.deadLetterMaxLen,
     })
   }
 
@@ -260,6 +262,7 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
       }
       let value: T | undefined
       try { value = this.decode(e.payload, e.error) } catch { value = undefined }
+      // A dead letter's `a` field is the runs made.
       return { taskId: e.taskId, value, reason: e.reason ?? 'unknown', error, attempts: e.prior }
     })
   }
@@ -480,7 +483,7 @@ export class RedisJoinableQueue<T = unknown> extends RedisQueue<T> {
       done: async () => { once(); await this.scheduleAck(d.id) },
       retry: async (delayMs = 0) => {
         once()
-        if (d.attempt > this.opts.maxRetries) await this.consumer.deadLetter(d, `retried ${d.attempt - 1} times (maxRetries ${this.opts.maxRetries})`)
+        if (d.attempt > this.opts.maxRetries) await this.consumer.deadLetter(d, `gave up after ${d.attempt} runs (retry() each time; maxRetries ${this.opts.maxRetries})`)
         else await this.consumer.retry(d, delayMs)
       },
       fail: async (reason) => { once(); await this.consumer.deadLetter(d, reason) },

@@ -1,7 +1,8 @@
 /**
- * The Lua scripts behind the queues. Each touches only keys of one queue, all
- * carrying the queue's hash tag, so each runs in one Redis Cluster slot.
- * Scripts read the clock with TIME so due times do not depend on client clocks.
+ * Every Lua script of the Redis engine: queues, results, actor mailboxes and
+ * their leases. Each touches only keys of one queue or one actor, all
+ * carrying one hash tag, so each runs in one Redis Cluster slot. Scripts read
+ * the clock with TIME so due times do not depend on client clocks.
  */
 import { createHash } from 'node:crypto'
 import type { Redis, ChainableCommander } from 'ioredis'
@@ -111,7 +112,7 @@ return -1`)
 /**
  * KEYS stream, count, acked; ARGV group, id, ... -> entries acknowledged now.
  * Ids acknowledged before (by a consumer that ran the item too) count once.
- * With only KEYS stream (actor mailboxes), acknowledged entries are deleted.
+ * With only KEYS stream (inboxes: nothing counts their entries), acknowledged entries are deleted.
  */
 export const ack = new Script('ack', `${TRIM}
 local n = redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))
@@ -123,33 +124,35 @@ trim(KEYS[1], ARGV[1], KEYS[3], top)
 return n`)
 
 /**
- * KEYS stream, dead, delayed, delayedData, count, acked; ARGV group, id, mode, delayMs, taskId, field, value, ...
+ * KEYS stream, dead, delayed, delayedData, count, acked; ARGV group, id, mode, delayMs, taskId, deadMaxLen, field, value, ...
  * Settle one delivery that did not succeed: `retry` re-adds it (after delayMs
- * through the delayed set), `dead` moves it to the dead-letter stream. A
- * delivery someone else already acknowledged is left alone (returns 0).
+ * through the delayed set), `dead` moves it to the dead-letter stream (capped
+ * near deadMaxLen entries, oldest dropped first). A delivery someone else
+ * already acknowledged is left alone (returns 0).
  */
 export const settle = new Script('settle', `${TRIM}
 local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 if acked == 0 then return 0 end
 if ARGV[3] == 'dead' then
-  redis.call('XADD', KEYS[2], '*', unpack(ARGV, 6))
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', unpack(ARGV, 7))
   redis.call('DECR', KEYS[5])
 elseif tonumber(ARGV[4]) > 0 then
   ${NOW.replace(/\n/g, '\n  ')}
-  redis.call('HSET', KEYS[4], ARGV[5], cmsgpack.pack({unpack(ARGV, 6)}))
+  redis.call('HSET', KEYS[4], ARGV[5], cmsgpack.pack({unpack(ARGV, 7)}))
   redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), ARGV[5])
 else
-  redis.call('XADD', KEYS[1], '*', unpack(ARGV, 6))
+  redis.call('XADD', KEYS[1], '*', unpack(ARGV, 7))
 end
 trim(KEYS[1], ARGV[1], KEYS[6], ARGV[2])
 return 1`)
 
 /**
- * KEYS stream, dead, count, acked; ARGV group, consumer, minIdleMs, cursor, count, maxRetries
+ * KEYS stream, dead, count, acked; ARGV group, consumer, minIdleMs, cursor, count, maxRetries, deadMaxLen
  * -> { nextCursor, claimed {id, fields, deliveries}..., dead {fields}... }.
  * Takes over entries whose lease expired (their consumer stopped heartbeating:
- * it died or hangs). An entry delivered more than maxRetries+1 times in all
- * (field `a` counts earlier explicit retries) goes to the dead-letter stream.
+ * it died or hangs). An entry that already ran more than maxRetries+1 times
+ * in all (field `a` counts runs of earlier entries of the task, each delivery
+ * of this one was a run) goes to the dead-letter stream, its `a` the runs made.
  */
 export const reclaim = new Script('reclaim', `${TRIM}
 local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
@@ -163,16 +166,20 @@ for _, e in ipairs(r[2]) do
     local deliveries = p[1] and tonumber(p[1][4]) or 1
     local prior = 0
     for k = 3, #f, 2 do if f[k] == 'a' then prior = tonumber(f[k + 1]) end end
-    if prior + deliveries - 1 > maxRetries then
-      local out = {}
-      for k = 1, #f do out[k] = f[k] end
+    -- This claim counts as a delivery already: the runs made are the deliveries before it.
+    local runs = prior + deliveries - 1
+    if runs > maxRetries then
+      local out = {f[1], f[2]}
+      for k = 3, #f, 2 do if f[k] ~= 'a' then out[#out + 1] = f[k]; out[#out + 1] = f[k + 1] end end
+      out[#out + 1] = 'a'
+      out[#out + 1] = tostring(runs)
       out[#out + 1] = 'reason'
-      out[#out + 1] = 'lease expired ' .. deliveries .. ' times (consumer died or hung)'
-      redis.call('XADD', KEYS[2], '*', unpack(out))
+      out[#out + 1] = 'its worker died or hung during each of its ' .. runs .. ' runs (lease of ' .. ARGV[3] .. ' ms expired; maxRetries ' .. maxRetries .. ')'
+      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', unpack(out))
       redis.call('XACK', KEYS[1], ARGV[1], id)
       redis.call('DECR', KEYS[3])
       if not top or idlt(top, id) then top = id end
-      dead[#dead + 1] = f
+      dead[#dead + 1] = out
     else
       claimed[#claimed + 1] = {id, f, deliveries}
     end
@@ -182,34 +189,51 @@ if top then trim(KEYS[1], ARGV[1], KEYS[4], top) end
 return {r[1], claimed, dead}`)
 
 /**
- * KEYS results stream, done hash, count; ARGV isError ('0'|'1'), mustExist ('0'|'1'), taskId, payload, ... -> results added.
- * A result whose task id is already in the done hash is dropped: a task that
- * ran twice (its worker died after finishing, before acknowledging) has one
- * result. One HMGET and one HSET per call instead of an HSETNX per result.
- * With mustExist, nothing is recorded unless the results stream exists: a pool
- * deletes its results stream when it ends, and late results must not bring it back.
+ * KEYS results stream, done zset, count; ARGV isError ('0'|'1'), mustExist ('0'|'1'), retentionMs, taskId, payload, ... -> results added.
+ * A result whose task id was recorded within the retention window is dropped:
+ * a task that ran twice (its worker died after finishing, before
+ * acknowledging) has one result. The done zset holds task id -> when
+ * recorded; ids older than retentionMs are trimmed (0: kept forever) and the
+ * key expires retentionMs after the last record. One ZMSCORE and one ZADD per
+ * call. With mustExist, nothing is recorded unless the results stream exists:
+ * a pool deletes its results stream when it ends, and late results must not
+ * bring it back.
  */
 export const record = new Script('record', `
 if ARGV[2] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+${NOW}
+if redis.call('TYPE', KEYS[2]).ok == 'hash' then
+  -- The done set of troupe <= 0.1 was a hash of ids: carry them over, recorded now.
+  local old = redis.call('HKEYS', KEYS[2])
+  redis.call('DEL', KEYS[2])
+  for k = 1, #old, 500 do
+    local args = {}
+    for j = k, math.min(#old, k + 499) do args[#args + 1] = now; args[#args + 1] = old[j] end
+    redis.call('ZADD', KEYS[2], unpack(args))
+  end
+end
+local retention = tonumber(ARGV[3])
+if retention > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - retention) end
 local ids = {}
-for k = 3, #ARGV, 2 do ids[#ids + 1] = ARGV[k] end
-local seen = redis.call('HMGET', KEYS[2], unpack(ids))
+for k = 4, #ARGV, 2 do ids[#ids + 1] = ARGV[k] end
+local seen = redis.call('ZMSCORE', KEYS[2], unpack(ids))
 local marks, got, n = {}, {}, 0
 for j = 1, #ids do
   local id = ids[j]
   if not seen[j] and not got[id] then
     got[id] = true
-    if ARGV[1] == '1' then redis.call('XADD', KEYS[1], '*', id, ARGV[2 * j + 2], 'e', '1')
-    else redis.call('XADD', KEYS[1], '*', id, ARGV[2 * j + 2]) end
+    if ARGV[1] == '1' then redis.call('XADD', KEYS[1], '*', id, ARGV[2 * j + 3], 'e', '1')
+    else redis.call('XADD', KEYS[1], '*', id, ARGV[2 * j + 3]) end
+    marks[#marks + 1] = now
     marks[#marks + 1] = id
-    marks[#marks + 1] = '1'
     n = n + 1
   end
 end
 if n > 0 then
-  redis.call('HSET', KEYS[2], unpack(marks))
+  redis.call('ZADD', KEYS[2], unpack(marks))
   redis.call('INCRBY', KEYS[3], n)
 end
+if retention > 0 then redis.call('PEXPIRE', KEYS[2], retention) end
 return n`)
 
 /**
@@ -329,5 +353,98 @@ for _, id in ipairs(ids) do
 end
 return n`)
 
+// ---- actor mailboxes: one fenced reader at a time ----
+// An actor's lease key holds `<node> <token>`; the token comes from the actor's
+// fence counter and is new for every lease, so a node that lost its lease
+// (it stalled past leaseMs) can neither read nor acknowledge: every read and
+// ack below checks the holder first, in the same script.
+
+/**
+ * KEYS lease, fence, def; ARGV node, leaseMs -> { token, definition }:
+ * token 0 when another node holds the lease, -1 when the actor is gone.
+ */
+export const leaseTake = new Script('leaseTake', `
+local def = redis.call('GET', KEYS[3])
+if not def then return {-1, ''} end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0, ''} end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. token, 'PX', ARGV[2])
+return {token, def}`)
+
+/** KEYS lease; ARGV holder, ms -> 1 if `holder` still holds the lease (renewed for ms more). */
+export const leaseRenew = new Script('leaseRenew', `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`)
+
+/** KEYS lease; ARGV holder -> 1 if `holder` held the lease and let it go. */
+export const leaseRelease = new Script('leaseRelease', `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`)
+
+/**
+ * KEYS mailbox stream, lease; ARGV holder, group, consumer, count, from
+ * -> false when `holder` no longer holds the lease, else { entries, waitFrom }.
+ * `from` is `>` (new entries), an id (this consumer's own unacknowledged
+ * entries after it) or `takeover`: the first read of a new lease, which makes
+ * what earlier holders read and did not acknowledge this consumer's (it comes
+ * first, at least once), removes their consumer names, and reads it.
+ * waitFrom is set when `>` found nothing: the stream's last id, to block on.
+ */
+export const mailboxRead = new Script('mailboxRead', `
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return false end
+local group, consumer, from = ARGV[2], ARGV[3], ARGV[5]
+if from == 'takeover' then
+  pcall(redis.call, 'XGROUP', 'CREATE', KEYS[1], group, '0', 'MKSTREAM')
+  local cursor = '0-0'
+  repeat
+    local r = redis.call('XAUTOCLAIM', KEYS[1], group, consumer, 0, cursor, 'COUNT', 1000, 'JUSTID')
+    cursor = r[1]
+  until cursor == '0-0'
+  for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], group)) do
+    if c[2] ~= consumer then redis.call('XGROUP', 'DELCONSUMER', KEYS[1], group, c[2]) end
+  end
+  from = '0'
+end
+local r = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', ARGV[4], 'STREAMS', KEYS[1], from)
+local entries = (r and r[1] and r[1][2]) or {}
+if from == '>' and #entries == 0 then
+  local info = redis.call('XINFO', 'STREAM', KEYS[1])
+  for k = 1, #info, 2 do if info[k] == 'last-generated-id' then return {entries, info[k + 1]} end end
+end
+return {entries, ''}`)
+
+/** KEYS mailbox stream, lease; ARGV holder, group, id, ... -> entries acknowledged (and deleted), or false when fenced. */
+export const mailboxAck = new Script('mailboxAck', `
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return false end
+local n = redis.call('XACK', KEYS[1], ARGV[2], unpack(ARGV, 3))
+redis.call('XDEL', KEYS[1], unpack(ARGV, 3))
+return n`)
+
+/**
+ * KEYS mailbox stream, lease, def, fence, exit; ARGV holder, reason, exitTtlMs
+ * -> false when fenced, else the entries left in the mailbox (so their askers
+ * can be told). The actor ended for good: its mailbox, lease and definition
+ * go, and why it ended stays in `exit` for exitTtlMs.
+ */
+export const mailboxEnd = new Script('mailboxEnd', `
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return false end
+local left = redis.call('XRANGE', KEYS[1], '-', '+')
+redis.call('SET', KEYS[5], ARGV[2], 'PX', ARGV[3])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+return left`)
+
+/**
+ * KEYS inbox stream; ARGV ttlMs, taskId, payload, isError -> entry id. A reply
+ * to an ask: an inbox whose node stopped renewing it expires ttlMs after its
+ * last reply, so askers that died leave nothing behind.
+ */
+export const reply = new Script('reply', `
+local id
+if ARGV[4] == '1' then id = redis.call('XADD', KEYS[1], '*', ARGV[2], ARGV[3], 'e', '1')
+else id = redis.call('XADD', KEYS[1], '*', ARGV[2], ARGV[3]) end
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return id`)
+
 /** Every script, for `load`. */
-export const allScripts = [put, putMany, delay, promote, ack, settle, reclaim, record, sizes, prune, purge, retryDead, dropDead, delayedAction]
+export const allScripts = [put, putMany, delay, promote, ack, settle, reclaim, record, sizes, prune, purge, retryDead, dropDead, delayedAction,
+  leaseTake, leaseRenew, leaseRelease, mailboxRead, mailboxAck, mailboxEnd, reply]

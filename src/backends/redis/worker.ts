@@ -39,6 +39,10 @@ export interface TaskWorkerOptions {
   maxRetries?: number
   /** Runs again after the function throws (default 0: the error becomes the task's result). */
   retries?: number
+  /** How long a recorded result's task id is remembered, so a rerun records no second result (default 24 h; 0: forever). */
+  doneRetentionMs?: number
+  /** Dead letters kept in the task queue (approximately; oldest dropped first; default 10,000). */
+  deadLetterMaxLen?: number
   /** Stop once no task has arrived for this many ms. */
   idleExit?: number
   /** Stop (after finishing what runs) when aborted. */
@@ -69,16 +73,21 @@ export interface TaskWorkerStats {
   retried: number
 }
 
+/** Task ids of recorded results are remembered this long by default: a rerun inside it records nothing. */
+export const DONE_RETENTION_MS = 24 * 3600_000
+
 /**
  * Record results once per task id: `pairs` is [taskId, payload, ...], all
  * errors or all values. `mustExist`: drop them if the results stream is gone
- * (the pool that wanted them has ended).
+ * (the pool that wanted them has ended). A task id recorded within
+ * `retentionMs` (0: ever) records nothing.
  */
-export async function recordResults(conn: Connection, prefix: string, results: string, pairs: (string | Buffer)[], isError = false, mustExist = false): Promise<void> {
+export async function recordResults(conn: Connection, prefix: string, results: string, pairs: (string | Buffer)[], isError = false,
+  mustExist = false, retentionMs = DONE_RETENTION_MS): Promise<void> {
   const k = queueKeys(results, prefix)
   // Lua's unpack takes a few thousand values: 1000 results per call.
   for (let i = 0; i < pairs.length; i += 2000) {
-    await scripts.record.run(conn.main, [k.stream, k.done, k.count], [isError ? '1' : '0', mustExist ? '1' : '0', ...pairs.slice(i, i + 2000)])
+    await scripts.record.run(conn.main, [k.stream, k.done, k.count], [isError ? '1' : '0', mustExist ? '1' : '0', Math.max(0, Math.ceil(retentionMs)), ...pairs.slice(i, i + 2000)])
   }
 }
 
@@ -95,6 +104,7 @@ export async function serveTasks(opts: TaskWorkerOptions): Promise<TaskWorkerSta
   const concurrency = Math.max(1, opts.concurrency ?? 1)
   const prefetch = Math.max(1, opts.prefetch ?? Math.max(64, concurrency * 2))
   const retries = opts.retries ?? 0
+  const retention = opts.doneRetentionMs ?? DONE_RETENTION_MS
   const origin = `redis worker ${placeLabel()}`
   const conn = new Connection(opts.redis ?? defaultRedis())
   const stats: TaskWorkerStats = { done: 0, failed: 0, retried: 0 }
@@ -117,7 +127,7 @@ export async function serveTasks(opts: TaskWorkerOptions): Promise<TaskWorkerSta
   }
   const consumer = new Consumer(conn, queueKeys(opts.tasks, prefix), {
     group: opts.group ?? 'troupe', consumer: consumerName(), leaseMs: opts.leaseMs ?? 30_000,
-    maxRetries: opts.maxRetries ?? 3, delayPollMs: 200, onDead: recordDead,
+    maxRetries: opts.maxRetries ?? 3, delayPollMs: 200, onDead: recordDead, deadMaxLen: opts.deadLetterMaxLen,
   })
 
   // Tasks that name their results queue come from a pool, which made that stream and deletes it when it ends.
@@ -139,7 +149,7 @@ export async function serveTasks(opts: TaskWorkerOptions): Promise<TaskWorkerSta
       // Redis going away (a restart, a failover) is waited out: recording and acking are idempotent, so retrying is safe.
       for (let attempt = 0; ; attempt++) {
         try {
-          for (const g of results.values()) await recordResults(conn, prefix, g.dest, g.pairs, g.error, g.mustExist)
+          for (const g of results.values()) await recordResults(conn, prefix, g.dest, g.pairs, g.error, g.mustExist, retention)
           await consumer.ack(acks)
           break
         } catch (err) {
@@ -290,6 +300,8 @@ export interface WorkerBoot {
   maxRetries?: number
   retries?: number
   idleExit?: number
+  doneRetentionMs?: number
+  deadLetterMaxLen?: number
 }
 
 /** Runtime of a worker child process (started through Endpoint): serve until told to stop or idle. */

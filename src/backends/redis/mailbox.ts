@@ -1,0 +1,332 @@
+/**
+ * The Redis side of actors: defining an actor, taking its fenced lease (the
+ * mailbox is then read by a fenced Consumer), ending it, posting messages and
+ * replies in batches, each node's inbox for the replies to its asks, and the
+ * stream of exits that watchers and joiners follow. The actor loop itself is
+ * not here: a hosted actor is the core's LocalCell, fed by actor/redis.ts.
+ */
+import { LeaseLostError } from '../../errors.js'
+import { Connection, transient } from './connect.js'
+import { Consumer, parseEntry, entryFields, type Delivery, type Entry } from './consumer.js'
+import { inboxKeys, queueKeys, type ActorKeys, type SystemKeys, type QueueKeys } from './keys.js'
+import * as scripts from './scripts.js'
+
+/** The mailboxes' consumer group. */
+const GROUP = 'actor'
+/** Exits kept in the exits stream (approximate trimming). */
+const EXITS_MAX_LEN = 10_000
+
+/** Register an actor: its mailbox group (from the start: messages sent before spawn wait), definition and name. False when the name was taken. */
+export async function defineActor(conn: Connection, keys: ActorKeys, sys: SystemKeys, name: string, definition: Buffer): Promise<boolean> {
+  await conn.open()
+  try {
+    await conn.main.call('XGROUP', 'CREATE', keys.mailbox.stream, GROUP, '0', 'MKSTREAM')
+  } catch (err) {
+    if (!String((err as Error).message).includes('BUSYGROUP')) throw err
+  }
+  const fresh = await conn.main.call('SET', keys.def, definition, 'NX') === 'OK'
+  // A name used again: the end of its earlier life is no news to anyone watching this one.
+  if (fresh) await conn.main.call('DEL', keys.exit)
+  await conn.main.call('SADD', sys.registry, name)
+  return fresh
+}
+
+/** Names of the actors registered now. */
+export async function registeredActors(conn: Connection, sys: SystemKeys): Promise<string[]> {
+  return await conn.main.call('SMEMBERS', sys.registry) as string[]
+}
+
+/** Whether the actor still exists; when it does not, why it ended (undefined when that is not known, or no longer). */
+export async function actorState(conn: Connection, keys: ActorKeys): Promise<{ exists: boolean; exit?: Buffer }> {
+  const [exists, exit] = await conn.exec([['EXISTS', keys.def], ['GET', keys.exit]]) as [number, string | null]
+  if (exists === 1) return { exists: true }
+  // Read as bytes: the reason is encoded.
+  return { exists: false, exit: exit === null ? undefined : (await conn.main.getBuffer(keys.exit)) ?? undefined }
+}
+
+/** A lease this node took: read the mailbox with `mailbox` (a fenced consumer) while it holds. */
+export interface HeldActor {
+  /** The fenced consumer of the mailbox; its `leaseValid` says whether handling may go on. */
+  mailbox: Consumer
+  /** The actor's definition as stored by `defineActor`. */
+  definition: Buffer
+  /** `<node> <token>`, the lease's holder value. */
+  holder: string
+  /** Close the consumer (releasing the lease unless it was lost) and its blocking connection. */
+  release(): Promise<void>
+}
+
+/**
+ * Take actor `keys`' lease for `node`: exactly one node wins, with a fencing
+ * token of its own. 'held' when another node has it, 'gone' when the actor
+ * has ended. The mailbox consumer gets a name unique to this node and lease.
+ */
+export async function takeActor(conn: Connection, keys: ActorKeys, node: string, leaseMs: number,
+  onLeaseLost: (err: LeaseLostError) => void): Promise<HeldActor | 'held' | 'gone'> {
+  const takenAt = Date.now()
+  const [token, definition] = await scripts.leaseTake.run(conn.main, [keys.lease, keys.fence, keys.def], [node, Math.ceil(leaseMs)], true) as [number, Buffer]
+  if (token === -1) return 'gone'
+  if (token === 0) return 'held'
+  const holder = `${node} ${token}`
+  // Its own connection for blocking reads (the commands share the system's).
+  const own = new Connection(conn.main)
+  const mailbox = new Consumer(own, keys.mailbox, {
+    group: GROUP, consumer: `${node}#${token}`, leaseMs, maxRetries: 0, delayPollMs: leaseMs,
+    fence: { key: keys.lease, holder, takenAt }, onLeaseLost,
+  })
+  return {
+    mailbox, definition, holder,
+    release: async () => { await mailbox.close(); await own.close() },
+  }
+}
+
+/** How long why an actor ended is kept in its `exit` key. */
+const EXIT_TTL_MS = 24 * 3600_000
+
+/**
+ * The actor ended for good (its lease held): delete its mailbox, lease and
+ * definition, keep why (`reason`, encoded) for late watchers, unregister it
+ * and tell the watchers now. The entries left are returned (their askers get told).
+ */
+export async function endActor(conn: Connection, keys: ActorKeys, sys: SystemKeys, name: string, holder: string, reason: Buffer): Promise<Entry[]> {
+  const left = await scripts.mailboxEnd.run(conn.main, [keys.mailbox.stream, keys.lease, keys.def, keys.fence, keys.exit], [holder, reason, EXIT_TTL_MS], true) as [Buffer, Buffer[]][] | null
+  if (left === null) throw new LeaseLostError(`lost the lease of actor '${name}' before it could end`)
+  await dropNames(conn, sys, name)
+  await conn.main.call('XADD', sys.exits, 'MAXLEN', '~', EXITS_MAX_LEN, '*', name, reason)
+  return left.map(([id, fields]) => parseEntry(id, fields))
+}
+
+/** Forget `name` in the registry and the subscriptions. */
+async function dropNames(conn: Connection, sys: SystemKeys, name: string): Promise<void> {
+  const members = await conn.main.call('SMEMBERS', sys.subjects) as string[]
+  const mine = members.filter((m) => m.endsWith(`\n${name}`))
+  await conn.exec([['SREM', sys.registry, name], ...mine.length ? [['SREM', sys.subjects, ...mine]] : []])
+}
+
+/**
+ * Follows the exits stream while someone listens: one blocking read on a
+ * connection of its own, from the id seen when it started, so an exit posted
+ * after `start()` is never missed.
+ */
+export class ExitFeed {
+  private readonly own: Connection
+  private last?: string
+  private running = false
+  private closed = false
+
+  constructor(conn: Connection, private readonly sys: SystemKeys, private readonly wanted: () => boolean,
+    private readonly onExit: (name: string, reason: Buffer) => void) {
+    this.own = new Connection(conn.main)
+  }
+
+  /** Resolves once the feed's position is fixed (exits after this are delivered); keeps reading while `wanted()`. */
+  async start(): Promise<void> {
+    if (this.closed) return
+    if (this.last === undefined) {
+      const top = await this.own.main.call('XREVRANGE', this.sys.exits, '+', '-', 'COUNT', 1) as [string, string[]][]
+      this.last ??= top[0]?.[0] ?? '0-0'
+    }
+    if (this.running) return
+    this.running = true
+    void this.loop()
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (this.wanted() && !this.closed) {
+        const r = await (await this.own.blocking(this.sys.exits)).callBuffer('XREAD', 'COUNT', 1000, 'BLOCK', 1000, 'STREAMS', this.sys.exits, this.last!) as [Buffer, [Buffer, Buffer[]][]][] | null
+        if (!r) continue
+        for (const [id, f] of r[0]![1]) {
+          this.last = id.toString()
+          this.onExit(f[0]!.toString(), f[1]!)
+        }
+      }
+    } catch (err) {
+      if (!this.closed && transient(err)) await new Promise((r) => setTimeout(r, 200))
+      else if (!this.closed) throw err
+    } finally {
+      this.running = false
+    }
+    if (this.wanted() && !this.closed) void this.loop()
+  }
+
+  /** Stop following. */
+  async close(): Promise<void> {
+    this.closed = true
+    await this.own.close()
+  }
+}
+
+type Command = (string | Buffer | number)[]
+
+/** Unsent commands past which `post` returns a promise (backpressure). */
+const HIGH_WATER = 10_000
+/** Commands per pipeline. */
+const BATCH = 1000
+
+/**
+ * Messages and replies on their way to Redis: posted commands go out once per
+ * event-loop turn, many in one pipeline, in the order posted. `post` returns
+ * a promise only while too many are waiting (backpressure); `flush()` says
+ * when everything posted so far is in Redis, or why not.
+ */
+export class Poster {
+  private queue: Command[] = []
+  private flushing?: Promise<void>
+  private scheduled = false
+  private roomWaiters: (() => void)[] = []
+  private failure?: Error
+
+  constructor(private readonly conn: Connection, private readonly onError: (err: Error) => void) {}
+
+  /** Queue one command; a promise only when the queue is over its high-water mark (it resolves once there is room). */
+  post(command: Command): void | Promise<void> {
+    this.queue.push(command)
+    if (!this.scheduled && !this.flushing) { this.scheduled = true; setImmediate(() => { this.scheduled = false; void this.drain() }) }
+    if (this.queue.length > HIGH_WATER) return new Promise((resolve) => this.roomWaiters.push(resolve))
+  }
+
+  /** Resolves once everything posted so far is in Redis; rejects with the error of a batch that could not be written. */
+  async flush(): Promise<void> {
+    while (this.queue.length || this.flushing) await this.drain()
+    const f = this.failure
+    this.failure = undefined
+    if (f) throw f
+  }
+
+  private drain(): Promise<void> {
+    this.flushing ??= (async () => {
+      try {
+        while (this.queue.length) {
+          const batch = this.queue.splice(0, BATCH)
+          await this.write(batch)
+          if (this.queue.length <= HIGH_WATER && this.roomWaiters.length) for (const w of this.roomWaiters.splice(0)) w()
+        }
+      } finally {
+        this.flushing = undefined
+      }
+    })()
+    return this.flushing
+  }
+
+  private async write(batch: Command[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.conn.open()
+        const p = this.conn.main.pipeline()
+        for (const [name, ...args] of batch) p.call(name as string, ...args)
+        const replies = (await p.exec()) ?? []
+        const failed = replies.map(([err], i) => err ? i : -1).filter((i) => i >= 0)
+        if (failed.length && replies.some(([err]) => err && /NOSCRIPT/.test(err.message))) {
+          // Redis restarted without its scripts: load them and send what failed again.
+          await scripts.load(this.conn.main, scripts.allScripts)
+          batch = failed.map((i) => batch[i]!)
+          continue
+        }
+        for (const i of failed) this.report(replies[i]![0] as Error)
+        return
+      } catch (err) {
+        if (!transient(err) || attempt >= 150) { this.report(err as Error); return }
+        // Redis is restarting: the commands wait (they are idempotent enough: a message may arrive twice, never not at all).
+        await new Promise((r) => setTimeout(r, 200))
+      }
+    }
+  }
+
+  private report(err: Error): void {
+    this.failure ??= err
+    this.onError(err)
+  }
+}
+
+/** The fields of a message for an actor's mailbox; asks carry the asker's inbox and correlation id. */
+export function messageFields(id: string, payload: Buffer, replyTo?: string, control?: string): (string | Buffer)[] {
+  const f = entryFields(id, payload, replyTo ? { results: replyTo } : {})
+  if (control) f.push('c', control)
+  return f
+}
+
+/** The control word of a mailbox entry (`close`, `stop`), if it is one. */
+export function controlOf(e: Entry): string | undefined {
+  for (let k = 2; k + 1 < e.fields.length; k += 2) if (e.fields[k]!.length === 1 && e.fields[k]![0] === 0x63) return e.fields[k + 1]!.toString()
+  return undefined
+}
+
+/** The command that records a reply in inbox `inbox` (the queue name an ask carried): EVALSHA of the reply script. */
+export function replyCommand(inbox: string, prefix: string, ttlMs: number, id: string, payload: Buffer, isError: boolean): Command {
+  return ['EVALSHA', scripts.reply.sha, 1, queueKeys(inbox, prefix).stream, Math.ceil(ttlMs), id, payload, isError ? '1' : '0']
+}
+
+/**
+ * A node's inbox: the stream its asks are answered in, read by one Consumer
+ * while asks are waiting. Kept alive by this node (its expiry pushed back
+ * every ttlMs / 3); a node that dies leaves an inbox that expires ttlMs later,
+ * replies that arrive after that included.
+ */
+export class Inbox {
+  /** The queue name askers put in their messages (`inbox:<node>`). */
+  readonly name: string
+  readonly keys: QueueKeys
+  private readonly own: Connection
+  private readonly consumer: Consumer
+  private keepalive?: NodeJS.Timeout
+  private ready?: Promise<void>
+  private running = false
+  private closed = false
+
+  constructor(conn: Connection, node: string, prefix: string, private readonly ttlMs: number,
+    private readonly wanted: () => boolean, private readonly onReply: (e: Delivery) => void, private readonly onError: (err: Error) => void) {
+    this.keys = inboxKeys(node, prefix)
+    this.name = this.keys.name
+    this.own = new Connection(conn.main)
+    // Replies are taken and acknowledged at once: nothing is held long, so the lease and reclaim never matter.
+    this.consumer = new Consumer(this.own, this.keys, { group: 'inbox', consumer: node, leaseMs: 3_600_000, maxRetries: 0, delayPollMs: 3_600_000, counted: false })
+  }
+
+  /** Make sure the inbox exists and is being read. */
+  start(): void {
+    if (this.closed) return
+    this.ready ??= (async () => {
+      await this.consumer.ensureGroup()
+      await this.refresh()
+      this.keepalive = setInterval(() => void this.refresh().catch(() => {}), Math.max(50, this.ttlMs / 3))
+      this.keepalive.unref()
+    })()
+    if (this.running) return
+    this.running = true
+    void this.loop()
+  }
+
+  private refresh(): Promise<unknown> {
+    return this.own.main.call('PEXPIRE', this.keys.stream, Math.ceil(this.ttlMs))
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      await this.ready
+      while (this.wanted() && !this.closed) {
+        const got = await this.consumer.read(1000, 1000)
+        for (const d of got) this.onReply(d)
+        if (got.length) await this.consumer.ack(got.map((d) => d.id))
+      }
+    } catch (err) {
+      if (this.closed) return
+      if (transient(err)) await new Promise((r) => setTimeout(r, 200))
+      else { this.ready = undefined; this.onError(err as Error) }
+    } finally {
+      this.running = false
+    }
+    if (this.wanted() && !this.closed) this.start()
+  }
+
+  /** Stop reading and delete the inbox. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    if (this.keepalive) clearInterval(this.keepalive)
+    await this.own.unblock(this.keys.stream)
+    await this.consumer.close()
+    if (this.own.main.status === 'ready') await this.own.main.call('DEL', this.keys.stream).catch(() => {})
+    await this.own.close()
+  }
+}
