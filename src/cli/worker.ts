@@ -390,7 +390,7 @@ export function register(cli: Command): void {
       if (o.redis && o.connect) throw new UsageError('give either --connect or --redis, not both')
       if (!o.redis) {
         const stray = (['prefix', 'leaseMs', 'maxRetries', 'retries', 'prefetch'] as const).filter((k) => o[k] !== undefined)
-        if (stray.length) throw new UsageError(`${stray.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} only apply with --redis`)
+        if (stray.length) throw new UsageError(`${stray.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} ${stray.length === 1 ? 'applies' : 'apply'} only with --redis`)
       }
       // Commander sets `progress: true` unless --no-progress is given; only the explicit opt-out is meaningful.
       await runWorker({ ...o, progress: o.progress === false ? false : undefined })

@@ -163,3 +163,26 @@ test('the troupe worker command with --redis serves a Redis queue from another p
   const got = [await r.get({ timeout: 2000 }), await r.get({ timeout: 2000 })]
   assert.deepEqual(got.sort((a, b) => a - b), [4, 9])
 })
+
+test('troupe worker --redis takes the API knobs as flags: --prefix, --lease-ms, --max-retries, --retries, --prefetch', async () => {
+  const { spawnSync } = await import('node:child_process')
+  const prefix = unique('cli-prefix')
+  const tasks = unique('flag-tasks'), results = unique('flag-results'), key = `${prefix}:{${tasks}}:runs`
+  const q = new RedisQueue<string>(tasks, { redis: REDIS_URL, prefix }); opened.push(q)
+  const r = new RedisQueue<string>(results, { redis: REDIS_URL, prefix }); opened.push(r)
+  try {
+    await q.put(key)
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker', '--redis', REDIS_URL, '--tasks', tasks, '--results', results,
+      '--module', 'test/redis/fixtures/tasks.ts', '--export', 'failsOnce', '--idle-exit', '1', '--no-progress',
+      '--prefix', prefix, '--lease-ms', '5000', '--max-retries', '2', '--retries', '1', '--prefetch', '8'], { encoding: 'utf8', timeout: 60_000 })
+    assert.equal(run.status, 0, run.stderr)
+    // --retries 1: the first run threw, the second one's result is the task's.
+    assert.equal(await r.get({ timeout: 2000 }), 'second run')
+    const bad = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker', '--connect', '127.0.0.1:1', '--authkey', 'k', '--tasks', 't', '--results', 'r',
+      '--module', 'test/redis/fixtures/tasks.ts', '--export', 'square', '--lease-ms', '100'], { encoding: 'utf8', timeout: 60_000 })
+    assert.notEqual(bad.status, 0)
+    assert.match(bad.stderr, /--lease-ms applies only with --redis/)
+  } finally {
+    await cleanup(REDIS_URL, [tasks, results], prefix)
+  }
+})
