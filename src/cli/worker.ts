@@ -60,17 +60,10 @@ const BACKOFF_MAX_MS = 10_000
 /** What a worker did. */
 export interface WorkerSummary { done: number; failed: number; seconds: number }
 
-/** Import the task function; .ts modules load through tsx when it is installed. */
+/** Import the task function (`loadTypeScript` has made a .ts module loadable). */
 async function loadTask(path: string, name: string): Promise<(task: unknown) => unknown> {
   const url = path.startsWith('file:') ? path : pathToFileURL(resolvePath(path)).href
   if (!existsSync(fileURLToPath(url))) throw new UsageError(`--module ${path}: no such file`)
-  if (/\.(ts|mts|cts)$/.test(url) && !process.execArgv.some((a) => a.includes('tsx'))) {
-    try {
-      const api = 'tsx/esm/api'
-      const { register } = await import(api) as { register(): void }
-      register()
-    } catch { /* no tsx: the import below says what is wrong */ }
-  }
   let mod: Record<string, unknown>
   try {
     mod = await import(url) as Record<string, unknown>
@@ -128,6 +121,26 @@ async function openSession(opts: RunWorkerOptions, authkey: string, generation: 
 }
 
 /**
+ * Make a TypeScript task module loadable here and in every process this
+ * worker starts. tsx, when installed (an optional peer dependency), loads all
+ * of TypeScript: it is loaded as `node --import tsx` would, and added to
+ * `execArgv`, which child processes inherit. Else Node's own type stripping
+ * does (Node >= 22.18: erasable syntax only, relative imports naming `.ts`
+ * files). With neither, one line says what to install.
+ */
+async function loadTypeScript(path: string): Promise<void> {
+  if (!/\.(ts|mts|cts)$/.test(path) || process.execArgv.some((a) => a.includes('tsx'))) return
+  let tsx: string | undefined
+  try { tsx = import.meta.resolve('tsx') } catch { /* not installed */ }
+  if (tsx) {
+    await import(tsx)
+    process.execArgv.push('--import', tsx)
+  } else if (!(process.features as { typescript?: string | false }).typescript) {
+    throw new CliError(`--module ${path}: Node ${process.version} cannot load TypeScript by itself; install tsx (npm install --save-dev tsx) or use Node >= 22.18`)
+  }
+}
+
+/**
  * Serve tasks until the queue is closed, a `null` task (the terminator)
  * arrives, or the queue stays empty for `idleExit` seconds. Gets several
  * tasks per round trip when the queue supports it, so one worker is not
@@ -136,6 +149,7 @@ async function openSession(opts: RunWorkerOptions, authkey: string, generation: 
  * backoff while finished results are kept and delivered after reconnecting.
  */
 export async function runWorker(opts: RunWorkerOptions): Promise<WorkerSummary> {
+  await loadTypeScript(opts.module)
   const processes = Math.max(1, opts.processes ?? 1)
   // Several processes are this command run once per process, so each one reports itself to the dashboard.
   if (processes > 1) return runProcesses(opts, processes)
