@@ -214,6 +214,12 @@ async function main() {
       const code = await run('npm', ['run', '--silent', step])
       if (code !== 0) { console.error(`npm test: npm run ${step} failed`); return code }
     }
+    // The package tests (test/package) install this tarball; packed once, from the build just made.
+    const dir = mkdtempSync(join(tmpdir(), 'troupe-pack-'))
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }))
+    const packed = spawnSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { encoding: 'utf8' })
+    if (packed.status !== 0) { console.error(`npm test: npm pack failed\n${packed.stderr}`); return 1 }
+    env.TROUPE_PACKAGE = join(dir, packed.stdout.trim().split('\n').pop())
   }
   const results = []
   for (const node of nodes) {
