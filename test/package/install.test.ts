@@ -91,7 +91,7 @@ test(`troupe worker --module ./square.ts in an app without tsx: ${stripsTypes ? 
   }
   assert.equal(first.status, 1)
   assert.equal(first.stderr.trim().split('\n').length, 1, `more than one line:\n${first.stderr}`)
-  assert.match(first.stderr, /^troupe: --module \.\/square\.ts: Node v\d+\.\d+\.\d+ cannot load TypeScript by itself; install tsx \(npm install --save-dev tsx\) or use Node >= 22\.18$/m)
+  assert.match(first.stderr, /^troupe worker: --module \.\/square\.ts: Node v\d+\.\d+\.\d+ cannot load TypeScript by itself; install tsx \(npm install --save-dev tsx\) or use Node >= 22\.18$/m)
 
   sh('npm', [...npmInstall, '--save-dev', 'tsx'], { cwd: js() })
   const second = await workerOnTypeScript()
