@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
@@ -45,7 +45,10 @@ test('the core entry runs a pool, a queue and an actor in an install where iored
     cpSync(join(root, 'package.json'), join(pkg, 'package.json'))
     const deps = Object.keys(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).dependencies as Record<string, string>)
     assert.ok(deps.includes('ioredis'), 'the package depends on ioredis (for troupe/redis)')
-    for (const dep of deps) if (dep !== 'ioredis') symlinkSync(join(root, 'node_modules', dep), join(dir, 'node_modules', dep), 'dir')
+    for (const dep of deps.filter((d) => d !== 'ioredis')) {
+      mkdirSync(dirname(join(dir, 'node_modules', dep)), { recursive: true })   // a scoped name (@types/...) needs its scope folder
+      symlinkSync(join(root, 'node_modules', dep), join(dir, 'node_modules', dep), 'dir')
+    }
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module', private: true }))
     writeFileSync(join(dir, 'app.mjs'), app)
     const r = spawnSync(process.execPath, ['app.mjs'], { cwd: dir, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NODE_OPTIONS: '' } })
