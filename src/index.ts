@@ -14,8 +14,9 @@ export {
 } from './pool/index.js'
 export * from './sync/index.js'
 export {
-  encodePickle, decodePickle, decodePickleWithProtocol, tuple, Tuple, isTuple, float, PyFloat, FrozenSet, ByteArray,
-  PyGlobal, PyObject, pyException, type PickleEncodeOptions, type PickleDecodeOptions,
+  encodePickle, decodePickle, decodePickleWithProtocol, tuple, Tuple, isTuple, float, PyFloat, FrozenSet, ByteArray, OrderedDict, Slice,
+  PyGlobal, PyObject, pyException, pyText, py2Unicode, isPy2Unicode, py2Int, isPy2Int,
+  pyHashKey, pyEquals, pyLess, pySort, pyRepr, pyStr, pyTypeName, type PyFlavor, type PickleEncodeOptions, type PickleDecodeOptions,
 } from './codec/index.js'
 export {
   Actor, spawn, supervise, Supervisor, publish, subscribe, unsubscribe, watch, isTerminated, Worker, Result,
