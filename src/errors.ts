@@ -37,6 +37,14 @@ export class Empty extends define('Empty', 'ERR_TROUPE_EMPTY') {}
 export class Full extends define('Full', 'ERR_TROUPE_FULL') {}
 /** The queue, pipe, pool or actor was closed. */
 export class ClosedError extends define('ClosedError', 'ERR_TROUPE_CLOSED') {}
+/** `recv()` on a pipe end whose other end closed (or ended), once everything it sent was received (Python's EOFError). */
+export class EOFError extends ClosedError {
+  override readonly code: string = 'ERR_TROUPE_EOF'
+}
+/** `send()` on a pipe end whose other end closed (or ended) (Python's BrokenPipeError). */
+export class BrokenPipeError extends ClosedError {
+  override readonly code: string = 'ERR_TROUPE_BROKEN_PIPE'
+}
 /** `taskDone()` was called more times than items were put. */
 export class TaskDoneError extends define('TaskDoneError', 'ERR_TROUPE_TASK_DONE') {}
 /** A value cannot be sent to another thread, process or host; `path` says where inside it. */
@@ -86,7 +94,7 @@ export class LeaseLostError extends define('LeaseLostError', 'ERR_TROUPE_LEASE_L
 
 /** Every named troupe error class, by name: used to rebuild errors that crossed a boundary. */
 export const errorClasses: Record<string, new (message: string) => TroupeError> = {
-  TroupeError, TimeoutError, AbortError, Empty, Full, ClosedError, TaskDoneError,
+  TroupeError, TimeoutError, AbortError, Empty, Full, ClosedError, EOFError, BrokenPipeError, TaskDoneError,
   UnsendableValueError, UnlocatableFunctionError, WorkerCrashedError, RemoteError,
   AuthenticationError, ConnectionClosedError, ProtocolError, DecodeError, ForbiddenGlobalError,
   MailboxFullError, ActorStoppedError, SupervisorGaveUpError, PoolClosedError, SyncStateError,

@@ -7,7 +7,7 @@
  */
 export * from './errors.js'
 export { isMainModule, currentPlace, type Kind, type ModuleRef, type PlaceInfo } from './process/index.js'
-export { Process, currentProcess, activeChildren, type ProcessOptions, type Transferable } from './process/index.js'
+export { Process, currentProcess, activeChildren, parentProcess, cpuCount, type ProcessOptions, type Transferable } from './process/index.js'
 export {
   Pool, AsyncResult, type PoolFront, type PoolCounters, type PoolOptions, type ApplyOptions, type MapOptions, type IMapOptions, type PoolStats, type WorkerStats, type PoolFunction,
   type ResultOf, type WaitOptions, type Percentiles,

@@ -1,7 +1,7 @@
 import { formatAddress, parseAddress, authkeyBytes, type Address, type AddressLike } from '../net/index.js'
 import { Endpoint, locate } from '../process/index.js'
-import { fromWireError, type WireError } from '../codec/index.js'
-import { ConnectionClosedError, TimeoutError } from '../errors.js'
+import { fromWireError, portable, registerPortable, type Portable, type WireError } from '../codec/index.js'
+import { ConnectionClosedError, TimeoutError, UnsendableValueError } from '../errors.js'
 import { ObjectRegistry, type TypeSpec } from './registry.js'
 import { ManagerServer } from './server.js'
 import { ManagerClient } from './client.js'
@@ -64,7 +64,7 @@ const RESERVED = new Set(['register', 'serve', 'start', 'connect', 'shutdown', '
  * manager that does (Python's `BaseManager`). Register typeids, then either
  * `serve()` in this process, `start()` a server process, or `connect()`.
  */
-export class BaseManager {
+export class BaseManager implements Portable {
   protected readonly registry = new ObjectRegistry()
   protected readonly specs = new Map<string, TypeSpec>()
   private readonly opts: ManagerOptions
@@ -73,6 +73,8 @@ export class BaseManager {
   private server: ManagerServer | undefined
   private endpoint: Endpoint | undefined
   private client: ManagerClient | undefined
+  // A manager revived in another place uses that place's shared connection (its proxies use it too): shutdown leaves it open.
+  private sharedClient = false
 
   constructor(opts: ManagerOptions = {}) {
     this.opts = opts
@@ -107,6 +109,44 @@ export class BaseManager {
   /** The authkey as bytes. */
   get authkey(): Buffer {
     return this.key
+  }
+
+  /**
+   * The pid of the process that serves: the server process of `start()`, this
+   * process after `serve()`; undefined for a manager that only connected.
+   */
+  get pid(): number | undefined {
+    return this.endpoint?.pid ?? (this.server ? process.pid : undefined)
+  }
+
+  /**
+   * A manager passed to a Process (or put in a message) arrives there
+   * connected to the same server, as Python's does (`BaseManager.__reduce__`
+   * is `from_address`). Its key travels with it, as a proxy's does.
+   */
+  [portable](): { type: string; data: ManagerPortable } {
+    if (!this.server && !this.endpoint && !this.client) {
+      throw new UnsendableValueError('a manager that is not serving, started or connected cannot be sent: call serve(), start() or connect() first')
+    }
+    return {
+      type: MANAGER_PORTABLE,
+      data: {
+        address: this.address, authkey: this.key.toString('hex'), dialect: this.opts.dialect ?? 'troupe', serverId: this.server?.id ?? this.client?.serverId,
+        typeids: [...this.specs.keys()], sync: this instanceof Manager, maxFrameSize: this.opts.maxFrameSize, handshakeTimeout: this.opts.handshakeTimeout,
+        // The place reviving it imports this module first, so the reviver exists there.
+        module: import.meta.url,
+      },
+    }
+  }
+
+  /** @internal The manager a `[portable]` record describes, on this place's shared connection to its server. */
+  static revive(d: ManagerPortable): BaseManager {
+    const opts: ManagerOptions = { address: d.address, authkey: Buffer.from(d.authkey, 'hex'), dialect: d.dialect as ManagerOptions['dialect'], maxFrameSize: d.maxFrameSize, handshakeTimeout: d.handshakeTimeout }
+    const m = d.sync ? new Manager(opts) : new BaseManager(opts)
+    for (const typeid of d.typeids) if (!(typeid in m)) m.register(typeid)
+    m.client = ManagerClient.shared({ address: parseAddress(d.address), authkey: opts.authkey!, dialect: d.dialect, serverId: d.serverId, maxFrameSize: d.maxFrameSize, handshakeTimeout: d.handshakeTimeout })
+    m.sharedClient = true
+    return m
   }
 
   /** Serve the registered typeids from this process (Python's `get_server().serve_forever()`, without blocking). */
@@ -207,7 +247,7 @@ export class BaseManager {
     }
     // Calls already sent (a fire-and-forget taskDone) get up to a second to be answered before the socket closes.
     await this.client?.drain(1000)
-    this.client?.close()
+    if (!this.sharedClient) this.client?.close()
     this.client = undefined
     const s = this.server
     this.server = undefined
@@ -261,6 +301,14 @@ export class Manager extends BaseManager {
   /** A shared fixed-length array. */
   Array<T = number>(typecode: string, init: Iterable<T> | number): Promise<Proxied<SharedArray<T>>> { return this.create('Array', typecode, typeof init === 'number' ? init : [...init]) }
 }
+
+const MANAGER_PORTABLE = 'troupe.manager'
+/** What a manager sends of itself: enough to connect to its server from anywhere. */
+interface ManagerPortable {
+  address: string; authkey: string; dialect: string; serverId?: string; typeids: string[]; sync: boolean
+  maxFrameSize?: number; handshakeTimeout?: number; module: string
+}
+registerPortable(MANAGER_PORTABLE, (d: ManagerPortable) => BaseManager.revive(d))
 
 /** Connect to a manager server: `await connect({ address, authkey })`, then `create(typeid)`. */
 export async function connect(opts: ManagerOptions & { address: AddressLike }): Promise<Manager> {

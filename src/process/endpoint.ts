@@ -3,6 +3,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { constants as osConstants } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { ModuleRef } from './locate.js'
+import { currentPlace } from './place.js'
 import { attachChild, isRouterFrame } from './router.js'
 import { reviverModules } from '../codec/index.js'
 
@@ -155,7 +156,7 @@ export class Endpoint {
     this.name = opts.name ?? `${opts.kind}`
     // Every link also carries the router's frames, so references work between all places (see router.ts).
     const route = attachChild((frame) => this.send(frame))
-    const boot = { runtime: opts.runtime, data: opts.data, name: this.name, kind: opts.kind, parentPid: process.pid, address: route.address, revivers: reviverModules() }
+    const boot = { runtime: opts.runtime, data: opts.data, name: this.name, kind: opts.kind, parentPid: process.pid, parentName: currentPlace().name, address: route.address, revivers: reviverModules() }
     this.exited = new Promise((r) => { this.resolveExit = r })
     void this.exited.then(() => route.detach())
     if (opts.kind === 'thread') {

@@ -11,7 +11,7 @@ import { attachParent, isRouterFrame } from './router.js'
 import type { Boot, Kind, Link } from './endpoint.js'
 import { toWireError } from '../codec/error.js'
 
-interface BootRecord { runtime: ModuleRef; data: unknown; name: string; kind: Kind; parentPid: number; address?: string; revivers?: string[] }
+interface BootRecord { runtime: ModuleRef; data: unknown; name: string; kind: Kind; parentPid: number; parentName?: string; address?: string; revivers?: string[] }
 
 // Router frames from the parent go here once the boot record gave this place its address.
 let toRouter: (frame: unknown) => void = () => {}
@@ -41,7 +41,7 @@ function childLink(): Link {
 }
 
 async function run(boot: BootRecord, link: Link): Promise<void> {
-  setPlaceInfo({ name: boot.name, kind: boot.kind, parentPid: boot.parentPid })
+  setPlaceInfo({ name: boot.name, kind: boot.kind, parentPid: boot.parentPid, parentName: boot.parentName })
   if (boot.address) toRouter = attachParent(boot.address, (frame) => link.send(frame))
   try {
     // Optional parts the parent loaded (troupe/redis): what it sends, this place must revive.

@@ -8,7 +8,7 @@
  * on the other side rejects with ClosedError once drained.
  */
 import { portable, registerPortable, type Portable } from '../codec/index.js'
-import { ClosedError } from '../errors.js'
+import { BrokenPipeError, ClosedError, EOFError } from '../errors.js'
 import { onPlaceDown, isUnder, placeAddress } from '../process/index.js'
 import { Queue, reviveQueue, type QueueDescriptor, type QueueWaitOptions } from './queue.js'
 
@@ -28,18 +28,18 @@ export class Connection<T = unknown> implements Portable {
   /** Whether `close()` was called on this end. */
   get closed(): boolean { return this.closedHere }
 
-  /** Send a value to the other end (ClosedError once either end closed). */
+  /** Send a value to the other end; BrokenPipeError once the other end closed, ClosedError after this end's `close()`. */
   send(value: T): Promise<void> {
     if (this.closedHere) return Promise.reject(new ClosedError('send() on a closed connection'))
     if (!this.outbox) return Promise.reject(new ClosedError('this end of a one-way pipe can only receive'))
-    return this.outbox.put(value).catch((err) => { throw err instanceof ClosedError ? new ClosedError('the other end closed the pipe') : err })
+    return this.outbox.put(value).catch((err) => { throw err instanceof ClosedError ? new BrokenPipeError('the other end closed the pipe') : err })
   }
 
-  /** Receive the next value; ClosedError once the other end closed (or ended) and nothing is left. */
+  /** Receive the next value; EOFError (a ClosedError) once the other end closed (or ended) and nothing is left. */
   recv(opts: QueueWaitOptions = {}): Promise<T> {
     if (this.closedHere) return Promise.reject(new ClosedError('recv() on a closed connection'))
     if (!this.inbox) return Promise.reject(new ClosedError('this end of a one-way pipe can only send'))
-    return this.inbox.get(opts).catch((err) => { throw err instanceof ClosedError ? new ClosedError('the other end closed the pipe') : err })
+    return this.inbox.get(opts).catch((err) => { throw err instanceof ClosedError ? new EOFError('the other end closed the pipe and everything it sent was received') : err })
   }
 
   /** Resolve whether there is something to `recv()` (or the pipe ended), waiting up to `timeout` ms (default 0). */

@@ -23,3 +23,12 @@ export class Counter {
 export function makeCounter(start?: number): Counter {
   return new Counter(start)
 }
+
+/** Use a manager passed in whole (Python's `Process(target=f, args=(manager,))`): create objects on it from the child. */
+export async function useManager(m: import('../../src/manager/index.ts').Manager, tag: string): Promise<void> {
+  const results = await (m as unknown as { get_results(): Promise<Proxied<SharedQueue<unknown>>> }).get_results()
+  const d = await m.dict<string, number>()
+  await d.set('n', 41)
+  await d.increment('n')
+  await results.put([tag, await d.get('n'), typeof m.pid])
+}

@@ -7,7 +7,7 @@ import { connectToManager, until } from './helpers.ts'
 import { Empty, AuthenticationError, UnknownMethodError, UnsendableValueError, ConnectionClosedError, ClosedError, AbortError, TaskDoneError } from '../../src/errors.ts'
 import { connectTo, frameHeader } from '../../src/net/index.ts'
 import { Process } from '../../src/process/index.ts'
-import { Counter, makeCounter, produceInto } from './fixtures.ts'
+import { Counter, makeCounter, produceInto, useManager } from './fixtures.ts'
 
 const cleanup: (() => Promise<unknown> | unknown)[] = []
 after(async () => { for (const f of cleanup.reverse()) await f() })
@@ -206,10 +206,31 @@ test('an argument that cannot be sent fails locally with its path', async () => 
   await assert.rejects(q.put({ callback: () => 1 }), (err: Error & { path?: string }) => err instanceof UnsendableValueError && err.path === 'args[0].callback')
 })
 
+test('a manager passed to a child process or a thread arrives connected to the same server, as a Python manager does', async () => {
+  const results = new SharedQueue()
+  const m = new Manager({ authkey: 'secret', log: false })
+  m.register('get_results', () => results)
+  await m.serve()
+  cleanup.push(() => m.shutdown())
+  assert.equal(m.pid, process.pid)
+  for (const kind of ['process', 'thread'] as const) {
+    const p = new Process({ target: useManager, args: [m, kind], kind })
+    await p.start()
+    await p.join({ timeout: 30_000 })
+    assert.equal(p.exitCode, 0, `${kind}: ${p.error?.stack}`)
+    // The child created a dict on the server, used it, and reached a typeid registered here; its copy has no server pid.
+    assert.deepEqual(await results.get({ timeout: 5000 }), [kind, 42, 'undefined'])
+  }
+  // A manager that is not serving or connected cannot be sent.
+  await assert.rejects(new Process({ target: useManager, args: [new Manager({ authkey: 'x' }), 'never'] }).start(), UnsendableValueError)
+})
+
 test('start() runs the server in a child process; shutdown() stops it', async () => {
   const m = new BaseManager({ authkey: 'started' }).register('Counter', makeCounter)
   await m.start()
   cleanup.push(() => m.shutdown())
+  // The started manager's pid is its server process's (Python's manager._process.pid).
+  assert.ok(m.pid && m.pid !== process.pid, `pid ${m.pid}`)
   const c = await m.Counter(1)
   assert.equal(await c.increment(), 2)
   const other = await new BaseManager({ address: m.address, authkey: 'started' }).register('Counter', typed<Counter>()).connect()

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { Process, serve, connect, type ObjectAddress } from '../../src/process/index.ts'
+import { Process, serve, connect, parentProcess, cpuCount, type ObjectAddress } from '../../src/process/index.ts'
+import { availableParallelism } from 'node:os'
 import { UnlocatableFunctionError, UnsendableValueError, ConnectionClosedError } from '../../src/errors.ts'
 import * as targets from './fixtures/targets.ts'
 
@@ -49,6 +50,9 @@ for (const kind of ['thread', 'process'] as const) {
     assert.equal(rec.name, `info-${kind}`)
     assert.equal(rec.kind, kind)
     assert.equal(rec.parentPid, process.pid)
+    // Python's parent_process() and cpu_count().
+    assert.deepEqual(rec.parent, { name: 'MainProcess', pid: process.pid })
+    assert.equal(rec.cpus, availableParallelism())
     if (kind === 'process') { assert.notEqual(rec.pid, process.pid); assert.equal(rec.pid, p.pid) } else assert.equal(rec.pid, process.pid)
     assert.equal(p.isAlive, false)
     c.close()
@@ -105,9 +109,15 @@ for (const kind of ['thread', 'process'] as const) {
     assert.deepEqual(tags, ['child', 'grandchild'])
     const g = c.items.find((r) => r.tag === 'grandchild')
     assert.equal(g.name, 'grandchild')
+    assert.equal(g.parent.name, c.items.find((r) => r.tag === 'child').name)
     c.close()
   })
 }
+
+test('in the main process parentProcess() is null and cpuCount() is the CPUs this process may use', () => {
+  assert.equal(parentProcess(), null)
+  assert.equal(cpuCount(), availableParallelism())
+})
 
 test('a child process killed with SIGKILL: join returns and exitCode is -9', async () => {
   const p = track(new Process({ target: targets.sleepForever, kind: 'process' }))

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Pipe, Queue } from '../../src/sync/index.ts'
-import { ClosedError } from '../../src/errors.ts'
+import { ClosedError, EOFError, BrokenPipeError } from '../../src/errors.ts'
 import * as w from './fixtures/workers.ts'
 import { run } from './fixtures/run.ts'
 
@@ -31,13 +31,13 @@ test('a one-way pipe: the first end only receives, the second only sends', async
   await assert.rejects(s.recv(), ClosedError)
 })
 
-test('recv() after the other end closed rejects with ClosedError once drained; a closed end refuses everything', async () => {
+test("recv() after the other end closed rejects with EOFError once drained, send() with BrokenPipeError (Python's names); a closed end refuses everything", async () => {
   const [a, b] = Pipe<string>()
   await a.send('last words')
   await a.close()
   assert.equal(await b.recv(), 'last words')
-  await assert.rejects(b.recv(), ClosedError)
-  await assert.rejects(b.send('anyone?'), ClosedError)
+  await assert.rejects(b.recv(), (err: Error) => err instanceof EOFError && err.name === 'EOFError' && (err as EOFError).code === 'ERR_TROUPE_EOF' && err instanceof ClosedError)
+  await assert.rejects(b.send('anyone?'), (err: Error) => err instanceof BrokenPipeError && err.name === 'BrokenPipeError')
   await assert.rejects(a.recv(), ClosedError)
 })
 
@@ -53,22 +53,22 @@ for (const kind of ['thread', 'process'] as const) {
     assert.equal(await p.join({ timeout: 20_000 }), 0)
   })
 
-  test(`a ${kind} that sends and closes: the reader gets everything, then ClosedError`, async () => {
+  test(`a ${kind} that sends and closes: the reader gets everything, then EOFError`, async () => {
     const [mine, theirs] = Pipe<string>(false)
     const p = await run(w.sendTwoAndClose, [theirs], kind)
     assert.equal(await mine.recv({ timeout: 20_000 }), 'one')
     assert.equal(await mine.recv({ timeout: 20_000 }), 'two')
-    await assert.rejects(mine.recv({ timeout: 20_000 }), ClosedError)
+    await assert.rejects(mine.recv({ timeout: 20_000 }), EOFError)
     await p.join({ timeout: 20_000 })
   })
 
-  test(`when the ${kind} holding the other end dies, a pending recv() rejects with ClosedError`, async () => {
+  test(`when the ${kind} holding the other end dies, a pending recv() rejects with EOFError`, async () => {
     const [mine, theirs] = Pipe<string>()
     const ready = new Queue<string>()
     const p = await run(w.holdSilently, [theirs, ready], kind)
     assert.equal(await ready.get({ timeout: 20_000 }), 'holding')
     const pending = mine.recv()
     await p.kill()
-    await assert.rejects(pending, ClosedError)
+    await assert.rejects(pending, EOFError)
   })
 }
