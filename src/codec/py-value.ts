@@ -381,7 +381,12 @@ function bytesRepr(bytes: Uint8Array, prefix: string): string {
  * write it. Opaque objects troupe cannot evaluate (a datetime) are shown as
  * `<module.name object>`; exceptions and complex numbers as Python shows them.
  */
-export function pyRepr(v: unknown, flavor: PyFlavor = {}, stack: object[] = []): string {
+export function pyRepr(v: unknown, flavor: PyFlavor = {}): string {
+  return reprIn(v, flavor, [])
+}
+
+/** repr with the containers being written on `stack`, so one that contains itself shows `[...]` as Python does. */
+function reprIn(v: unknown, flavor: PyFlavor, stack: object[]): string {
   if (typeof v === 'object' && v !== null) {
     if (stack.includes(v)) return Array.isArray(v) && !(v instanceof Tuple) ? '[...]' : '{...}'
     stack.push(v)
@@ -392,7 +397,7 @@ export function pyRepr(v: unknown, flavor: PyFlavor = {}, stack: object[] = []):
 
 function reprOf(v: unknown, flavor: PyFlavor, stack: object[]): string {
   const w = view(v, flavor)
-  const r = (x: unknown) => pyRepr(x, flavor, stack)
+  const r = (x: unknown) => reprIn(x, flavor, stack)
   switch (w.kind) {
     case 'NoneType': return 'None'
     case 'bool': return w.num ? 'True' : 'False'

@@ -124,7 +124,7 @@ export class BaseManager implements Portable {
    * connected to the same server, as Python's does (`BaseManager.__reduce__`
    * is `from_address`). Its key travels with it, as a proxy's does.
    */
-  [portable](): { type: string; data: ManagerPortable } {
+  [portable](): { type: string; data: unknown } {
     if (!this.server && !this.endpoint && !this.client) {
       throw new UnsendableValueError('a manager that is not serving, started or connected cannot be sent: call serve(), start() or connect() first')
     }
@@ -140,7 +140,8 @@ export class BaseManager implements Portable {
   }
 
   /** @internal The manager a `[portable]` record describes, on this place's shared connection to its server. */
-  static revive(d: ManagerPortable): BaseManager {
+  static revive(data: unknown): BaseManager {
+    const d = data as ManagerPortable
     const opts: ManagerOptions = { address: d.address, authkey: Buffer.from(d.authkey, 'hex'), dialect: d.dialect as ManagerOptions['dialect'], maxFrameSize: d.maxFrameSize, handshakeTimeout: d.handshakeTimeout }
     const m = d.sync ? new Manager(opts) : new BaseManager(opts)
     for (const typeid of d.typeids) if (!(typeid in m)) m.register(typeid)
