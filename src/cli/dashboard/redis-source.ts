@@ -2,6 +2,7 @@ import { Redis } from 'ioredis'
 import type { Source, SourceSample } from './collector.js'
 import type { QueueStat, Report } from './model.js'
 import { redisReportsKey } from './reporting/index.js'
+import { queueKeys } from '../../backends/index.js'
 
 /** Which Redis to watch and how. */
 export interface RedisSourceOptions {
@@ -46,7 +47,8 @@ export function redisSource(options: RedisSourceOptions): Source {
       cursor = next
       for (const k of keys) {
         const m = re.exec(k)
-        if (m) names.add(m[1]!)
+        // A name with a brace is no troupe queue (its keys could not share one hash tag).
+        if (m && !/[{}]/.test(m[1]!)) names.add(m[1]!)
       }
     } while (cursor !== '0')
     return [...names].sort()
@@ -59,11 +61,11 @@ export function redisSource(options: RedisSourceOptions): Source {
       if (!options.queues && samples++ % 10 === 0) known = await discover()
       const pipe = client.pipeline()
       for (const name of known) {
-        const base = `${prefix}:{${name}}`
-        pipe.call('XINFO', 'STREAM', `${base}:q`)
-        pipe.call('XINFO', 'GROUPS', `${base}:q`)
-        pipe.zcard(`${base}:delayed`)
-        pipe.xlen(`${base}:dead`)
+        const k = queueKeys(name, prefix)
+        pipe.call('XINFO', 'STREAM', k.stream)
+        pipe.call('XINFO', 'GROUPS', k.stream)
+        pipe.zcard(k.delayed)
+        pipe.xlen(k.dead)
       }
       pipe.hgetall(redisReportsKey(prefix))
       const replies = (await pipe.exec()) ?? []
