@@ -235,8 +235,8 @@ export class RedisActorSystem {
     else p.settle(true, value)
   }
 
-  /** @internal Answer an ask whose message was handled (or refused) here. */
-  reply(inbox: string, id: string, ok: boolean, value: unknown): void {
+  /** @internal Answer an ask whose message was handled (or refused) here; `now`: send without waiting for the end of this turn. */
+  reply(inbox: string, id: string, ok: boolean, value: unknown, now = false): void {
     let payload: Buffer
     try {
       payload = this.codec.encode(ok ? value : toWireError(value, `redis actor node ${this.node} (${placeLabel()})`), 'reply')
@@ -244,7 +244,7 @@ export class RedisActorSystem {
       payload = this.codec.encode(toWireError(err, `redis actor node ${this.node}`))
       ok = false
     }
-    void this.poster.post(replyCommand(inbox, this.prefix, this.leaseMs * 3, id, payload, !ok))
+    void this.poster.post(replyCommand(inbox, this.prefix, this.leaseMs * 3, id, payload, !ok), now)
   }
 
   /** @internal Call `fn` once the actor ends (anywhere); returns a cancel function. */
@@ -474,12 +474,13 @@ class Hosting implements SupervisorHooks {
     r()
   }
 
-  /** @internal A reply token was settled: acknowledge (batched per turn), then answer. */
+  /** @internal A reply token was settled: acknowledge (batched), then answer. */
   settled(token: EntryToken, ok: boolean, value: unknown): void {
     // Leaving: what never reached `receive` stays in the mailbox for the next node.
     if (this.abandoned || (this.leaving && !token.started && !controlOf(token.entry))) return
     this.acks.push({ token, ok, value })
-    this.ackFlush ??= new Promise<void>((r) => setImmediate(r)).then(() => this.flushAcks())
+    // After the dispatcher's pass: every message it handled is acknowledged in one call.
+    this.ackFlush ??= Promise.resolve().then(() => this.flushAcks())
   }
 
   private async flushAcks(): Promise<void> {
@@ -500,7 +501,7 @@ class Hosting implements SupervisorHooks {
     // Acknowledged under the lease: now, and only now, the answers go out (a node that lost the lease answers nothing).
     for (const x of batch) {
       const e = x.token.entry
-      if (e.results) this.system.reply(e.results, e.taskId, x.ok, x.value)
+      if (e.results) this.system.reply(e.results, e.taskId, x.ok, x.value, true)
     }
   }
 

@@ -125,17 +125,21 @@ export class Connection {
   }
 
   /**
-   * Run keyed commands (`[name, key, ...args]`) in one round trip, in order;
-   * rejects with the first command's error. (On a Cluster they go per slot,
-   * each slot's in order.)
+   * Send keyed commands (`[name, key, ...args]`) in one round trip, in order,
+   * with each command's [error, reply]. (On a Cluster they go per slot, each
+   * slot's in order.)
    */
-  async exec(commands: (string | Buffer | number)[][]): Promise<unknown[]> {
+  async pipeline(commands: (string | Buffer | number)[][]): Promise<[Error | null, unknown][]> {
     if (commands.length === 0) return []
     const p = this.main.pipeline()
     for (const [name, ...args] of commands) p.call(name as string, ...args)
-    const replies = (await p.exec()) ?? []
+    return ((await p.exec()) ?? []) as [Error | null, unknown][]
+  }
+
+  /** `pipeline`, resolving with the replies; rejects with the first command's error. */
+  async exec(commands: (string | Buffer | number)[][]): Promise<unknown[]> {
     const out: unknown[] = []
-    for (const [err, v] of replies) { if (err) throw err; out.push(v) }
+    for (const [err, v] of await this.pipeline(commands)) { if (err) throw err; out.push(v) }
     return out
   }
 

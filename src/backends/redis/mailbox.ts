@@ -165,8 +165,9 @@ const HIGH_WATER = 10_000
 const BATCH = 1000
 
 /**
- * Messages and replies on their way to Redis: posted commands go out once per
- * event-loop turn, many in one pipeline, in the order posted. `post` returns
+ * Messages and replies on their way to Redis: posted commands go out in
+ * pipelines (those posted while one is being written wait for the next), in
+ * the order posted. `post` returns
  * a promise only while too many are waiting (backpressure); `flush()` says
  * when everything posted so far is in Redis, or why not.
  */
@@ -179,10 +180,17 @@ export class Poster {
 
   constructor(private readonly conn: Connection, private readonly onError: (err: Error) => void) {}
 
-  /** Queue one command; a promise only when the queue is over its high-water mark (it resolves once there is room). */
-  post(command: Command): void | Promise<void> {
+  /**
+   * Queue one command; a promise only when the queue is over its high-water
+   * mark (it resolves once there is room). Commands go out together with the
+   * others posted in the same synchronous stretch; `now` sends at once (the
+   * caller batched already).
+   */
+  post(command: Command, now = false): void | Promise<void> {
     this.queue.push(command)
-    if (!this.scheduled && !this.flushing) { this.scheduled = true; setImmediate(() => { this.scheduled = false; void this.drain() }) }
+    if (now) void this.drain()
+    // A microtask, not a turn: what this synchronous stretch posts goes together, and while a write is out, later posts gather for the next.
+    else if (!this.scheduled && !this.flushing) { this.scheduled = true; queueMicrotask(() => { this.scheduled = false; void this.drain() }) }
     if (this.queue.length > HIGH_WATER) return new Promise((resolve) => this.roomWaiters.push(resolve))
   }
 
@@ -213,9 +221,7 @@ export class Poster {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.conn.open()
-        const p = this.conn.main.pipeline()
-        for (const [name, ...args] of batch) p.call(name as string, ...args)
-        const replies = (await p.exec()) ?? []
+        const replies = await this.conn.pipeline(batch)
         const failed = replies.map(([err], i) => err ? i : -1).filter((i) => i >= 0)
         if (failed.length && replies.some(([err]) => err && /NOSCRIPT/.test(err.message))) {
           // Redis restarted without its scripts: load them and send what failed again.
