@@ -407,7 +407,7 @@ class Hosting implements SupervisorHooks {
       admit: (token) => this.admit(token),
     })
     this.cell.onDrained = () => this.wake(false)
-    void this.feed()
+    void this.feed().catch((err) => this.leaseLost(new LeaseLostError(`feeding the actor failed: ${(err as Error).message}`, { cause: err })))
     await this.ended
   }
 

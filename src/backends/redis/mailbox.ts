@@ -142,8 +142,10 @@ export class ExitFeed {
         }
       }
     } catch (err) {
-      if (!this.closed && transient(err)) await new Promise((r) => setTimeout(r, 200))
-      else if (!this.closed) throw err
+      if (this.closed) return
+      // Redis away for a moment, or something worse: either way try again shortly (watchers wait, they never miss an exit).
+      if (!transient(err)) process.emitWarning(`troupe: following Redis actor exits failed: ${(err as Error).message}`, { code: 'TROUPE_REDIS_ACTORS' })
+      await new Promise((r) => setTimeout(r, transient(err) ? 200 : 1000))
     } finally {
       this.running = false
     }
