@@ -1,9 +1,11 @@
 /**
  * The wire between a place and a child thread/process it spawned. Frames are
  * batched: `post` appends `(kind, payload)` to an array that is sent as one
- * message at the end of the current microtask (or at BATCH_LIMIT entries), so
- * a burst of 1M sends costs ~1k postMessage/IPC calls instead of 1M.
+ * message at the end of the current microtask (or at BATCH_LIMIT entries, or
+ * BATCH_BYTES of payload), so a burst of 1M sends costs ~1k postMessage/IPC
+ * calls instead of 1M.
  */
+import { approxBytes } from '../codec/index.js'
 
 /** Batch entry kinds. */
 export const K_TELL = 0
@@ -18,10 +20,17 @@ export const K_CTL = 4
 
 /** Entries (kind + payload, so twice the messages) per batch before it is sent at once. */
 const BATCH_LIMIT = 2048
+/**
+ * Payload bytes (approxBytes) per batch before it is sent at once: a message of a thousand 64 KiB
+ * strings is deserialized as one burst that outlives the receiver's young generation (copied,
+ * promoted, marked), ten times the cost of sending them in messages of a few hundred KiB.
+ */
+const BATCH_BYTES = 256 << 10
 
 /** A batching sender. */
 export class Outbox {
   private buf: unknown[] = []
+  private bytes = 0
   private scheduled = false
   /** While paused (a host starting or restarting), entries accumulate in order. */
   paused: boolean
@@ -35,8 +44,9 @@ export class Outbox {
   post(kind: number, payload: unknown): void {
     const buf = this.buf
     buf.push(kind, payload)
+    this.bytes += approxBytes(payload)
     if (this.paused) return
-    if (buf.length >= BATCH_LIMIT) this.flush()
+    if (buf.length >= BATCH_LIMIT || this.bytes >= BATCH_BYTES) this.flush()
     else if (!this.scheduled) {
       this.scheduled = true
       queueMicrotask(this.flushTask)
@@ -49,6 +59,7 @@ export class Outbox {
     if (this.paused || this.buf.length === 0) return
     const batch = this.buf
     this.buf = []
+    this.bytes = 0
     this.sendBatch(batch)
   }
 
@@ -62,6 +73,7 @@ export class Outbox {
   drainUnsent(): unknown[] {
     const b = this.buf
     this.buf = []
+    this.bytes = 0
     return b
   }
 }

@@ -120,3 +120,16 @@ export function fails(msg: string): never {
 export function publishFromProcess(_anyRootRef: ActorRef<unknown>, subject: string, body: string): void {
   publish(subject, body)
 }
+
+/** Checks each `{ i, s }` it gets arrives in order with its string whole; answers 'report' with what it saw. */
+export class StringChecker extends Actor<{ i: number; s: string } | 'report'> {
+  private next = 0
+  private bad = 0
+  private chars = 0
+  receive(msg: { i: number; s: string } | 'report'): { count: number; bad: number; chars: number } | undefined {
+    if (msg === 'report') return { count: this.next, bad: this.bad, chars: this.chars }
+    if (msg.i !== this.next++ || msg.s.length !== 65536 || msg.s[msg.i % 65536] !== String.fromCharCode(97 + (msg.i % 26))) this.bad++
+    this.chars += msg.s.length
+    return undefined
+  }
+}

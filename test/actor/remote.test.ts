@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Actor, spawn, pendingAsks } from '../../src/actor/index.ts'
 import { ActorStoppedError, UnlocatableFunctionError, UnsendableValueError, WorkerCrashedError } from '../../src/errors.ts'
-import { Counter, Crasher, Echo, Recorder, Relay, useRefFromProcess } from './fixtures.ts'
+import { Counter, Crasher, Echo, Recorder, Relay, StringChecker, useRefFromProcess } from './fixtures.ts'
 import { Process } from '../../src/process/index.ts'
 
 for (const on of ['thread', 'process'] as const) {
@@ -31,6 +31,19 @@ for (const on of ['thread', 'process'] as const) {
     })
     // Unsupervised, the crash ends it.
     await assert.rejects(c.join({ timeout: 10_000 }), RangeError)
+  })
+
+  test(`thousands of messages carrying 64 KiB strings reach a ${on} actor whole and in order`, async () => {
+    const c = spawn(StringChecker, { on })
+    try {
+      const strs = Array.from({ length: 26 }, (_, k) => String.fromCharCode(97 + k).repeat(65536))
+      const n = on === 'thread' ? 3000 : 600
+      // Sent in one synchronous burst: the channel cuts it into messages by size.
+      for (let i = 0; i < n; i++) c.send({ i, s: strs[i % 26]! })
+      assert.deepEqual(await c.ask('report', { timeout: 60_000 }), { count: n, bad: 0, chars: n * 65536 })
+    } finally {
+      await c.stop()
+    }
   })
 
   test(`an ask to a ${on} actor whose ${on} dies rejects at once with ActorStoppedError`, async () => {
