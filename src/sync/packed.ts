@@ -23,6 +23,11 @@ export function weight(v: unknown): number {
   return isPacked(v) ? v.n : 1
 }
 
+/** The size of a packed batch's bytes. */
+export function packedBytes(v: Packed): number {
+  return v[TAG].byteLength
+}
+
 /** Serialize already-marshalled items; undefined when v8 cannot (shared memory, ports): send them as they are then. */
 export function pack(items: unknown[], portables: boolean): Packed | undefined {
   try {
@@ -37,14 +42,3 @@ export function unpack<T>(v: Packed): T[] {
   const items = deserialize(v[TAG]) as T[]
   return (v.p ? unmarshal(items, true) : items) as T[]
 }
-
-/** Replace packed batches in `items` by their items (in place when there are none). */
-export function expand<T>(items: unknown[]): T[] {
-  if (!items.some(isPacked)) return items as T[]
-  const out: T[] = []
-  for (const x of items) {
-    if (isPacked(x)) { for (const y of unpack<T>(x)) out.push(y) } else out.push(x as T)
-  }
-  return out
-}
-

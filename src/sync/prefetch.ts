@@ -1,6 +1,6 @@
 /** How a consumer in another place iterates a queue: whole batches per request, the next one already on its way. */
 import type { TakeResult } from './queue-core.js'
-import { expand } from './packed.js'
+import { isPacked, unpack } from './packed.js'
 
 const DONE: IteratorResult<never> = { value: undefined as never, done: true }
 
@@ -11,6 +11,10 @@ const DONE: IteratorResult<never> = { value: undefined as never, done: true }
  * round trip; `return()` (a `break`) gives back what was fetched but unused.
  */
 export class PrefetchIterator<T> implements AsyncIterableIterator<T> {
+  /** What the last take brought: items and packed batches, unpacked one batch at a time as they are reached. */
+  private fetched: unknown[] = []
+  private f = 0
+  /** The items of the packed batch being consumed. */
   private batch: T[] = []
   private i = 0
   private inflight: Promise<TakeResult<T>> | undefined
@@ -26,14 +30,28 @@ export class PrefetchIterator<T> implements AsyncIterableIterator<T> {
     this.inflight = this.call<TakeResult<T>>('take', [this.prefetch], this.ctl.signal)
   }
 
+  /** The next item already fetched, if any; unpacks a packed batch only when it is reached. */
+  private local(): IteratorResult<T> | undefined {
+    for (;;) {
+      if (this.i < this.batch.length) {
+        const value = this.batch[this.i]!
+        this.batch[this.i++] = undefined as T
+        return { value, done: false }
+      }
+      if (this.f >= this.fetched.length) return undefined
+      const x = this.fetched[this.f]
+      this.fetched[this.f++] = undefined
+      if (!isPacked(x)) return { value: x as T, done: false }
+      this.batch = unpack<T>(x)
+      this.i = 0
+    }
+  }
+
   /** The next item: from the batch at hand, or once the next batch arrives. */
   next(): Promise<IteratorResult<T>> {
     if (this.refilling) return this.refilling.then(() => this.next())
-    if (this.i < this.batch.length) {
-      const value = this.batch[this.i]!
-      this.batch[this.i++] = undefined as T
-      return Promise.resolve({ value, done: false })
-    }
+    const got = this.local()
+    if (got) return Promise.resolve(got)
     if (this.finished) return Promise.resolve(DONE)
     this.refilling = this.refill().finally(() => { this.refilling = undefined })
     return this.refilling
@@ -52,14 +70,11 @@ export class PrefetchIterator<T> implements AsyncIterableIterator<T> {
       }
       this.inflight = undefined
       if (r.done || this.finished) { this.finished = true; if (r.items.length) void this.call('unget', [r.items]).catch(() => {}); return DONE }
-      this.batch = expand<T>(r.items)
-      this.i = 0
+      this.fetched = r.items
+      this.f = 0
       this.ask()
-      if (this.batch.length) {
-        const value = this.batch[this.i]!
-        this.batch[this.i++] = undefined as T
-        return { value, done: false }
-      }
+      const got = this.local()
+      if (got) return got
     }
   }
 
@@ -67,9 +82,12 @@ export class PrefetchIterator<T> implements AsyncIterableIterator<T> {
   async return(): Promise<IteratorResult<T>> {
     if (this.finished && !this.inflight) return DONE
     this.finished = true
-    const rest = this.batch.slice(this.i)
+    const rest: unknown[] = this.batch.slice(this.i)
+    for (let k = this.f; k < this.fetched.length; k++) rest.push(this.fetched[k])
     this.batch = []
     this.i = 0
+    this.fetched = []
+    this.f = 0
     const inflight = this.inflight
     this.inflight = undefined
     if (inflight) {

@@ -5,7 +5,11 @@
  */
 import { AbortError, ClosedError, Empty, Full, TaskDoneError } from '../errors.js'
 import type { RequestContext } from '../process/index.js'
-import { isPacked, unpack, weight } from './packed.js'
+import { approxBytes } from '../codec/index.js'
+import { isPacked, packedBytes, unpack, weight } from './packed.js'
+
+/** Bytes (approxBytes) one `take` hands out at most, besides its item count. */
+const TAKE_BYTES = 1 << 20
 
 /** Options for a blocking call at the home. */
 interface WaitOpts { timeout?: number; signal?: AbortSignal }
@@ -117,15 +121,22 @@ export class QueueCore<T> {
     return head as T
   }
 
-  /** Elements from the front worth up to `max` items (at least one element, packed batches kept whole). */
+  /**
+   * Elements from the front worth up to `max` items and about TAKE_BYTES (at least one element,
+   * packed batches kept whole): a consumer fetching a thousand large strings at once would hold
+   * them all while it works through them, long enough to be promoted out of its young generation.
+   */
   private takeUpTo(max: number): unknown[] {
     const out: unknown[] = []
     let n = 0
-    while (this.items.length && n < max) {
-      const w = weight(this.items.peek())
+    let bytes = 0
+    while (this.items.length && n < max && bytes < TAKE_BYTES) {
+      const x = this.items.peek()
+      const w = weight(x)
       if (n > 0 && n + w > max) break
       out.push(this.items.shift())
       n += w
+      bytes += isPacked(x) ? packedBytes(x) : approxBytes(x)
     }
     this.count -= n
     return out

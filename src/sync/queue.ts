@@ -6,13 +6,13 @@
  * works from every side.
  *
  * Hot path, remote side: puts are buffered and sent as one v8-serialized
- * batch per event-loop turn (or every BATCH items) that the home forwards
+ * batch per event-loop turn (or every BATCH items or BATCH_BYTES) that the home forwards
  * without rebuilding (packed.ts); a bounded queue's producer first reserves
  * slots in batches (credits). `for await` consumers prefetch a batch with one
  * request while they consume the previous one. A thread-to-thread item costs
  * two messages per batch, not two per item.
  */
-import { marshal, portable, registerPortable, type Portable } from '../codec/index.js'
+import { approxBytes, marshal, portable, registerPortable, type Portable } from '../codec/index.js'
 import { AbortError, ClosedError, Full, TaskDoneError } from '../errors.js'
 import { serve, connect, placeAddress, beforePlaceExit, onPlaceDown, isUnder, type ObjectAddress, type Remote } from '../process/index.js'
 import { QueueCore } from './queue-core.js'
@@ -99,8 +99,11 @@ function remoteTransport(remote: Remote): Transport {
   return { remote: true, call: (method, args, signal, marshalled) => remote.request(method, args, { signal, marshalled }) }
 }
 
-// Items buffered per handle before a batch is sent without waiting for the turn to end.
+// Items buffered per handle before a batch is sent without waiting for the turn to end...
 const BATCH = 1024
+// ... or bytes (approxBytes): a batch of a thousand 64 KiB strings is unpacked in one burst that
+// outlives the consumer's young generation (copied and promoted), ten times the cost of the copy.
+const BATCH_BYTES = 256 << 10
 const cores = new Map<number, { core: QueueCore<unknown>; handle: Queue<unknown> }>()
 const dirty = new Set<Queue<unknown>>()
 // A place that ends after its target returns first delivers what its handles buffered.
@@ -122,6 +125,7 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
   private address: ObjectAddress | undefined
   // Items checked and converted by marshal as they were put, sent as they are.
   private outbox: unknown[] = []
+  private outboxBytes = 0
   private outboxPortables = false
   private flushQueued = false
   private lastFlush: Promise<void> = Promise.resolve()
@@ -206,7 +210,8 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
   private buffer(value: unknown, portables: boolean): Promise<void> {
     if (portables) this.outboxPortables = true
     if (this.outbox.push(value) === 1) dirty.add(this as Queue<unknown>)
-    if (this.outbox.length >= BATCH) void this.flush()
+    this.outboxBytes += approxBytes(value)
+    if (this.outbox.length >= BATCH || this.outboxBytes >= BATCH_BYTES) void this.flush()
     else this.flushSoon()
     return RESOLVED
   }
@@ -269,6 +274,7 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
     const items = this.outbox
     const portables = this.outboxPortables
     this.outbox = []
+    this.outboxBytes = 0
     this.outboxPortables = false
     dirty.delete(this as Queue<unknown>)
     // One serialized batch: the home stores and forwards the bytes, the consumer's place unpacks them.

@@ -176,6 +176,19 @@ for (const kind of ['thread', 'process'] as const) {
   })
 }
 
+for (const kind of ['thread', 'process'] as const) {
+  test(`thousands of items carrying 64 KiB strings go ${kind} to ${kind} whole and in order`, async () => {
+    const q = new Queue<{ i: number; s: string }>()
+    const report = new Queue<{ count: number; bad: number }>()
+    const n = kind === 'thread' ? 3000 : 600
+    const producer = await run(w.produceBigStrings, [q, n], kind)
+    const checker = await run(w.checkBigStrings, [q, report], kind)
+    assert.deepEqual(await report.get({ timeout: 60_000 }), { count: n, bad: 0 })
+    assert.equal(await producer.join({ timeout: 20_000 }), 0)
+    assert.equal(await checker.join({ timeout: 20_000 }), 0)
+  })
+}
+
 test('a consumer in another place that breaks out of for-await gives back what it prefetched', async () => {
   const q = new Queue<number>()
   for (let i = 0; i < 1000; i++) await q.put(i)
