@@ -49,6 +49,8 @@ export interface ChannelOptions {
   /** Deepest nesting of one request's arguments. */
   maxDepth?: number
   handshakeTimeout?: number
+  /** Poll for replies instead of sleeping in epoll while that measurably pays (default true; see net/hot.ts). */
+  poll?: boolean
 }
 
 /** Opens a channel in one dialect. */

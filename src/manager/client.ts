@@ -13,6 +13,8 @@ export interface ClientOptions {
   maxFrameValues?: number
   maxDepth?: number
   handshakeTimeout?: number
+  /** Poll for replies while that pays (default true; see net/hot.ts). */
+  poll?: boolean
 }
 
 /**

@@ -33,6 +33,12 @@ export interface ManagerOptions {
   handshakeTimeout?: number
   /** Where the server logs refused connections and bad frames (default stderr; false to silence). */
   log?: ((line: string) => void) | false
+  /**
+   * Client: poll for each reply for up to 0.2 ms instead of sleeping in epoll, while measured waits
+   * show it pays (default true). Server (`serve()`/`start()`): poll for each connection's next
+   * request the same way (default false). See docs/manager.md "Latency".
+   */
+  poll?: boolean
 }
 
 /** Options of `register`. */
@@ -156,7 +162,7 @@ export class BaseManager implements Portable {
     this.server = await ManagerServer.listen(this.bound, {
       authkey: this.key, registry: this.registry, maxFrameSize: this.opts.maxFrameSize,
       maxFrameValues: this.opts.maxFrameValues, maxDepth: this.opts.maxDepth, maxIntDigits: this.opts.maxIntDigits,
-      handshakeTimeout: this.opts.handshakeTimeout, log: this.opts.log,
+      handshakeTimeout: this.opts.handshakeTimeout, log: this.opts.log, poll: this.opts.poll ?? false,
       onShutdown: () => { this.server = undefined },
     })
     this.bound = this.server.address
@@ -181,6 +187,7 @@ export class BaseManager implements Portable {
       address: formatAddress(this.bound), authkey: this.key.toString('hex'), registrations,
       maxFrameSize: this.opts.maxFrameSize, handshakeTimeout: this.opts.handshakeTimeout,
       maxFrameValues: this.opts.maxFrameValues, maxDepth: this.opts.maxDepth, maxIntDigits: this.opts.maxIntDigits,
+      poll: this.opts.poll ?? false,
     }
     const ep = new Endpoint({ kind: 'process', runtime: await locate(runManagerServer), data, name: 'SyncManager' })
     this.endpoint = ep
@@ -206,7 +213,7 @@ export class BaseManager implements Portable {
     this.client = await ManagerClient.open({
       address: this.bound, authkey: this.key, dialect: this.opts.dialect,
       maxFrameSize: this.opts.maxFrameSize, handshakeTimeout: this.opts.handshakeTimeout,
-      maxFrameValues: this.opts.maxFrameValues, maxDepth: this.opts.maxDepth,
+      maxFrameValues: this.opts.maxFrameValues, maxDepth: this.opts.maxDepth, poll: this.opts.poll,
     })
     return this
   }

@@ -30,6 +30,7 @@ export interface ManagerBootData {
   maxDepth?: number
   maxIntDigits?: number
   handshakeTimeout?: number
+  poll?: boolean
 }
 
 /** The server process's runtime function (started through Endpoint). */
@@ -48,6 +49,7 @@ export async function runManagerServer(boot: Boot): Promise<void> {
       maxFrameSize: data.maxFrameSize,
       maxFrameValues: data.maxFrameValues, maxDepth: data.maxDepth, maxIntDigits: data.maxIntDigits,
       handshakeTimeout: data.handshakeTimeout,
+      poll: data.poll,
       onShutdown: () => process.exit(0),
     })
     boot.link.send({ t: 'ready', address: formatAddress(server.address) })

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events'
 import { randomUUID } from 'node:crypto'
-import { listen, formatAddress, defaultLog, type AddressLike, type Address, type FrameConnection, type Listener } from '../net/index.js'
+import { listen, formatAddress, defaultLog, SpinPolicy, type AddressLike, type Address, type FrameConnection, type Listener } from '../net/index.js'
 import { toWireError, V8_FIRST_BYTE } from '../codec/index.js'
 import { ProtocolError, UnknownMethodError } from '../errors.js'
 import { ObjectRegistry, type CallContext, type CallResult, type DialectSession } from './registry.js'
@@ -26,7 +26,12 @@ export interface ServerOptions {
   log?: ((line: string) => void) | false
   /** Called when a client asks the server to shut down. */
   onShutdown?: () => void
+  /** Poll for a client's next request after each reply, while that measurably pays (default false; see net/hot.ts). */
+  poll?: boolean
 }
+
+/** Longest a server polls for a connection's next request (ms), when polling is on and pays. */
+const REQUEST_POLL_MS = 0.2
 
 const PICKLE_PROTO = 0x80
 let sessionCounter = 0
@@ -82,6 +87,7 @@ export class ManagerServer {
 
   private accept(conn: FrameConnection): void {
     if (this.stopped) { conn.close(); return }
+    if (this.opts.poll) conn.pollAnswers(new SpinPolicy(REQUEST_POLL_MS))
     this.sessions.add(conn)
     conn.onClose((reason) => {
       this.sessions.delete(conn)

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
 import { ConnectionClosedError, ProtocolError, TimeoutError } from '../errors.js'
-import { keepLoopHot } from './hot.js'
+import { LoopPoller, type SpinPolicy } from './hot.js'
 
 /** Default cap on one frame's payload (64 MiB); larger frames close the connection with ProtocolError. */
 export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024
@@ -142,6 +142,7 @@ export class FrameConnection {
   private closeHandlers: ((reason: Error | undefined) => void)[] = []
   private isClosed = false
   private resolveClosed!: (r: Error | undefined) => void
+  private poller: LoopPoller | undefined
 
   constructor(socket: Socket, opts: FrameConnectionOptions = {}) {
     this.socket = socket
@@ -160,6 +161,7 @@ export class FrameConnection {
   private onData(chunk: Buffer): void {
     // After close() the socket may still be flushing our last frame; what the peer keeps sending is dropped, not buffered.
     if (this.isClosed) return
+    this.poller?.received()
     this.reader.append(chunk)
     this.deliver()
   }
@@ -183,8 +185,7 @@ export class FrameConnection {
   /** Send one frame. Small frames go out in a single write so Nagle cannot split them (§1.2). */
   send(payload: Uint8Array): void {
     if (this.isClosed) throw new ConnectionClosedError(`connection to ${this.peer} is closed`)
-    // The answer (or the peer's next request) is likely microseconds away: catch it without an epoll sleep.
-    keepLoopHot()
+    this.poller?.sent()
     const n = payload.length
     if (n <= SINGLE_WRITE_MAX) {
       const buf = Buffer.allocUnsafe(4 + n)
@@ -223,6 +224,14 @@ export class FrameConnection {
   private fail(err: Error): Error {
     this.close(err)
     return err
+  }
+
+  /**
+   * After each frame sent, wait for the peer's next bytes polling instead of sleeping in epoll,
+   * while `policy` finds that it pays (see hot.ts). A request/reply channel's choice, per connection.
+   */
+  pollAnswers(policy: SpinPolicy): void {
+    this.poller = new LoopPoller(policy)
   }
 
   /** Deliver every following frame (and any already buffered) to `fn`. */

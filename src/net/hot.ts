@@ -1,25 +1,154 @@
 /**
- * Keep this thread's event loop polling for a short while instead of sleeping
- * in epoll. On an idle VM a sleeping thread takes tens of microseconds to wake
- * when a reply lands, and a request/reply round trip pays that on both ends
- * (loopback TCP ping-pong between two processes here: p50 55 µs sleeping,
- * 11 µs with both loops kept hot). Every call extends one shared window, so
- * the cost is a bounded burst of polling after traffic and nothing once the
- * window has closed.
+ * Spinning against wake-up latency: every spin troupe does is decided here,
+ * with one switch for all of them.
+ *
+ * A thread sleeping in epoll or Atomics.wait takes tens of microseconds to
+ * wake when its answer lands (more on an idle VM, whose virtual CPU sleeps
+ * too); a request/reply round trip pays that on each end. Polling for a few
+ * microseconds instead catches the answer at once — when the machine has a
+ * core to spare. When it has not (other processes want the cores), the
+ * poller takes CPU from the very peer it is waiting for, and the round trip
+ * gets ten times slower (manager rpc p50 440 µs instead of 35 µs with a
+ * CPU-bound neighbour). So no spin is unconditional: each place that spins
+ * owns a SpinPolicy that measures how long its waits take with and without
+ * spinning (a small share of waits always tries the other way) and keeps
+ * spinning only while that clearly pays.
+ *
+ * `TROUPE_SPIN=0` in the environment, or `setSpinning(false)`, turns every
+ * spin off in this process.
  */
-let hotUntil = 0
-let spinning = false
+import { performance } from 'node:perf_hooks'
 
-function tick(): void {
-  if (performance.now() < hotUntil) setImmediate(tick)
-  else spinning = false
+let enabled = process.env.TROUPE_SPIN !== '0'
+
+/** Turn every spin in this process on or off (default on, unless `TROUPE_SPIN=0`). */
+export function setSpinning(on: boolean): void {
+  enabled = on
 }
 
-/** Poll instead of sleeping for the next `ms` milliseconds (default 0.2 ms). */
-export function keepLoopHot(ms = 0.2): void {
-  hotUntil = performance.now() + ms
-  if (!spinning) {
-    spinning = true
-    setImmediate(tick)
+/** Whether spinning is allowed in this process. */
+export function spinningEnabled(): boolean {
+  return enabled
+}
+
+// One wait in PROBE tries the way not currently chosen, so both estimates stay current; one in
+// PROBE_FAR when that way has been more than twice as slow.
+const PROBE = 16
+const PROBE_FAR = 64
+// Spinning must make waits at least this much shorter to be worth its CPU.
+const PAYS = 0.8
+// Estimates are moving averages over about 1/ALPHA waits; one wait counts at most CAP_MS.
+const ALPHA = 1 / 8
+const CAP_MS = 5
+// A spin loop that sees a gap this long between two looks was preempted: the cores are taken.
+const PREEMPTED_MS = 0.5
+
+/**
+ * Whether one place should spin while it waits, learned from its own waits:
+ * a moving average of how long they took when it spun and when it slept.
+ */
+export class SpinPolicy {
+  private spinMs = 0
+  private sleepMs = 0
+  private prefer = true
+  private probe = PROBE
+  private count = 0
+
+  /** How long one spin may last (ms). */
+  constructor(readonly maxMs: number) {}
+
+  /** Whether to spin for the wait that starts now (usually the way that has been faster). */
+  shouldSpin(): boolean {
+    if (!enabled) return false
+    if (++this.count < this.probe) return this.prefer
+    this.count = 0
+    return !this.prefer
+  }
+
+  /** How long a wait took, and whether it was spun. */
+  record(spun: boolean, waitMs: number): void {
+    const w = waitMs < CAP_MS ? waitMs : CAP_MS
+    if (spun) this.spinMs = this.spinMs === 0 ? w : this.spinMs + (w - this.spinMs) * ALPHA
+    else this.sleepMs = this.sleepMs === 0 ? w : this.sleepMs + (w - this.sleepMs) * ALPHA
+    if (this.spinMs > 0 && this.sleepMs > 0) {
+      this.prefer = this.spinMs < this.sleepMs * PAYS
+      const ratio = this.spinMs > this.sleepMs ? this.spinMs / this.sleepMs : this.sleepMs / this.spinMs
+      this.probe = ratio > 2 ? PROBE_FAR : PROBE
+    }
+  }
+
+  /** The current estimates (ms), for diagnostics and tests. */
+  estimates(): { spin: number; sleep: number; spinning: boolean } {
+    return { spin: this.spinMs, sleep: this.sleepMs, spinning: enabled && this.prefer }
+  }
+}
+
+/**
+ * Spin synchronously until `done()` is true, `ms` have passed, or the thread
+ * was preempted (then the spin only takes CPU from others). True if done.
+ */
+export function spinUntil(done: () => boolean, ms: number): boolean {
+  const start = performance.now()
+  const until = start + ms
+  let last = start
+  for (;;) {
+    if (done()) return true
+    const now = performance.now()
+    if (now > until || now - last > PREEMPTED_MS) return false
+    last = now
+  }
+}
+
+// Pollers whose window is open; one setImmediate chain serves them all.
+const polling = new Set<LoopPoller>()
+let ticking = false
+
+function tick(): void {
+  const now = performance.now()
+  for (const p of polling) if (!p.open(now)) polling.delete(p)
+  if (polling.size > 0) setImmediate(tick)
+  else ticking = false
+}
+
+/**
+ * Keeps this thread's event loop polling (a chain of setImmediate, so epoll
+ * is asked with a zero timeout) from the moment one channel sends a request
+ * until the answer arrives, for at most the policy's `maxMs`, when its policy
+ * says spinning pays. Each wait is timed and reported to the policy, spun or
+ * not. Every channel of the thread shares one chain.
+ */
+export class LoopPoller {
+  private waiting = false
+  private spun = false
+  private since = 0
+  private until = 0
+
+  constructor(readonly policy: SpinPolicy) {}
+
+  /** A request went out: time the wait for its answer, polling if the policy says so. */
+  sent(): void {
+    if (this.waiting) return
+    this.waiting = true
+    this.since = performance.now()
+    this.spun = this.policy.shouldSpin()
+    if (!this.spun) return
+    this.until = this.since + this.policy.maxMs
+    polling.add(this)
+    if (!ticking) {
+      ticking = true
+      setImmediate(tick)
+    }
+  }
+
+  /** Something arrived: the wait is over. */
+  received(): void {
+    if (!this.waiting) return
+    this.waiting = false
+    this.policy.record(this.spun, performance.now() - this.since)
+  }
+
+  /** @internal Whether this poller still wants the loop kept hot at `now`. */
+  open(now: number): boolean {
+    return this.waiting && this.spun && now < this.until
   }
 }

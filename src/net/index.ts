@@ -5,3 +5,4 @@ export {
   AUTH_FRAME_MAX, DEFAULT_HANDSHAKE_TIMEOUT,
 } from './auth.js'
 export { listen, connectTo, defaultLog, type Listener, type ListenOptions, type WireOptions } from './listener.js'
+export { SpinPolicy, LoopPoller, spinUntil, setSpinning, spinningEnabled } from './hot.js'

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { locate, type Kind, type ExitInfo, type ModuleRef, type Transferable } from '../process/index.js'
 import { approxBytes, fromWireError, marshal, type WireError } from '../codec/index.js'
+import { SpinPolicy } from '../net/index.js'
 import { Full, TimeoutError, UnsendableValueError, WorkerCrashedError } from '../errors.js'
 import { PoolFront, abortError, earlyDeathsError, EARLY_DEATHS_LIMIT, type BaseApplyOptions, type Mode, type PoolCounters, type PoolFunction } from './front.js'
 import { Deque } from './deque.js'
@@ -90,7 +91,6 @@ const INFLIGHT_BYTES = 1 << 20
 // The main thread's spin for a lone tiny task's answer (see schedule()).
 const SPIN_MAIN_MS = 0.04
 const SPIN_FOR_TASKS_UNDER_MS = 0.02
-const SPIN_MISS_LIMIT = 8
 
 const now = () => performance.timeOrigin + performance.now()
 const NO_ARGS: unknown[] = []
@@ -129,7 +129,9 @@ export class Pool extends PoolFront<PoolTaskOptions> {
   /** Nesting of result handling (a callback may submit a task). */
   private replyDepth = 0
   /** Hot-path spins in a row that saw no reply; at the limit, spinning pauses for a second. */
-  private spinMisses = 0
+  /** Whether waiting for a lone task's answer by spinning pays here (net/hot.ts), and the wait being timed. */
+  private readonly spin = new SpinPolicy(SPIN_MAIN_MS)
+  private timed: { task: Task; spun: boolean; since: number } | undefined
   private earlyDeaths = 0
   private completed = 0
   private failed = 0
@@ -260,11 +262,14 @@ export class Pool extends PoolFront<PoolTaskOptions> {
       // sleep in the event loop and pay the wake-up (tens of µs on an idle machine or VM). Never
       // while handling results (it would reorder them), and never with callbacks (they would run
       // before applyAsync returns).
+      // Whether it pays is measured: some of these waits spin and some sleep, and the policy keeps
+      // the faster way (an idle core makes the spin win; a busy machine makes it lose).
       const w = t.worker
       if (w && this.kind === 'thread' && this.replyDepth === 0 && !o?.callback && !o?.errorCallback && t.extras === undefined &&
-          this.avgRunMs >= 0 && this.avgRunMs < SPIN_FOR_TASKS_UNDER_MS && this.spinMisses < SPIN_MISS_LIMIT) {
-        if (w.spinForReply(SPIN_MAIN_MS)) this.spinMisses = 0
-        else if (++this.spinMisses === SPIN_MISS_LIMIT) setTimeout(() => { this.spinMisses = 0 }, 1000).unref()
+          this.avgRunMs >= 0 && this.avgRunMs < SPIN_FOR_TASKS_UNDER_MS && (this.timed === undefined || this.timed.task.state === DONE)) {
+        const spun = this.spin.shouldSpin()
+        this.timed = { task: t, spun, since: performance.now() }
+        if (spun) w.spinForReply(SPIN_MAIN_MS)
       }
       return
     }
@@ -432,6 +437,7 @@ export class Pool extends PoolFront<PoolTaskOptions> {
     for (let i = 0; i < values.length; i++) {
       const t = w.inflight.shift()
       if (!t) break
+      if (this.timed?.task === t) { this.spin.record(this.timed.spun, performance.now() - this.timed.since); this.timed = undefined }
       w.replied = (w.replied + 1) | 0
       w.bytes -= t.bytes
       const started = times[2 * i]!

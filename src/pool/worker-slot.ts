@@ -1,6 +1,7 @@
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads'
 import { performance } from 'node:perf_hooks'
 import { Endpoint, type Kind, type ModuleRef, type ExitInfo } from '../process/index.js'
+import { spinUntil } from '../net/index.js'
 import { Deque } from './deque.js'
 import { DONE, READY, SLOT_REPLIES, SLOT_WAITING, SLOT_POSTED, SLOT_RUNNING, SLOT_STARTED, STATE_SLOTS, STOP, type WorkerBootData } from './protocol.js'
 import type { Task } from './task.js'
@@ -119,10 +120,7 @@ export class WorkerSlot {
   spinForReply(ms: number): boolean {
     const state = this.state
     if (!state || !this.port) return false
-    const until = performance.now() + ms
-    while (Atomics.load(state, SLOT_REPLIES) === this.replyMessages) {
-      if (performance.now() > until) return false
-    }
+    if (!spinUntil(() => Atomics.load(state, SLOT_REPLIES) !== this.replyMessages, ms)) return false
     this.drain(this.onPortMessage!)
     return true
   }

@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks'
 import { serialize } from 'node:v8'
 import { load, placeLabel, type Boot, type Link } from '../process/index.js'
 import { approxBytes, toWireError, unmarshal } from '../codec/index.js'
+import { SpinPolicy, spinUntil } from '../net/index.js'
 import { UnsendableValueError } from '../errors.js'
 import {
   RUN, DEF, STOP, DONE, STARTED, INIT_FAILED, READY, MODE_APPLY, MODE_MASK, MODE_STARMAP, FLAG_REPORT_START,
@@ -66,6 +67,8 @@ class WorkerRuntime {
   private seenPosts = 0
   /** How long the last idle wait lasted before work came (ms). */
   private lastGapMs = Infinity
+  /** Whether spinning before sleeping pays here. */
+  private readonly spin = new SpinPolicy(SPIN_MS)
 
   constructor(private readonly data: WorkerBootData, private readonly link: Link) {
     this.port = data.port
@@ -279,15 +282,16 @@ class WorkerRuntime {
           const idleSince = performance.now()
           // Tasks have been coming back to back: watch the counter for a few microseconds first. A
           // sleeping thread (and, on a VM, its idle virtual CPU) takes tens of microseconds to wake.
-          if (this.lastGapMs < SPIN_WHEN_GAP_MS) {
-            const until = idleSince + SPIN_MS
-            while (Atomics.load(state, SLOT_POSTED) === this.seenPosts && performance.now() < until) { /* spin */ }
-          }
+          // Whether that pays is measured (the gaps, spun and slept; net/hot.ts).
+          const timed = this.lastGapMs < SPIN_WHEN_GAP_MS
+          const spun = timed && this.spin.shouldSpin()
+          if (spun) spinUntil(() => Atomics.load(state, SLOT_POSTED) !== this.seenPosts, SPIN_MS)
           // Announce the wait first (seq-cst): a post that lands after this store sees it and notifies.
           Atomics.store(state, SLOT_WAITING, 1)
           const woke = Atomics.wait(state, SLOT_POSTED, this.seenPosts, this.data.idleSpinMs)
           Atomics.store(state, SLOT_WAITING, 0)
           this.lastGapMs = woke === 'timed-out' ? Infinity : performance.now() - idleSince
+          if (timed) this.spin.record(spun, Math.min(this.lastGapMs, this.data.idleSpinMs))
           if (woke === 'timed-out') return
           // Read the counter before draining: a message posted after the drain bumps it again.
           this.seenPosts = Atomics.load(state, SLOT_POSTED)

@@ -1,0 +1,59 @@
+import { test, before } from 'node:test'
+import assert from 'node:assert/strict'
+import { SpinPolicy, setSpinning, spinUntil } from '../../src/net/index.ts'
+
+// These tests are about the policy itself, whatever TROUPE_SPIN says.
+before(() => setSpinning(true))
+
+/** Feed a policy waits where spinning takes `spinMs` and sleeping `sleepMs`; returns how many of `n` decisions spun. */
+function train(p: SpinPolicy, spinMs: number, sleepMs: number, n: number): number {
+  let spun = 0
+  for (let i = 0; i < n; i++) {
+    const s = p.shouldSpin()
+    if (s) spun++
+    p.record(s, s ? spinMs : sleepMs)
+  }
+  return spun
+}
+
+test('a policy keeps spinning while spun waits are clearly shorter, and still tries sleeping now and then', () => {
+  const p = new SpinPolicy(0.2)
+  train(p, 0.01, 0.05, 200)
+  const spun = train(p, 0.01, 0.05, 640)
+  assert.ok(spun > 560 && spun < 640, `spun ${spun} of 640`)
+  assert.equal(p.estimates().spinning, true)
+})
+
+test('a policy stops spinning when it does not pay, and comes back when it does again', () => {
+  const p = new SpinPolicy(0.2)
+  train(p, 0.4, 0.03, 400) // a busy machine: the spin only delays the peer
+  const spun = train(p, 0.4, 0.03, 640)
+  assert.ok(spun <= 16, `spun ${spun} of 640 while spinning was 13x slower`)
+  assert.equal(p.estimates().spinning, false)
+  train(p, 0.01, 0.05, 2000) // the machine went quiet
+  assert.equal(p.estimates().spinning, true)
+})
+
+test('a spin that saves less than a fifth of the wait is not worth its CPU', () => {
+  const p = new SpinPolicy(0.2)
+  train(p, 0.045, 0.05, 1000)
+  assert.equal(p.estimates().spinning, false)
+})
+
+test('setSpinning(false) turns every spin off', () => {
+  const p = new SpinPolicy(0.2)
+  setSpinning(false)
+  try {
+    assert.equal(train(p, 0.01, 0.05, 100), 0)
+  } finally {
+    setSpinning(true)
+  }
+  assert.ok(train(p, 0.01, 0.05, 100) > 0)
+})
+
+test('spinUntil returns as soon as the condition holds, or false once the time is up', () => {
+  let n = 0
+  assert.equal(spinUntil(() => ++n === 5, 1000), true)
+  assert.equal(n, 5)
+  assert.equal(spinUntil(() => false, 0.05), false)
+})
