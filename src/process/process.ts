@@ -5,7 +5,7 @@
  * threads, v8 for processes), and the place it runs in joins the router tree
  * so queues and references passed in the arguments work there.
  */
-import { marshal, toWireError, fromWireError, PORTABLE_TAG, type WireError } from '../codec/index.js'
+import { marshal, toWireError, fromWireError, PORTABLE_TAG, type Marshalled, type WireError } from '../codec/index.js'
 import { TroupeError, UnsendableValueError } from '../errors.js'
 import { Endpoint, type Boot, type Kind, type Transferable } from './endpoint.js'
 import { locate, load, type ModuleRef } from './locate.js'
@@ -14,8 +14,11 @@ import { reviveAsync, runPlaceExitHooks } from './router.js'
 
 /** How to run a target. */
 export interface ProcessOptions<A extends unknown[]> {
-  /** An exported function (sync or async) of some module; it runs in the new place. */
-  target: (...args: A) => unknown
+  /**
+   * An exported function (sync or async) of some module; it runs in the new
+   * place. Omit it in a subclass that overrides `run()` (Python's `class P(Process)`).
+   */
+  target?: (...args: A) => unknown
   /** Its arguments; default none. */
   args?: A
   /** `'thread'` (default) or `'process'`. */
@@ -29,7 +32,14 @@ export interface ProcessOptions<A extends unknown[]> {
 }
 
 /** Bootstrap data the runtime receives. */
-interface ProcessBoot { target: ModuleRef; args: unknown[]; portables: boolean }
+interface ProcessBoot {
+  target: ModuleRef; args: unknown[]; portables: boolean
+  /** Set when `target` is a Process subclass whose `run()` is the target: its public fields, and `args[0]` its own state. */
+  subclass?: { name: string; kind: Kind; daemon: boolean }
+}
+
+// The keys a Process has before a subclass's fields exist: what is left over is the subclass's own state.
+const baseKeys = new WeakMap<object, Set<string>>()
 
 /** Messages a Process runtime sends its parent. */
 type RuntimeMessage = { t: 'error' | 'boot-error'; error: WireError } | { t: 'done'; code: number }
@@ -85,21 +95,45 @@ export class Process<A extends unknown[] = unknown[]> {
   daemon: boolean
   /** The error the target threw (class, message, remote stack and origin kept), once it has. */
   error: Error | undefined
-  private readonly target: (...args: A) => unknown
+  private readonly target: ((...args: A) => unknown) | undefined
   private readonly args: A
   private readonly transfer?: Transferable[]
   private endpoint: Endpoint | undefined
   private started = false
 
-  constructor(opts: ProcessOptions<A>) {
+  constructor(opts: ProcessOptions<A> = {}) {
     this.target = opts.target
     this.args = (opts.args ?? []) as A
     this.kind = opts.kind ?? 'thread'
     this.name = opts.name ?? `Process-${++processSeq}`
     this.daemon = opts.daemon ?? false
     this.transfer = opts.transfer
-    if (typeof opts.target !== 'function') throw new TypeError(`Process target must be a function, got ${typeof opts.target}`)
+    if (typeof opts.target !== 'function' && !this.overridesRun()) throw new TypeError(`Process target must be a function, got ${typeof opts.target} (or subclass Process and override run())`)
     if (this.kind !== 'thread' && this.kind !== 'process') throw new TypeError(`Process kind must be 'thread' or 'process', got ${String(this.kind)}`)
+    baseKeys.set(this, new Set(Object.keys(this)))
+  }
+
+  /**
+   * What the new place runs (Python's `run()`): the target with its args. A
+   * subclass may override it instead of passing a target; the subclass must
+   * be exported, and its own fields travel to the new place as `args` do.
+   */
+  run(): unknown {
+    return this.target?.(...this.args)
+  }
+
+  private overridesRun(): boolean {
+    return this.run !== Process.prototype.run
+  }
+
+  /** The function or subclass to locate, the values it needs (checked by `marshal`), and how the place starts it. */
+  private launchPlan(): { fn: Function; values: Marshalled; subclass?: ProcessBoot['subclass'] } {
+    if (!this.overridesRun()) return { fn: this.target!, values: marshal(this.args, 'args') }
+    const own = baseKeys.get(this)!
+    const state: Record<string, unknown> = {}
+    for (const k of Object.keys(this)) if (!own.has(k)) state[k] = (this as Record<string, unknown>)[k]
+    const m = marshal(state, 'this')
+    return { fn: this.constructor, values: { value: [m.value], portables: m.portables }, subclass: { name: this.name, kind: this.kind, daemon: this.daemon } }
   }
 
   /**
@@ -110,8 +144,9 @@ export class Process<A extends unknown[] = unknown[]> {
   async start(): Promise<void> {
     if (this.started) throw new TroupeError(`${this.name} was already started; a Process can be started once`)
     this.started = true
-    const ref = await locate(this.target)
-    const m = marshal(this.args, 'args')
+    const plan = this.launchPlan()
+    const ref = await locate(plan.fn)
+    const m = plan.values
     if (this.kind === 'process') {
       const shared = findSharedMemory(m.value, 'args')
       if (shared) {
@@ -122,7 +157,7 @@ export class Process<A extends unknown[] = unknown[]> {
         throw err
       }
     }
-    const data: ProcessBoot = { target: ref, args: m.value as unknown[], portables: m.portables }
+    const data: ProcessBoot = { target: ref, args: m.value as unknown[], portables: m.portables, subclass: plan.subclass }
     const endpoint = new Endpoint({ kind: this.kind, runtime: runtimeRef, data, name: this.name, transfer: this.transfer })
     this.endpoint = endpoint
     endpoint.onMessage((msg: RuntimeMessage) => {
@@ -206,7 +241,7 @@ export class Process<A extends unknown[] = unknown[]> {
  * flush, wait for non-daemon children, then exit with Python's codes.
  */
 export async function processRuntime(boot: Boot): Promise<void> {
-  const { target, args, portables } = boot.data as ProcessBoot
+  const { target, args, portables, subclass } = boot.data as ProcessBoot
   const link = boot.link
   let sayBye!: () => void
   const bye = new Promise<void>((r) => { sayBye = r })
@@ -236,7 +271,12 @@ export async function processRuntime(boot: Boot): Promise<void> {
   try {
     const fn = await load<(...a: unknown[]) => unknown>(target)
     const values = (portables ? await reviveAsync(args) : args) as unknown[]
-    await fn(...values)
+    if (subclass) {
+      // A Process subclass: rebuild the instance without its constructor (as Python unpickles one) and run it.
+      const self = Object.create((fn as unknown as { prototype: object }).prototype) as Process
+      Object.assign(self, subclass, values[0])
+      await self.run()
+    } else await fn(...values)
   } catch (err) {
     fail(err)
   }

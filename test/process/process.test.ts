@@ -114,6 +114,40 @@ for (const kind of ['thread', 'process'] as const) {
   })
 }
 
+for (const kind of ['thread', 'process'] as const) {
+  test(`a Process subclass whose run() is overridden runs run() in a ${kind}, with its own fields (Python's class P(Process))`, async () => {
+    const c = collector()
+    const p = track(new targets.Greeter(c.address, 'hello', kind))
+    await p.start()
+    assert.equal(await p.join({ timeout: 20_000 }), 0, p.error?.stack)
+    const rec = await c.next()
+    assert.deepEqual(rec.greetings, ['hello', 'hello again'])
+    assert.equal(rec.name, `greeter-${kind}`)
+    assert.equal(rec.where, `greeter-${kind}`)
+    assert.equal(rec.kind, kind)
+    assert.equal(rec.isGreeter, true)
+    if (kind === 'process') assert.equal(rec.pid, p.pid)
+    c.close()
+  })
+
+  test(`a Process subclass whose run() throws exits 1 in a ${kind}, the error kept`, async () => {
+    const p = track(new targets.Failing({ kind }))
+    await p.start()
+    assert.equal(await p.join({ timeout: 20_000 }), 1)
+    assert.equal(p.error?.name, 'RangeError')
+    assert.equal(p.error?.message, 'run failed')
+  })
+}
+
+test('a Process subclass that is not exported, or carries a function in its fields, is refused at start() with what to change', async () => {
+  class Hidden extends Process { override run(): void {} }
+  await assert.rejects(new Hidden().start(), UnlocatableFunctionError)
+  const g = new targets.Greeter({ place: '', id: 0 }, 'x', 'thread')
+  ;(g as unknown as { callback: () => void }).callback = () => {}
+  await assert.rejects(g.start(), (err: Error) => err instanceof UnsendableValueError && (err as UnsendableValueError).path === 'this.callback')
+  assert.throws(() => new Process({} as never), TypeError)
+})
+
 test('in the main process parentProcess() is null and cpuCount() is the CPUs this process may use', () => {
   assert.equal(parentProcess(), null)
   assert.equal(cpuCount(), availableParallelism())
