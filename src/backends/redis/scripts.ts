@@ -174,7 +174,9 @@ for _, e in ipairs(r[2]) do
       out[#out + 1] = 'a'
       out[#out + 1] = tostring(runs)
       out[#out + 1] = 'reason'
-      out[#out + 1] = 'its worker died or hung during each of its ' .. runs .. ' runs (lease of ' .. ARGV[3] .. ' ms expired; maxRetries ' .. maxRetries .. ')'
+      local lease = '(lease of ' .. ARGV[3] .. ' ms expired; maxRetries ' .. maxRetries .. ')'
+      if prior == 0 then out[#out + 1] = 'its worker died or hung during each of its ' .. runs .. ' runs ' .. lease
+      else out[#out + 1] = 'ran ' .. runs .. ' times; its worker died or hung during the last ' .. (deliveries - 1) .. ' ' .. lease end
       redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', unpack(out))
       redis.call('XACK', KEYS[1], ARGV[1], id)
       redis.call('DECR', KEYS[3])
