@@ -5,7 +5,7 @@
  * the clock with TIME so due times do not depend on client clocks.
  */
 import { createHash } from 'node:crypto'
-import type { Redis, ChainableCommander } from 'ioredis'
+import type { Redis } from 'ioredis'
 
 /** A Lua script run by EVALSHA, falling back to EVAL when the server forgot it (after a restart). */
 export class Script {
@@ -25,13 +25,9 @@ export class Script {
     }
   }
 
-  /** Queue into a pipeline (the caller loads scripts first, see `load`). */
-  queue(p: ChainableCommander, keys: string[], args: (string | Buffer | number)[]): void {
-    p.call('EVALSHA', this.sha, keys.length, ...keys, ...args)
-  }
 }
 
-/** Make sure the server knows these scripts (before pipelining EVALSHA). */
+/** Make sure the server knows these scripts (pipelined EVALSHA gets NOSCRIPT after a restart; on a Cluster, every master needs them). */
 export async function load(r: Redis, scripts: Script[]): Promise<void> {
   await Promise.all(scripts.map((s) => r.call('SCRIPT', 'LOAD', s.lua)))
 }
