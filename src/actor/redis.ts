@@ -18,7 +18,7 @@
  */
 import { portable, registerPortable, toWireError, fromWireError, type WireError } from '../codec/index.js'
 import { locate, load, placeLabel, type ModuleRef } from '../process/index.js'
-import { ActorStoppedError, ClosedError, DecodeError, LeaseLostError, TimeoutError } from '../errors.js'
+import { ActorStoppedError, ClosedError, DecodeError, LeaseLostError } from '../errors.js'
 import {
   Connection, Poster, Inbox, ExitFeed, actorKeys, systemKeys, codecFor, defaultRedis, consumerName, idMaker, transient,
   defineActor, registeredActors, actorState, takeActor, endActor, messageFields, controlOf, replyCommand,
@@ -26,10 +26,10 @@ import {
 } from '../backends/index.js'
 import type { Actor, ActorClass, MessageOf, ReplyOf, StopReason } from './actor.js'
 import { LocalCell } from './cell.js'
-import type { Entity, SupervisorHooks } from './entity.js'
+import { describeReason, type Entity, type SupervisorHooks } from './entity.js'
 import type { MailboxStats, ReplyTo } from './mailbox.js'
 import { Pending, pendingById, type AskOptions } from './pending.js'
-import { WATCH, type ActorRef, type JoinOptions, type Watchable } from './ref.js'
+import { WATCH, withTimeout, type ActorRef, type JoinOptions, type Watchable } from './ref.js'
 import { checkSubject, subjectMatches } from './subjects.js'
 import { RestartIntensity, type RestartType } from './supervisor.js'
 
@@ -537,7 +537,7 @@ class Hosting implements SupervisorHooks {
         throw err
       }
       // Asks still in the mailbox would otherwise wait for their timeout.
-      const stopped = new ActorStoppedError(`Redis actor '${this.name}' stopped (${describe(reason)}) before answering`)
+      const stopped = new ActorStoppedError(`Redis actor '${this.name}' stopped (${describeReason(reason)}) before answering`)
       for (const e of left) if (e.results && !controlOf(e)) this.system.reply(e.results, e.taskId, false, stopped)
     } catch (err) {
       process.emitWarning(`troupe: Redis actor '${this.name}' ended but could not be removed: ${(err as Error).message}`, { code: 'TROUPE_REDIS_ACTORS' })
@@ -584,10 +584,6 @@ class Hosting implements SupervisorHooks {
   }
 }
 
-function describe(reason: StopReason): string {
-  return typeof reason === 'string' ? reason : `${reason.name}: ${reason.message}`
-}
-
 /** A reference to an actor in Redis; works from any process that can reach that Redis, and inside messages. */
 export class RedisActorRef<Msg = unknown, Reply = unknown> implements ActorRef<Msg, Reply>, Watchable {
   private reason: StopReason | undefined
@@ -628,16 +624,12 @@ export class RedisActorRef<Msg = unknown, Reply = unknown> implements ActorRef<M
   /** Resolves once the actor has ended normally; rejects with the error that ended it (or TimeoutError after `timeout`). */
   join(opts: JoinOptions = {}): Promise<void> {
     if (this.reason !== undefined) return this.reason instanceof Error ? Promise.reject(this.reason) : Promise.resolve()
-    return new Promise<void>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined
-      const cancel = this.system.watchExit(this, (reason) => {
-        if (timer) clearTimeout(timer)
-        if (reason instanceof Error) reject(reason); else resolve()
-      })
-      if (opts.timeout !== undefined) {
-        timer = setTimeout(() => { cancel(); reject(new TimeoutError(`join of Redis actor '${this.name}' did not finish within ${opts.timeout} ms`)) }, opts.timeout)
-      }
+    let cancel = () => {}
+    const ended = new Promise<void>((resolve, reject) => {
+      cancel = this.system.watchExit(this, (reason) => reason instanceof Error ? reject(reason) : resolve())
     })
+    // A join that timed out stops watching.
+    return withTimeout(ended, opts.timeout, `join of Redis actor '${this.name}'`).finally(cancel)
   }
 
   /** Death watch (used by `watch()`): `fn` gets the reason once the actor ends, wherever it ran. */
@@ -676,7 +668,7 @@ export class RedisActorRef<Msg = unknown, Reply = unknown> implements ActorRef<M
   }
 
   private checkAlive(): void {
-    if (this.reason !== undefined) throw new ActorStoppedError(`Redis actor '${this.name}' has stopped (${describe(this.reason)})`)
+    if (this.reason !== undefined) throw new ActorStoppedError(`Redis actor '${this.name}' has stopped (${describeReason(this.reason)})`)
   }
 }
 
