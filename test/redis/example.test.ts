@@ -14,3 +14,9 @@ test('examples/redis-tasks.ts runs tasks on Redis workers and prints their resul
     'done',
   ])
 })
+
+test('examples/redis-actors.ts hosts a counter on Redis, asks it, and sees it end', () => {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'examples/redis-actors.ts'], { encoding: 'utf8', timeout: 90_000 })
+  assert.equal(run.status, 0, run.stderr)
+  assert.deepEqual(run.stdout.trim().split('\n'), ['total: 55', 'ended: normal'])
+})

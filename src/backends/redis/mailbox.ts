@@ -92,7 +92,8 @@ export async function endActor(conn: Connection, keys: ActorKeys, sys: SystemKey
   const left = await scripts.mailboxEnd.run(conn.main, [keys.mailbox.stream, keys.lease, keys.def, keys.fence, keys.exit], [holder, reason, EXIT_TTL_MS], true) as [Buffer, Buffer[]][] | null
   if (left === null) throw new LeaseLostError(`lost the lease of actor '${name}' before it could end`)
   await dropNames(conn, sys, name)
-  await conn.main.call('XADD', sys.exits, 'MAXLEN', '~', EXITS_MAX_LEN, '*', name, reason)
+  // Capped, and gone a day after the last exit: a prefix that is no longer used leaves nothing.
+  await conn.exec([['XADD', sys.exits, 'MAXLEN', '~', EXITS_MAX_LEN, '*', name, reason], ['PEXPIRE', sys.exits, EXIT_TTL_MS]])
   return left.map(([id, fields]) => parseEntry(id, fields))
 }
 
