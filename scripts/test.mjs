@@ -70,11 +70,12 @@ function aptInstall(packages, why) {
   if (process.getuid?.() !== 0 || !has('apt-get')) {
     throw new Missing(`${why} is missing; install it: ${process.getuid?.() === 0 ? '' : 'sudo '}${cmd}`)
   }
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-  if (!aptUpdated) { spawnSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'], env }); aptUpdated = true }
+  // apt's chatter is shown only when it fails.
+  const opts = { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }
+  if (!aptUpdated) { spawnSync('apt-get', ['update', '-qq'], opts); aptUpdated = true }
   // --reinstall also installs what is absent; it repairs a package whose files were removed.
-  const r = spawnSync('apt-get', ['install', '-y', '-qq', '--reinstall', ...packages], { stdio: ['ignore', 'ignore', 'inherit'], env })
-  if (r.status !== 0) throw new Missing(`${why} is missing and \`${cmd}\` failed (exit ${r.status}); run it yourself`)
+  const r = spawnSync('apt-get', ['install', '-y', '-qq', '--reinstall', ...packages], opts)
+  if (r.status !== 0) throw new Missing(`${why} is missing and \`${cmd}\` failed (exit ${r.status}); run it yourself:\n${`${r.stdout}${r.stderr}`.slice(-2000)}`)
   done.push(`installed ${packages.join(', ')} (${cmd})`)
 }
 
