@@ -12,7 +12,8 @@ import { DecodeError, ForbiddenGlobalError, UnsendableValueError } from '../src/
 /** What a fuzz run saw. */
 export interface FuzzReport { runs: number; decoded: number; decodeErrors: number; forbidden: number; reencoded: number; failures: { input: string; error: string }[] }
 
-function rng(seed: number): () => number {
+/** A small seeded xorshift generator: the same seed gives the same inputs. */
+export function rng(seed: number): () => number {
   let s = seed >>> 0 || 1
   return () => {
     s ^= s << 13; s >>>= 0
@@ -62,7 +63,8 @@ function randomOps(r: () => number): Buffer {
   return Buffer.from(out)
 }
 
-function mutate(src: Buffer, r: () => number, corpus: Buffer[]): Buffer {
+/** 1-4 byte-level edits of `src` (flips, inserts, deletes, truncation, splices from `corpus`). */
+export function mutate(src: Buffer, r: () => number, corpus: Buffer[]): Buffer {
   const b = Array.from(src)
   const edits = 1 + Math.floor(r() * 4)
   for (let e = 0; e < edits; e++) {

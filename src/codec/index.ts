@@ -5,7 +5,7 @@ export { encodeV8, decodeV8, V8_FIRST_BYTE } from './v8.js'
 export { checkV8, V8_DEFAULT_LIMITS, type V8Limits, type V8Check, type V8Refusal } from './v8-check.js'
 export { checkJson } from './json-check.js'
 export { encodePickle, errorToPy, type PickleEncodeOptions } from './pickle-encode.js'
-export { decodePickle, decodePickleWithProtocol, type PickleDecodeOptions, type DecodedPickle } from './pickle-decode.js'
+export { decodePickle, decodePickleWithProtocol, decodePickleAsync, PICKLE_DEFAULT_LIMITS, type PickleDecodeOptions, type DecodedPickle } from './pickle-decode.js'
 export { PICKLE_FIRST_BYTE } from './pickle-opcodes.js'
 export {
   Tuple, tuple, tupleFrom, isTuple, TUPLE_PORTABLE, PyFloat, float, FrozenSet, ByteArray, OrderedDict, Slice, PyGlobal, PyObject,

@@ -7,10 +7,12 @@
 import { DecodeError } from '../errors.js'
 import { V8_DEFAULT_LIMITS, type V8Limits } from './v8-check.js'
 
-// Long strings cost per byte; this many bytes count as one value (as in checkV8).
-const BYTES_PER_VALUE = 64
+// JSON.parse spends about what V8's reader spends on an object on every value (bench/decode-stall.ts):
+// each value weighs this many of checkV8's units, and long strings one per 16 bytes, as there.
+const VALUE_WEIGHT = 16
+const BYTES_PER_VALUE = 16
 
-/** Check JSON text in `bytes` from offset `from`; returns its value count, throws DecodeError past the limits. */
+/** Check JSON text in `bytes` from offset `from`; returns its weighted value count, throws DecodeError past the limits. */
 export function checkJson(bytes: Uint8Array, from = 0, limits: V8Limits = {}): number {
   const maxValues = limits.maxValues ?? V8_DEFAULT_LIMITS.maxValues
   const maxDepth = limits.maxDepth ?? V8_DEFAULT_LIMITS.maxDepth
@@ -29,9 +31,9 @@ export function checkJson(bytes: Uint8Array, from = 0, limits: V8Limits = {}): n
         while (k > start && b[k] === 0x5c) k--
         if ((q - 1 - k) % 2 === 0) { i = q; break }
       }
-      values += 1 + Math.floor((i - start) / BYTES_PER_VALUE)
+      values += VALUE_WEIGHT + Math.floor((i - start) / BYTES_PER_VALUE)
     } else if (c === 0x5b || c === 0x7b) {
-      values++
+      values += VALUE_WEIGHT
       if (++depth > maxDepth) throw fail(`nesting deeper than ${maxDepth} (maxDepth)`, i)
     } else if (c === 0x5d || c === 0x7d) {
       depth--
@@ -39,7 +41,7 @@ export function checkJson(bytes: Uint8Array, from = 0, limits: V8Limits = {}): n
       // A number, true, false or null: one value, however long.
       const start = i
       while (i + 1 < b.length && !DELIMITER[b[i + 1]!]) i++
-      values += 1 + Math.floor((i - start) / BYTES_PER_VALUE)
+      values += VALUE_WEIGHT + Math.floor((i - start) / BYTES_PER_VALUE)
     }
     if (values > maxValues) throw fail(`more than ${maxValues} values (the per-frame limit, maxFrameValues)`, i)
   }

@@ -9,7 +9,7 @@ export interface PickleDecodeOptions {
   maxDepth?: number
   /** Most memo entries accepted (default 1,000,000). */
   maxMemo?: number
-  /** Largest int accepted, in bytes of two's complement (default 65536, about 2^524288). */
+  /** Largest binary int accepted (LONG1/LONG4), in bytes of two's complement (default 65536, about 2^524288). */
   maxIntBytes?: number
   /**
    * Globals outside the allow-list: `'relay'` (default) keeps them as opaque
@@ -24,19 +24,53 @@ export interface PickleDecodeOptions {
    * each goes back to Python 2 as the type it was (docs/interop.md).
    */
   python2?: boolean
+  /**
+   * Most digits of an int written as text (protocol 0/1 INT and LONG): default 4300,
+   * CPython's `sys.int_info.default_max_str_digits`; decimal text costs quadratic time to convert.
+   */
+  maxIntDigits?: number
+  /**
+   * Most values one pickle may build (default 1,000,000): every value pushed counts one,
+   * long strings and bytes one per 64 bytes, and a memo reference to a container as
+   * much as the container holds (so sharing cannot blow a pickle up into a huge tree).
+   */
+  maxValues?: number
 }
+
+/** The defaults of PickleDecodeOptions. */
+export const PICKLE_DEFAULT_LIMITS: Required<Pick<PickleDecodeOptions, 'maxDepth' | 'maxMemo' | 'maxIntBytes' | 'maxIntDigits' | 'maxValues'>> = { maxDepth: 1000, maxMemo: 1_000_000, maxIntBytes: 65536, maxIntDigits: 4300, maxValues: 1_000_000 }
+
+// Long strings and bytes cost per byte; this many bytes count as one value (as in checkV8).
+const BYTES_PER_VALUE = 64
 
 /** A decoded pickle and the protocol its writer used (0 when it had no PROTO opcode). */
 export interface DecodedPickle { value: unknown; protocol: number }
 
 /** Decode a pickle (protocols 0-5) into JS values (mapping in docs/interop.md); never runs anything. */
 export function decodePickle(bytes: Uint8Array, options?: PickleDecodeOptions): unknown {
-  return new Unpickler(bytes, options).run().value
+  return new Unpickler(bytes, options).run()!.value
 }
 
 /** Decode a pickle and report the protocol it was written with, so a reply can use the same one. */
 export function decodePickleWithProtocol(bytes: Uint8Array, options?: PickleDecodeOptions): DecodedPickle {
-  return new Unpickler(bytes, options).run()
+  return new Unpickler(bytes, options).run()!
+}
+
+/** Opcodes run per event-loop turn by `decodePickleAsync` (a few milliseconds of work at most). */
+export const PICKLE_OPS_PER_TURN = 4096
+
+/**
+ * `decodePickleWithProtocol` for bytes from a socket: a big pickle is decoded
+ * a slice of opcodes at a time, yielding to the event loop in between, so one
+ * peer's frame never holds up the others. A small one finishes in its first slice.
+ */
+export async function decodePickleAsync(bytes: Uint8Array, options?: PickleDecodeOptions): Promise<DecodedPickle> {
+  const u = new Unpickler(bytes, options)
+  for (;;) {
+    const done = u.run(PICKLE_OPS_PER_TURN)
+    if (done) return done
+    await new Promise<void>((resolve) => setImmediate(resolve))
+  }
 }
 
 class Unpickler {
@@ -58,20 +92,27 @@ class Unpickler {
   private readonly maxDepth: number
   private readonly maxMemo: number
   private readonly maxIntBytes: number
+  private readonly maxIntDigits: number
+  private readonly maxValues: number
+  private values = 0
 
   constructor(bytes: Uint8Array, options: PickleDecodeOptions = {}) {
     this.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    this.maxDepth = options.maxDepth ?? 1000
-    this.maxMemo = options.maxMemo ?? 1_000_000
-    this.maxIntBytes = options.maxIntBytes ?? 65536
+    this.maxDepth = options.maxDepth ?? PICKLE_DEFAULT_LIMITS.maxDepth
+    this.maxMemo = options.maxMemo ?? PICKLE_DEFAULT_LIMITS.maxMemo
+    this.maxIntBytes = options.maxIntBytes ?? PICKLE_DEFAULT_LIMITS.maxIntBytes
+    this.maxIntDigits = options.maxIntDigits ?? PICKLE_DEFAULT_LIMITS.maxIntDigits
+    this.maxValues = options.maxValues ?? PICKLE_DEFAULT_LIMITS.maxValues
     this.relay = options.foreign !== 'refuse'
     this.py2Fixed = options.python2 !== undefined
     this.py2 = options.python2 ?? true
   }
 
-  run(): DecodedPickle {
+  /** Run to STOP and return the value, or stop after `ops` opcodes and return undefined (call again to go on). */
+  run(ops = Infinity): DecodedPickle | undefined {
     const buf = this.buf
     for (;;) {
+      if (--ops < 0) return undefined
       if (this.pos >= buf.length) throw this.fail('pickle ended without STOP')
       const at = this.pos
       const op = buf[this.pos++]!
@@ -286,7 +327,15 @@ class Unpickler {
     return new DecodeError(`malformed pickle at byte ${at}: ${message}`)
   }
 
-  private push(v: unknown): void { this.stack.push(v) }
+  private push(v: unknown): void {
+    this.stack.push(v)
+    this.count(1)
+  }
+
+  private count(n: number): void {
+    this.values += n
+    if (this.values > this.maxValues) throw this.fail(`more than ${this.maxValues} values (maxValues)`)
+  }
 
   private pop(at: number): unknown {
     if (this.stack.length <= this.base) throw this.fail('stack underflow', at)
@@ -320,6 +369,7 @@ class Unpickler {
     if (n > this.buf.length - this.pos) throw this.fail(`needs ${n} bytes, ${this.buf.length - this.pos} left`, at)
     const out = this.buf.subarray(this.pos, this.pos + n)
     this.pos += n
+    if (n >= BYTES_PER_VALUE) this.count(Math.floor(n / BYTES_PER_VALUE))
     return out
   }
 
@@ -346,6 +396,7 @@ class Unpickler {
     if (end < 0) throw this.fail('missing newline', at)
     const out = this.buf.subarray(this.pos, end)
     this.pos = end + 1
+    if (out.length >= BYTES_PER_VALUE) this.count(Math.floor(out.length / BYTES_PER_VALUE))
     return out
   }
 
@@ -356,8 +407,12 @@ class Unpickler {
   }
 
   private parseInt(text: string, at: number): number | bigint {
-    if (!/^[+-]?\d+$/.test(text.trim()) || text.length > this.maxIntBytes * 3) throw this.fail(`bad integer ${JSON.stringify(text.slice(0, 40))}`, at)
-    const big = BigInt(text.trim())
+    const t = text.trim()
+    const digits = t.length - (t[0] === '-' || t[0] === '+' ? 1 : 0)
+    // CPython's own message (3.11+, ValueError) for the same text: its unpickler refuses it too.
+    if (digits > this.maxIntDigits) throw this.fail(`Exceeds the limit (${this.maxIntDigits} digits) for integer string conversion: value has ${digits} digits (maxIntDigits)`, at)
+    if (!/^[+-]?\d+$/.test(t)) throw this.fail(`bad integer ${JSON.stringify(text.slice(0, 40))}`, at)
+    const big = BigInt(t)
     return big >= MIN_SAFE && big <= MAX_SAFE ? Number(big) : big
   }
 
@@ -511,17 +566,19 @@ class Unpickler {
 
   /**
    * With memo sharing, a container can grow after it was placed in a parent,
-   * so the running depths may undercount: measure the result once, iteratively.
-   * Cycles (a list containing itself) are legal Python and add no depth.
+   * so the running depths may undercount, and a container referred to many
+   * times makes a tree far larger than the pickle: measure the result once,
+   * iteratively, for depth and for its size as a tree (what a walk of it
+   * costs). Cycles (a list containing itself) are legal Python and add nothing.
    */
   private checkSharedDepth(root: unknown): void {
-    const done = new Map<object, number>()
+    const done = new Map<object, { depth: number; size: number }>()
     const onPath = new Set<object>()
-    type Frame = { obj: object; children: unknown[]; i: number; best: number }
+    type Frame = { obj: object; children: unknown[]; i: number; best: number; size: number }
     const frames: Frame[] = []
     const enter = (obj: object): void => {
       onPath.add(obj)
-      frames.push({ obj, children: childrenOf(obj), i: 0, best: 1 })
+      frames.push({ obj, children: childrenOf(obj), i: 0, best: 1, size: 1 })
       if (frames.length > this.maxDepth) throw this.fail(`nesting deeper than maxDepth (${this.maxDepth})`, this.buf.length)
     }
     if (root === null || typeof root !== 'object') return
@@ -530,16 +587,25 @@ class Unpickler {
       const f = frames[frames.length - 1]!
       if (f.i < f.children.length) {
         const c = f.children[f.i++]
-        if (c === null || typeof c !== 'object' || onPath.has(c)) continue
+        if (c === null || typeof c !== 'object' || onPath.has(c)) { f.size++; continue }
         const known = done.get(c)
-        if (known !== undefined) { f.best = Math.max(f.best, known + 1); continue }
+        if (known !== undefined) {
+          f.best = Math.max(f.best, known.depth + 1)
+          f.size += known.size
+          if (f.size > this.maxValues) throw this.fail(`shared references make a tree of more than ${this.maxValues} values (maxValues)`, this.buf.length)
+          continue
+        }
         enter(c)
       } else {
         frames.pop()
         onPath.delete(f.obj)
-        done.set(f.obj, f.best)
+        done.set(f.obj, { depth: f.best, size: f.size })
         const parent = frames[frames.length - 1]
-        if (parent) parent.best = Math.max(parent.best, f.best + 1)
+        if (parent) {
+          parent.best = Math.max(parent.best, f.best + 1)
+          parent.size += f.size
+          if (parent.size > this.maxValues) throw this.fail(`shared references make a tree of more than ${this.maxValues} values (maxValues)`, this.buf.length)
+        }
       }
     }
   }

@@ -36,12 +36,19 @@ export interface V8Check { values: number; refused: V8Refusal[] }
 /** Defaults of V8Limits. */
 export const V8_DEFAULT_LIMITS: Required<V8Limits> = { maxValues: 1_000_000, maxDepth: 1000 }
 
-// Weights: roughly the native decode cost of each kind in units of a small number (~10 ns),
-// measured by bench/decode-stall.ts. A Map entry is a JS call inside V8's reader; a Buffer is a
-// call into Node's JS host-object reader; a Date or Error builds a heavy object.
-const W = { value: 1, object: 2, entry: 8, date: 12, host: 60, regexp: 60, error: 60, bigint: 2 }
-// Long strings and byte runs cost per byte; this many bytes count as one value.
-const BYTES_PER_VALUE = 64
+// Weights: the CPU time V8's reader (and Node's, for Buffers) spends on each kind, in units of a
+// small int (~5-20 ns), measured by bench/decode-stall.ts: heap objects cost far more than numbers,
+// an object's properties after the first few (dictionary mode) and Map entries most of all.
+const W = {
+  value: 1, double: 2, string: 3, bigint: 4, array: 5, object: 13, property: 4, slowProperty: 36, mapEntry: 14, setEntry: 6,
+  date: 30, host: 32, buffer: 32, regexp: 10, error: 25,
+}
+// Properties an object takes on V8's fast path (map transitions) before each costs like a dictionary insert.
+const FAST_PROPERTIES = 16
+// Strings and BigInt digits cost per byte (16 bytes count as one value); a Buffer's bytes are copied, or
+// not at all (a view onto the frame), so 256 count as one.
+const STRING_BYTES_PER_VALUE = 16
+const RAW_BYTES_PER_VALUE = 256
 
 const enum Tag {
   Padding = 0x00, VerifyObjectCount = 0x3f, TheHole = 0x2d, Undefined = 0x5f, Null = 0x30, True = 0x54, False = 0x46,
@@ -86,6 +93,11 @@ class Checker {
   private lastBufferLength = 0
   // Why the top-level item being walked must be refused (a hole), if it must.
   private problem: string | undefined
+  // Ids of the objects being walked (innermost last), and of those holding a hole somewhere inside.
+  private readonly open: number[] = []
+  private readonly tainted = new Set<number>()
+  // Whether the top level is an array of items (object 0), checked item by item.
+  private batch = false
 
   constructor(bytes: Uint8Array, limits: V8Limits) {
     this.b = bytes
@@ -105,6 +117,7 @@ class Checker {
     const top = this.peekTag()
     if (top === Tag.BeginDenseJSArray || top === Tag.BeginSparseJSArray) {
       const dense = this.tag() === Tag.BeginDenseJSArray
+      this.batch = true
       const at = this.pos
       const length = this.varint()
       const id = this.newId()
@@ -147,11 +160,15 @@ class Checker {
   private hole(reason: string): void {
     // Keep walking (the bytes must still be well-formed); only the enclosing top-level item is refused.
     this.problem ??= reason
+    // Everything that holds the hole is spoiled too: a later reference to any of them (from another item) is refused.
+    for (let i = this.open.length - 1; i >= 0 && !this.tainted.has(this.open[i]!); i--) this.tainted.add(this.open[i]!)
   }
 
   private newId(): number {
     this.weights.push(-1)
-    return this.weights.length - 1
+    const id = this.weights.length - 1
+    this.open.push(id)
+    return id
   }
 
   private peekTag(): number | undefined {
@@ -194,7 +211,7 @@ class Checker {
     const n = this.varint()
     if (tag === Tag.TwoByteString && n % 2) throw this.fail('two-byte string of an odd byte length', this.pos)
     this.skip(n, 'string')
-    const w = W.value + Math.floor(n / BYTES_PER_VALUE)
+    const w = W.string + Math.floor(n / STRING_BYTES_PER_VALUE)
     this.count(w)
     return w
   }
@@ -205,7 +222,7 @@ class Checker {
     if (bitfield >= 2 ** 31) throw this.fail('malformed BigInt', this.pos)
     const n = Math.floor(bitfield / 2)
     this.skip(n, 'BigInt')
-    this.count(W.bigint + Math.floor(n / BYTES_PER_VALUE))
+    this.count(W.bigint + Math.floor(n / STRING_BYTES_PER_VALUE))
   }
 
   private taggedString(): number {
@@ -219,6 +236,7 @@ class Checker {
     const b = this.b
     let p = this.pos
     const t = b[p++]
+    let w = W.value
     if (t === Tag.Int32 || t === Tag.Uint32) {
       const end = p + 4
       while (p < end && p < b.length && b[p]! >= 0x80) p++
@@ -227,6 +245,7 @@ class Checker {
     } else if (t === Tag.Double) {
       p += 8
       if (p > b.length) return false
+      w = W.double
     } else if (t === Tag.Undefined || t === Tag.Null || t === Tag.True || t === Tag.False) {
       // no payload
     } else if (t === Tag.OneByteString) {
@@ -234,9 +253,11 @@ class Checker {
       if (n === undefined || n >= 0x80) return false
       p += n
       if (p > b.length) return false
+      w = W.string + (n >> 4)
     } else return false
     this.pos = p
-    if (++this.values > this.maxValues) throw this.fail(`more than ${this.maxValues} values (the per-frame limit, maxFrameValues)`, p)
+    this.values += w
+    if (this.values > this.maxValues) throw this.fail(`more than ${this.maxValues} values (the per-frame limit, maxFrameValues)`, p)
     return true
   }
 
@@ -251,7 +272,7 @@ class Checker {
       case Tag.Undefined: case Tag.Null: case Tag.True: case Tag.False:
         this.count(W.value); break
       case Tag.Int32: case Tag.Uint32: this.varint(); this.count(W.value); break
-      case Tag.Double: this.skip(8, 'double'); this.count(W.value); break
+      case Tag.Double: this.skip(8, 'double'); this.count(W.double); break
       case Tag.BigInt: this.bigint(); break
       case Tag.OneByteString: case Tag.TwoByteString: case Tag.Utf8String: this.string(t); break
       case Tag.ObjectReference: {
@@ -260,6 +281,9 @@ class Checker {
         if (weight === undefined) throw this.fail(`reference to object ${id}, which does not exist yet`, at)
         // A reference weighs what it points to, so sharing cannot amplify a later walk; one to an open object is a cycle.
         this.count(weight < 0 ? W.value : weight)
+        if (this.tainted.has(id)) this.hole('a reference to an array with holes')
+        // The batch itself, seen from inside one of its items, would carry every other item (refused ones too) along.
+        if (id === 0 && this.batch) this.hole('a reference to the whole frame')
         break
       }
       case Tag.BeginJSObject: {
@@ -274,7 +298,7 @@ class Checker {
         const length = this.varint()
         const id = this.newId()
         if (length > this.b.length - this.pos) throw this.fail(`array of ${length} items in ${this.b.length - this.pos} bytes`, at)
-        this.count(W.object)
+        this.count(W.array)
         for (let i = 0; i < length; i++) {
           if (this.primitive()) continue
           if (this.peekTag() === Tag.TheHole) { this.tag(); this.hole('an array with holes'); this.count(W.value); continue }
@@ -290,7 +314,7 @@ class Checker {
         const id = this.newId()
         // V8 sets the length before reading any item: cheap, but the array then claims what the bytes do not hold.
         if (length > this.b.length - this.pos) this.hole(`a sparse array claiming ${length} items in ${this.b.length - this.pos} bytes`)
-        this.count(W.object)
+        this.count(W.array)
         const n = this.properties(Tag.EndSparseJSArray, depth + 1, length)
         if (this.varint() !== n || this.varint() !== length) throw this.fail('array length mismatch', this.pos)
         this.close(id, start)
@@ -320,8 +344,8 @@ class Checker {
           const next = this.peekTag()
           if (next === end) break
           if (next === undefined) throw this.fail('Map or Set without its end', this.pos)
-          for (let k = 0; k < per; k++) this.value(depth + 1)
-          this.count(W.entry)
+          for (let k = 0; k < per; k++) if (!this.primitive()) this.value(depth + 1)
+          this.count(per === 2 ? W.mapEntry : W.setEntry)
           n += per
         }
         this.tag()
@@ -333,7 +357,7 @@ class Checker {
         const id = this.newId()
         const n = this.varint()
         this.skip(n, 'ArrayBuffer')
-        this.count(W.object + Math.floor(n / BYTES_PER_VALUE))
+        this.count(W.buffer + Math.floor(n / RAW_BYTES_PER_VALUE))
         this.close(id, start)
         if (this.peekTag() === Tag.ArrayBufferView) this.view(n)
         break
@@ -346,7 +370,7 @@ class Checker {
         const n = this.varint()
         if (n % size) throw this.fail('typed array of a partial element', at)
         this.skip(n, 'typed array')
-        this.count(W.host + Math.floor(n / BYTES_PER_VALUE))
+        this.count(W.host + Math.floor(n / RAW_BYTES_PER_VALUE))
         this.close(id, start)
         break
       }
@@ -363,6 +387,7 @@ class Checker {
 
   private close(id: number, start: number): void {
     this.weights[id] = this.values - start
+    this.open.pop()
   }
 
   // A view right after its ArrayBuffer (V8 reads it as part of the buffer's value).
@@ -428,6 +453,7 @@ class Checker {
         return n
       }
       const kt = this.tag()
+      this.count(n < FAST_PROPERTIES ? W.property : W.slowProperty)
       if (kt === Tag.Int32 || kt === Tag.Uint32 || kt === Tag.Double) {
         let key: number
         if (kt === Tag.Double) {
@@ -451,7 +477,7 @@ class Checker {
           if (ARRAY_INDEX.test(text)) this.hole('an array with holes (an index given as a string)')
         }
       } else throw this.fail('object key that is not a string or number', this.pos - 1)
-      this.value(depth)
+      if (!this.primitive()) this.value(depth)
     }
   }
 }

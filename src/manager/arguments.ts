@@ -53,7 +53,9 @@ function describe(v: unknown): string {
   if (v === null) return 'null'
   if (Array.isArray(v)) return 'an array'
   if (typeof v === 'object') return `${(v as object).constructor?.name ?? 'an object'}`
-  if (typeof v === 'string') return `a string`
+  if (typeof v === 'string') return 'a string'
+  // (A bigint's decimal text costs quadratic time: never written out.)
+  if (typeof v === 'bigint') return 'a bigint'
   return `${typeof v} ${String(v).slice(0, 40)}`
 }
 

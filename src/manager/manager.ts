@@ -3,6 +3,7 @@ import { Endpoint, locate } from '../process/index.js'
 import { fromWireError, portable, registerPortable, type Portable, type WireError } from '../codec/index.js'
 import { ConnectionClosedError, TimeoutError, UnsendableValueError } from '../errors.js'
 import { ObjectRegistry, type TypeSpec } from './registry.js'
+import type { Signature } from './arguments.js'
 import { ManagerServer } from './server.js'
 import { ManagerClient } from './client.js'
 import type { Proxied } from './proxy.js'
@@ -47,6 +48,10 @@ export interface RegisterOptions {
   exposed?: string[]
   /** Methods whose return value is served as a new object of that typeid and returned as a proxy. */
   methodToTypeid?: Record<string, string>
+  /** What each method accepts, checked on the server before the call (kinds in arguments.ts: `['count', 'opts?']`). */
+  signatures?: Record<string, Signature>
+  /** What the factory accepts, checked before `create` calls it. */
+  createSignature?: Signature
 }
 
 /** A type-only marker for `register(typeid, typed<T>())` on the connecting side, where there is no factory. */
@@ -98,7 +103,7 @@ export class BaseManager implements Portable {
   ): this & { [P in K]: Creator<F> } {
     if (RESERVED.has(typeid) || typeid in BaseManager.prototype) throw new TypeError(`typeid '${typeid}' clashes with a manager method; choose another name`)
     const fn = typeof factory === 'function' ? factory as Factory : undefined
-    const spec: TypeSpec = { factory: fn, exposed: opts.exposed, methodToTypeid: opts.methodToTypeid }
+    const spec: TypeSpec = { factory: fn, exposed: opts.exposed, methodToTypeid: opts.methodToTypeid, signatures: opts.signatures, createSignature: opts.createSignature }
     this.specs.set(typeid, spec)
     this.registry.register(typeid, spec)
     if (!(typeid in this)) {
@@ -181,6 +186,7 @@ export class BaseManager implements Portable {
       registrations.push({
         typeid, builtin, factory: !builtin && spec.factory ? await locate(spec.factory) : undefined,
         exposed: spec.exposed ? [...spec.exposed] : undefined, methodToTypeid: spec.methodToTypeid ? { ...spec.methodToTypeid } : undefined,
+        signatures: spec.signatures ? { ...spec.signatures } : undefined, createSignature: spec.createSignature,
       })
     }
     const data: ManagerBootData = {

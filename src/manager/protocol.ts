@@ -144,6 +144,10 @@ export function decodeRequests(frame: Buffer, limits: FrameLimits = {}): Request
 
 // Below this size a v8 frame cannot be too deep or hold too many values (short of pathological sharing).
 const CHECK_FROM = 2048
+// The most a byte of JSON can weigh in checkJson (a one-digit value and its comma weigh 16), and the
+// deepest a JSON batch gets (MAX_JSON_DEPTH of a value inside batch, request and args).
+const JSON_WEIGHT_PER_BYTE = 8
+const JSON_MAX_DEPTH = 40
 
 /** What the client's own check of an outgoing frame found (see `checkFrame`). */
 export interface FrameCheck {
@@ -161,8 +165,13 @@ export interface FrameCheck {
  */
 export function checkFrame(payload: Buffer, limits: FrameLimits & { maxFrameSize: number }, holes = false): FrameCheck {
   if (payload.length > limits.maxFrameSize) return { problem: new ProtocolError(`a frame of ${payload.length} bytes exceeds the limit of ${limits.maxFrameSize} bytes (maxFrameSize)`), refused: [] }
-  if (isJson(payload) || (payload.length < CHECK_FROM && !holes)) return { refused: [] }
   try {
+    // JSON batches are small (a few dozen values) and cannot hold holes: checked only against a small limit.
+    if (isJson(payload)) {
+      if (payload.length * JSON_WEIGHT_PER_BYTE > (limits.maxValues ?? Infinity) || (limits.maxDepth ?? Infinity) < JSON_MAX_DEPTH) checkJson(payload, 2, limits)
+      return { refused: [] }
+    }
+    if (payload.length < CHECK_FROM && !holes) return { refused: [] }
     return { refused: checkV8(payload, limits).refused.map((r) => r.index) }
   } catch (err) {
     return { problem: err as Error, refused: [] }

@@ -290,4 +290,6 @@ export interface DialectSession {
   log(line: string): void
   /** Stop the whole manager server (the `shutdown` control request). */
   shutdown(): void
+  /** What one request frame may hold (the server's maxFrameValues, maxDepth, maxIntDigits). */
+  limits?: { maxValues?: number; maxDepth?: number; maxIntDigits?: number }
 }

@@ -18,6 +18,8 @@ export interface RemoteRegistration {
   factory?: ModuleRef
   exposed?: string[]
   methodToTypeid?: Record<string, string>
+  signatures?: Record<string, readonly string[]>
+  createSignature?: readonly string[]
 }
 
 /** Boot data of the manager server process. */
@@ -41,7 +43,10 @@ export async function runManagerServer(boot: Boot): Promise<void> {
     for (const r of data.registrations) {
       const factory = r.builtin ? builtinFactories[r.builtin] : r.factory ? await load<(...a: any[]) => unknown>(r.factory) : undefined
       const builtin = r.builtin ? builtinSpecs[r.builtin] : undefined
-      registry.register(r.typeid, { ...builtin, factory, exposed: r.exposed ?? builtin?.exposed, methodToTypeid: r.methodToTypeid ?? builtin?.methodToTypeid })
+      registry.register(r.typeid, {
+        ...builtin, factory, exposed: r.exposed ?? builtin?.exposed, methodToTypeid: r.methodToTypeid ?? builtin?.methodToTypeid,
+        signatures: r.signatures ?? builtin?.signatures, createSignature: r.createSignature ?? builtin?.createSignature,
+      })
     }
     const server = await ManagerServer.listen(data.address, {
       authkey: Buffer.from(data.authkey, 'hex'),

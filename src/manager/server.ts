@@ -115,7 +115,7 @@ export class ManagerServer {
     }
     mod.servePythonConnection({
       conn, firstFrame, registry: this.registry, address: this.address, log: this.log,
-      shutdown: () => this.shutdownRequested(),
+      shutdown: () => this.shutdownRequested(), limits: { ...this.limits, maxIntDigits: this.opts.maxIntDigits },
     })
   }
 

@@ -81,6 +81,18 @@ test('holes anywhere in the arguments are refused request by request; the other 
   assert.deepEqual(await q.getMany(10), [1, 2, 3, 4, 5])
 })
 
+test('an array with holes shared by several requests of one frame (a back-reference), or a request pointing at the whole frame, is refused in each', async () => {
+  const { q, ident, peer } = await servedWithItems()
+  const lie = sparse(2 ** 32 - 1)
+  const batch: unknown[] = [[2, ident, 'putMany', [lie]], [3, ident, 'returnItems', [lie]], [4, ident, 'put', [{ again: lie }]], [5, ident, 'put', [6]]]
+  batch.push([7, ident, 'put', [batch]])
+  peer.send(batch)
+  const replies = new Map((await peer.replies()).map((r) => [r[0], r]))
+  for (const id of [2, 3, 4, 7]) assert.equal(errorName(replies.get(id)), 'DecodeError', `request ${id}`)
+  assert.deepEqual(replies.get(5), [5, Status.Return])
+  assert.deepEqual(await q.getMany(10), [1, 2, 3, 6])
+})
+
 test('arrays that are dense but were written in the sparse form (a holey elements kind) are accepted', async () => {
   const { q } = await servedWithItems()
   const items = await q.getMany(10)
@@ -182,15 +194,15 @@ test('a troupe client\'s put of an array with holes fails alone with DecodeError
 })
 
 test('a burst of puts bigger than one frame may hold is split into frames the server accepts; a single request too big for any frame fails alone, unsent', async () => {
-  const m = await new Manager({ authkey: 'k', log: false, maxFrameValues: 5_000 }).serve()
+  const m = await new Manager({ authkey: 'k', log: false, maxFrameValues: 5_000, maxDepth: 10 }).serve()
   cleanup.push(() => m.shutdown())
   const q = await m.Queue<number>()
   const puts = Array.from({ length: 12_000 }, (_, i) => q.put(i))
-  const deep = (() => { let d: unknown = 0; for (let i = 0; i < 1500; i++) d = [d]; return d })()
+  const deep = (() => { let d: unknown = 0; for (let i = 0; i < 20; i++) d = [d]; return d })()
   const [tooBig, tooDeep] = await Promise.allSettled([q.putMany(Array.from({ length: 6_000 }, (_, i) => i)), q.put(deep as number)])
   await Promise.all(puts)
   assert.ok(tooBig.status === 'rejected' && tooBig.reason instanceof DecodeError && /'putMany' was not sent: .*more than 5000 values/.test(tooBig.reason.message), String((tooBig as PromiseRejectedResult).reason))
-  assert.ok(tooDeep.status === 'rejected' && tooDeep.reason instanceof DecodeError && /'put' was not sent: .*nesting deeper than 1000/.test(tooDeep.reason.message), String((tooDeep as PromiseRejectedResult).reason))
+  assert.ok(tooDeep.status === 'rejected' && tooDeep.reason instanceof DecodeError && /'put' was not sent: .*nesting deeper than 10 /.test(tooDeep.reason.message), String((tooDeep as PromiseRejectedResult).reason))
   assert.equal(await q.qsize(), 12_000)
   const got = await q.getMany(20_000)
   assert.deepEqual(got, Array.from({ length: 12_000 }, (_, i) => i))
@@ -198,15 +210,15 @@ test('a burst of puts bigger than one frame may hold is split into frames the se
 
 test('when the server refuses a whole frame, every call pending on that connection fails with the server\'s named error', async () => {
   // A server with a smaller per-frame limit than its client: the client's frame is refused as a whole.
-  const m = await new Manager({ authkey: 'k', log: false, maxFrameValues: 100 }).serve()
+  const m = await new Manager({ authkey: 'k', log: false, maxFrameValues: 2000 }).serve()
   cleanup.push(() => m.shutdown())
   const c = await connectToManager(m.address, 'k')
   cleanup.push(() => c.shutdown())
   const cq = await c.create('Queue')
   const waiting = cq.get()
-  const big = cq.put(Array.from({ length: 1000 }, (_, i) => i))
+  const big = cq.put(Array.from({ length: 5000 }, (_, i) => i))
   for (const p of [waiting, big]) {
-    await assert.rejects(p, (err: Error & { origin?: string }) => err instanceof DecodeError && /more than 100 values/.test(err.message) && /manager/.test(err.origin ?? ''))
+    await assert.rejects(p, (err: Error & { origin?: string }) => err instanceof DecodeError && /more than 2000 values/.test(err.message) && /manager/.test(err.origin ?? ''))
   }
 })
 

@@ -6,7 +6,7 @@
  */
 import { formatAddress, type FrameConnection } from '../../net/index.js'
 import {
-  decodePickleWithProtocol, encodePickle, tuple, tupleFrom, pyToken, pyText, readToken, marshal, type PyFlavor,
+  decodePickleAsync, encodePickle, tuple, tupleFrom, pyToken, pyText, readToken, marshal, type PyFlavor,
 } from '../../codec/index.js'
 import { ForbiddenGlobalError, DecodeError, UnsendableValueError, UnknownMethodError } from '../../errors.js'
 import type { DialectSession, CallContext, ObjectRegistry, Entry } from '../registry.js'
@@ -83,7 +83,7 @@ class PythonSession {
     if (!this.conn.isOpen) return
     let req: Request
     try {
-      req = this.parse(frame)
+      req = await this.parse(frame)
     } catch (err) {
       // Refuse this request, keep the connection (as CPython's serve_client does), log why.
       const e = err as Error
@@ -96,10 +96,11 @@ class PythonSession {
     this.send(await this.callMethod(req))
   }
 
-  private parse(frame: Buffer): Request {
+  private async parse(frame: Buffer): Promise<Request> {
     // Read the protocol before decoding, so even a refused pickle is answered in a form its writer can read.
     if (frame[0] === 0x80 && frame.length > 1) this.protocol = Math.min(5, Math.max(2, frame[1]!))
-    const { value } = decodePickleWithProtocol(frame)
+    // Bounded (values, nesting, int digits) and decoded a slice at a time, so a big pickle stalls no other client.
+    const { value } = await decodePickleAsync(frame, this.session.limits)
     if (!Array.isArray(value) || value.length !== 4) throw new DecodeError('a manager request must be a 4-tuple (ident, methodname, args, kwds)')
     const [ident, method, args, kwds] = value
     const name = pyText(method)
