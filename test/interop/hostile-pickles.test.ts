@@ -22,8 +22,8 @@ const MARK = 'HOSTILE-ARGUMENT-MARK'
 function rawRequest(ident: string, method: string, raw: Buffer, kwds = new Map()): Buffer {
   const plain = encodePickle(tuple(ident, method, tuple(MARK), kwds), { protocol: 2 })
   const at = plain.indexOf(Buffer.from(MARK, 'latin1'))
-  // Protocol 2 writes the marker as BINUNICODE (X, 4-byte length) then BINPUT n.
-  const start = at - 5
+  // The marker is written with a 1-byte length (SHORT_BINSTRING U, as Python 2's str) or a 4-byte one (BINUNICODE X), then maybe BINPUT n.
+  const start = plain[at - 2] === 0x55 ? at - 2 : at - 5
   const end = at + MARK.length + (plain[at + MARK.length] === 0x71 ? 2 : 0)
   return Buffer.concat([plain.subarray(0, start), raw, plain.subarray(end)])
 }
