@@ -5,7 +5,7 @@ import { allocateId, asError, describeReason, register, unregister, warnCrash, t
 import { Mailbox, type MailboxOptions, type MailboxStats, type ReplyTo } from './mailbox.js'
 import { localAddress } from './router.js'
 import { LocalRef, type ActorRef } from './ref.js'
-import { addDeadline, cancelDeadline, type Timed } from './timers.js'
+import { cancel, schedule as scheduleTimer, scheduleAt, isScheduled, type Timed } from '../timers.js'
 import { watch } from './watch.js'
 import { ExitSignal } from './exit.js'
 
@@ -86,7 +86,7 @@ export class LocalCell implements Entity, Runnable, ActorContext {
     this.self = opts.selfRef
     this.admit = opts.admit
     this.ref = new LocalRef(this)
-    this.idle = { deadline: 0, live: false, fire: () => this.idleFired() }
+    this.idle = { slot: -1, at: 0, fire: () => this.idleFired() }
     register(this)
     this.boot()
   }
@@ -197,16 +197,16 @@ export class LocalCell implements Entity, Runnable, ActorContext {
   /** Send `msg` to self after `ms`. */
   scheduleSelf(ms: number, msg: unknown): Cancel {
     const t: Timed = {
-      deadline: performance.now() + ms,
-      live: false,
+      slot: -1,
+      at: 0,
       fire: () => {
         this.timers.delete(t)
         if (this.state < State.Stopping && !this.closed) void this.tell(msg, undefined)
       },
     }
     this.timers.add(t)
-    addDeadline(t)
-    return () => { this.timers.delete(t); cancelDeadline(t) }
+    scheduleTimer(t, ms, true)
+    return () => { this.timers.delete(t); cancel(t) }
   }
 
   /** Death watch for the actor's own code. */
@@ -448,8 +448,8 @@ export class LocalCell implements Entity, Runnable, ActorContext {
   }
 
   private cancelTimers(): void {
-    cancelDeadline(this.idle)
-    for (const t of this.timers) cancelDeadline(t)
+    cancel(this.idle)
+    for (const t of this.timers) cancel(t)
     this.timers.clear()
   }
 
@@ -457,9 +457,8 @@ export class LocalCell implements Entity, Runnable, ActorContext {
 
   private armIdle(): void {
     this.lastActive = performance.now()
-    if (this.idle.live || !this.instance?.onTimeout) return
-    this.idle.deadline = this.lastActive + this.instance.receiveTimeout!
-    addDeadline(this.idle)
+    if (isScheduled(this.idle) || !this.instance?.onTimeout) return
+    scheduleAt(this.idle, this.lastActive + this.instance.receiveTimeout!)
   }
 
   private idleFired(): void {
@@ -469,8 +468,7 @@ export class LocalCell implements Entity, Runnable, ActorContext {
     if (this.busy || this.mb.size > 0) return
     const due = this.lastActive + ms
     if (performance.now() + 1 < due) {
-      this.idle.deadline = due
-      addDeadline(this.idle)
+      scheduleAt(this.idle, due)
       return
     }
     this.mb.push(TIMEOUT, undefined)

@@ -1,5 +1,5 @@
 import { AbortError, TimeoutError } from '../errors.js'
-import { addDeadline, cancelDeadline, type Timed } from './timers.js'
+import { Waiting } from '../timers.js'
 import type { ReplyTo } from './mailbox.js'
 
 /** Options of `ask`. */
@@ -15,44 +15,31 @@ let nextId = 1
 // Only asks whose answer arrives from another place need to be found by id.
 const byId = new Map<number, Pending>()
 
-/** One ask waiting for its answer. */
-export class Pending<T = unknown> implements ReplyTo, Timed {
+/**
+ * One ask waiting for its answer. Its timeout and signal are armed by the
+ * shared `Waiting` (timers.ts): no timer of its own, and the place stays
+ * alive while it is awaited.
+ */
+export class Pending<T = unknown> extends Waiting implements ReplyTo {
   readonly promise: Promise<T>
   id = 0
-  deadline = Infinity
-  live = false
   /** The place the ask went to, when it left this place (so it fails at once if that place dies). */
   target: string | undefined
   /** Called once settled (a proxy uses it to forget asks it forwarded). */
   onSettle: ((p: Pending<T>) => void) | undefined
   private resolve!: (v: T) => void
   private reject!: (e: unknown) => void
-  private done = false
-  private signal: AbortSignal | undefined
-  private abortHandler: (() => void) | undefined
   private readonly what: string
-  private timeoutMs = 0
+  private readonly timeoutMs: number
 
   constructor(what: string, opts: AskOptions | undefined) {
+    super()
     this.what = what
+    if (opts?.timeout !== undefined && !(opts.timeout >= 0)) throw new RangeError(`ask timeout must be a non-negative number of ms, got ${opts.timeout}`)
+    this.timeoutMs = opts?.timeout ?? 0
     this.promise = new Promise<T>((res, rej) => { this.resolve = res; this.reject = rej })
     open++
-    if (opts) {
-      if (opts.timeout !== undefined) {
-        if (!(opts.timeout >= 0)) throw new RangeError(`ask timeout must be a non-negative number of ms, got ${opts.timeout}`)
-        this.timeoutMs = opts.timeout
-        this.deadline = performance.now() + opts.timeout
-        addDeadline(this)
-      }
-      if (opts.signal) {
-        this.signal = opts.signal
-        if (opts.signal.aborted) queueMicrotask(() => this.fail(new AbortError(`ask to actor '${this.what}' was aborted`, { cause: opts.signal!.reason })))
-        else {
-          this.abortHandler = () => this.fail(new AbortError(`ask to actor '${this.what}' was aborted`, { cause: opts.signal!.reason }))
-          opts.signal.addEventListener('abort', this.abortHandler, { once: true })
-        }
-      }
-    }
+    this.begin(opts)
   }
 
   /** Give this ask an id so a reply from another place can find it. */
@@ -64,7 +51,7 @@ export class Pending<T = unknown> implements ReplyTo, Timed {
 
   /** Answer the ask (from the actor's return value or reply handle). */
   settle(ok: boolean, value: unknown): void {
-    if (this.done) return
+    if (!this.end()) return
     this.finish()
     if (ok) this.resolve(value as T)
     else this.reject(value)
@@ -75,17 +62,19 @@ export class Pending<T = unknown> implements ReplyTo, Timed {
     this.settle(false, err)
   }
 
-  /** Timer callback: the deadline passed. */
-  fire(): void {
-    this.fail(new TimeoutError(`ask to actor '${this.what}' got no answer within ${this.timeoutMs} ms`))
+  protected expired(): void {
+    this.finish()
+    this.reject(new TimeoutError(`ask to actor '${this.what}' got no answer within ${this.timeoutMs} ms`))
+  }
+
+  protected aborted(reason: unknown): void {
+    this.finish()
+    this.reject(new AbortError(`ask to actor '${this.what}' was aborted`, { cause: reason }))
   }
 
   private finish(): void {
-    this.done = true
     open--
-    if (this.deadline !== Infinity) cancelDeadline(this)
     if (this.id) byId.delete(this.id)
-    if (this.abortHandler) this.signal!.removeEventListener('abort', this.abortHandler)
     const cb = this.onSettle
     if (cb) { this.onSettle = undefined; cb(this) }
   }

@@ -1,5 +1,6 @@
 import { portable, type Portable } from '../codec/index.js'
 import { TimeoutError } from '../errors.js'
+import { withTimeout } from '../timers.js'
 import type { StopReason } from './actor.js'
 import type { Entity } from './entity.js'
 import type { MailboxStats } from './mailbox.js'
@@ -95,7 +96,7 @@ export class LocalRef<Msg = unknown, Reply = unknown> implements ActorRef<Msg, R
 
   /** Wait for the end. */
   join(opts?: JoinOptions): Promise<void> {
-    return withTimeout(this.entity.join(), opts?.timeout, `join of actor '${this.entity.name}'`)
+    return joinWithin(this.entity.join(), opts?.timeout, `join of actor '${this.entity.name}'`)
   }
 
   /** False once the actor has ended. */
@@ -124,13 +125,7 @@ export class LocalRef<Msg = unknown, Reply = unknown> implements ActorRef<Msg, R
   }
 }
 
-/** Bound a promise by a timeout (TimeoutError), without leaving a timer behind. */
-export async function withTimeout<T>(p: Promise<T>, timeout: number | undefined, what: string): Promise<T> {
-  if (timeout === undefined) return p
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([p, new Promise<T>((_, rej) => { timer = setTimeout(() => rej(new TimeoutError(`${what} did not finish within ${timeout} ms`)), timeout) })])
-  } finally {
-    clearTimeout(timer)
-  }
+/** A join as users await it: bounded by `timeout` (TimeoutError), holding the place open until it settles. */
+export function joinWithin<T>(p: Promise<T>, timeout: number | undefined, what: string): Promise<T> {
+  return withTimeout(p, { timeout }, () => new TimeoutError(`${what} did not finish within ${timeout} ms`))
 }

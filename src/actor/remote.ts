@@ -5,7 +5,7 @@ import { aliasFor, describeReason, lookup, type Address } from './entity.js'
 import type { MailboxStats } from './mailbox.js'
 import { Pending, type AskOptions } from './pending.js'
 import { placeId } from './place.js'
-import { REF_TYPE, WATCH, withTimeout, type ActorRef, type JoinOptions, type Watchable } from './ref.js'
+import { REF_TYPE, WATCH, joinWithin, type ActorRef, type JoinOptions, type Watchable } from './ref.js'
 import { gatewayAddress, rememberGateway, route, watchRemote } from './router.js'
 
 /** A ref to an actor in another place: every call becomes a frame routed through the spawn tree. */
@@ -71,7 +71,7 @@ export class RemoteRef<Msg = unknown, Reply = unknown> implements ActorRef<Msg, 
         else resolve()
       })
     })
-    return withTimeout(done, opts?.timeout, `join of actor '${this.addr.name}'`)
+    return joinWithin(done, opts?.timeout, `join of actor '${this.addr.name}'`)
   }
 
   /** False once this place learned (through join/watch) that the actor ended. */

@@ -1,9 +1,10 @@
 import { SupervisorGaveUpError } from '../errors.js'
+import { armWait } from '../timers.js'
 import type { ActorClass, StopReason } from './actor.js'
 import { allocateId, describeReason, register, unregister, type Address, type Entity, type EntityInfo, type SupervisorHooks } from './entity.js'
 import type { ReplyTo } from './mailbox.js'
 import { localAddress } from './router.js'
-import { LocalRef, withTimeout, type ActorRef, type JoinOptions } from './ref.js'
+import { LocalRef, joinWithin, type ActorRef, type JoinOptions } from './ref.js'
 import { spawnEntity, type SpawnOptions } from './spawn.js'
 import { ExitSignal } from './exit.js'
 
@@ -124,7 +125,8 @@ export class Supervisor implements Entity, SupervisorHooks {
   private readonly kids: Kid[] = []
   private state = State.Running
   private readonly intensity: RestartIntensity
-  private readonly timers = new Set<NodeJS.Timeout>()
+  /** Delayed restarts (backoff), each cancelled by its function. */
+  private readonly timers = new Set<() => void>()
   private readonly exit = new ExitSignal()
   private readonly strategy: Strategy
 
@@ -205,8 +207,8 @@ export class Supervisor implements Entity, SupervisorHooks {
     }
     // Even without backoff, restart on a fresh stack: a child failing in onStart would otherwise recurse through here.
     if (delay <= 0) return queueMicrotask(go)
-    const t = setTimeout(() => { this.timers.delete(t); go() }, delay)
-    this.timers.add(t)
+    const cancel = armWait({ timeout: delay, precise: true }, () => { this.timers.delete(cancel); go() }, () => {})
+    this.timers.add(cancel)
   }
 
   private async giveUp(child: Entity, err: Error): Promise<void> {
@@ -221,7 +223,7 @@ export class Supervisor implements Entity, SupervisorHooks {
 
   private async stopChildren(): Promise<void> {
     this.state = State.Stopping
-    for (const t of this.timers) clearTimeout(t)
+    for (const cancel of this.timers) cancel()
     this.timers.clear()
     // Reverse start order, like OTP: later children may depend on earlier ones.
     for (const k of [...this.kids].reverse()) await k.entity.stop()
@@ -280,7 +282,7 @@ export class Supervisor implements Entity, SupervisorHooks {
     const p = this.state === State.Stopped
       ? (this.exitReason instanceof Error ? Promise.reject(this.exitReason) : Promise.resolve())
       : this.exit.wait()
-    return withTimeout(p, opts?.timeout, `join of supervisor '${this.name}'`)
+    return joinWithin(p, opts?.timeout, `join of supervisor '${this.name}'`)
   }
 
   /** False once ended. */

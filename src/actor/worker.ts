@@ -1,5 +1,6 @@
 import { TimeoutError } from '../errors.js'
-import { load, locate, type ModuleRef } from '../process/index.js'
+import { withTimeout } from '../timers.js'
+import { Lane, load, locateNow, type ModuleRef } from '../process/index.js'
 import { Actor } from './actor.js'
 import type { ActorRef } from './ref.js'
 import { spawn, type Placement } from './spawn.js'
@@ -53,12 +54,7 @@ export class Result<T> implements PromiseLike<T> {
 
   /** The value; rejects with the task's error, or TimeoutError when `timeout` ms pass first (the task keeps running). */
   result(opts: { timeout?: number } = {}): Promise<T> {
-    if (opts.timeout === undefined) return this.promise
-    let timer: NodeJS.Timeout | undefined
-    const t = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TimeoutError(`result not ready within ${opts.timeout} ms`)), opts.timeout)
-    })
-    return Promise.race([this.promise, t]).finally(() => clearTimeout(timer))
+    return withTimeout(this.promise, opts, () => new TimeoutError(`result not ready within ${opts.timeout} ms`))
   }
 
   /** True once the call finished (either way). */
@@ -88,21 +84,23 @@ export class Worker {
   /** The TaskRunner actor doing the work. */
   readonly ref: ActorRef<Task, unknown>
   private readonly on: Placement
+  // Submissions wait here while their function is located, so a close() made after them stays after them.
+  private readonly lane = new Lane()
 
   constructor(opts: WorkerOptions = {}) {
     this.on = opts.on ?? 'thread'
     this.ref = spawn(TaskRunner, { on: this.on, name: opts.name })
   }
 
-  /** Run `fn(...args)` in the worker; the Result is typed by `fn`. */
+  /** Run `fn(...args)` in the worker; the Result is typed by `fn`. Runs after everything submitted before, even if `close()` follows at once. */
   submit<F extends (...args: any[]) => unknown>(fn: F, ...args: Parameters<F>): Result<Awaited<ReturnType<F>>> {
-    if (this.on === 'local') return new Result(this.ref.ask<Awaited<ReturnType<F>>>({ fn, args }))
-    return new Result(locate(fn).then((mod) => this.ref.ask<Awaited<ReturnType<F>>>({ fn: mod, args })))
+    const where = this.on === 'local' ? fn : locateNow(fn)
+    return new Result(Promise.resolve(this.lane.run(where, (f) => this.ref.ask<Awaited<ReturnType<F>>>({ fn: f, args }))))
   }
 
-  /** Finish what was submitted, then end. */
+  /** Finish what was submitted (including submissions still being located), then end. */
   close(): void {
-    this.ref.close()
+    void this.lane.run(undefined, () => this.ref.close())
   }
 
   /** Wait until the worker has ended. */
@@ -112,7 +110,7 @@ export class Worker {
 
   /** Stop now; submitted calls not yet run reject. */
   stop(): Promise<void> {
-    return this.ref.stop()
+    return Promise.resolve(this.lane.run(undefined, () => this.ref.stop()))
   }
 
   /** `await using w = new Worker()` closes and joins it at the end of the scope. */

@@ -1,4 +1,5 @@
 import { TimeoutError, TroupeError } from '../errors.js'
+import { armWait, withTimeout } from '../timers.js'
 
 const PENDING = 0
 const FULFILLED = 1
@@ -61,18 +62,15 @@ export class AsyncResult<T> extends Promise<T> {
     const p = nativeThen.call(this) as Promise<T>
     const { timeout } = options
     if (timeout === undefined || this.status !== PENDING) return p
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new TimeoutError(`result not ready after ${timeout} ms`)), timeout)
-      p.then((v) => { clearTimeout(timer); resolve(v) }, (e) => { clearTimeout(timer); reject(e) })
-    })
+    return withTimeout(p, { timeout }, () => new TimeoutError(`result not ready after ${timeout} ms`))
   }
 
   /** Resolve once the task has finished or `timeout` ms have passed; never rejects. */
   wait(options: WaitOptions = {}): Promise<void> {
     if (this.status !== PENDING) return Promise.resolve()
     return new Promise<void>((resolve) => {
-      const timer = options.timeout === undefined ? undefined : setTimeout(resolve, options.timeout)
-      this.onSettled(() => { if (timer) clearTimeout(timer); resolve() })
+      const disarm = armWait(options, () => resolve(), () => resolve())
+      this.onSettled(() => { disarm(); resolve() })
     })
   }
 

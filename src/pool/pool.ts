@@ -5,6 +5,7 @@ import { approxBytes, fromWireError, marshal, type WireError } from '../codec/in
 import { SpinPolicy } from '../net/index.js'
 import { Full, TimeoutError, UnsendableValueError, WorkerCrashedError } from '../errors.js'
 import { PoolFront, abortError, earlyDeathsError, EARLY_DEATHS_LIMIT, type BaseApplyOptions, type Mode, type PoolCounters, type PoolFunction } from './front.js'
+import { armWait } from '../timers.js'
 import { Deque } from './deque.js'
 import { Recent, type Percentiles } from './stats.js'
 import { Task, QUEUED, SENT, RUNNING, DONE, type FnEntry } from './task.js'
@@ -93,6 +94,7 @@ const SPIN_MAIN_MS = 0.04
 const SPIN_FOR_TASKS_UNDER_MS = 0.02
 
 const now = () => performance.timeOrigin + performance.now()
+const noop = () => {}
 const NO_ARGS: unknown[] = []
 
 /**
@@ -242,10 +244,7 @@ export class Pool extends PoolFront<PoolTaskOptions> {
     if (this.outstanding === 1) this.refAll()
     if (error) { this.finish(t, false, error); return task }
     const x = t.extras
-    if (x?.signal) {
-      x.abortListener = () => this.abort(t)
-      x.signal.addEventListener('abort', x.abortListener, { once: true })
-    }
+    if (x?.signal) x.disarmSignal = armWait({ signal: x.signal }, noop, () => this.abort(t))
     this.queue.push(t)
     this.schedule(t, o)
     return task
@@ -467,11 +466,11 @@ export class Pool extends PoolFront<PoolTaskOptions> {
     const x = t.extras
     if (x?.timeout !== undefined) {
       const timeout = x.timeout
-      x.timer = setTimeout(() => {
+      x.disarmTimeout = armWait({ timeout }, () => {
         if (t.state !== RUNNING) return
         this.finish(t, false, new TimeoutError(`task ${t.fn.name} ran longer than its timeout of ${timeout} ms; its worker was stopped and replaced`))
         w.kill()
-      }, timeout)
+      }, noop)
     }
   }
 
@@ -491,8 +490,8 @@ export class Pool extends PoolFront<PoolTaskOptions> {
     t.args = NO_ARGS
     const x = t.extras
     if (x) {
-      if (x.timer) clearTimeout(x.timer)
-      if (x.abortListener) x.signal!.removeEventListener('abort', x.abortListener)
+      x.disarmTimeout?.()
+      x.disarmSignal?.()
     }
     if (ok) { this.completed++; t.fulfill(value) } else { this.failed++; t.reject(value as Error) }
     if (--this.outstanding === 0) this.quiet()

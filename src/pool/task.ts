@@ -25,8 +25,10 @@ export interface TaskExtras {
   signal?: AbortSignal
   retriesLeft: number
   transfer?: readonly Transferable[]
-  timer?: NodeJS.Timeout
-  abortListener?: () => void
+  /** Cancels the running-time limit (armed when the task starts). */
+  disarmTimeout?: () => void
+  /** Stops listening to `signal`. */
+  disarmSignal?: () => void
 }
 
 /**

@@ -7,8 +7,10 @@
  */
 import { marshal, toWireError, fromWireError, PORTABLE_TAG, type Marshalled, type WireError } from '../codec/index.js'
 import { TroupeError, UnsendableValueError } from '../errors.js'
+import { armWait, holdUntilSettled } from '../timers.js'
 import { Endpoint, type Boot, type Kind, type Transferable } from './endpoint.js'
-import { locate, load, type ModuleRef } from './locate.js'
+import { Lane } from './lane.js'
+import { locateNow, load, type ModuleRef } from './locate.js'
 import { currentPlace, placeLabel, type PlaceInfo } from './place.js'
 import { reviveAsync, runPlaceExitHooks } from './router.js'
 
@@ -37,6 +39,9 @@ interface ProcessBoot {
   /** Set when `target` is a Process subclass whose `run()` is the target: its public fields, and `args[0]` its own state. */
   subclass?: { name: string; kind: Kind; daemon: boolean }
 }
+
+/** What start() sends: the function to locate, the checked arguments and, for a subclass, its fields. */
+interface LaunchPlan { fn: Function; values: Marshalled; subclass?: ProcessBoot['subclass'] }
 
 // The keys a Process has before a subclass's fields exist: what is left over is the subclass's own state.
 const baseKeys = new WeakMap<object, Set<string>>()
@@ -100,6 +105,9 @@ export class Process<A extends unknown[] = unknown[]> {
   private readonly transfer?: Transferable[]
   private endpoint: Endpoint | undefined
   private started = false
+  private startFailure: Error | undefined
+  // start() takes its place here at once; join/terminate/kill made before it finished wait their turn.
+  private readonly lane = new Lane()
 
   constructor(opts: ProcessOptions<A> = {}) {
     this.target = opts.target
@@ -127,7 +135,7 @@ export class Process<A extends unknown[] = unknown[]> {
   }
 
   /** The function or subclass to locate, the values it needs (checked by `marshal`), and how the place starts it. */
-  private launchPlan(): { fn: Function; values: Marshalled; subclass?: ProcessBoot['subclass'] } {
+  private launchPlan(): LaunchPlan {
     if (!this.overridesRun()) return { fn: this.target!, values: marshal(this.args, 'args') }
     const own = baseKeys.get(this)!
     const state: Record<string, unknown> = {}
@@ -137,26 +145,42 @@ export class Process<A extends unknown[] = unknown[]> {
   }
 
   /**
-   * Locate the target, check the arguments and start the thread or child
+   * Check the arguments (now: later changes to them are not seen, as Python
+   * pickles them at start), locate the target and start the thread or child
    * process. Rejects with UnlocatableFunctionError (naming the function) or
    * UnsendableValueError (naming the path, e.g. `args[1].callback`).
+   * `join()`, `terminate()` and `kill()` called before it resolves wait for
+   * it, so `p.start(); await p.join()` works as in Python.
    */
-  async start(): Promise<void> {
-    if (this.started) throw new TroupeError(`${this.name} was already started; a Process can be started once`)
+  start(): Promise<void> {
+    if (this.started) return Promise.reject(new TroupeError(`${this.name} was already started; a Process can be started once`))
     this.started = true
-    const plan = this.launchPlan()
-    const ref = await locate(plan.fn)
-    const m = plan.values
-    if (this.kind === 'process') {
-      const shared = findSharedMemory(m.value, 'args')
-      if (shared) {
-        const err = new UnsendableValueError(
-          `${shared.path} is ${shared.what}, which only threads of one process can share. ` +
-          "Use kind: 'thread', or get the primitive from a manager to share it across child processes and hosts.")
-        err.path = shared.path
-        throw err
+    let plan: LaunchPlan
+    try {
+      plan = this.launchPlan()
+      const m = plan.values
+      if (this.kind === 'process') {
+        const shared = findSharedMemory(m.value, 'args')
+        if (shared) {
+          const err = new UnsendableValueError(
+            `${shared.path} is ${shared.what}, which only threads of one process can share. ` +
+            "Use kind: 'thread', or get the primitive from a manager to share it across child processes and hosts.")
+          err.path = shared.path
+          throw err
+        }
       }
+    } catch (err) {
+      this.startFailure = err as Error
+      return Promise.reject(err)
     }
+    const located = locateNow(plan.fn)
+    // Remembered for join(); the promise returned stays unhandled unless the caller handles it, so the error shows.
+    if (located instanceof Promise) located.catch((err: Error) => { this.startFailure = err })
+    return Promise.resolve(this.lane.run(located, (ref) => this.spawn(ref, plan)))
+  }
+
+  private spawn(ref: ModuleRef, plan: LaunchPlan): void {
+    const m = plan.values
     const data: ProcessBoot = { target: ref, args: m.value as unknown[], portables: m.portables, subclass: plan.subclass }
     const endpoint = new Endpoint({ kind: this.kind, runtime: runtimeRef, data, name: this.name, transfer: this.transfer })
     this.endpoint = endpoint
@@ -181,27 +205,36 @@ export class Process<A extends unknown[] = unknown[]> {
     }
   }
 
+  /** The endpoint once started (after a `start()` still locating its target); rejects if it never started. */
+  private whenStarted(what: string): Promise<Endpoint> {
+    if (!this.started) return Promise.reject(new TroupeError(`${this.name} must be started before ${what}`))
+    return Promise.resolve(this.lane.run(undefined, () => {
+      if (!this.endpoint) throw this.startFailure ?? new TroupeError(`${this.name} did not start`)
+      return this.endpoint
+    }))
+  }
+
   /** Wait until it ends, or `timeout` ms pass; resolves with `exitCode` (null if still running). */
   async join(opts: { timeout?: number } = {}): Promise<number | null> {
-    if (!this.endpoint) throw new TroupeError(`${this.name} must be started before join()`)
-    if (opts.timeout === undefined) {
-      await this.endpoint.exited
-    } else {
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([this.endpoint.exited, new Promise((r) => { timer = setTimeout(r, Math.max(0, opts.timeout!)) })])
-      clearTimeout(timer)
-    }
+    const endpoint = this.endpoint ?? await holdUntilSettled(this.whenStarted('join()'))
+    // Held open while awaited, so joining a daemon keeps the program alive until it ends (as Python blocks).
+    await new Promise<void>((resolve) => {
+      const disarm = armWait({ timeout: opts.timeout }, () => resolve(), () => resolve())
+      void endpoint.exited.then(() => { disarm(); resolve() })
+    })
     return this.exitCode
   }
 
   /** Stop it: SIGTERM for a child process, thread termination for a thread (exitCode -15). Resolves when it has ended. */
   async terminate(): Promise<void> {
-    if (this.endpoint) await this.endpoint.terminate()
+    const endpoint = this.endpoint ?? (this.started ? await holdUntilSettled(this.whenStarted('terminate()')).catch(() => undefined) : undefined)
+    if (endpoint) await holdUntilSettled(endpoint.terminate())
   }
 
   /** Kill it at once: SIGKILL for a child process (exitCode -9). Resolves when it has ended. */
   async kill(): Promise<void> {
-    if (this.endpoint) await this.endpoint.kill()
+    const endpoint = this.endpoint ?? (this.started ? await holdUntilSettled(this.whenStarted('kill()')).catch(() => undefined) : undefined)
+    if (endpoint) await holdUntilSettled(endpoint.kill())
   }
 
   /** True between `start()` and its end. */

@@ -16,6 +16,7 @@
  */
 import { marshal, unmarshal, toWireError, fromWireError, PORTABLE_TAG, type WireError } from '../codec/index.js'
 import { AbortError, ClosedError, ConnectionClosedError } from '../errors.js'
+import { hold, release } from '../timers.js'
 import { placeLabel } from './place.js'
 
 /** Where a served object lives: the place's address and the object's id there. */
@@ -146,6 +147,8 @@ function request<T>(address: ObjectAddress, method: string, args: unknown[], sig
   const m = marshalled ? { value: args, portables: marshalled.portables } : marshal(args, 'args')
   const cid = ++callSeq
   return new Promise<T>((resolve, reject) => {
+    // A request in flight keeps this place alive until answered, even over an unref'd link (timers.ts).
+    hold()
     if (signal) {
       // The server decides what a cancelled call returns, so the reply (or a down notice) still settles it.
       const onAbort = () => deliver({ $r: 'cancel', to: address.place, from: here, cid })
@@ -297,6 +300,7 @@ function handleLocalNow(frame: Exclude<Frame, { $r: 'down' }>): void {
       const p = pending.get(frame.cid)
       if (!p) return
       pending.delete(frame.cid)
+      release()
       if (frame.e) return p.reject(fromWireError(frame.e))
       try { p.resolve(frame.p ? unmarshal(frame.v) : frame.v) } catch (err) { p.reject(err) }
       return
@@ -310,6 +314,7 @@ function placeDown(place: string, source?: Out): void {
   for (const [cid, p] of pending) {
     if (isUnder(p.to, place)) {
       pending.delete(cid)
+      release()
       p.reject(new ConnectionClosedError(`place ${place} ended while a request to it was pending`))
     }
   }

@@ -4,6 +4,7 @@
  * here, so ordering, blocking, backpressure and task counting exist once.
  */
 import { AbortError, ClosedError, Empty, Full, TaskDoneError } from '../errors.js'
+import { abortError, armWait as arm } from '../timers.js'
 import type { RequestContext } from '../process/index.js'
 import { approxBytes } from '../codec/index.js'
 import { isPacked, packedBytes, unpack, weight } from './packed.js'
@@ -45,20 +46,6 @@ class Deque<T> {
     if (this.head > 1024 && this.head * 2 > this.buf.length) { this.buf = this.buf.slice(this.head); this.head = 0 }
     else if (this.head === this.buf.length) { this.buf = []; this.head = 0 }
   }
-}
-
-/** Settle a waiter on timeout or abort; returns the cleanup that cancels both. */
-function arm(opts: WaitOpts, onTimeout: () => void, onAbort: (reason: unknown) => void): () => void {
-  let timer: NodeJS.Timeout | undefined
-  if (opts.timeout !== undefined && opts.timeout !== null && Number.isFinite(opts.timeout)) timer = setTimeout(onTimeout, Math.max(0, opts.timeout))
-  const signal = opts.signal
-  const abort = () => onAbort(signal!.reason)
-  signal?.addEventListener('abort', abort, { once: true })
-  return () => { if (timer) clearTimeout(timer); signal?.removeEventListener('abort', abort) }
-}
-
-function abortError(reason: unknown): Error {
-  return reason instanceof Error && reason.name !== 'AbortError' ? reason : new AbortError('the operation was aborted')
 }
 
 /**

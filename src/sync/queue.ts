@@ -13,7 +13,8 @@
  * two messages per batch, not two per item.
  */
 import { approxBytes, marshal, portable, registerPortable, type Portable } from '../codec/index.js'
-import { AbortError, ClosedError, Full, TaskDoneError } from '../errors.js'
+import { ClosedError, Full, TaskDoneError } from '../errors.js'
+import { abortError, armWait } from '../timers.js'
 import { serve, connect, placeAddress, beforePlaceExit, onPlaceDown, isUnder, type ObjectAddress, type Remote } from '../process/index.js'
 import { QueueCore } from './queue-core.js'
 import { pack } from './packed.js'
@@ -54,16 +55,6 @@ function check(item: unknown): Checked {
 }
 
 interface CreditWaiter { checked: Checked; resolve(): void; reject(e: unknown): void; cleanup(): void }
-
-/** Reject a waiting put on timeout or abort; returns the cleanup. */
-function armWait(opts: QueueWaitOptions, onTimeout: () => void, onAbort: (reason: unknown) => void): () => void {
-  const timer = opts.timeout !== undefined && Number.isFinite(opts.timeout) ? setTimeout(onTimeout, Math.max(0, opts.timeout)) : undefined
-  const signal = opts.signal
-  if (signal?.aborted) { queueMicrotask(() => onAbort(signal.reason)); return () => { if (timer) clearTimeout(timer) } }
-  const abort = () => onAbort(signal!.reason)
-  signal?.addEventListener('abort', abort, { once: true })
-  return () => { if (timer) clearTimeout(timer); signal?.removeEventListener('abort', abort) }
-}
 
 const never = new AbortController().signal
 const RESOLVED = Promise.resolve()
@@ -232,7 +223,7 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
       const w: CreditWaiter = { checked, resolve, reject, cleanup: () => {} }
       const drop = (err: Error) => { this.creditWaiters = this.creditWaiters.filter((x) => x !== w); w.cleanup(); reject(err) }
       w.cleanup = armWait(opts, () => drop(new Full(`the queue stayed full (maxsize ${this.maxsize}) for ${opts.timeout} ms`)),
-        (r) => drop(r instanceof Error && r.name !== 'AbortError' ? r : new AbortError('put() was aborted')))
+        (r) => drop(abortError(r, 'put() was aborted')))
       this.creditWaiters.push(w)
       this.requestCredits()
     })
@@ -314,10 +305,17 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
     return this.call('full', [])
   }
 
-  /** No more puts from anyone: waiting putters fail, consumers drain what is left and then end. */
-  async close(): Promise<void> {
-    await this.flush()
-    await this.call('close', [])
+  /**
+   * No more puts from anyone: waiting putters fail, consumers drain what is
+   * left and then end. Takes effect in call order: puts made before it land,
+   * puts made after it (even before it resolves) reject with ClosedError.
+   */
+  close(): Promise<void> {
+    // No await before the close is sent: the transport keeps order, and awaiting would let later puts overtake it.
+    const flushed = this.flush()
+    const closing = this.call<void>('close', [])
+    if (!this.core) this.closedSeen = true
+    return Promise.all([flushed, closing]).then(() => {})
   }
 
   /** Iterate until the queue is closed and drained. A consumer in another place prefetches `prefetch` items. */
@@ -430,10 +428,11 @@ export class JoinableQueue<T> extends Queue<T> {
   }
 
   /** Resolve once every item put so far has been marked done with `taskDone()`. */
-  async join(opts: { signal?: AbortSignal } = {}): Promise<void> {
-    await this.flush()
+  join(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    // Puts and taskDones made before the join go first, in order (the transport keeps it); nothing is awaited before sending.
+    void this.flush()
     if (this.doneWaiters.length) this.sendDone()
-    await this.call('join', [], opts.signal)
+    return this.call('join', [], opts.signal)
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { isMainThread } from 'node:worker_threads'
 import { AbortError, SyncStateError } from '../errors.js'
+import { hold, release } from '../timers.js'
 
 // Node 20 has Atomics.waitAsync; the ES2023 lib does not declare it yet.
 type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> }
@@ -39,12 +40,12 @@ export async function waitWhile(cells: Int32Array, index: number, expected: numb
   if (left <= 0) return 'timed-out'
   const r = waitAsync(cells, index, expected, left === Infinity ? undefined : left)
   if (!r.async) return r.value === 'timed-out' ? 'timed-out' : 'ok'
-  // A pending waitAsync does not keep Node's event loop alive; a timer does, for as long as we wait.
-  const keepAlive = left === Infinity ? setInterval(() => {}, 1 << 30) : setTimeout(() => {}, left + 10)
+  // A pending waitAsync does not keep Node's event loop alive; the wait holds the place open instead (timers.ts).
+  hold()
   try {
     return await settle(r.value, cells, index, signal)
   } finally {
-    clearTimeout(keepAlive)
+    release()
   }
 }
 

@@ -108,6 +108,11 @@ export async function useRefFromProcess(ref: ActorRef<CounterMsg, number>): Prom
 export function add(a: number, b: number): number {
   return a + b
 }
+/** Twice n (used by one test only, so it is located for the first time there). */
+export function double(n: number): number {
+  return n * 2
+}
+
 export async function napThenEcho<T>(ms: number, v: T): Promise<T> {
   await new Promise((r) => setTimeout(r, ms))
   return v

@@ -52,6 +52,16 @@ test('a non-daemon Process keeps the program alive until it ends; a daemon child
 })
 
 for (const kind of ['thread', 'process']) {
+  for (const op of ['join', 'terminate']) {
+    test(`awaiting ${op}() of a daemon ${kind} at the top level keeps the program alive until it ends (no silent exit 13)`, () => {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/process/fixtures/daemon-main.ts', kind, op], { cwd: root, encoding: 'utf8', timeout: 60_000 })
+      assert.equal(r.status, 0, `exit ${r.status}; stderr: ${r.stderr}`)
+      assert.match(r.stdout, op === 'join' ? /child done\njoined 0/ : /terminated -15/)
+    })
+  }
+}
+
+for (const kind of ['thread', 'process']) {
   test(`a throwing ${kind} target prints "Process <name>:" and the stack on stderr, like Python`, () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/process/fixtures/throwing-main.ts', kind], { cwd: root, encoding: 'utf8', timeout: 60_000 })
     assert.match(r.stderr, /Process failing:\nRangeError: bad value 3\n\s+at throwsRangeError/)

@@ -210,3 +210,17 @@ test('compiled JS: a .mjs program using dist/ runs .mjs targets in a thread and 
   assert.match(r.stdout, /hi from js-process kind=process parent=\d+/)
   assert.match(r.stdout, /joined process exitCode=0/)
 })
+
+test('p.start() not awaited, then join(): the join waits for the start, as in Python', async () => {
+  const p = track(new Process({ target: targets.returnsAtOnce }))
+  void p.start()
+  assert.equal(await p.join({ timeout: 30_000 }), 0)
+})
+
+test('terminate() right after a start() still locating its target stops that Process instead of being overtaken', async () => {
+  const p = track(new Process({ target: targets.idleForever, kind: 'process' }))
+  void p.start()
+  await p.terminate()
+  assert.equal(p.isAlive, false)
+  assert.equal(p.exitCode, -15)
+})

@@ -49,6 +49,30 @@ test('an aborted get rejects with AbortError and takes nothing', async () => {
   assert.equal(await q.get(), 1)
 })
 
+test('a get, put or join given an already-aborted signal rejects with AbortError at once and changes nothing', async () => {
+  const q = new Queue<number>()
+  await assert.rejects(q.get({ signal: AbortSignal.abort() }), AbortError)
+  const full = new Queue<number>(1)
+  await full.put(1)
+  await assert.rejects(full.put(2, { signal: AbortSignal.abort() }), AbortError)
+  assert.equal(await full.qsize(), 1)
+  const jq = new JoinableQueue<number>()
+  await jq.put(1)
+  await assert.rejects(jq.join({ signal: AbortSignal.abort() }), AbortError)
+  await q.put(7)
+  assert.equal(await q.get(), 7, 'the aborted get took nothing and left no waiter behind')
+})
+
+test('close() takes effect in call order: a put made right after it rejects with ClosedError, puts before it are kept', async () => {
+  const q = new Queue<number>()
+  void q.put(1)
+  const closing = q.close()
+  await assert.rejects(q.put(2), ClosedError)
+  await closing
+  assert.equal(await q.get(), 1)
+  await assert.rejects(q.get(), ClosedError)
+})
+
 test('for await ends after close once the queue is drained; later gets and puts reject with ClosedError', async () => {
   const q = new SimpleQueue<number>()
   await q.put(1)

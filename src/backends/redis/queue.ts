@@ -11,6 +11,7 @@ import { codecFor, type CodecName, type ValueCodec } from './codec.js'
 import { Consumer, entryFields, parseEntry, DEAD_MAX_LEN, type Delivery } from './consumer.js'
 import { idMaker, consumerName, defaultRedis } from './ids.js'
 import * as scripts from './scripts.js'
+import { armWait, sleep } from '../../timers.js'
 
 /** Options of a Redis queue; every consumer of one queue should use the same `group`, `leaseMs` and `maxRetries`. */
 export interface RedisQueueOptions {
@@ -369,8 +370,6 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
     if (opts.signal?.aborted) return Promise.reject(abortError(opts.signal))
     if (this.buffer.length && this.waiters.length === 0) return Promise.resolve(this.buffer.shift()!)
     return new Promise<Delivery>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined
-      const onAbort = () => { drop(); reject(abortError(opts.signal!)) }
       const drop = () => {
         w.cleanup()
         const i = this.waiters.indexOf(w)
@@ -378,14 +377,10 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
         // Nobody waits any more: wake the blocked read so fetched items land in the buffer.
         if (this.waiters.length === 0 && this.pumping) void this.conn.unblock()
       }
-      const w: Waiter = {
-        resolve, reject,
-        cleanup: () => { if (timer) clearTimeout(timer); opts.signal?.removeEventListener('abort', onAbort) },
-      }
-      if (opts.timeout !== undefined && opts.timeout > 0) {
-        timer = setTimeout(() => { drop(); reject(new Empty(`Redis queue '${this.name}' stayed empty for ${opts.timeout} ms`)) }, opts.timeout)
-      }
-      opts.signal?.addEventListener('abort', onAbort, { once: true })
+      const w: Waiter = { resolve, reject, cleanup: () => {} }
+      w.cleanup = armWait({ timeout: opts.timeout !== undefined && opts.timeout > 0 ? opts.timeout : undefined, signal: opts.signal },
+        () => { drop(); reject(new Empty(`Redis queue '${this.name}' stayed empty for ${opts.timeout} ms`)) },
+        () => { drop(); reject(abortError(opts.signal!)) })
       this.waiters.push(w)
       if (opts.timeout !== undefined && opts.timeout <= 0) void this.pollOnce(w)
       else void this.pump()
@@ -538,14 +533,4 @@ const BULK = 1000
 
 function abortError(signal: AbortSignal): Error {
   return new AbortError(signal.reason instanceof Error ? signal.reason.message : 'the operation was aborted', { cause: signal.reason })
-}
-
-/** Sleep, cut short by an abort (which rejects). */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.reject(abortError(signal))
-  return new Promise((resolve, reject) => {
-    const onAbort = () => { clearTimeout(t); reject(abortError(signal!)) }
-    const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, Math.max(0, ms))
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }

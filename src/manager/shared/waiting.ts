@@ -1,4 +1,5 @@
 import { AbortError, TimeoutError } from '../../errors.js'
+import { armWait } from '../../timers.js'
 import { callContext } from '../registry.js'
 
 /** Options of every blocking method of a shared object. Timeouts are in milliseconds. */
@@ -27,27 +28,26 @@ export interface Parked {
  */
 export function park<T>(list: Parked[], opts: BlockOptions | undefined, onWake: () => T, onTimeout: () => Error): Promise<T> {
   const signal = callContext().signal
+  if (signal?.aborted) return Promise.reject(gone())
   return new Promise<T>((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined
     const cleanup = () => {
       entry.done = true
-      if (timer) clearTimeout(timer)
-      signal?.removeEventListener('abort', onAbort)
+      disarm()
       const i = list.indexOf(entry)
       if (i >= 0) list.splice(i, 1)
     }
-    const onAbort = () => { cleanup(); reject(new AbortError('the caller went away or cancelled the call')) }
     const entry: Parked = {
       done: false,
       wake: () => { cleanup(); try { resolve(onWake()) } catch (err) { reject(err) } },
       fail: (err) => { cleanup(); reject(err) },
     }
-    if (signal?.aborted) { reject(new AbortError('the caller went away or cancelled the call')); return }
     list.push(entry)
-    signal?.addEventListener('abort', onAbort, { once: true })
-    const ms = opts?.timeout
-    if (ms !== undefined && ms !== null && Number.isFinite(ms)) timer = setTimeout(() => { cleanup(); reject(onTimeout()) }, Math.max(0, ms))
+    const disarm = armWait({ timeout: opts?.timeout, signal }, () => { cleanup(); reject(onTimeout()) }, () => { cleanup(); reject(gone()) })
   })
+}
+
+function gone(): AbortError {
+  return new AbortError('the caller went away or cancelled the call')
 }
 
 /** The TimeoutError a blocking method gives when its timeout expires. */
