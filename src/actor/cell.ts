@@ -1,7 +1,7 @@
 import { ActorStoppedError, ClosedError, MailboxFullError } from '../errors.js'
 import { constructActor, type Actor, type ActorContext, type ActorHooks, type Cancel, type ReplyHandle, type StopReason } from './actor.js'
 import { schedule, type Runnable } from './dispatcher.js'
-import { allocateId, asError, describeReason, register, unregister, warnCrash, type Address, type Entity, type EntityInfo, type SupervisorHooks } from './entity.js'
+import { allocateId, asError, describeMessage, describeReason, register, unregister, warnCrash, type Address, type Entity, type EntityInfo, type SupervisorHooks } from './entity.js'
 import { Mailbox, type MailboxOptions, type MailboxStats, type ReplyTo } from './mailbox.js'
 import { localAddress } from './router.js'
 import { LocalRef, type ActorRef } from './ref.js'
@@ -14,6 +14,7 @@ const enum State { Starting, Running, Suspended, Stopping, Stopped }
 // Sentinels travel through the mailbox so they keep their place in line.
 const CLOSE = Symbol('close')
 const TIMEOUT = Symbol('receive-timeout')
+const STARTING = Symbol('starting')
 
 interface Waiter { msg: unknown; token: ReplyTo | undefined; resolve?: () => void; reject?: (e: unknown) => void }
 
@@ -254,10 +255,10 @@ export class LocalCell implements Entity, Runnable, ActorContext {
       } catch (err) {
         this.inFlight = false
         this.token = undefined
-        this.failed(err, token)
+        this.failed(err, token, msg)
         break
       }
-      if (thenable(r)) { this.awaitResult(r, token); break }
+      if (thenable(r)) { this.awaitResult(r, token, msg); break }
       this.inFlight = false
       this.token = undefined
       if (token !== undefined && !this.replyTaken) token.settle(true, r)
@@ -272,7 +273,7 @@ export class LocalCell implements Entity, Runnable, ActorContext {
     return n
   }
 
-  private awaitResult(r: PromiseLike<unknown>, token: ReplyTo | undefined): void {
+  private awaitResult(r: PromiseLike<unknown>, token: ReplyTo | undefined, msg: unknown): void {
     this.busy = true
     r.then((v) => {
       this.inFlight = false
@@ -283,7 +284,7 @@ export class LocalCell implements Entity, Runnable, ActorContext {
     }, (err) => {
       this.inFlight = false
       this.token = undefined
-      this.failed(err, token)
+      this.failed(err, token, msg)
     })
   }
 
@@ -362,13 +363,13 @@ export class LocalCell implements Entity, Runnable, ActorContext {
       this.inFlight = true
       const r = inst.onStart?.()
       if (thenable(r)) {
-        r.then(() => { this.inFlight = false; this.started() }, (err) => { this.inFlight = false; this.failed(err, undefined) })
+        r.then(() => { this.inFlight = false; this.started() }, (err) => { this.inFlight = false; this.failed(err, undefined, STARTING) })
         return
       }
       this.inFlight = false
     } catch (err) {
       this.inFlight = false
-      this.failed(err, undefined)
+      this.failed(err, undefined, STARTING)
       return
     }
     this.started()
@@ -395,7 +396,8 @@ export class LocalCell implements Entity, Runnable, ActorContext {
     this.boot()
   }
 
-  private failed(err: unknown, token: ReplyTo | undefined): void {
+  // `msg` is what it was handling: a message, TIMEOUT (onTimeout) or STARTING (onStart).
+  private failed(err: unknown, token: ReplyTo | undefined, msg: unknown): void {
     const error = asError(err)
     token?.settle(false, error)
     if (this.state >= State.Stopping) {
@@ -407,7 +409,7 @@ export class LocalCell implements Entity, Runnable, ActorContext {
       this.state = State.Suspended
       this.busy = true
       this.after = undefined
-      this.supervisor.childFailed(this, error)
+      this.supervisor.childFailed(this, error, msg === STARTING ? 'onStart()' : msg === TIMEOUT ? 'onTimeout()' : describeMessage(msg))
     } else {
       // Nobody hears a crash caused by a plain send unless something watches: say it, like Erlang's crash report.
       if (!token && !this.exit.observed) warnCrash(this.name, error)

@@ -19,8 +19,12 @@ export interface Address {
 
 /** What a supervisor hears from its children. */
 export interface SupervisorHooks {
-  /** The child threw or its thread/process died; it is suspended, waiting for `restart()` or `stop()`. */
-  childFailed(child: Entity, err: Error): void
+  /**
+   * The child threw or its thread/process died; it is suspended, waiting for
+   * `restart()` or `stop()`. `during` says what it was doing (`onStart()`,
+   * `onTimeout()`, or the message as `describeMessage` puts it).
+   */
+  childFailed(child: Entity, err: Error, during?: string): void
   /** The child ended (closed, stopped, or stopped after a failure). */
   childExited(child: Entity, reason: StopReason): void
 }
@@ -116,6 +120,19 @@ export function describeReason(reason: StopReason | undefined): string {
 /** Turn anything thrown into an Error. */
 export function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(`non-Error value thrown: ${String(err)}`)
+}
+
+/** A message as a crash report names it: its `type` field, its class, or a short literal. */
+export function describeMessage(msg: unknown): string {
+  if (msg === null || msg === undefined) return `message ${String(msg)}`
+  if (typeof msg === 'object') {
+    const type = (msg as { type?: unknown }).type
+    if (typeof type === 'string') return `message of type '${type}'`
+    const cls = Object.getPrototypeOf(msg)?.constructor?.name
+    return cls && cls !== 'Object' ? `a ${cls} message` : 'an object message'
+  }
+  if (typeof msg === 'string') return msg.length <= 40 ? `message ${JSON.stringify(msg)}` : 'a string message'
+  return `a ${typeof msg} message`
 }
 
 /** Report an unsupervised actor's crash that no asker, watcher or joiner will see. */

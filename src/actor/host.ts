@@ -27,7 +27,7 @@ export async function actorHost(boot: Boot): Promise<void> {
   const args = unmarshal(d.args, d.argsPortables) as unknown[]
 
   const hooks: SupervisorHooks = {
-    childFailed: (child, err) => toParent.post(K_CTL, { t: 'failed', error: toWireError(err, placeLabel()), answered: (child as LocalCell).lastFailureAnswered }),
+    childFailed: (child, err, during) => toParent.post(K_CTL, { t: 'failed', error: toWireError(err, placeLabel()), answered: (child as LocalCell).lastFailureAnswered, during }),
     childExited: (_child, reason) => {
       toParent.post(K_CTL, { t: 'stopped', reason: encodeReason(reason) })
       toParent.flush()

@@ -152,7 +152,7 @@ export class HostedActor implements Entity {
         this.out.resume()
         break
       case 'failed':
-        this.failed(fromWireError(c.error as WireError), c.answered === true)
+        this.failed(fromWireError(c.error as WireError), c.answered === true, c.during as string | undefined)
         break
       case 'stopped':
         this.hostStopped(decodeReason(c.reason as EncodedReason))
@@ -315,11 +315,11 @@ export class HostedActor implements Entity {
 
   // ---- failures and ends ----
 
-  private failed(err: Error, answered = false): void {
+  private failed(err: Error, answered = false, during?: string): void {
     if (this.state >= State.Stopping) return
     if (this.supervisor) {
       this.state = State.Suspended
-      this.supervisor.childFailed(this, err)
+      this.supervisor.childFailed(this, err, during)
       return
     }
     if (!answered && !this.exit.observed) warnCrash(this.name, err)

@@ -1,4 +1,5 @@
 import { SupervisorGaveUpError } from '../errors.js'
+import { defaultLog } from '../net/index.js'
 import { armWait } from '../timers.js'
 import type { ActorClass, StopReason } from './actor.js'
 import { allocateId, describeReason, register, unregister, type Address, type Entity, type EntityInfo, type SupervisorHooks } from './entity.js'
@@ -44,6 +45,13 @@ export interface SupervisorOptions {
   backoff?: { minMs?: number; maxMs?: number }
   /** A name for logs and errors (default `supervisor-<n>`). */
   name?: string
+  /**
+   * Where crash reports go, one per child failure: the child's name, class and
+   * place, what it was handling, the error with its stack, and what the
+   * supervisor does about it (default: stderr; `false` for silence; nested
+   * supervisors inherit it).
+   */
+  log?: ((line: string) => void) | false
 }
 
 /** One node of `Supervisor.tree()`. */
@@ -90,6 +98,11 @@ export class RestartIntensity {
     return this.backoff ? Math.min(this.backoff.maxMs, this.backoff.minMs * 2 ** (this.times.length - 1)) : 0
   }
 
+  /** Restarts counted within the current window. */
+  get recent(): number {
+    return this.times.length
+  }
+
   /** Forget past restarts (a supervisor started afresh). */
   reset(): void {
     this.times = []
@@ -129,6 +142,8 @@ export class Supervisor implements Entity, SupervisorHooks {
   private readonly timers = new Set<() => void>()
   private readonly exit = new ExitSignal()
   private readonly strategy: Strategy
+  private readonly logOption: ((line: string) => void) | false | undefined
+  private readonly log: (line: string) => void
 
   constructor(specs: ChildSpec[], opts: SupervisorOptions = {}, parent?: SupervisorHooks) {
     this.name = opts.name ?? `supervisor-${++anon}`
@@ -136,6 +151,8 @@ export class Supervisor implements Entity, SupervisorHooks {
     if (!['one-for-one', 'one-for-all', 'rest-for-one'].includes(this.strategy)) throw new TypeError(`supervise: strategy must be 'one-for-one', 'one-for-all' or 'rest-for-one', got '${this.strategy}'`)
     this.intensity = new RestartIntensity(opts)
     if (!Array.isArray(specs)) throw new TypeError('supervise: children must be an array of child specs')
+    this.logOption = opts.log
+    this.log = opts.log === false ? () => {} : opts.log ?? defaultLog
     this.supervisor = parent
     this.ref = new LocalRef(this)
     register(this)
@@ -151,7 +168,7 @@ export class Supervisor implements Entity, SupervisorHooks {
   private starting = false
 
   private makeChild(spec: ChildSpec): Entity {
-    if ('supervise' in spec) return new Supervisor(spec.supervise, { ...spec.options, name: spec.name ?? spec.options?.name }, this)
+    if ('supervise' in spec) return new Supervisor(spec.supervise, { log: this.logOption, ...spec.options, name: spec.name ?? spec.options?.name }, this)
     if (typeof spec.actor !== 'function') throw new TypeError('supervise: each child needs `actor: SomeActorClass` (or `supervise: [...]`)')
     return spawnEntity(spec.actor, spec, this)
   }
@@ -169,13 +186,24 @@ export class Supervisor implements Entity, SupervisorHooks {
   // ---- SupervisorHooks ----
 
   /** A child threw or its host died: restart by strategy, or give up past the intensity. */
-  childFailed(child: Entity, err: Error): void {
-    if (this.starting) return queueMicrotask(() => this.childFailed(child, err))
+  childFailed(child: Entity, err: Error, during?: string): void {
+    if (this.starting) return queueMicrotask(() => this.childFailed(child, err, during))
     if (this.state !== State.Running) {
+      this.report(child, err, during, 'stopping it (the supervisor is stopping)')
       void child.stop(err)
       return
     }
-    this.restartFor(child, err)
+    this.report(child, err, during, this.restartFor(child, err))
+  }
+
+  /** One crash report per failure, like OTP's: who failed, doing what, the error and its stack, and what happens next. */
+  private report(child: Entity, err: Error, during: string | undefined, outcome: string): void {
+    const info = child.info?.() ?? { type: 'actor', place: 'local', pid: undefined }
+    const where = info.place === 'local' ? 'local' : `${info.place}${info.pid !== undefined ? ` pid ${info.pid}` : ''}`
+    const stack = (err.stack ?? `${err.name}: ${err.message}`).split('\n').map((l) => `    ${l}`).join('\n')
+    try {
+      this.log(`crash report: actor '${child.name}' (${info.type}, ${where}) failed${during ? ` handling ${during}` : ''}; supervisor '${this.name}' is ${outcome}\n${stack}`)
+    } catch { /* a failing log must not stop the restart */ }
   }
 
   /** A child ended: restart it if its restart type says so. */
@@ -186,13 +214,18 @@ export class Supervisor implements Entity, SupervisorHooks {
     if (!kid) return
     const type = kid.spec.restart ?? 'transient'
     if (type === 'permanent' || (type === 'transient' && reason instanceof Error)) {
-      this.restartFor(child, reason instanceof Error ? reason : new Error(`child '${child.name}' ended (${reason}) and is permanent`))
+      const outcome = this.restartFor(child, reason instanceof Error ? reason : new Error(`child '${child.name}' ended (${reason}) and is permanent`))
+      if (reason instanceof Error) this.report(child, reason, undefined, outcome)
     }
   }
 
-  private restartFor(child: Entity, err: Error): void {
+  /** Restart per the strategy (or give up); says what it did, for the crash report. */
+  private restartFor(child: Entity, err: Error): string {
     const delay = this.intensity.next()
-    if (delay < 0) return void this.giveUp(child, err)
+    if (delay < 0) {
+      void this.giveUp(child, err)
+      return `giving up (more than ${this.intensity.maxRestarts} restarts within ${this.intensity.withinMs} ms)`
+    }
     const i = this.kids.findIndex((k) => k.entity === child)
     const targets = this.strategy === 'one-for-one' ? [child]
       : this.strategy === 'one-for-all' ? this.kids.map((k) => k.entity)
@@ -206,9 +239,11 @@ export class Supervisor implements Entity, SupervisorHooks {
       }
     }
     // Even without backoff, restart on a fresh stack: a child failing in onStart would otherwise recurse through here.
-    if (delay <= 0) return queueMicrotask(go)
+    const what = `restarting ${targets.length > 1 ? `it and ${targets.length - 1} sibling(s) (${this.strategy})` : 'it'}${delay > 0 ? ` in ${delay} ms` : ''} (restart ${this.intensity.recent} of at most ${this.intensity.maxRestarts} within ${this.intensity.withinMs} ms)`
+    if (delay <= 0) { queueMicrotask(go); return what }
     const cancel = armWait({ timeout: delay, precise: true }, () => { this.timers.delete(cancel); go() }, () => {})
     this.timers.add(cancel)
+    return what
   }
 
   private async giveUp(child: Entity, err: Error): Promise<void> {

@@ -1,9 +1,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { supervise, watch, type StopReason } from '../../src/actor/index.ts'
 import { ActorStoppedError, SupervisorGaveUpError } from '../../src/errors.ts'
 import { Counter, Crasher, FailsAtStart, Life, lifeLog } from './fixtures.ts'
 
+const root = fileURLToPath(new URL('../../', import.meta.url))
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 test('one-for-one: a child that throws is restarted under the same ref; its siblings are untouched', async () => {
@@ -165,4 +168,41 @@ test('tree() describes the supervision tree: classes, places, states and restart
   } finally {
     await sup.stop()
   }
+})
+
+for (const on of ['local', 'thread'] as const) {
+  test(`a supervised ${on} actor's crash is logged once per failure: name, class, message type, error with its stack, and the restart`, async () => {
+    const lines: string[] = []
+    const sup = supervise([{ actor: Counter, on, name: `logged-${on}` }], { name: 'logging-sup', log: (l) => lines.push(l) })
+    try {
+      const [c] = sup.children
+      c!.send({ type: 'boom' })
+      c!.send({ type: 'boom' })
+      // Both failures have been handled once the restarted instance answers after them.
+      assert.equal(await c!.ask({ type: 'get' }, { timeout: 10_000 }), 0)
+      assert.equal(lines.length, 2, lines.join('\n---\n'))
+      for (const l of lines) {
+        assert.match(l, new RegExp(`actor 'logged-${on}' \\(Counter, ${on}`))
+        assert.match(l, /handling message of type 'boom'/)
+        assert.match(l, /supervisor 'logging-sup' is restarting it/)
+        assert.match(l, /RangeError: boom\n\s+at Counter\.receive/)
+      }
+    } finally {
+      await sup.stop()
+    }
+  })
+}
+
+test('supervisor crash reports go to stderr by default and nowhere with log: false (nested supervisors inherit it)', () => {
+  const run = (mode: string) => spawnSync(process.execPath, ['--import', 'tsx', 'test/actor/programs/crash-report.ts', mode], { cwd: root, encoding: 'utf8', timeout: 60_000 })
+  const loud = run('default')
+  assert.equal(loud.status, 0, loud.stderr)
+  assert.equal(loud.stdout.trim(), 'restarted')
+  assert.equal(loud.stderr.match(/crash report: actor 'flaky'/g)?.length, 1, loud.stderr)
+  assert.match(loud.stderr, /\(Flaky, local\) failed handling message "boom"; supervisor 'inner' is restarting it/)
+  assert.match(loud.stderr, /Error: flaky exploded\n\s+at Flaky\.receive/)
+  const quiet = run('silent')
+  assert.equal(quiet.status, 0, quiet.stderr)
+  assert.equal(quiet.stdout.trim(), 'restarted')
+  assert.doesNotMatch(quiet.stderr, /crash report/)
 })
