@@ -87,6 +87,13 @@ export class PoolClosedError extends define('PoolClosedError', 'ERR_TROUPE_POOL_
 export class SyncStateError extends define('SyncStateError', 'ERR_TROUPE_SYNC_STATE') {}
 /** A Barrier was aborted or broken while a party was waiting. */
 export class BrokenBarrierError extends define('BrokenBarrierError', 'ERR_TROUPE_BROKEN_BARRIER') {}
+/**
+ * A worker imported the program's entry module (to find a function or class
+ * defined there) and its top-level code tried to start a thread, process,
+ * pool or actor: the program lacks its `isMainModule(import.meta)` guard
+ * (Python's `if __name__ == '__main__':`).
+ */
+export class MissingMainGuardError extends define('MissingMainGuardError', 'ERR_TROUPE_MISSING_MAIN_GUARD') {}
 /** A manager method is not exposed, or the typeid is unknown. */
 export class UnknownMethodError extends define('UnknownMethodError', 'ERR_TROUPE_UNKNOWN_METHOD') {}
 /** This node no longer holds the lease of a Redis actor (it stalled past `leaseMs`, or could not renew): it stops handling at once. */
@@ -98,5 +105,5 @@ export const errorClasses: Record<string, new (message: string) => TroupeError> 
   UnsendableValueError, UnlocatableFunctionError, WorkerCrashedError, RemoteError,
   AuthenticationError, ConnectionClosedError, ProtocolError, DecodeError, ForbiddenGlobalError,
   MailboxFullError, ActorStoppedError, SupervisorGaveUpError, PoolClosedError, SyncStateError,
-  BrokenBarrierError, UnknownMethodError, LeaseLostError,
+  BrokenBarrierError, UnknownMethodError, LeaseLostError, MissingMainGuardError,
 }

@@ -1,4 +1,4 @@
-import type { Kind } from '../process/index.js'
+import { assertNotBootstrapping, type Kind } from '../process/index.js'
 import type { Actor, ActorClass, MessageOf, ReplyOf } from './actor.js'
 import { LocalCell } from './cell.js'
 import type { Entity, SupervisorHooks } from './entity.js'
@@ -36,6 +36,7 @@ export function spawnEntity(cls: ActorClass, opts: SpawnOptions<any[]> = {}, sup
   const args = opts.args ?? []
   if (on === 'local') return new LocalCell(cls as new (...a: any[]) => Actor<unknown>, args, { name: opts.name, receiveTimeout: opts.receiveTimeout, mailbox: opts.mailbox, supervisor })
   if (on !== 'thread' && on !== 'process') throw new TypeError(`spawn: 'on' must be 'local', 'thread' or 'process', got '${String(on)}'`)
+  assertNotBootstrapping(`an actor on a ${on} (${cls.name || 'actor'})`)
   return new HostedActor(cls as new (...a: any[]) => Actor<unknown>, args, {
     on,
     name: opts.name ?? `${cls.name || 'actor'}-${on}-${++anon}`,

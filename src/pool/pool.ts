@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { performance } from 'node:perf_hooks'
-import { locate, type Kind, type ExitInfo, type ModuleRef, type Transferable } from '../process/index.js'
+import { assertNotBootstrapping, locate, type Kind, type ExitInfo, type ModuleRef, type Transferable } from '../process/index.js'
 import { approxBytes, fromWireError, marshal, type WireError } from '../codec/index.js'
 import { SpinPolicy } from '../net/index.js'
 import { Full, TimeoutError, UnsendableValueError, WorkerCrashedError } from '../errors.js'
@@ -146,6 +146,7 @@ export class Pool extends PoolFront<PoolTaskOptions> {
   /** Start a pool; workers start at once (threads by default). */
   constructor(options: PoolOptions = {}) {
     super()
+    assertNotBootstrapping(`a ${options.kind ?? 'thread'} Pool`)
     const workers = options.workers ?? availableParallelism()
     if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be a positive integer, got ${workers}`)
     if (options.maxTasksPerChild !== undefined && !(Number.isInteger(options.maxTasksPerChild) && options.maxTasksPerChild >= 1)) {

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads'
 import { fork, type ChildProcess } from 'node:child_process'
 import { constants as osConstants } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import type { ModuleRef } from './locate.js'
+import { assertNotBootstrapping, programMainUrl, type ModuleRef } from './locate.js'
 import { currentPlace } from './place.js'
 import { attachChild, isRouterFrame } from './router.js'
 import { reviverModules } from '../codec/index.js'
@@ -152,11 +152,13 @@ export class Endpoint {
   private onMsg: (msg: any) => void = () => {}
 
   constructor(opts: EndpointOptions) {
+    // An unguarded entry module, re-run by a worker that imports it, would start workers without end.
+    assertNotBootstrapping(`a ${opts.kind}${opts.name ? ` (${opts.name})` : ''}`)
     this.kind = opts.kind
     this.name = opts.name ?? `${opts.kind}`
     // Every link also carries the router's frames, so references work between all places (see router.ts).
     const route = attachChild((frame) => this.send(frame))
-    const boot = { runtime: opts.runtime, data: opts.data, name: this.name, kind: opts.kind, parentPid: process.pid, parentName: currentPlace().name, address: route.address, revivers: reviverModules() }
+    const boot = { runtime: opts.runtime, data: opts.data, name: this.name, kind: opts.kind, parentPid: process.pid, parentName: currentPlace().name, address: route.address, revivers: reviverModules(), main: programMainUrl() }
     this.exited = new Promise((r) => { this.resolveExit = r })
     void this.exited.then(() => route.detach())
     if (opts.kind === 'thread') {

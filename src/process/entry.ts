@@ -5,13 +5,13 @@
  * named in it and hands over the parent link.
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
-import { markTroupeWorker, load, type ModuleRef } from './locate.js'
+import { markTroupeWorker, load, setProgramMainUrl, type ModuleRef } from './locate.js'
 import { setPlaceInfo } from './place.js'
 import { attachParent, isRouterFrame } from './router.js'
 import type { Boot, Kind, Link } from './endpoint.js'
 import { toWireError } from '../codec/error.js'
 
-interface BootRecord { runtime: ModuleRef; data: unknown; name: string; kind: Kind; parentPid: number; parentName?: string; address?: string; revivers?: string[] }
+interface BootRecord { runtime: ModuleRef; data: unknown; name: string; kind: Kind; parentPid: number; parentName?: string; address?: string; revivers?: string[]; main?: string }
 
 // Router frames from the parent go here once the boot record gave this place its address.
 let toRouter: (frame: unknown) => void = () => {}
@@ -42,6 +42,7 @@ function childLink(): Link {
 
 async function run(boot: BootRecord, link: Link): Promise<void> {
   setPlaceInfo({ name: boot.name, kind: boot.kind, parentPid: boot.parentPid, parentName: boot.parentName })
+  setProgramMainUrl(boot.main)
   if (boot.address) toRouter = attachParent(boot.address, (frame) => link.send(frame))
   try {
     // Optional parts the parent loaded (troupe/redis): what it sends, this place must revive.

@@ -1,4 +1,4 @@
-export { locate, locateNow, load, isMainModule, inTroupeWorker, type ModuleRef } from './locate.js'
+export { locate, locateNow, load, isMainModule, inTroupeWorker, assertNotBootstrapping, type ModuleRef } from './locate.js'
 export { Endpoint, signalNumber, type Kind, type Transferable, type ExitInfo, type EndpointOptions, type Boot, type Link } from './endpoint.js'
 export { currentPlace, placeLabel, parentProcess, cpuCount, type PlaceInfo } from './place.js'
 export {

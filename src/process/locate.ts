@@ -1,8 +1,8 @@
 import inspector from 'node:inspector'
 import { isMainThread } from 'node:worker_threads'
 import { realpathSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
-import { UnlocatableFunctionError } from '../errors.js'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { MissingMainGuardError, UnlocatableFunctionError } from '../errors.js'
 
 /**
  * How troupe names user code so another thread or process can load it:
@@ -135,13 +135,64 @@ async function importUnlessEvaluating(url: string): Promise<Record<string, unkno
 /** Import a located function or class in this thread or process. */
 export async function load<T = unknown>(ref: ModuleRef): Promise<T> {
   let ns: Record<string, unknown>
+  // A worker importing the program's entry module runs its top-level code: while it does, starting
+  // threads or processes means the code is not guarded (see assertNotBootstrapping).
+  const main = inTroupeWorker() && isProgramMain(ref.url)
+  if (main) loadingMain.push(ref)
   try {
     ns = await import(ref.url) as Record<string, unknown>
   } catch (err) {
+    if (err instanceof MissingMainGuardError) throw err
     throw new UnlocatableFunctionError(`cannot import ${ref.url} to load '${ref.name}': ${(err as Error).message}`, { cause: err })
+  } finally {
+    if (main) loadingMain.splice(loadingMain.indexOf(ref), 1)
   }
   if (!(ref.name in ns)) throw new UnlocatableFunctionError(`${ref.url} has no export named '${ref.name}'`)
   return ns[ref.name] as T
+}
+
+// ---------------------------------------------------------------- the program's entry module
+
+let programMain: string | undefined
+// Loads of the entry module in progress in this worker (normally none, or one for a moment).
+const loadingMain: ModuleRef[] = []
+
+function realUrl(url: string): string {
+  try { return pathToFileURL(realpathSync(fileURLToPath(url))).href } catch { return url }
+}
+
+/** The URL of the program's entry module (the root process's `argv[1]`); workers get it at boot. */
+export function programMainUrl(): string | undefined {
+  if (programMain === undefined && !inTroupeWorker() && isMainThread && process.argv[1]) {
+    try { programMain = pathToFileURL(realpathSync(process.argv[1])).href } catch { /* not a file */ }
+  }
+  return programMain
+}
+
+/** Set by the worker entry from the boot record. */
+export function setProgramMainUrl(url: string | undefined): void {
+  programMain = url
+}
+
+function isProgramMain(url: string): boolean {
+  const main = programMainUrl()
+  return main !== undefined && url.startsWith('file:') && realUrl(url) === main
+}
+
+/**
+ * Refuse to start a thread, process, pool or hosted actor while this worker
+ * imports the program's entry module: that module's top-level code is
+ * running again here, so it lacks the `isMainModule(import.meta)` guard.
+ * Without this it would start workers that import it again, without end.
+ */
+export function assertNotBootstrapping(what: string): void {
+  if (loadingMain.length === 0) return
+  const ref = loadingMain[0]!
+  const file = (() => { try { return fileURLToPath(ref.url) } catch { return ref.url } })()
+  throw new MissingMainGuardError(
+    `${what} was started by the top-level code of ${file} while a troupe ${isMainThread ? 'child process' : 'worker thread'} imported that module to find '${ref.name}'. ` +
+    'The program is missing its main-module guard: put its top-level code under `if (isMainModule(import.meta)) { ... }` ' +
+    "(Python's `if __name__ == '__main__':`), so the workers that import the module only see its exports.")
 }
 
 const WORKER_FLAG = Symbol.for('troupe.inWorker')

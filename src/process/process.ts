@@ -10,7 +10,7 @@ import { TroupeError, UnsendableValueError } from '../errors.js'
 import { armWait, holdUntilSettled } from '../timers.js'
 import { Endpoint, type Boot, type Kind, type Transferable } from './endpoint.js'
 import { Lane } from './lane.js'
-import { locateNow, load, type ModuleRef } from './locate.js'
+import { assertNotBootstrapping, locateNow, load, type ModuleRef } from './locate.js'
 import { currentPlace, placeLabel, type PlaceInfo } from './place.js'
 import { reviveAsync, runPlaceExitHooks } from './router.js'
 
@@ -157,6 +157,7 @@ export class Process<A extends unknown[] = unknown[]> {
     this.started = true
     let plan: LaunchPlan
     try {
+      assertNotBootstrapping(`Process ${this.name}`)
       plan = this.launchPlan()
       const m = plan.values
       if (this.kind === 'process') {

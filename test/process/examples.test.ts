@@ -68,3 +68,15 @@ for (const kind of ['thread', 'process']) {
     assert.match(r.stdout, /exit 1/)
   })
 }
+
+for (const what of ['pool', 'process', 'spawn', 'worker']) {
+  for (const kind of ['thread', 'process']) {
+    test(`an entry module without the isMainModule guard (${what} on a ${kind}) fails at once with MissingMainGuardError saying to add the guard, instead of hanging`, () => {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/process/programs/unguarded.ts'], { cwd: root, encoding: 'utf8', timeout: 60_000, env: { ...process.env, UNGUARDED: `${what} ${kind}` } })
+      assert.notEqual(r.status, null, `killed after 60 s (it hung); output: ${r.stdout}${r.stderr}`)
+      assert.notEqual(r.status, 0)
+      assert.match(r.stderr, /MissingMainGuardError: .* was started by the top-level code of .*unguarded\.ts while a troupe (worker thread|child process) imported that module/)
+      assert.match(r.stderr, /put its top-level code under `if \(isMainModule\(import\.meta\)\) \{ \.\.\. \}`/)
+    })
+  }
+}
