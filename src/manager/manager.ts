@@ -13,6 +13,7 @@ import { runManagerServer, type ManagerBootData, type RemoteRegistration } from 
 import type { Queue, JoinableQueue } from './shared/queue.js'
 import type { Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition, Barrier } from './shared/sync.js'
 import type { Dict, List, Namespace, Value, SharedArray } from './shared/containers.js'
+import { armWait } from '../timers.js'
 
 /** Options of a manager (both the serving and the connecting side). */
 export interface ManagerOptions {
@@ -199,12 +200,12 @@ export class BaseManager implements Portable {
     this.endpoint = ep
     const timeout = opts.timeout ?? 30_000
     const address = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new TimeoutError(`manager server process did not start within ${timeout} ms`)), timeout)
+      const disarm = armWait({ timeout }, () => reject(new TimeoutError(`manager server process did not start within ${timeout} ms`)), () => {})
       ep.onMessage((m: { t: string; address?: string; error?: WireError }) => {
-        if (m.t === 'ready') { clearTimeout(timer); resolve(m.address!) }
-        else if (m.t === 'error' || m.t === 'boot-error') { clearTimeout(timer); reject(fromWireError(m.error!)) }
+        if (m.t === 'ready') { disarm(); resolve(m.address!) }
+        else if (m.t === 'error' || m.t === 'boot-error') { disarm(); reject(fromWireError(m.error!)) }
       })
-      void ep.exited.then((x) => { clearTimeout(timer); reject(new ConnectionClosedError(`manager server process exited (code ${x.exitCode}) before it was ready`)) })
+      void ep.exited.then((x) => { disarm(); reject(new ConnectionClosedError(`manager server process exited (code ${x.exitCode}) before it was ready`)) })
     }).catch(async (err) => { await ep.kill(); this.endpoint = undefined; throw err })
     // The server process lives as long as this one unless shut down; it must not keep this one alive by itself.
     ep.unref()

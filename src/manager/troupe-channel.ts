@@ -3,6 +3,7 @@ import { fromWireError, type WireError } from '../codec/index.js'
 import { ConnectionClosedError, TaskDoneError } from '../errors.js'
 import { decodeReplies, encodeBatch, checkFrame, Status, CONNECTION_REPLY_ID, type FrameLimits, type ProxyInfo, type Request } from './protocol.js'
 import { registerDialect, type ChannelOptions, type ChannelResult, type ManagerChannel, type RequestOptions } from './channel.js'
+import { sleep } from '../timers.js'
 
 interface Pending { resolve(r: ChannelResult): void; reject(e: Error): void; method: string }
 
@@ -246,7 +247,7 @@ export class TroupeChannel implements ManagerChannel {
   async drain(timeoutMs: number): Promise<void> {
     this.flush()
     const until = Date.now() + timeoutMs
-    while (this.pending.size > 0 && !this.isClosed && Date.now() < until) await new Promise((r) => setTimeout(r, 2))
+    while (this.pending.size > 0 && !this.isClosed && Date.now() < until) await sleep(2)
   }
 }
 

@@ -1,6 +1,9 @@
 import type { Socket } from 'node:net'
 import { ConnectionClosedError, ProtocolError, TimeoutError } from '../errors.js'
 import { LoopPoller, type SpinPolicy } from './hot.js'
+import { armWait } from '../timers.js'
+
+const noop = (): void => {}
 
 /** Default cap on one frame's payload (64 MiB); larger frames close the connection with ProtocolError. */
 export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024
@@ -208,13 +211,14 @@ export class FrameConnection {
     if (this.isClosed) return Promise.reject(this.closeReason ?? new ConnectionClosedError(`connection to ${this.peer} closed`))
     this.reader.limit = opts.maxSize ?? this.maxFrameSize
     const p = new Promise<Buffer>((resolve, reject) => {
-      const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
+      // Only a bounded read arms a wait (which also holds the place open); an unbounded one relies on the socket's ref.
+      const disarm = opts.timeoutMs === undefined ? noop : armWait({ timeout: opts.timeoutMs }, () => {
         this.waiter = undefined
         reject(this.fail(new TimeoutError(`no frame from ${this.peer} within ${opts.timeoutMs} ms`)))
-      }, opts.timeoutMs)
+      }, noop)
       this.waiter = {
-        resolve: (b) => { clearTimeout(timer); resolve(b) },
-        reject: (e) => { clearTimeout(timer); reject(e) },
+        resolve: (b) => { disarm(); resolve(b) },
+        reject: (e) => { disarm(); reject(e) },
       }
     })
     this.deliver()

@@ -4,6 +4,7 @@ import { AuthenticationError, ConnectionClosedError, TimeoutError } from '../err
 import { parseAddress, formatAddress, type Address, type AddressLike } from './address.js'
 import { FrameConnection, DEFAULT_MAX_FRAME } from './framing.js'
 import { authkeyBytes, clientHandshake, serverHandshake, DEFAULT_HANDSHAKE_TIMEOUT } from './auth.js'
+import { armWait } from '../timers.js'
 
 /** Options shared by `listen` and `connectTo`. */
 export interface WireOptions {
@@ -115,10 +116,10 @@ export async function connectTo(addressLike: AddressLike, opts: WireOptions & { 
   const label = formatAddress(address)
   const socket = await new Promise<Socket>((resolve, reject) => {
     const s = address.kind === 'unix' ? netConnect(address.path) : netConnect({ host: address.host, port: address.port, noDelay: true })
-    const timer = setTimeout(() => { s.destroy(); reject(new TimeoutError(`could not connect to ${label} within ${opts.connectTimeout ?? 10_000} ms`)) }, opts.connectTimeout ?? 10_000)
-    s.once('connect', () => { clearTimeout(timer); s.off('error', onErr); resolve(s) })
+    const disarm = armWait({ timeout: opts.connectTimeout ?? 10_000 }, () => { s.destroy(); reject(new TimeoutError(`could not connect to ${label} within ${opts.connectTimeout ?? 10_000} ms`)) }, () => {})
+    s.once('connect', () => { disarm(); s.off('error', onErr); resolve(s) })
     const onErr = (err: Error) => {
-      clearTimeout(timer)
+      disarm()
       reject(new ConnectionClosedError(`cannot connect to ${label}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }))
     }
     s.once('error', onErr)

@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis'
 import { ConnectionClosedError } from '../../errors.js'
+import { armWait } from '../../timers.js'
 
 /** Where Redis is: a URL (`redis://host:6379/0`), ioredis options, or a client you own. */
 export type RedisTarget = string | RedisOptions | Redis
@@ -56,9 +57,9 @@ export async function connectClient(client: Redis, label: string): Promise<Redis
   }
   if ((client.status as string) !== 'ready') {
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => { cleanup(); reject(new ConnectionClosedError(`cannot reach Redis at ${label}: not ready after 10 s`)) }, 10_000)
+      const disarm = armWait({ timeout: 10_000 }, () => { cleanup(); reject(new ConnectionClosedError(`cannot reach Redis at ${label}: not ready after 10 s`)) }, () => {})
       const ok = () => { cleanup(); resolve() }
-      const cleanup = () => { clearTimeout(t); client.off('ready', ok) }
+      const cleanup = () => { disarm(); client.off('ready', ok) }
       client.on('ready', ok)
     })
   }

@@ -15,6 +15,7 @@ import { codecFor, type CodecName, type ValueCodec } from './codec.js'
 import { Consumer, type Delivery, type Entry } from './consumer.js'
 import { consumerName, defaultRedis } from './ids.js'
 import * as scripts from './scripts.js'
+import { sleep } from '../../timers.js'
 
 /** What a worker serves and how. */
 export interface TaskWorkerOptions {
@@ -154,7 +155,7 @@ export async function serveTasks(opts: TaskWorkerOptions): Promise<TaskWorkerSta
           break
         } catch (err) {
           if (!transient(err) || attempt >= 100) { flushError = err as Error; break }
-          await new Promise((r) => setTimeout(r, 200))
+          await sleep(200)
         }
       }
       opts.onProgress?.({ ...stats })
@@ -251,7 +252,7 @@ export async function serveTasks(opts: TaskWorkerOptions): Promise<TaskWorkerSta
       } catch (err) {
         if (!transient(err)) throw err
         // Redis is restarting or unreachable for a moment: ioredis reconnects; try again shortly.
-        await new Promise((r) => setTimeout(r, 200))
+        await sleep(200)
         continue
       }
       if (batch.length === 0) {
