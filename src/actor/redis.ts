@@ -26,10 +26,11 @@ import {
 } from '../backends/index.js'
 import type { Actor, ActorClass, MessageOf, ReplyOf, StopReason } from './actor.js'
 import { LocalCell } from './cell.js'
+import { armWait } from '../timers.js'
 import { describeReason, type Entity, type SupervisorHooks } from './entity.js'
 import type { MailboxStats, ReplyTo } from './mailbox.js'
 import { Pending, pendingById, type AskOptions } from './pending.js'
-import { WATCH, withTimeout, type ActorRef, type JoinOptions, type Watchable } from './ref.js'
+import { WATCH, joinWithin, type ActorRef, type JoinOptions, type Watchable } from './ref.js'
 import { checkSubject, subjectMatches } from './subjects.js'
 import { RestartIntensity, type RestartType } from './supervisor.js'
 
@@ -514,7 +515,7 @@ class Hosting implements SupervisorHooks {
     if (delay < 0) { void child.stop(this.intensity.gaveUp(`redis node ${this.system.node}`, this.name, err)); return }
     // On a fresh stack (an actor failing in onStart would otherwise recurse through here).
     if (delay <= 0) queueMicrotask(() => child.restart())
-    else setTimeout(() => child.restart(), delay)
+    else armWait({ timeout: delay, precise: true }, () => child.restart(), () => {})
   }
 
   /** The cell ended: for good (close, stop, a crash past its restarts), or because this node let it go. */
@@ -629,7 +630,7 @@ export class RedisActorRef<Msg = unknown, Reply = unknown> implements ActorRef<M
       cancel = this.system.watchExit(this, (reason) => reason instanceof Error ? reject(reason) : resolve())
     })
     // A join that timed out stops watching.
-    return withTimeout(ended, opts.timeout, `join of Redis actor '${this.name}'`).finally(cancel)
+    return joinWithin(ended, opts.timeout, `join of Redis actor '${this.name}'`).finally(cancel)
   }
 
   /** Death watch (used by `watch()`): `fn` gets the reason once the actor ends, wherever it ran. */

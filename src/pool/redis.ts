@@ -17,6 +17,7 @@ import {
 import { AsyncResult } from './async-result.js'
 import { PoolFront, abortError, earlyDeathsError, EARLY_DEATHS_LIMIT, type BaseApplyOptions, type Mode, type PoolCounters, type PoolFunction } from './front.js'
 import { MODE_APPLY, MODE_MAP } from './protocol.js'
+import { armWait } from '../timers.js'
 
 /** Options of `new RedisPool()`. */
 export interface RedisPoolOptions {
@@ -60,8 +61,8 @@ export interface RedisPoolStats extends PoolCounters {}
 
 interface Pending {
   result: AsyncResult<any>
-  timer?: NodeJS.Timeout
-  cleanup?: () => void
+  /** Ends the task's timeout and signal wait (timers.ts). */
+  disarm?: () => void
 }
 
 interface Outgoing { fn: string; chunk: boolean; id: string; payload: Buffer }
@@ -178,15 +179,12 @@ export class RedisPool extends PoolFront<RedisTaskOptions> {
     const id = this.newId()
     const p: Pending = { result }
     this.pending.set(id, p)
-    if (o?.timeout !== undefined) {
-      p.timer = setTimeout(() => this.settle(id, false, new TimeoutError(`task ${id} got no result within ${o.timeout} ms`)), o.timeout)
-    }
-    if (o?.signal) {
+    if (o?.signal?.aborted) { this.settle(id, false, abortError(o.signal)); return result }
+    if (o?.timeout !== undefined || o?.signal) {
       const signal = o.signal
-      if (signal.aborted) { this.settle(id, false, abortError(signal)); return result }
-      const onAbort = () => this.settle(id, false, abortError(signal))
-      signal.addEventListener('abort', onAbort, { once: true })
-      p.cleanup = () => signal.removeEventListener('abort', onAbort)
+      p.disarm = armWait({ timeout: o.timeout, signal },
+        () => this.settle(id, false, new TimeoutError(`task ${id} got no result within ${o.timeout} ms`)),
+        () => this.settle(id, false, abortError(signal!)))
     }
     let ref = this.fnRefs.get(fn)
     if (!ref) this.fnRefs.set(fn, ref = locate(fn).then((r) => `${r.url}#${r.name}`))
@@ -268,8 +266,7 @@ export class RedisPool extends PoolFront<RedisTaskOptions> {
     const p = this.pending.get(id)
     if (!p) return
     this.pending.delete(id)
-    if (p.timer) clearTimeout(p.timer)
-    p.cleanup?.()
+    p.disarm?.()
     if (ok) { this.counts.completed++; p.result.fulfill(value) } else { this.counts.failed++; p.result.reject(value as Error) }
     if (this.pending.size === 0) this.drained?.()
   }
