@@ -53,6 +53,11 @@ export class Outbox {
     }
   }
 
+  /** Whether entries are waiting to be sent (a batch is about to leave). */
+  get pending(): boolean {
+    return this.buf.length > 0
+  }
+
   /** Send what is queued now. */
   flush(): void {
     this.scheduled = false

@@ -38,17 +38,24 @@ export async function actorHost(boot: Boot): Promise<void> {
   const cell = new LocalCell(cls, args, { name: d.name, receiveTimeout: d.receiveTimeout, mailbox: d.mailbox, supervisor: hooks, alias: d.alias })
   setAlias(d.alias, cell)
 
-  if (d.credit) {
-    // Tell the spawner how many messages left the mailbox, so it can admit more (its window is the capacity).
-    let reported = 0
-    cell.onDrained = () => {
-      const s = cell.stats()
-      const done = s.processed + s.dropped
-      if (done > reported) {
-        toParent.post(K_CTL, { t: 'credit', n: done - reported, dropped: s.dropped })
-        reported = done
-      }
+  // Tell the spawner how many messages left the mailbox: a bounded mailbox admits more (its window is the
+  // capacity), and the spawner's stats() (queued, processed) stay true for every mailbox.
+  let reported = 0
+  let later: NodeJS.Timeout | undefined
+  const credit = () => {
+    if (later) { clearTimeout(later); later = undefined }
+    const s = cell.stats()
+    const done = s.processed + s.dropped
+    if (done > reported) {
+      toParent.post(K_CTL, { t: 'credit', n: done - reported, dropped: s.dropped })
+      reported = done
     }
+  }
+  // Unbounded: the count rides along with a reply already leaving in this batch (so stats() is right as soon
+  // as an ask resolves), or follows within 100 ms; a stream of tells costs no extra message each.
+  cell.onDrained = d.credit ? credit : () => {
+    if (toParent.pending) credit()
+    else later ??= setTimeout(credit, 100).unref()
   }
 
   boot.link.onMessage((batch: unknown[]) => {

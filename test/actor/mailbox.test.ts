@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Actor, spawn } from '../../src/actor/index.ts'
+import { Actor, spawn, supervise } from '../../src/actor/index.ts'
 import { MailboxFullError } from '../../src/errors.ts'
 import { Tally } from './fixtures.ts'
 
@@ -115,3 +115,21 @@ test('a bounded mailbox of a thread actor applies backpressure and fail across t
     await f.stop()
   }
 })
+
+for (const on of ['thread', 'process'] as const) {
+  test(`stats() of a supervised ${on} actor count what it answered: processed right after the asks resolve, nothing queued`, async () => {
+    const sup = supervise([{ actor: Tally, name: 'tally', on }], { name: 'root' })
+    try {
+      const t = sup.child<number | 'get', number | undefined>('tally')!
+      for (let i = 1; i <= 11; i++) assert.equal(await t.ask(i === 11 ? 'get' : i), i === 11 ? 55 : undefined)
+      assert.deepEqual({ queued: t.stats()!.queued, processed: t.stats()!.processed }, { queued: 0, processed: 11 })
+      assert.deepEqual(sup.tree().children.map((c) => [c.mailbox, c.processed]), [[0, 11]])
+      // Tells are counted too, within a moment (no reply carries the count).
+      for (let i = 0; i < 100; i++) t.send(1)
+      for (let i = 0; i < 400 && t.stats()!.processed < 111; i++) await new Promise((r) => setTimeout(r, 5))
+      assert.deepEqual({ queued: t.stats()!.queued, processed: t.stats()!.processed }, { queued: 0, processed: 111 })
+    } finally {
+      await sup.stop()
+    }
+  })
+}
