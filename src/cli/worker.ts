@@ -161,6 +161,7 @@ export async function runWorker(opts: RunWorkerOptions): Promise<WorkerSummary> 
   const label = `troupe worker ${process.pid}`
   const activity = new WorkerActivity({ id: `${hostname()}:${process.pid}`, queue: opts.tasks, results: opts.results, fn: opts.export, backend: 'manager' })
   let session = await openSession(opts, authkey, 0, activity)
+  activity.idle()
   const exposed = proxyInfo(session.tasks)!.exposed
   const batched = exposed.includes('getMany')
   const joinable = exposed.includes('taskDone')

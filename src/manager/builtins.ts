@@ -23,7 +23,7 @@ export const builtinFactories: Record<string, (...args: any[]) => unknown> = {
 }
 
 const queue: Record<string, Signature> = {
-  qsize: [], empty: [], full: [], stats: [], closed: [], close: [],
+  qsize: [], empty: [], full: [], stats: [], closed: [], close: [], purge: [],
   put: ['any', 'opts?'], putNowait: ['any'], putMany: ['array', 'opts?'], get: ['opts?'], getNowait: [],
   getMany: ['count', 'opts?'], returnItems: ['array'],
 }

@@ -60,7 +60,7 @@ test('queues served by a manager and the reports of its workers appear in the sn
   const m = parsePrometheus((await collector.metrics.render()).body)
   assert.equal(m.value('troupe_tasks_total', { status: 'done' }), 4)
   assert.equal(m.value('troupe_task_duration_seconds_count'), 4)
-  assert.equal(m.value('troupe_queue_depth', { queue: 'tasks', backend: 'manager' }), 6)
+  assert.equal(m.value('troupe_queue_waiting_items', { queue: 'tasks', backend: 'manager' }), 6)
 
   // A worker that stops with `withdraw` disappears from the page.
   await reporting.stop({ withdraw: true })

@@ -35,6 +35,6 @@ test('a pool reporting to the manager shows its workers and counts its tasks', a
   // map sends chunks; the pool counts tasks by what it ran, at least one per chunk and at most one per item.
   assert.ok(p.done >= 1 && p.done <= 20, `done ${p.done}`)
   const m = parsePrometheus((await collector.metrics.render()).body)
-  assert.equal(m.value('troupe_tasks_total', { status: 'done' }), p.done)
+  assert.equal(m.value('troupe_pool_tasks_total', { pool: 'squares', status: 'done' }), p.done)
   assert.equal(m.value('troupe_pool_workers', { pool: 'squares', state: 'idle' }) + m.value('troupe_pool_workers', { pool: 'squares', state: 'busy' }), 2)
 })

@@ -119,3 +119,67 @@ test('static files cannot be read outside the page folder', async () => {
   const r = await get(`${s.url}..%2f..%2fpackage.json`)
   assert.equal(r.status, 404)
 })
+
+/** POST an action as the page does. */
+function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const text = typeof body === 'string' ? body : JSON.stringify(body)
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, timeout: 5000 }, (res) => {
+      let out = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => { out += c })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: out }))
+    })
+    req.on('error', reject)
+    req.end(text)
+  })
+}
+
+async function acting(actions: boolean) {
+  const done: unknown[] = []
+  const source: Source = {
+    name: 'fake',
+    async sample() { return { queues: [{ name: 'tasks', backend: 'redis' as const, depth: 3 }] } },
+    async act(a) { done.push(a); return { ok: true, count: 3, message: 'purged 3 waiting items' } },
+  }
+  const collector = new Collector([source], { intervalMs: 200, actions })
+  collectors.push(collector)
+  collector.start()
+  const token = dashboardToken('abc')
+  const server = await serveDashboard({ collector, port: 0, token })
+  servers.push(server)
+  return { base: server.url.replace(/\?.*$/, ''), token, done }
+}
+
+test('actions: refused when the dashboard was not started with --allow-actions, even with the token', async () => {
+  const { base, token, done } = await acting(false)
+  const r = await post(`${base}api/actions`, { kind: 'purge', source: 'fake', queue: 'tasks' }, { 'x-troupe-token': token })
+  assert.equal(r.status, 403)
+  assert.match(JSON.parse(r.body).error, /actions are off: start the dashboard with --allow-actions/)
+  assert.deepEqual(done, [])
+})
+
+test('actions: refused without the token in a header (a cookie or ?token= alone never acts)', async () => {
+  const { base, token, done } = await acting(true)
+  const purge = { kind: 'purge', source: 'fake', queue: 'tasks' }
+  assert.equal((await post(`${base}api/actions`, purge)).status, 401)
+  assert.equal((await post(`${base}api/actions?token=${token}`, purge)).status, 401)
+  assert.equal((await post(`${base}api/actions`, purge, { cookie: `troupe_dashboard_token=${token}` })).status, 401)
+  assert.equal((await post(`${base}api/actions`, purge, { 'x-troupe-token': 'f'.repeat(32) })).status, 401)
+  assert.deepEqual(done, [])
+  const ok = await post(`${base}api/actions`, purge, { 'x-troupe-token': token })
+  assert.equal(ok.status, 200, ok.body)
+  assert.deepEqual(JSON.parse(ok.body), { ok: true, count: 3, message: 'purged 3 waiting items' })
+  assert.deepEqual(done, [purge])
+})
+
+test('actions: POST only, JSON only, and a malformed action is refused by name', async () => {
+  const { base, token } = await acting(true)
+  assert.equal((await get(`${base}api/actions?token=${token}`)).status, 405)
+  assert.equal((await post(`${base}api/actions`, { kind: 'purge', source: 'fake', queue: 'tasks' }, { 'x-troupe-token': token, 'content-type': 'text/plain' })).status, 415)
+  const bad = await post(`${base}api/actions`, { kind: 'format-disk', source: 'fake', queue: 'tasks' }, { 'x-troupe-token': token })
+  assert.equal(bad.status, 400)
+  assert.match(JSON.parse(bad.body).error, /kind must be one of/)
+  const unknown = await post(`${base}api/actions`, { kind: 'purge', source: 'nope', queue: 'tasks' }, { 'x-troupe-token': token })
+  assert.equal(unknown.status, 404)
+})

@@ -33,6 +33,22 @@ test('JoinableQueue: join waits for every taskDone; one too many is TaskDoneErro
   await assert.rejects(q.join({ timeout: 20 }), TimeoutError)
 })
 
+test('Queue.purge removes what waits (a JoinableQueue counts it done); stats tell the oldest waiting item\'s age and closed', async () => {
+  const q = await (await setup()).JoinableQueue<number>()
+  await q.putMany([1, 2, 3])
+  await q.get()
+  await new Promise((r) => setTimeout(r, 120))
+  const before = await q.stats()
+  assert.ok(before.oldestAgeMs >= 100, JSON.stringify(before))
+  assert.equal(before.closed, false)
+  assert.equal(await q.purge(), 2)
+  assert.deepEqual([await q.qsize(), (await q.stats()).oldestAgeMs, await q.unfinishedTasks()], [0, 0, 1])
+  await q.taskDone()
+  await q.join({ timeout: 1000 })
+  await q.close()
+  assert.equal((await q.stats()).closed, true)
+})
+
 test('a bounded Queue applies backpressure: putNowait on a full queue is Full, a waiting put resumes after a get', async () => {
   const q = await (await setup()).Queue<number>(1)
   await q.put(1)

@@ -51,3 +51,15 @@ export function millis(ms: number): string {
   if (ms < 1000) return `${trim(ms)} ms`
   return `${trim(ms / 1000)} s`
 }
+
+/** An age in ms as `850 ms`, `42s`, `3m 2s`, `1h 5m`. */
+export function age(ms: number | undefined): string {
+  if (ms === undefined) return '–'
+  if (ms < 1000) return `${Math.round(ms)} ms`
+  return duration(ms / 1000)
+}
+
+/** How long ago a time was, `12s ago`. */
+export function ago(t: number, now = Date.now()): string {
+  return `${duration(Math.max(0, (now - t) / 1000))} ago`
+}

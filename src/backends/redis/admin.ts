@@ -61,9 +61,11 @@ export class QueueAdmin {
 
   /** The `count` delayed items due soonest. */
   async delayed(count = 50): Promise<DelayedInfo[]> {
-    const flat = await this.client.call('ZRANGE', this.keys.delayed, 0, count - 1, 'WITHSCORES') as string[]
+    const reply = await this.client.call('ZRANGE', this.keys.delayed, 0, count - 1, 'WITHSCORES') as (string | [string, string])[]
+    // RESP2 answers [member, score, ...]; RESP3 [[member, score], ...].
+    const flat = reply.flat()
     const out: DelayedInfo[] = []
-    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ taskId: flat[i]!, due: Number(flat[i + 1]) })
+    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ taskId: String(flat[i]), due: Number(flat[i + 1]) })
     return out
   }
 

@@ -1,7 +1,9 @@
 import { DashboardMetrics } from './metrics.js'
-import type {
-  ActorNode, ActorSystemStat, ActorsReport, PoolReport, PoolStat, QueueStat, Report, Snapshot,
-  ThroughputPoint, WorkerReport, WorkerStat,
+import {
+  queueKey,
+  type ActionResult, type ActorNode, type ActorSystemStat, type ActorsReport, type DeadLetterStat, type DelayedStat, type PoolReport,
+  type PoolStat, type QueueAction, type QueueStat, type Report, type Snapshot, type SourceStat, type SourceTrouble, type TaskFailure,
+  type ThroughputPoint, type WorkerReport, type WorkerStat,
 } from './model.js'
 
 /** What one source (a manager, a Redis server, an in-process registry) knows right now. */
@@ -10,6 +12,10 @@ export interface SourceSample {
   queues?: QueueStat[]
   /** The latest report of each worker, pool and actor system the source relays. */
   reports?: Report[]
+  /** Newest dead letters of its queues (Redis). */
+  deadLetters?: DeadLetterStat[]
+  /** Delayed items due soonest (Redis). */
+  delayed?: DelayedStat[]
 }
 
 /** Something the dashboard samples once per interval. */
@@ -17,6 +23,8 @@ export interface Source {
   /** Shown in the page header and the `troupe_dashboard_source_up` metric (e.g. `manager 127.0.0.1:5000`). */
   readonly name: string
   sample(): Promise<SourceSample>
+  /** Carry out an operator's action on one of its queues (the page's buttons, with `--allow-actions`). */
+  act?(action: QueueAction): Promise<ActionResult>
   close?(): Promise<void>
 }
 
@@ -26,12 +34,20 @@ export interface CollectorOptions {
   intervalMs?: number
   /** Throughput points kept for a freshly opened page. Default: 10 minutes' worth (600 at 1 s), at most 6000. */
   historySize?: number
+  /** Depth points kept per queue for its sparkline. Default 120. */
+  queueHistorySize?: number
   /** A worker, pool or actor system whose report stopped changing for this long is shown as lost. Default max(5 s, 5 intervals). */
   lostAfterMs?: number
   /** Exited and lost entries disappear after this long. Default 10 minutes. */
   forgetAfterMs?: number
   /** A source that does not answer within this time counts as down for that sample. Default max(2 s, 2 intervals). */
   sampleTimeoutMs?: number
+  /** Rates are averaged over this window, so batched takes do not zig-zag. Default max(3 s, 3 intervals). */
+  rateWindowMs?: number
+  /** Task times shown on the page are those of this last window. Default 60 s. */
+  taskTimeWindowMs?: number
+  /** Whether sources may be asked to act (`--allow-actions`). Default false. */
+  actions?: boolean
   /** The registry to feed; a new one by default. */
   metrics?: DashboardMetrics
 }
@@ -48,35 +64,60 @@ interface Tracked {
   cpu?: number
   /** Index (over done + failed) of the next task whose duration is not yet in the histogram. */
   nextIndex: number
+  /** Index of the next failure not yet in the failure list. */
+  nextFailure: number
   lostSince?: number
 }
 
+/** A queue's running totals at one sample, for rates over a window. */
+interface QueueMark { t: number; put?: number; got?: number }
+
+/** Task durations of one worker's sample, with the labels they are counted under. */
+export interface Durations { queue: string; fn: string; ms: number[] }
+
+const MAX_FAILURES = 100
+const MAX_LISTED = 100
+
 /**
  * Samples every source once per interval and turns what it finds into one
- * Snapshot: rates from running totals, utilisation from busy time, liveness
- * from whether a report still changes. The dashboard's clock is the only one
- * used for time differences, so workers on machines with skewed clocks still
- * show the right rates.
+ * Snapshot: rates from running totals (averaged over a few seconds),
+ * utilisation from busy time, liveness from whether a report still changes.
+ * The dashboard's clock is the only one used for time differences, so workers
+ * on machines with skewed clocks still show the right rates. A source that
+ * does not answer keeps its last queues on the page, marked stale, and the
+ * chart's totals become unknown (a gap), not zero (a drain that did not happen).
  */
 export class Collector {
   /** The Prometheus registry this collector feeds. */
   readonly metrics: DashboardMetrics
   readonly intervalMs: number
+  /** Whether sources may be asked to act. */
+  readonly actions: boolean
   private readonly historySize: number
+  private readonly queueHistorySize: number
   private readonly lostAfterMs: number
   private readonly forgetAfterMs: number
   private readonly sampleTimeoutMs: number
+  private readonly rateWindowMs: number
+  private readonly taskTimeWindowMs: number
   private readonly tracked = new Map<string, Tracked>()
-  private readonly lastQueue = new Map<string, { t: number; put?: number; got?: number; inRate?: number; outRate?: number }>()
+  private readonly marks = new Map<string, QueueMark[]>()
   private readonly listeners = new Set<(snap: Snapshot) => void>()
   private readonly points: ThroughputPoint[] = []
-  private lastTasks?: { t: number; total: number }
+  private readonly depthHistory = new Map<string, (number | null)[]>()
+  private readonly lastSample = new Map<string, { sample: SourceSample; at: number }>()
+  private readonly downSince = new Map<string, number>()
+  // Results queues as workers name them (source|name -> last seen), so output is not counted as backlog.
+  private readonly resultsQueues = new Map<string, number>()
+  private readonly taskMarks: { t: number; worker: number; pool: number }[] = []
   // Totals since the dashboard started, built from increments: a worker that leaves the page keeps its work counted.
-  private readonly sums = { done: 0, failed: 0, restarts: 0 }
+  private readonly sums = { done: 0, failed: 0, poolDone: 0, poolFailed: 0, restarts: 0 }
   private readonly lastTotals = new Map<string, number>()
-  // The most recent task durations seen, for the page's p50/p90/p99 (the histogram has them all).
+  // The most recent task durations seen, with when they were seen, for the page's p50/p90/p99 (the histogram has them all).
   private readonly durations = new Float64Array(2048)
+  private readonly durationsAt = new Float64Array(2048)
   private durationCount = 0
+  private failures: TaskFailure[] = []
   private timer?: NodeJS.Timeout
   private running?: Promise<Snapshot>
   private snap?: Snapshot
@@ -85,9 +126,13 @@ export class Collector {
   constructor(private readonly sources: Source[], options: CollectorOptions = {}) {
     this.intervalMs = options.intervalMs ?? 1000
     this.historySize = options.historySize ?? Math.min(6000, Math.max(60, Math.ceil(600_000 / this.intervalMs)))
+    this.queueHistorySize = options.queueHistorySize ?? 120
     this.lostAfterMs = options.lostAfterMs ?? Math.max(5000, 5 * this.intervalMs)
     this.forgetAfterMs = options.forgetAfterMs ?? 10 * 60_000
     this.sampleTimeoutMs = options.sampleTimeoutMs ?? Math.max(2000, 2 * this.intervalMs)
+    this.rateWindowMs = options.rateWindowMs ?? Math.max(3000, 3 * this.intervalMs)
+    this.taskTimeWindowMs = options.taskTimeWindowMs ?? 60_000
+    this.actions = options.actions ?? false
     this.metrics = options.metrics ?? new DashboardMetrics()
   }
 
@@ -126,6 +171,24 @@ export class Collector {
     return this.points.slice()
   }
 
+  /** Depth history of each queue (key `source|name`), oldest first. */
+  queueHistory(): Record<string, (number | null)[]> {
+    return Object.fromEntries([...this.depthHistory].map(([k, v]) => [k, v.slice()]))
+  }
+
+  /** Carry out an operator's action through the source that holds the queue, then sample again. */
+  async act(action: QueueAction): Promise<ActionResult> {
+    if (!this.actions) throw new ActionRefused(403, 'actions are off: start the dashboard with --allow-actions to enable them')
+    const source = this.sources.find((s) => s.name === action.source)
+    if (!source) throw new ActionRefused(404, `no source named '${action.source}' (sources: ${this.sources.map((s) => s.name).join(', ')})`)
+    if (!source.act) throw new ActionRefused(400, `${source.name} takes no actions`)
+    const result = await source.act(action)
+    // The page sees the effect at once, not a second later: a sample that began before the action does not count.
+    await this.running?.catch(() => undefined)
+    void this.tick().catch(() => undefined)
+    return result
+  }
+
   /** Sample every source once (concurrent calls share one sample). */
   tick(): Promise<Snapshot> {
     this.running ??= this.sampleOnce().finally(() => { this.running = undefined })
@@ -135,28 +198,46 @@ export class Collector {
   private async sampleOnce(): Promise<Snapshot> {
     const results = await Promise.all(this.sources.map((s) => this.sampleSource(s)))
     const now = Date.now()
-    const sources: Snapshot['sources'] = []
+    const sources: SourceStat[] = []
     const queues: QueueStat[] = []
     const present = new Map<string, Set<string>>()
-    const durations: number[] = []
+    const durations: Durations[] = []
+    const deadLetters: DeadLetterStat[] = []
+    const delayed: DelayedStat[] = []
+    let anyDown = false
     for (let i = 0; i < this.sources.length; i++) {
       const source = this.sources[i]!
       const r = results[i]!
+      let sample: SourceSample
       if ('error' in r) {
-        sources.push({ name: source.name, ok: false, error: r.error })
-        continue
+        // Only a source that answered before leaves a hole in the totals; one that never did (a wrong authkey
+        // from the start) is named in the header, and the totals are those of the sources that answer.
+        if (this.lastSample.has(source.name)) anyDown = true
+        const since = this.downSince.get(source.name) ?? now
+        this.downSince.set(source.name, since)
+        sources.push({ name: source.name, ok: false, error: r.error, trouble: r.trouble, since })
+        // Its last queues stay on the page, marked stale; its reports are left to go lost by themselves.
+        const last = this.lastSample.get(source.name)
+        if (!last) continue
+        sample = { queues: last.sample.queues?.map((q) => ({ ...q, source: source.name, stale: true })), deadLetters: last.sample.deadLetters, delayed: last.sample.delayed }
+      } else {
+        this.downSince.delete(source.name)
+        sources.push({ name: source.name, ok: true })
+        sample = r.sample
+        this.lastSample.set(source.name, { sample: { queues: sample.queues, deadLetters: sample.deadLetters, delayed: sample.delayed }, at: now })
+        const keys = new Set<string>()
+        for (const raw of sample.reports ?? []) {
+          const rep = normalize(raw)
+          if (!rep) continue
+          const key = `${rep.kind}:${rep.id}`
+          keys.add(key)
+          this.track(key, rep, source.name, now, durations)
+        }
+        present.set(source.name, keys)
       }
-      sources.push({ name: source.name, ok: true })
-      for (const q of r.sample.queues ?? []) queues.push(this.withRates(q, now))
-      const keys = new Set<string>()
-      for (const raw of r.sample.reports ?? []) {
-        const rep = normalize(raw)
-        if (!rep) continue
-        const key = `${rep.kind}:${rep.id}`
-        keys.add(key)
-        this.track(key, rep, source.name, now, durations)
-      }
-      present.set(source.name, keys)
+      for (const q of sample.queues ?? []) queues.push(q.stale ? q : this.withRates({ ...q, source: source.name }, now))
+      for (const d of sample.deadLetters ?? []) deadLetters.push({ ...d, source: source.name })
+      for (const d of sample.delayed ?? []) delayed.push({ ...d, source: source.name })
     }
     // A report its (answering) source no longer holds was withdrawn: the worker said goodbye.
     for (const [key, t] of this.tracked) {
@@ -167,6 +248,7 @@ export class Collector {
     const workers: WorkerStat[] = []
     const pools: PoolStat[] = []
     const actors: ActorSystemStat[] = []
+    const readers = new Map<string, number>()
     for (const [key, t] of this.tracked) {
       const silent = now - t.changedAt
       const ended = t.report.kind === 'worker' && t.report.state === 'exited' || t.report.kind === 'pool' && t.report.closed === true
@@ -180,11 +262,13 @@ export class Collector {
       }
       const rep = t.report
       if (rep.kind === 'worker') {
-        const { recent: _recent, ...rest } = rep
+        const { recent: _recent, failures: _failures, ...rest } = rep
         workers.push({
-          ...rest, state: lost ? 'lost' : rep.state, utilisation: lost || ended ? 0 : t.utilisation, silentFor: Math.round(silent / 1000),
+          ...rest, source: t.source, state: lost ? 'lost' : rep.state, utilisation: lost || ended ? 0 : t.utilisation, silentFor: Math.round(silent / 1000),
           ...(t.cpu !== undefined && !lost && !ended ? { cpu: t.cpu } : {}),
         })
+        if (rep.results) this.resultsQueues.set(`${t.source}|${rep.results}`, now)
+        if (rep.queue && !lost && !ended) readers.set(`${t.source}|${rep.queue}`, (readers.get(`${t.source}|${rep.queue}`) ?? 0) + 1)
       } else if (rep.kind === 'pool') {
         const { recent: _recent, ...rest } = rep
         pools.push({ ...rest, lost })
@@ -192,31 +276,50 @@ export class Collector {
         actors.push({ ...rep, lost })
       }
     }
+    for (const [k, at] of this.resultsQueues) if (now - at > this.forgetAfterMs) this.resultsQueues.delete(k)
     workers.sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }))
     pools.sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }))
     actors.sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }))
-    queues.sort((a, b) => a.backend.localeCompare(b.backend) || a.name.localeCompare(b.name))
+    queues.sort((a, b) => (a.source ?? '').localeCompare(b.source ?? '') || a.backend.localeCompare(b.backend) || a.name.localeCompare(b.name))
 
-    const { done, failed, restarts } = this.sums
     let depth = 0
-    for (const q of queues) depth += q.depth
-
-    const finished = done + failed
-    let tasksRate = 0
-    if (this.lastTasks && now > this.lastTasks.t) tasksRate = Math.max(0, finished - this.lastTasks.total) / ((now - this.lastTasks.t) / 1000)
-    this.lastTasks = { t: now, total: finished }
-    const point: ThroughputPoint = {
-      t: now,
-      in: round(queues.reduce((s, q) => s + (q.inRate ?? 0), 0)),
-      out: round(queues.reduce((s, q) => s + (q.outRate ?? 0), 0)),
-      tasks: round(tasksRate),
-      depth,
+    let output = 0
+    for (const q of queues) {
+      const key = queueKey(q)
+      if (this.resultsQueues.has(key)) q.role = 'results'
+      // Manager queues do not know their readers; the workers that report taking from them do.
+      if (q.consumers === undefined && q.backend === 'manager') q.consumers = readers.get(key) ?? 0
+      if (q.role === 'results') output += q.depth
+      else depth += q.depth
     }
+
+    const { done, failed, poolDone, poolFailed, restarts } = this.sums
+    const rates = this.taskRates(now)
+    const point: ThroughputPoint = anyDown
+      ? { t: now, in: null, out: null, tasks: null, poolTasks: null, depth: null }
+      : {
+        t: now,
+        in: round(queues.reduce((s, q) => s + (q.inRate ?? 0), 0)),
+        out: round(queues.reduce((s, q) => s + (q.outRate ?? 0), 0)),
+        tasks: rates.worker, poolTasks: rates.pool, depth,
+      }
     this.points.push(point)
     if (this.points.length > this.historySize) this.points.splice(0, this.points.length - this.historySize)
+    this.recordDepths(queues, now)
 
-    for (const ms of durations) this.durations[this.durationCount++ % this.durations.length] = ms
-    const snap: Snapshot = { t: now, sources, queues, workers, pools, actors, totals: { done, failed, restarts, depth }, point, taskTime: this.taskTime() }
+    for (const d of durations) for (const ms of d.ms) {
+      const i = this.durationCount++ % this.durations.length
+      this.durations[i] = ms
+      this.durationsAt[i] = now
+    }
+    deadLetters.sort((a, b) => b.at - a.at)
+    delayed.sort((a, b) => a.due - b.due)
+    const snap: Snapshot = {
+      t: now, sources, queues, workers, pools, actors, point,
+      totals: { done, failed, poolDone, poolFailed, restarts, depth: anyDown ? null : depth, results: output },
+      taskTime: this.taskTime(now), failures: this.failures.slice(), deadLetters: deadLetters.slice(0, MAX_LISTED), delayed: delayed.slice(0, MAX_LISTED),
+      actions: this.actions,
+    }
     this.metrics.update(snap, durations)
     this.snap = snap
     for (const fn of this.listeners) {
@@ -232,65 +335,109 @@ export class Collector {
     this.lastTotals.set(key, total)
   }
 
-  private taskTime(): Snapshot['taskTime'] {
-    const n = Math.min(this.durationCount, this.durations.length)
-    if (n === 0) return undefined
-    const sorted = this.durations.slice(0, n).sort()
-    const at = (p: number) => round(sorted[Math.min(n - 1, Math.max(0, Math.ceil(p * n) - 1))]!)
-    return { p50: at(0.5), p90: at(0.9), p99: at(0.99), samples: n }
+  /** Tasks/s of queue workers and of pools, over the rate window. */
+  private taskRates(now: number): { worker: number; pool: number } {
+    const s = this.sums
+    this.taskMarks.push({ t: now, worker: s.done + s.failed, pool: s.poolDone + s.poolFailed })
+    while (this.taskMarks.length > 2 && now - this.taskMarks[1]!.t >= this.rateWindowMs) this.taskMarks.shift()
+    const a = this.taskMarks[0]!
+    const dt = (now - a.t) / 1000
+    if (dt <= 0) return { worker: 0, pool: 0 }
+    return { worker: round(Math.max(0, s.done + s.failed - a.worker) / dt), pool: round(Math.max(0, s.poolDone + s.poolFailed - a.pool) / dt) }
   }
 
-  private async sampleSource(s: Source): Promise<{ sample: SourceSample } | { error: string }> {
+  private recordDepths(queues: QueueStat[], _now: number): void {
+    const seen = new Set<string>()
+    for (const q of queues) {
+      const key = queueKey(q)
+      seen.add(key)
+      let h = this.depthHistory.get(key)
+      if (!h) this.depthHistory.set(key, h = [])
+      h.push(q.stale ? null : q.depth)
+      if (h.length > this.queueHistorySize) h.shift()
+    }
+    for (const key of this.depthHistory.keys()) if (!seen.has(key)) this.depthHistory.delete(key)
+  }
+
+  private taskTime(now: number): Snapshot['taskTime'] {
+    const n = Math.min(this.durationCount, this.durations.length)
+    const recent: number[] = []
+    for (let i = 0; i < n; i++) if (now - this.durationsAt[i]! <= this.taskTimeWindowMs) recent.push(this.durations[i]!)
+    if (recent.length === 0) return undefined
+    recent.sort((a, b) => a - b)
+    const k = recent.length
+    const at = (p: number) => round(recent[Math.min(k - 1, Math.max(0, Math.ceil(p * k) - 1))]!)
+    return { p50: at(0.5), p90: at(0.9), p99: at(0.99), samples: k, windowMs: this.taskTimeWindowMs }
+  }
+
+  private async sampleSource(s: Source): Promise<{ sample: SourceSample } | { error: string; trouble: SourceTrouble }> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${this.sampleTimeoutMs} ms`)), this.sampleTimeoutMs)
+      timer = setTimeout(() => reject(new SampleTimeout(`no answer within ${this.sampleTimeoutMs} ms`)), this.sampleTimeoutMs)
     })
     try {
       return { sample: await Promise.race([s.sample(), timeout]) }
     } catch (err) {
-      return { error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }
+      return { error: err instanceof Error ? `${err.name}: ${err.message}` : String(err), trouble: troubleOf(err) }
     } finally {
       clearTimeout(timer)
     }
   }
 
-  /** Rates from the difference of running totals since this queue's previous sample. */
+  /** Rates from the difference of running totals over the rate window (so a take every few seconds reads as a steady rate). */
   private withRates(q: QueueStat, now: number): QueueStat {
-    const key = `${q.backend}:${q.name}`
-    const prev = this.lastQueue.get(key)
+    const key = queueKey(q)
+    let marks = this.marks.get(key)
+    if (!marks) this.marks.set(key, marks = [])
+    marks.push({ t: now, put: q.put, got: q.got })
+    while (marks.length > 2 && now - marks[1]!.t >= this.rateWindowMs) marks.shift()
+    const a = marks[0]!
     const out: QueueStat = { ...q }
-    if (prev && now > prev.t) {
-      const dt = (now - prev.t) / 1000
-      if (q.put !== undefined && prev.put !== undefined) out.inRate = round(Math.max(0, q.put - prev.put) / dt)
-      if (q.got !== undefined && prev.got !== undefined) out.outRate = round(Math.max(0, q.got - prev.got) / dt)
+    if (marks.length > 1 && now > a.t) {
+      const dt = (now - a.t) / 1000
+      if (q.put !== undefined && a.put !== undefined) out.inRate = round(Math.max(0, q.put - a.put) / dt)
+      if (q.got !== undefined && a.got !== undefined) out.outRate = round(Math.max(0, q.got - a.got) / dt)
     }
-    this.lastQueue.set(key, { t: now, put: q.put, got: q.got })
     return out
   }
 
-  private track(key: string, rep: Report, source: string, now: number, durations: number[]): void {
+  private track(key: string, rep: Report, source: string, now: number, durations: Durations[]): void {
     const t = this.tracked.get(key)
     if (t && t.report.seq === rep.seq) {
       t.seenAt = now
       return
     }
     if (rep.kind === 'actors') this.add(`restarts:${key}`, sumRestarts(rep.roots), 'restarts')
-    else {
+    else if (rep.kind === 'pool') {
+      this.add(`done:${key}`, rep.done, 'poolDone')
+      this.add(`failed:${key}`, rep.failed, 'poolFailed')
+      this.add(`restarts:${key}`, rep.restarts, 'restarts')
+    } else if (!rep.pool) {
       // A pool's workers are counted once, through the pool's own totals.
-      if (rep.kind === 'pool' || !rep.pool) {
-        this.add(`done:${key}`, rep.done, 'done')
-        this.add(`failed:${key}`, rep.failed, 'failed')
-      }
-      if (rep.kind === 'pool') this.add(`restarts:${key}`, rep.restarts, 'restarts')
+      this.add(`done:${key}`, rep.done, 'done')
+      this.add(`failed:${key}`, rep.failed, 'failed')
     }
     const busyMs = rep.kind === 'worker' ? rep.busyMs : 0
     const finished = rep.kind === 'actors' ? 0 : rep.done + rep.failed
     let nextIndex = t?.nextIndex ?? 0
+    let nextFailure = t?.nextFailure ?? 0
     if (finished < nextIndex) nextIndex = 0 // restarted under the same id
     if (rep.kind !== 'actors' && rep.recent && Array.isArray(rep.recent.ms)) {
       const { from, ms } = rep.recent
-      for (let i = Math.max(0, nextIndex - from); i < ms.length; i++) durations.push(ms[i]!)
+      const fresh = ms.slice(Math.max(0, nextIndex - from))
+      if (fresh.length) durations.push({ queue: rep.kind === 'worker' ? rep.queue ?? '' : '', fn: rep.kind === 'worker' ? rep.fn ?? '' : '', ms: fresh })
       nextIndex = Math.max(nextIndex, from + ms.length)
+    }
+    if (rep.kind === 'worker') {
+      if (rep.failed < nextFailure) nextFailure = 0
+      for (const f of rep.failures ?? []) {
+        if (f.n < nextFailure) continue
+        this.failures.unshift({ ...f, worker: rep.id })
+        nextFailure = f.n + 1
+      }
+      if (this.failures.length > MAX_FAILURES) this.failures.length = MAX_FAILURES
+      // Failures from several workers arrive in sample order; the list reads newest first.
+      this.failures.sort((a, b) => b.at - a.at)
     }
     let utilisation = 0
     let cpu: number | undefined
@@ -301,8 +448,31 @@ export class Collector {
     } else if (rep.kind === 'worker') {
       utilisation = rep.state === 'busy' ? 1 : 0
     }
-    this.tracked.set(key, { report: rep, source, seenAt: now, changedAt: now, busyMs, busyAt: now, utilisation, cpuMs, cpu, nextIndex })
+    this.tracked.set(key, { report: rep, source, seenAt: now, changedAt: now, busyMs, busyAt: now, utilisation, cpuMs, cpu, nextIndex, nextFailure })
   }
+}
+
+/** An action the dashboard will not carry out, with the HTTP status that says why. */
+export class ActionRefused extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message)
+    this.name = 'ActionRefused'
+  }
+}
+
+class SampleTimeout extends Error {
+  override name = 'TimeoutError'
+}
+
+/** A refused authkey, an unreachable source and a slow one read differently on the page. */
+function troubleOf(err: unknown): SourceTrouble {
+  if (err instanceof SampleTimeout) return 'timeout'
+  const e = err as { name?: string; code?: string; cause?: { code?: string }; message?: string }
+  if (e?.name === 'AuthenticationError' || /NOAUTH|WRONGPASS|invalid password/i.test(e?.message ?? '')) return 'auth'
+  const code = e?.cause?.code ?? e?.code
+  if (e?.name === 'ConnectionClosedError' || ['ECONNREFUSED', 'ENOENT', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET'].includes(code ?? '')) return 'unreachable'
+  if (e?.name === 'TimeoutError') return 'timeout'
+  return 'error'
 }
 
 /**
@@ -328,12 +498,31 @@ function normalize(r: unknown): Report | undefined {
     } as PoolReport
   }
   const states = ['starting', 'idle', 'busy', 'stopping', 'exited']
+  const text = (k: string) => (typeof o[k] === 'string' ? o[k] as string : undefined)
   return {
     ...o, ...base, kind: 'worker', state: states.includes(o.state as string) ? o.state as WorkerReport['state'] : 'idle',
     task: typeof o.task === 'string' ? o.task : null, done: count('done'), failed: count('failed'), busyMs: count('busyMs'),
-    startedAt: count('startedAt'), recent: ring,
+    startedAt: count('startedAt'), recent: ring, queue: text('queue'), results: text('results'), fn: text('fn'),
+    backend: o.backend === 'manager' || o.backend === 'redis' ? o.backend : undefined,
+    failures: Array.isArray(o.failures) ? o.failures.map(failure).filter((f): f is TaskFailure => f !== undefined) : undefined,
     rssBytes: typeof o.rssBytes === 'number' ? count('rssBytes') : undefined, cpuMs: typeof o.cpuMs === 'number' ? count('cpuMs') : undefined,
   } as WorkerReport
+}
+
+function failure(f: unknown): TaskFailure | undefined {
+  if (typeof f !== 'object' || f === null) return undefined
+  const o = f as Record<string, unknown>
+  const e = o.error as Record<string, unknown> | undefined
+  if (typeof o.n !== 'number' || typeof o.at !== 'number' || typeof e !== 'object' || e === null) return undefined
+  const str = (v: unknown, max: number) => (typeof v === 'string' ? v.slice(0, max) : undefined)
+  return {
+    n: o.n, at: o.at, task: str(o.task, 300) ?? '?',
+    ...(typeof o.queue === 'string' ? { queue: o.queue } : {}), ...(typeof o.attempt === 'number' ? { attempt: o.attempt } : {}),
+    error: {
+      name: str(e.name, 200) ?? 'Error', message: str(e.message, 2000) ?? '',
+      ...(typeof e.stack === 'string' ? { stack: e.stack.slice(0, 8000) } : {}), ...(typeof e.code === 'string' ? { code: e.code } : {}),
+    },
+  }
 }
 
 function node(n: unknown): ActorNode | undefined {

@@ -1,15 +1,16 @@
 /**
- * The dashboard: a read-only web page, an event stream and Prometheus metrics
- * about a troupe cluster. `startDashboard()` is what `troupe dashboard` and
+ * The dashboard: a web page, an event stream and Prometheus metrics about a
+ * troupe cluster, read-only unless started with actions allowed. `startDashboard()` is what `troupe dashboard` and
  * `troupe manager --dashboard PORT` call.
  */
 import { readFileSync } from 'node:fs'
 import { Collector, type Source } from './collector.js'
+import { DashboardMetrics } from './metrics.js'
 import { serveDashboard, type DashboardServer } from './server.js'
 import { dashboardToken, isLoopback } from './token.js'
 
-export { Collector, type Source, type SourceSample, type CollectorOptions } from './collector.js'
-export { DashboardMetrics, TASK_DURATION_BUCKETS } from './metrics.js'
+export { Collector, ActionRefused, type Source, type SourceSample, type CollectorOptions, type Durations } from './collector.js'
+export { DashboardMetrics, TASK_DURATION_BUCKETS, type BuildInfo } from './metrics.js'
 export { serveDashboard, type DashboardServer, type DashboardServerOptions } from './server.js'
 export { dashboardToken, isLoopback } from './token.js'
 export { managerSource, type ManagerSourceOptions } from './manager-source.js'
@@ -66,13 +67,16 @@ const pkgVersion = (() => {
 export async function startDashboard(options: StartDashboardOptions): Promise<Dashboard> {
   const host = options.host ?? '127.0.0.1'
   let token: string | undefined
-  if (!isLoopback(host) || options.requireToken) {
+  // A dashboard that can act always asks for the token, on loopback too: any local process could otherwise purge a queue.
+  if (!isLoopback(host) || options.requireToken || options.allowActions) {
     if (options.authkey === undefined || options.authkey.length === 0) {
-      throw new TypeError(`a dashboard bound to ${host} is reachable from other machines and needs an authkey to derive its access token from`)
+      throw new TypeError(options.allowActions
+        ? 'a dashboard that allows actions needs an authkey to derive its access token from'
+        : `a dashboard bound to ${host} is reachable from other machines and needs an authkey to derive its access token from`)
     }
     token = dashboardToken(options.authkey)
   }
-  const collector = new Collector(options.sources, { intervalMs: options.intervalMs })
+  const collector = new Collector(options.sources, { intervalMs: options.intervalMs, actions: options.allowActions, metrics: new DashboardMetrics({ build: { version: pkgVersion } }) })
   collector.start()
   let server: DashboardServer
   try {

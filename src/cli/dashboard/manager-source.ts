@@ -1,8 +1,8 @@
 import { ManagerClient } from '../../manager/index.js'
 import { parseAddress, type AddressLike } from '../../net/index.js'
 import { ConnectionClosedError, UnknownMethodError } from '../../errors.js'
-import type { Source, SourceSample } from './collector.js'
-import type { QueueStat, Report } from './model.js'
+import { ActionRefused, type Source, type SourceSample } from './collector.js'
+import type { ActionResult, QueueAction, QueueStat, Report } from './model.js'
 import { REPORTS_TYPEID } from './reporting/index.js'
 
 /** Which manager to watch. */
@@ -25,6 +25,8 @@ interface QueueStats {
   put?: number
   got?: number
   unfinished?: number
+  closed?: boolean
+  oldestAgeMs?: number
 }
 
 interface Known {
@@ -116,9 +118,28 @@ export function managerSource(options: ManagerSourceOptions): Source {
     }
   }
 
+  /** Purge or close a served queue (what the page's buttons do). Dead letters and delayed items are Redis's. */
+  async function act(action: QueueAction): Promise<ActionResult> {
+    const c = await connection()
+    const entry = [...known].find(([ident, k]) => k.kind === 'queue' && (anonymous.has(k.typeid) ? `${k.typeid}#${ident}` : k.typeid) === action.queue)
+    if (!entry) throw new ActionRefused(404, `the manager at ${c.label} has no queue '${action.queue}' (that the dashboard has seen)`)
+    const [ident, k] = entry
+    if (action.kind === 'purge') {
+      if (!k.exposed.includes('purge')) throw new ActionRefused(400, `queue '${action.queue}' cannot be purged (its server has no purge(): an older troupe?)`)
+      const n = (await c.call(ident, 'purge', [])) as number
+      return { ok: true, count: n, message: `purged ${n} waiting item${n === 1 ? '' : 's'} from '${action.queue}'` }
+    }
+    if (action.kind === 'seal') {
+      await c.call(ident, 'close', [])
+      return { ok: true, message: `closed '${action.queue}': puts are refused, gets drain what is left` }
+    }
+    throw new ActionRefused(400, `manager queues have no dead letters or delayed items ('${action.kind}' is for Redis queues)`)
+  }
+
   return {
     name: `manager ${typeof options.address === 'string' ? options.address : JSON.stringify(options.address)}`,
     sample,
+    act,
     async close() {
       reset()
     },
@@ -128,7 +149,10 @@ export function managerSource(options: ManagerSourceOptions): Source {
 async function queueStat(c: ManagerClient, ident: string, name: string, k: Known): Promise<QueueStat> {
   if (k.exposed.includes('stats')) {
     const s = (await c.call(ident, 'stats', [])) as QueueStats
-    return { name, backend: 'manager', depth: s.qsize, put: s.put, got: s.got, unfinished: s.unfinished, pending: inProgress(s.unfinished, s.qsize), maxsize: s.maxsize }
+    return {
+      name, backend: 'manager', depth: s.qsize, put: s.put, got: s.got, unfinished: s.unfinished, pending: inProgress(s.unfinished, s.qsize), maxsize: s.maxsize,
+      ...(s.oldestAgeMs !== undefined ? { oldestAgeMs: s.oldestAgeMs } : {}), ...(s.closed !== undefined ? { sealed: s.closed } : {}),
+    }
   }
   const [depth, unfinished] = await Promise.all([
     c.call(ident, 'qsize', []) as Promise<number>,

@@ -12,15 +12,17 @@ export type QueueBackend = 'manager' | 'redis' | 'local'
 export interface QueueStat {
   name: string
   backend: QueueBackend
+  /** The source that reported it (`manager 127.0.0.1:50000`, `redis redis://…`); set by the dashboard. */
+  source?: string
   /** Items waiting now. */
   depth: number
   /** Items put since the queue was created, when the source counts them. */
   put?: number
   /** Items taken since the queue was created, when the source counts them. */
   got?: number
-  /** Items per second put, over the last sample interval. */
+  /** Items per second put, over the last few seconds. */
   inRate?: number
-  /** Items per second taken, over the last sample interval. */
+  /** Items per second taken, over the last few seconds. */
   outRate?: number
   /** Items put and not yet finished (`taskDone()` / acknowledged), waiting ones included. */
   unfinished?: number
@@ -28,12 +30,20 @@ export interface QueueStat {
   maxsize?: number
   /** Items taken and not yet finished: without `taskDone()` (JoinableQueue), unacknowledged (Redis). */
   pending?: number
-  /** Readers connected (Redis consumers, manager clients). */
+  /** Readers: Redis consumers in the group; for manager queues, the live workers reporting that they take from it. */
   consumers?: number
   /** Items scheduled for later (Redis `put({ delay })`). */
   delayed?: number
   /** Items that ran out of retries (Redis dead-letter stream). */
   dead?: number
+  /** Age of the oldest item not yet finished (waiting or taken), ms; 0 when there is none. */
+  oldestAgeMs?: number
+  /** Sealed (Redis) or closed (manager): no more puts are expected. */
+  sealed?: boolean
+  /** 'results' when workers put their results here: output, not backlog (not counted as queued). */
+  role?: 'results'
+  /** Its source did not answer the last sample: these are the last numbers it gave. */
+  stale?: boolean
 }
 
 /** A task that failed, as a worker reports it and the page lists it. */
@@ -59,6 +69,7 @@ export interface DeadLetterStat {
   /** Stream entry id in the dead-letter stream (what actions name). */
   id: string
   queue: string
+  source?: string
   taskId: string
   /** When it was dead-lettered (ms since the epoch, from the entry id). */
   at: number
@@ -172,8 +183,10 @@ export interface ActorsReport {
 export type Report = WorkerReport | PoolReport | ActorsReport
 
 /** A worker as the page shows it. */
-export interface WorkerStat extends Omit<WorkerReport, 'recent' | 'state'> {
+export interface WorkerStat extends Omit<WorkerReport, 'recent' | 'state' | 'failures'> {
   state: WorkerReport['state'] | 'lost'
+  /** The source its report came through (its queues are that source's). */
+  source?: string
   /** Busy fraction 0..1 over the last interval. */
   utilisation: number
   /** Seconds since the dashboard last saw this worker's report change. */
@@ -184,6 +197,7 @@ export interface WorkerStat extends Omit<WorkerReport, 'recent' | 'state'> {
 
 /** A pool as the page shows it. */
 export interface PoolStat extends Omit<PoolReport, 'recent'> {
+  /** No report for a while: its numbers are the last it gave (busy shown as unknown). */
   lost: boolean
 }
 
@@ -192,35 +206,72 @@ export interface ActorSystemStat extends ActorsReport {
   lost: boolean
 }
 
-/** One point of the throughput chart. */
+/** One point of the throughput chart; `null` where a source did not answer (drawn as a gap, not a drop to 0). */
 export interface ThroughputPoint {
   /** Dashboard time, ms since the epoch. */
   t: number
-  /** Items/s put into all queues. */
-  in: number
-  /** Items/s taken from all queues. */
-  out: number
-  /** Tasks/s finished by workers and pools. */
-  tasks: number
-  /** Items waiting in all queues. */
-  depth: number
+  /** Items/s put into all queues (smoothed over a few seconds). */
+  in: number | null
+  /** Items/s taken from all queues (smoothed over a few seconds). */
+  out: number | null
+  /** Tasks/s finished by queue workers (`troupe worker`, manager or Redis). */
+  tasks: number | null
+  /** Tasks/s finished by pools. */
+  poolTasks: number | null
+  /** Items waiting in all queues but results queues (the backlog). */
+  depth: number | null
+}
+
+/** Why a source is not answering, for the page's words. */
+export type SourceTrouble = 'auth' | 'unreachable' | 'timeout' | 'error'
+
+/** A source in the page header. */
+export interface SourceStat {
+  name: string
+  ok: boolean
+  /** What went wrong, as the error said it. */
+  error?: string
+  /** What kind of trouble: a refused authkey reads differently from a stopped manager. */
+  trouble?: SourceTrouble
+  /** Since when it has not answered (dashboard clock, ms since the epoch). */
+  since?: number
 }
 
 /** Everything the page shows at one moment. */
 export interface Snapshot {
   t: number
   /** What the dashboard is connected to, for the header. */
-  sources: { name: string; ok: boolean; error?: string }[]
+  sources: SourceStat[]
   queues: QueueStat[]
   workers: WorkerStat[]
   pools: PoolStat[]
   actors: ActorSystemStat[]
-  /** Tasks and restarts since the dashboard started (workers that left stay counted), and items queued now. */
-  totals: { done: number; failed: number; restarts: number; depth: number }
-  /** Run time of the most recent tasks (up to 2048 seen by the dashboard), ms. */
-  taskTime?: { p50: number; p90: number; p99: number; samples: number }
+  /**
+   * Tasks and restarts since the dashboard started (workers that left stay counted); items queued now
+   * (the backlog: results queues left out; null while a source does not answer) and items in results queues.
+   */
+  totals: { done: number; failed: number; poolDone: number; poolFailed: number; restarts: number; depth: number | null; results: number }
+  /** Run time of the tasks of the last minute (up to 2048 of them), ms; absent when none ran. */
+  taskTime?: { p50: number; p90: number; p99: number; samples: number; windowMs: number }
+  /** The most recent task failures (newest first, at most 100), with the worker that reported each. */
+  failures: TaskFailure[]
+  /** The newest dead letters of every Redis queue that has some (newest first, at most 100). */
+  deadLetters: DeadLetterStat[]
+  /** Delayed items due soonest, per Redis queue that has some (at most 100). */
+  delayed: DelayedStat[]
+  /** Whether the page may offer actions (`--allow-actions`). */
+  actions: boolean
   /** The newest throughput point (the page keeps its own history). */
   point: ThroughputPoint
+}
+
+/** A delayed item of a Redis queue. */
+export interface DelayedStat {
+  queue: string
+  source?: string
+  taskId: string
+  /** Due at, ms since the epoch. */
+  due: number
 }
 
 /** The first message on the event stream: the current snapshot plus history. */
@@ -228,5 +279,30 @@ export interface Hello {
   version: string
   intervalMs: number
   history: ThroughputPoint[]
+  /** Depth history of each queue (key `source|name`), oldest first, aligned with the end of `history`. */
+  queueHistory: Record<string, (number | null)[]>
   snapshot: Snapshot
+}
+
+/** Something the page asks the dashboard to do (POST /api/actions, with `--allow-actions` and the token). */
+export type QueueAction =
+  | { kind: 'retry-dead'; source: string; queue: string; ids?: string[] }
+  | { kind: 'drop-dead'; source: string; queue: string; ids?: string[] }
+  | { kind: 'purge'; source: string; queue: string }
+  | { kind: 'promote-delayed'; source: string; queue: string; ids?: string[] }
+  | { kind: 'drop-delayed'; source: string; queue: string; ids?: string[] }
+  | { kind: 'seal'; source: string; queue: string }
+
+/** What an action did. */
+export interface ActionResult {
+  ok: boolean
+  /** Items it touched. */
+  count?: number
+  /** Said on the page: `3 dead letters put back on 'tasks'`. */
+  message: string
+}
+
+/** The key of a queue across sources: `source|name`. */
+export function queueKey(q: { source?: string; name: string }): string {
+  return `${q.source ?? ''}|${q.name}`
 }

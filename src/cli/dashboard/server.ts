@@ -4,8 +4,8 @@ import { extname, join, normalize, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { hostname } from 'node:os'
 import type { AddressInfo } from 'node:net'
-import type { Collector } from './collector.js'
-import type { Hello, Snapshot } from './model.js'
+import { ActionRefused, type Collector } from './collector.js'
+import type { Hello, QueueAction, Snapshot } from './model.js'
 import { tokenMatches } from './token.js'
 
 /** How the HTTP side of the dashboard is served. */
@@ -50,10 +50,19 @@ const types: Record<string, string> = {
 
 const cookieName = 'troupe_dashboard_token'
 
+/** Largest action request body accepted, bytes. */
+const MAX_ACTION_BODY = 64 * 1024
+
+const ACTION_KINDS = new Set(['retry-dead', 'drop-dead', 'purge', 'promote-delayed', 'drop-delayed', 'seal'])
+
 /**
  * Serve the page, its assets, a server-sent-event stream of snapshots
  * (`/events`), JSON (`/api/snapshot`, `/api/history`) and Prometheus text
- * (`/metrics`). Read-only: every method but GET and HEAD is refused.
+ * (`/metrics`). Read-only (GET and HEAD) unless the collector allows actions:
+ * then `POST /api/actions` carries them out, and only for a request that
+ * presents the token in a header (`X-Troupe-Token` or `Authorization:
+ * Bearer`): a cookie alone never acts, so another site cannot make a
+ * logged-in browser act (CSRF).
  */
 export async function serveDashboard(options: DashboardServerOptions): Promise<DashboardServer> {
   const { collector, token } = options
@@ -73,9 +82,10 @@ export async function serveDashboard(options: DashboardServerOptions): Promise<D
     res.setHeader('X-Content-Type-Options', 'nosniff')
     // The token may sit in the page's URL: never leak it to other origins.
     res.setHeader('Referrer-Policy', 'no-referrer')
+    if (url.pathname === '/api/actions') return handleAction(req, res)
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD')
-      return send(res, 405, 'text/plain; charset=utf-8', 'the dashboard is read-only\n')
+      return send(res, 405, 'text/plain; charset=utf-8', 'the dashboard is read-only (actions: POST /api/actions, with --allow-actions)\n')
     }
     if (url.pathname === '/healthz') return send(res, 200, 'text/plain; charset=utf-8', 'ok\n')
     if (token !== undefined) {
@@ -99,6 +109,33 @@ export async function serveDashboard(options: DashboardServerOptions): Promise<D
     }
   }
 
+  async function handleAction(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const refuse = (status: number, error: string) => send(res, status, 'application/json', JSON.stringify({ ok: false, error }))
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST')
+      return refuse(405, 'actions are POST requests')
+    }
+    if (!collector.actions) return refuse(403, 'actions are off: start the dashboard with --allow-actions to enable them')
+    if (token === undefined || !tokenMatches(bearer(req) ?? header(req, 'x-troupe-token'), token)) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="troupe-dashboard"')
+      return refuse(401, 'an action needs the dashboard token in an X-Troupe-Token or Authorization: Bearer header')
+    }
+    if (!/^application\/json\b/i.test(header(req, 'content-type') ?? '')) return refuse(415, 'send the action as application/json')
+    let action: QueueAction
+    try {
+      action = parseAction(await readBody(req, MAX_ACTION_BODY))
+    } catch (err) {
+      return refuse(400, (err as Error).message)
+    }
+    try {
+      const result = await collector.act(action)
+      return send(res, 200, 'application/json', JSON.stringify(result))
+    } catch (err) {
+      if (err instanceof ActionRefused) return refuse(err.status, err.message)
+      return refuse(502, `${(err as Error).name}: ${(err as Error).message}`)
+    }
+  }
+
   async function openStream(req: IncomingMessage, res: ServerResponse): Promise<void> {
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
@@ -109,6 +146,7 @@ export async function serveDashboard(options: DashboardServerOptions): Promise<D
       version: options.version ?? '',
       intervalMs: collector.intervalMs,
       history: collector.history(),
+      queueHistory: collector.queueHistory(),
       snapshot: await collector.latest(),
     }
     res.write(`retry: 2000\nevent: hello\ndata: ${JSON.stringify(hello)}\n\n`)
@@ -187,6 +225,37 @@ function encodeSnapshot(snap: Snapshot): string {
     encoded.set(snap, text)
   }
   return text
+}
+
+/** Read a request body of at most `max` bytes. */
+function readBody(req: IncomingMessage, max: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    req.on('data', (c: Buffer) => {
+      size += c.length
+      if (size > max) { reject(new Error(`the action is over ${max} bytes`)); req.destroy() } else chunks.push(c)
+    })
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    req.on('error', reject)
+  })
+}
+
+/** An action from JSON, checked field by field (it names queues and entry ids, nothing else). */
+function parseAction(text: string): QueueAction {
+  let o: Record<string, unknown>
+  try {
+    o = JSON.parse(text) as Record<string, unknown>
+  } catch {
+    throw new Error('the action is not JSON')
+  }
+  if (typeof o !== 'object' || o === null) throw new Error('the action must be an object')
+  if (typeof o.kind !== 'string' || !ACTION_KINDS.has(o.kind)) throw new Error(`kind must be one of ${[...ACTION_KINDS].join(', ')}`)
+  if (typeof o.source !== 'string' || typeof o.queue !== 'string' || o.queue === '') throw new Error('source and queue must be strings (as the snapshot names them)')
+  if (o.ids !== undefined && (!Array.isArray(o.ids) || o.ids.length > 10_000 || !o.ids.every((x) => typeof x === 'string' && x.length <= 200))) {
+    throw new Error('ids must be a list of at most 10,000 strings')
+  }
+  return { kind: o.kind, source: o.source, queue: o.queue, ...(o.ids ? { ids: o.ids as string[] } : {}) } as QueueAction
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {

@@ -1,6 +1,19 @@
 import { ClosedError, Empty, Full, TaskDoneError, TimeoutError } from '../../errors.js'
 import { park, timedOut, type BlockOptions, type Parked } from './waiting.js'
 
+/** What a served queue's `stats()` answers (what the dashboard reads). */
+export interface QueueStats {
+  qsize: number
+  maxsize: number
+  put: number
+  got: number
+  /** Put and not yet `taskDone()` (JoinableQueue). */
+  unfinished?: number
+  closed: boolean
+  /** Age of the oldest waiting item, ms (to 100 ms); 0 when empty. */
+  oldestAgeMs: number
+}
+
 /**
  * A FIFO queue living in the manager server, served to every client (Python's
  * `queue.Queue` behind `SyncManager.Queue`). Methods return plain values when
@@ -16,6 +29,9 @@ export class Queue<T = unknown> {
   private isClosed = false
   private putCount = 0
   private gotCount = 0
+  // When items were put, coarsely: [index of the first item put in a 100 ms slot, that slot's time, ...],
+  // for the age of the oldest waiting item (a dashboard's metric) at one Date.now() per put.
+  private marks: number[] = []
 
   constructor(maxsize = 0) {
     if (!Number.isInteger(maxsize) || maxsize < 0) throw new TypeError(`maxsize must be a non-negative integer, got ${maxsize}`)
@@ -28,9 +44,37 @@ export class Queue<T = unknown> {
   empty(): boolean { return this.qsize() === 0 }
   /** Whether a bounded queue is at its maxsize. */
   full(): boolean { return this.maxsize > 0 && this.qsize() >= this.maxsize }
-  /** Running totals for dashboards: items waiting, put and taken so far. */
-  stats(): { qsize: number; maxsize: number; put: number; got: number; unfinished?: number } {
-    return { qsize: this.qsize(), maxsize: this.maxsize, put: this.putCount, got: this.gotCount }
+  /**
+   * Running totals for dashboards: items waiting, put and taken so far, whether
+   * it is closed, and the age of the oldest waiting item in ms (to 100 ms; 0 when empty).
+   */
+  stats(): QueueStats {
+    return { qsize: this.qsize(), maxsize: this.maxsize, put: this.putCount, got: this.gotCount, closed: this.isClosed, oldestAgeMs: this.oldestAgeMs() }
+  }
+
+  /** Remove every waiting item (an operator's purge); returns how many. A JoinableQueue counts them done. */
+  purge(): number {
+    const n = this.qsize()
+    this.items = []
+    this.head = 0
+    this.gotCount += n
+    this.marks = []
+    this._onPurge(n)
+    this.#wakePutters()
+    return n
+  }
+
+  /** Hook for JoinableQueue: purged items are done. */
+  protected _onPurge(_n: number): void {}
+
+  private oldestAgeMs(): number {
+    if (this.empty()) return 0
+    // Items come out in put order, so the oldest waiting one is number gotCount (returned items excepted).
+    const m = this.marks
+    let i = 0
+    while (i + 2 < m.length && m[i + 2]! <= this.gotCount) i += 2
+    if (i > 0) this.marks = m.slice(i)
+    return this.marks.length ? Math.max(0, Date.now() - this.marks[1]!) : 0
   }
 
   /** Whether `close()` was called. */
@@ -94,6 +138,13 @@ export class Queue<T = unknown> {
 
   protected _push(item: T): void {
     this.items.push(item)
+    const now = Date.now()
+    const m = this.marks
+    if (m.length === 0 || now - m[m.length - 1]! >= 100) {
+      m.push(this.putCount, now)
+      // Marks of items long taken go, so a queue nobody samples keeps as many marks as it holds slots of items.
+      if (m.length > 256) this.oldestAgeMs()
+    }
     this.putCount++
     this._onPut(1)
   }
@@ -164,8 +215,12 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
     if (this.unfinished === 0) while (this.joiners.length) this.joiners[0]!.wake()
   }
 
-  override stats(): { qsize: number; maxsize: number; put: number; got: number; unfinished?: number } {
+  override stats(): QueueStats {
     return { ...super.stats(), unfinished: this.unfinished }
+  }
+
+  protected override _onPurge(n: number): void {
+    this.taskDoneBatch(n)
   }
 
   /** Mark up to `n` items done without failing; returns how many were (clients merge taskDone calls into this). */
