@@ -26,13 +26,13 @@ export {
 } from './actor/index.js'
 // Reporting to the dashboard (light: the dashboard server itself is `troupe dashboard` / src/cli/dashboard).
 export {
-  enableReports, WorkerActivity, startReporting, reportPool, reportActors,
-  type Reporting, type ReportingOptions, type ReportTarget, type ActorTreeNode,
+  enableReports, WorkerActivity, startReporting, reportPool, reportActors, describeTask,
+  type Reporting, type ReportingOptions, type ReportTarget, type ActorTreeNode, type TaskHandle, type TaskInfo,
 } from './cli/dashboard/reporting/index.js'
 // Managers: shared objects served over TCP / Unix sockets with an authkey, typed pipelined proxies.
 export {
   BaseManager, Manager, connect as connectManager, typed, proxyInfo, isProxy, releaseProxy, defaultAuthkey, AUTHKEY_ENV,
-  SharedQueue, SharedJoinableQueue, SharedLock, SharedRLock, SharedSemaphore, SharedBoundedSemaphore, SharedEvent, SharedCondition,
+  SharedQueue, SharedJoinableQueue, type SharedQueueStats, SharedLock, SharedRLock, SharedSemaphore, SharedBoundedSemaphore, SharedEvent, SharedCondition,
   SharedBarrier, SharedDict, SharedList, SharedNamespace, SharedValue, SharedArray,
   type ManagerOptions, type RegisterOptions, type Signature, type Proxied, type ProxyHandle, type BlockOptions,
 } from './manager/index.js'

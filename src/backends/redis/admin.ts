@@ -14,9 +14,11 @@ import * as scripts from './scripts.js'
 export interface DeadLetterInfo {
   /** Entry id in the dead-letter stream (what `retryDead`/`dropDead` take). */
   id: string
+  /** The task id it ran under. */
   taskId: string
   /** Dead-lettered at (ms since the epoch, from the entry id). */
   at: number
+  /** Why: `lease expired 4 times (consumer died or hung)`, a `fail(reason)`, `undecodable: …`. */
   reason: string
   /** Runs made. */
   attempts: number
@@ -28,6 +30,7 @@ export interface DeadLetterInfo {
 
 /** A delayed item: its task id and when it is due. */
 export interface DelayedInfo {
+  /** The task id (what `promoteDelayed`/`dropDelayed` take). */
   taskId: string
   /** Due at (ms since the epoch, Redis's clock). */
   due: number
@@ -38,6 +41,7 @@ const CHUNK = 500
 
 /** Operator access to one queue's keys. */
 export class QueueAdmin {
+  /** The queue's Redis keys. */
   readonly keys: QueueKeys
 
   constructor(private readonly client: Redis, name: string, prefix = 'troupe', private readonly group = 'troupe') {

@@ -58,6 +58,7 @@ export interface TaskWorkerOptions {
 
 /** One run of a task, as `onTask` sees it. */
 export interface TaskRun {
+  /** Stable across redeliveries and retries. */
   taskId: string
   /** 1 the first run; more after redeliveries and retries. */
   attempt: number

@@ -3,9 +3,13 @@ import { park, timedOut, type BlockOptions, type Parked } from './waiting.js'
 
 /** What a served queue's `stats()` answers (what the dashboard reads). */
 export interface QueueStats {
+  /** Items waiting. */
   qsize: number
+  /** 0: unbounded. */
   maxsize: number
+  /** Items put since the queue was made. */
   put: number
+  /** Items taken since the queue was made. */
   got: number
   /** Put and not yet `taskDone()` (JoinableQueue). */
   unfinished?: number
@@ -215,10 +219,12 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
     if (this.unfinished === 0) while (this.joiners.length) this.joiners[0]!.wake()
   }
 
+  /** `Queue.stats()` plus the unfinished count. */
   override stats(): QueueStats {
     return { ...super.stats(), unfinished: this.unfinished }
   }
 
+  /** Purged items count as done. */
   protected override _onPurge(n: number): void {
     this.taskDoneBatch(n)
   }
