@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events'
 import { randomUUID } from 'node:crypto'
 import { listen, formatAddress, defaultLog, SpinPolicy, type AddressLike, type Address, type FrameConnection, type Listener } from '../net/index.js'
 import { toWireError, V8_FIRST_BYTE } from '../codec/index.js'
@@ -34,6 +33,8 @@ export interface ServerOptions {
 const REQUEST_POLL_MS = 0.2
 
 const PICKLE_PROTO = 0x80
+/** Calls one troupe connection may have waiting at once (parked gets, acquires); more are refused with ProtocolError. */
+export const MAX_IN_FLIGHT = 65_536
 let sessionCounter = 0
 
 /**
@@ -135,9 +136,15 @@ class TroupeSession {
   private readonly conn: FrameConnection
   private readonly log: (line: string) => void
   private readonly onShutdown: () => void
-  private readonly aborter = new AbortController()
   private readonly ctx: CallContext
+  // A call that may wait reads its signal (park does); it gets an AbortController of its own then, and only
+  // then. One signal shared by every waiting call would cost O(n) per listener added: O(n²) for n waiting calls.
+  private signalOfCall: AbortController | undefined
+  private readonly waiting = new Set<AbortController>()
   private readonly cancellers = new Map<number, AbortController>()
+  private gone = false
+  // Calls of this connection still waiting (a parked get): each holds memory, so their number is bounded.
+  private inFlight = 0
   private outbox: Reply[] = []
   private flushQueued = false
   private readonly origin: string
@@ -152,14 +159,22 @@ class TroupeSession {
     this.conn = conn
     this.log = log
     this.onShutdown = onShutdown
-    this.ctx = { signal: this.aborter.signal, caller: `c${++sessionCounter}` }
+    const session = this
+    this.ctx = {
+      caller: `c${++sessionCounter}`,
+      get signal(): AbortSignal {
+        if (!session.signalOfCall) {
+          session.signalOfCall = new AbortController()
+          if (session.gone) session.signalOfCall.abort()
+        }
+        return session.signalOfCall.signal
+      },
+    }
     this.origin = origin
-    // Every parked call of this connection listens on this one signal.
-    setMaxListeners(0, this.aborter.signal)
     conn.onClose(() => {
       // Parked calls of this client give up (their items stay queued), then its references are dropped.
-      this.aborter.abort()
-      for (const ac of this.cancellers.values()) ac.abort()
+      this.gone = true
+      for (const ac of this.waiting) ac.abort()
       // Locks and semaphore units this client still held are given back, so no one waits on a dead client.
       this.registry.callerGone(this.ctx.caller!)
       this.registry.releaseOwner(this)
@@ -199,26 +214,35 @@ class TroupeSession {
 
   private handle(req: Request): void {
     const [id, ident, method, args, cancellable] = req
+    if (this.inFlight >= MAX_IN_FLIGHT) {
+      this.outbox.push([id, Status.Error, toWireError(new ProtocolError(`more than ${MAX_IN_FLIGHT} calls are waiting on this connection; wait for some before making more`), this.origin)])
+      return
+    }
+    this.signalOfCall = undefined
     try {
       let out: unknown
       if (ident === '') out = this.control(method, args)
-      else {
-        let ctx = this.ctx
-        if (cancellable) {
-          const ac = new AbortController()
-          this.cancellers.set(id, ac)
-          ctx = { signal: ac.signal, caller: this.ctx.caller }
-        }
-        out = this.registry.call(ident, method, args, ctx, this)
-      }
+      else out = this.registry.call(ident, method, args, this.ctx, this)
+      const ac = this.signalOfCall
+      this.signalOfCall = undefined
       if (out instanceof Promise) {
-        out.then((v) => this.reply(id, v as CallResult | ControlResult), (err) => this.replyError(id, err)).finally(() => this.cancellers.delete(id))
+        this.inFlight++
+        if (ac) {
+          this.waiting.add(ac)
+          if (cancellable) this.cancellers.set(id, ac)
+        }
+        out.then((v) => this.reply(id, v as CallResult | ControlResult), (err) => this.replyError(id, err)).finally(() => {
+          this.inFlight--
+          if (ac) {
+            this.waiting.delete(ac)
+            if (this.cancellers.get(id) === ac) this.cancellers.delete(id)
+          }
+        })
       } else {
-        this.cancellers.delete(id)
         this.outbox.push(this.toReply(id, out as CallResult | ControlResult))
       }
     } catch (err) {
-      this.cancellers.delete(id)
+      this.signalOfCall = undefined
       this.outbox.push([id, Status.Error, toWireError(err, this.origin)])
     }
   }

@@ -144,6 +144,7 @@ export class FrameConnection {
   private handler: ((frame: Buffer) => void) | undefined
   private closeHandlers: ((reason: Error | undefined) => void)[] = []
   private isClosed = false
+  private paused = false
   private resolveClosed!: (r: Error | undefined) => void
   private poller: LoopPoller | undefined
 
@@ -171,7 +172,7 @@ export class FrameConnection {
 
   // Frames are parsed only when someone takes them, so each is checked against the limit of the read that takes it.
   private deliver(): void {
-    while (!this.isClosed && (this.handler || this.waiter)) {
+    while (!this.isClosed && !this.paused && (this.handler || this.waiter)) {
       let f: Buffer | undefined
       try {
         f = this.reader.next()
@@ -242,6 +243,23 @@ export class FrameConnection {
   onFrame(fn: (frame: Buffer) => void): void {
     this.handler = fn
     this.reader.limit = this.maxFrameSize
+    this.deliver()
+  }
+
+  /**
+   * Stop handing frames to `onFrame` and stop reading the socket (TCP pushes
+   * back on the peer) until `resume()`: backpressure for a reader that is behind.
+   */
+  pause(): void {
+    this.paused = true
+    this.socket.pause()
+  }
+
+  /** Hand frames again, starting with any already buffered. */
+  resume(): void {
+    if (!this.paused) return
+    this.paused = false
+    this.socket.resume()
     this.deliver()
   }
 

@@ -164,3 +164,22 @@ test('every method of every served type, called by a Python peer with hostile pi
   const held = await Promise.all(objects.filter((x) => x.typeid.endsWith('Queue')).map((o) => (o.proxy as { stats(): Promise<{ qsize: number; put: number; got: number }> }).stats()))
   assert.equal(held.reduce((n, s) => n + s.qsize, 0), held.reduce((n, s) => n + s.put - s.got, 0) + returned)
 })
+
+test('a Python peer that pipelines requests behind a parked get is read only as fast as it is served: every request is answered in order once the get returns, and others are served meanwhile', async () => {
+  const { m, q, ident } = await servedWithQueue()
+  const empty = await m.Queue<number>()
+  const emptyIdent = proxyInfo(empty)!.ident
+  const conn = await pythonPeer(m.address)
+  cleanup.push(() => conn.close())
+  const replies: Tuple[] = []
+  conn.onFrame((f) => replies.push(decodePickle(f) as Tuple))
+  conn.send(encodePickle(tuple(emptyIdent, 'get', tuple(), new Map()), { protocol: 2 }))
+  const qsize = encodePickle(tuple(ident, 'qsize', tuple(), new Map()), { protocol: 2 })
+  for (let i = 0; i < 5000; i++) conn.send(qsize)
+  // Others are served while that connection waits.
+  assert.equal(await q.qsize(), 3)
+  await empty.put(42)
+  while (replies.length < 5001) await new Promise((r) => setTimeout(r, 10))
+  assert.deepEqual(replies[0], tuple('#RETURN', 42))
+  assert.ok(replies.slice(1).every((r) => r[0] === '#RETURN' && r[1] === 3))
+})

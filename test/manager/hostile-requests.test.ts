@@ -2,9 +2,10 @@ import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { serialize } from 'node:v8'
 import { Manager, proxyInfo } from '../../src/manager/index.ts'
+import { MAX_IN_FLIGHT } from '../../src/manager/server.ts'
 import { Status, type Reply } from '../../src/manager/protocol.ts'
 import { DecodeError, ProtocolError } from '../../src/errors.ts'
-import { RawPeer, connectToManager } from './helpers.ts'
+import { RawPeer, connectToManager, until } from './helpers.ts'
 
 const cleanup: (() => Promise<unknown> | unknown)[] = []
 after(async () => { for (const f of cleanup.reverse()) await f() })
@@ -245,4 +246,45 @@ test('a client cannot release an object it holds no reference to; the owners kee
   assert.equal(errorName(reply), 'ProtocolError')
   assert.deepEqual(await q.getMany(10), [1, 2, 3])
   void ProtocolError
+})
+
+test('a connection may have 65,536 calls waiting at once; more are refused with ProtocolError, and the waiting ones are cancelled when it closes, taking no item', async () => {
+  const { m, q, peer } = await servedWithItems()
+  const empty = proxyInfo(await m.Queue())!.ident
+  const gets = Array.from({ length: MAX_IN_FLIGHT + 2 }, (_, i) => [i + 1, empty, 'get', []])
+  // Two frames, each within the per-frame value limit.
+  peer.send(gets.slice(0, 40_000))
+  peer.send(gets.slice(40_000))
+  const replies = await peer.replies()
+  assert.deepEqual(replies.map((r) => [r[0], errorName(r)]), [[MAX_IN_FLIGHT + 1, 'ProtocolError'], [MAX_IN_FLIGHT + 2, 'ProtocolError']])
+  assert.match((replies[0]![2] as { message: string }).message, /more than 65536 calls are waiting on this connection/)
+  peer.close()
+  await peer.closed()
+  const other = await connectToManager(m.address, 'k')
+  cleanup.push(() => other.shutdown())
+  const e = await other.create('Queue')
+  void e
+  assert.deepEqual(await q.getMany(2 ** 32 - 1), [1, 2, 3])
+})
+
+test('30,000 gets parked on one queue are woken by 30,000 puts in order, and a client that closes with thousands parked takes no item', async () => {
+  const { m } = await servedWithItems()
+  const q = await m.Queue<number>()
+  const ident = proxyInfo(q)!.ident
+  const gone = await RawPeer.open(m.address, 'k')
+  // It also holds an object, so the server's noticing the close can be watched (the object goes).
+  await gone.call(9_999, '', 'create', ['Lock'])
+  gone.send(Array.from({ length: 5000 }, (_, i) => [i + 1, ident, 'get', []]))
+  const waiting = await RawPeer.open(m.address, 'k')
+  cleanup.push(() => waiting.close())
+  waiting.send(Array.from({ length: 30_000 }, (_, i) => [i + 1, ident, 'get', []]))
+  await waiting.call(40_000, '', 'dummy', [])
+  const before = await m.numberOfObjects()
+  gone.close()
+  await until(async () => (await m.numberOfObjects()) < before, 30_000)
+  await q.putMany(Array.from({ length: 30_000 }, (_, i) => i))
+  const got = new Map<number, unknown>()
+  while (got.size < 30_000) for (const [id, , v] of await waiting.replies()) got.set(id, v)
+  assert.deepEqual([...got.keys()].sort((a, b) => a - b).map((id) => got.get(id)), Array.from({ length: 30_000 }, (_, i) => i))
+  assert.equal(await q.qsize(), 0)
 })

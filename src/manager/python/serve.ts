@@ -21,6 +21,8 @@ type Reply = readonly [kind: string, value: unknown]
 interface Request { ident: string | null; method: string; args: unknown[]; kwds: Map<unknown, unknown> | undefined }
 
 let sessions = 0
+// Frames of one connection received but not yet served, past which its socket is paused.
+const MAX_QUEUED_FRAMES = 64
 
 /** Serve one authenticated CPython connection whose first frame is `session.firstFrame`. */
 export function servePythonConnection(session: DialectSession): void {
@@ -56,6 +58,7 @@ class PythonSession {
   }
   private serving = false
   private chain: Promise<void> = Promise.resolve()
+  private queued = 0
 
   constructor(private readonly session: DialectSession) {
     this.conn = session.conn
@@ -71,11 +74,15 @@ class PythonSession {
     this.conn.onFrame((f) => this.enqueue(f))
   }
 
-  // CPython clients wait for each reply, but a pipelining peer must still be answered in order.
+  // CPython clients wait for each reply, but a pipelining peer must still be answered in order; one
+  // that sends faster than its requests are served (behind a parked get) is paused, not buffered without end.
   private enqueue(frame: Buffer): void {
+    if (++this.queued > MAX_QUEUED_FRAMES) this.conn.pause()
     this.chain = this.chain.then(() => this.handle(frame)).catch((err: Error) => {
       this.session.log(`python client ${this.conn.peer}: ${err.name}: ${err.message}`)
       this.conn.close(err)
+    }).finally(() => {
+      if (--this.queued <= MAX_QUEUED_FRAMES / 2) this.conn.resume()
     })
   }
 

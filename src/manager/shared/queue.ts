@@ -1,5 +1,5 @@
 import { ClosedError, Empty, Full, TaskDoneError, TimeoutError } from '../../errors.js'
-import { park, timedOut, type BlockOptions, type Parked } from './waiting.js'
+import { park, timedOut, type BlockOptions, WaitList } from './waiting.js'
 
 /** What a served queue's `stats()` answers (what the dashboard reads). */
 export interface QueueStats {
@@ -28,8 +28,8 @@ export class Queue<T = unknown> {
   readonly maxsize: number
   private items: T[] = []
   private head = 0
-  private getters: Parked[] = []
-  private putters: Parked[] = []
+  private getters = new WaitList()
+  private putters = new WaitList()
   private isClosed = false
   private putCount = 0
   private gotCount = 0
@@ -136,8 +136,8 @@ export class Queue<T = unknown> {
   /** Refuse further puts; gets drain what is left and then fail with ClosedError, which ends `for await` loops. */
   close(): void {
     this.isClosed = true
-    for (const p of this.putters.splice(0)) p.fail(new ClosedError('queue was closed'))
-    if (this.empty()) for (const g of this.getters.splice(0)) g.fail(new ClosedError('queue is closed and drained'))
+    for (const p of this.putters.takeAll()) p.fail(new ClosedError('queue was closed'))
+    if (this.empty()) for (const g of this.getters.takeAll()) g.fail(new ClosedError('queue is closed and drained'))
   }
 
   protected _push(item: T): void {
@@ -157,7 +157,7 @@ export class Queue<T = unknown> {
   protected _onPut(_n: number): void {}
 
   #take(max: number): T[] {
-    const n = Math.min(Math.max(1, max | 0), this.qsize())
+    const n = Math.min(Math.max(1, Math.floor(max) || 1), this.qsize())
     const out = this.items.slice(this.head, this.head + n)
     this.head += n
     this.gotCount += n
@@ -189,13 +189,13 @@ export class Queue<T = unknown> {
     this.wakeQueued = true
     queueMicrotask(() => {
       this.wakeQueued = false
-      while (this.getters.length && !this.empty()) this.getters[0]!.wake()
-      if (this.isClosed && this.empty()) for (const g of this.getters.splice(0)) g.fail(new ClosedError('queue is closed and drained'))
+      while (this.getters.length && !this.empty()) this.getters.first()!.wake()
+      if (this.isClosed && this.empty()) for (const g of this.getters.takeAll()) g.fail(new ClosedError('queue is closed and drained'))
     })
   }
 
   #wakePutters(): void {
-    while (this.putters.length && !this.full()) this.putters[0]!.wake()
+    while (this.putters.length && !this.full()) this.putters.first()!.wake()
   }
 
   #checkOpen(): void {
@@ -206,7 +206,7 @@ export class Queue<T = unknown> {
 /** A Queue that counts unfinished tasks: each `get` item should be followed by `taskDone()`; `join()` waits for all. */
 export class JoinableQueue<T = unknown> extends Queue<T> {
   private unfinished = 0
-  private joiners: Parked[] = []
+  private joiners = new WaitList()
 
   protected override _onPut(n: number): void {
     this.unfinished += n
@@ -216,7 +216,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
   taskDone(n = 1): void {
     if (n > this.unfinished) throw new TaskDoneError(`taskDone() called ${n > 1 ? `for ${n} items ` : ''}more times than items were put`)
     this.unfinished -= n
-    if (this.unfinished === 0) while (this.joiners.length) this.joiners[0]!.wake()
+    if (this.unfinished === 0) while (this.joiners.length) this.joiners.first()!.wake()
   }
 
   /** `Queue.stats()` plus the unfinished count. */
@@ -231,7 +231,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
 
   /** Mark up to `n` items done without failing; returns how many were (clients merge taskDone calls into this). */
   taskDoneBatch(n: number): number {
-    const k = Math.min(Math.max(0, n | 0), this.unfinished)
+    const k = Math.min(Math.max(0, Math.floor(n) || 0), this.unfinished)
     if (k) this.taskDone(k)
     return k
   }

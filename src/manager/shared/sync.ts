@@ -1,9 +1,9 @@
 import { BrokenBarrierError, SyncStateError } from '../../errors.js'
 import { callContext, callerGone } from '../registry.js'
-import { park, type BlockOptions, type Parked } from './waiting.js'
+import { park, type BlockOptions, WaitList } from './waiting.js'
 
 // A blocking acquire that times out answers false, as Python's acquire(timeout=...) does.
-function acquireWait(list: Parked[], opts: BlockOptions | undefined, take: () => void): Promise<boolean> {
+function acquireWait(list: WaitList, opts: BlockOptions | undefined, take: () => void): Promise<boolean> {
   return park(list, opts, () => { take(); return true }, () => new Error('timeout')).catch((err: Error) => {
     if (err.message === 'timeout') return false
     throw err
@@ -15,7 +15,7 @@ export class Lock {
   private held = false
   // Who took it, so it can be given back if that client disconnects while holding it.
   private holder: string | undefined
-  private waiters: Parked[] = []
+  private waiters = new WaitList()
 
   /** Take the lock; resolves false when `block: false` or the timeout (ms) expires first. */
   acquire(opts?: BlockOptions): boolean | Promise<boolean> {
@@ -30,7 +30,7 @@ export class Lock {
     if (!this.held) throw new SyncStateError('release of an unlocked Lock')
     this.held = false
     this.holder = undefined
-    if (this.waiters.length) this.waiters[0]!.wake()
+    if (this.waiters.length) this.waiters.first()!.wake()
   }
 
   /** A client that disconnected while holding the lock releases it. */
@@ -46,7 +46,7 @@ export class Lock {
 export class RLock {
   private owner: string | undefined
   private count = 0
-  private waiters: Parked[] = []
+  private waiters = new WaitList()
 
   /** Take the lock (again, if this client holds it); false on timeout or `block: false`. */
   acquire(opts?: BlockOptions): boolean | Promise<boolean> {
@@ -62,7 +62,7 @@ export class RLock {
     if (this.owner !== me) throw new SyncStateError('release of an RLock this client does not hold')
     if (--this.count === 0) {
       this.owner = undefined
-      if (this.waiters.length) this.waiters[0]!.wake()
+      if (this.waiters.length) this.waiters.first()!.wake()
     }
   }
 
@@ -83,7 +83,7 @@ export class RLock {
     const n = this.count
     this.count = 0
     this.owner = undefined
-    if (this.waiters.length) this.waiters[0]!.wake()
+    if (this.waiters.length) this.waiters.first()!.wake()
     return n
   }
 
@@ -97,7 +97,7 @@ export class RLock {
 /** A counting semaphore (Python's `Semaphore`). */
 export class Semaphore {
   protected value: number
-  private waiters: Parked[] = []
+  private waiters = new WaitList()
   // Units each client holds, given back if it disconnects.
   private held = new Map<string, number>()
 
@@ -122,7 +122,7 @@ export class Semaphore {
     if (mine > n) this.held.set(me!, mine - n)
     else if (me) this.held.delete(me)
     this.value += n
-    while (this.waiters.length && this.value > 0) this.waiters[0]!.wake()
+    while (this.waiters.length && this.value > 0) this.waiters.first()!.wake()
   }
 
   /** A client that disconnected gives back the units it held. */
@@ -131,7 +131,7 @@ export class Semaphore {
     if (!n) return
     this.held.delete(caller)
     this.value += n
-    while (this.waiters.length && this.value > 0) this.waiters[0]!.wake()
+    while (this.waiters.length && this.value > 0) this.waiters.first()!.wake()
   }
 
   /** The current value. */
@@ -159,12 +159,12 @@ export class BoundedSemaphore extends Semaphore {
 /** A flag clients can set and wait for (Python's `Event`). */
 export class Event {
   private flag = false
-  private waiters: Parked[] = []
+  private waiters = new WaitList()
 
   /** Set the flag and wake every waiter. */
   set(): void {
     this.flag = true
-    while (this.waiters.length) this.waiters[0]!.wake()
+    while (this.waiters.length) this.waiters.first()!.wake()
   }
   /** Reset the flag. */
   clear(): void { this.flag = false }
@@ -180,7 +180,7 @@ export class Event {
 /** A condition variable over a reentrant lock (Python's `Condition`); the lock is owned per client connection. */
 export class Condition {
   private readonly lock = new RLock()
-  private waiters: Parked[] = []
+  private waiters = new WaitList()
 
   /** Take the underlying lock. */
   acquire(opts?: BlockOptions): boolean | Promise<boolean> { return this.lock.acquire(opts) }
@@ -203,13 +203,13 @@ export class Condition {
   /** Wake up to `n` waiters (default 1); the caller must hold the lock. */
   notify(n = 1): void {
     this.#checkOwner()
-    for (let i = 0; i < n && this.waiters.length; i++) this.waiters[0]!.wake()
+    for (let i = 0; i < n && this.waiters.length; i++) this.waiters.first()!.wake()
   }
 
   /** Wake every waiter; the caller must hold the lock. */
   notifyAll(): void {
     this.#checkOwner()
-    while (this.waiters.length) this.waiters[0]!.wake()
+    while (this.waiters.length) this.waiters.first()!.wake()
   }
 
   #checkOwner(): void {
@@ -231,7 +231,7 @@ export class Condition {
 export class Barrier {
   private readonly count: number
   private readonly defaultTimeout: number | undefined
-  private waiters: Parked[] = []
+  private waiters = new WaitList()
   private isBroken = false
   private arrived = 0
 
@@ -247,7 +247,7 @@ export class Barrier {
     const index = this.arrived++
     if (this.arrived === this.count) {
       this.arrived = 0
-      while (this.waiters.length) this.waiters[0]!.wake()
+      while (this.waiters.length) this.waiters.first()!.wake()
       return index
     }
     const timeout = opts?.timeout ?? this.defaultTimeout
@@ -265,12 +265,12 @@ export class Barrier {
   abort(): void {
     this.isBroken = true
     this.arrived = 0
-    for (const w of this.waiters.splice(0)) w.fail(new BrokenBarrierError('barrier was aborted'))
+    for (const w of this.waiters.takeAll()) w.fail(new BrokenBarrierError('barrier was aborted'))
   }
 
   /** Return to the initial state; current waiters fail with BrokenBarrierError. */
   reset(): void {
-    for (const w of this.waiters.splice(0)) w.fail(new BrokenBarrierError('barrier was reset'))
+    for (const w of this.waiters.takeAll()) w.fail(new BrokenBarrierError('barrier was reset'))
     this.isBroken = false
     this.arrived = 0
   }

@@ -20,21 +20,78 @@ export interface Parked {
 }
 
 /**
+ * The callers parked on one shared object, in arrival order. Adding, taking
+ * the first and dropping any one cost O(1) on average: a connection that
+ * closes with n calls parked, or n puts that wake n gets, cost O(n), not the
+ * O(n²) of splicing an array (whose shift() is O(n) once it is large).
+ */
+export class WaitList {
+  private items: Parked[] = []
+  private head = 0
+  private live = 0
+  private readonly listed = new WeakSet<Parked>()
+
+  /** How many callers are waiting. */
+  get length(): number { return this.live }
+
+  /** Add a caller at the end. */
+  push(p: Parked): void {
+    this.items.push(p)
+    this.listed.add(p)
+    this.live++
+  }
+
+  /** The caller waiting longest (never one that gave up), or undefined. */
+  first(): Parked | undefined {
+    this.skipDone()
+    return this.items[this.head]
+  }
+
+  /** Drop a caller that gave up or was woken (its `done` is already set); one no longer listed is ignored. */
+  delete(p: Parked): void {
+    if (!this.listed.delete(p)) return
+    this.live--
+    this.skipDone()
+    // Entries given up in the middle stay as holes until they outnumber the live ones.
+    if (this.items.length - this.head > 2 * this.live + 32) {
+      this.items = this.items.slice(this.head).filter((e) => !e.done)
+      this.head = 0
+    }
+  }
+
+  /** Every waiting caller, oldest first; the list is left empty. */
+  takeAll(): Parked[] {
+    const out = this.items.slice(this.head).filter((e) => !e.done)
+    for (const e of out) this.listed.delete(e)
+    this.items = []
+    this.head = 0
+    this.live = 0
+    return out
+  }
+
+  private skipDone(): void {
+    while (this.head < this.items.length && this.items[this.head]!.done) this.head++
+    if (this.head === this.items.length) { this.items = []; this.head = 0 }
+    else if (this.head > 1024 && this.head * 2 > this.items.length) { this.items = this.items.slice(this.head); this.head = 0 }
+  }
+}
+
+/**
  * Park the calling request on `list` until something calls `wake` on it, or
  * until its timeout expires (`onTimeout` makes the error), or until its
  * connection closes (the signal from the call context). A parked entry that
  * gives up is removed from `list`, so nothing is later handed to a caller that
  * is no longer there: that is why a client that disconnects mid-`get` loses no item.
  */
-export function park<T>(list: Parked[], opts: BlockOptions | undefined, onWake: () => T, onTimeout: () => Error): Promise<T> {
+export function park<T>(list: WaitList, opts: BlockOptions | undefined, onWake: () => T, onTimeout: () => Error): Promise<T> {
   const signal = callContext().signal
   if (signal?.aborted) return Promise.reject(gone())
   return new Promise<T>((resolve, reject) => {
     const cleanup = () => {
+      if (entry.done) return
       entry.done = true
       disarm()
-      const i = list.indexOf(entry)
-      if (i >= 0) list.splice(i, 1)
+      list.delete(entry)
     }
     const entry: Parked = {
       done: false,
