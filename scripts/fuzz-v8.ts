@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url'
 import { Manager, SharedQueue, SharedJoinableQueue, builtinSpecs, proxyInfo } from '../src/manager/index.ts'
 import { connectTo, frameHeader, FrameConnection } from '../src/net/index.ts'
 import { decodeReplies, encodeBatch, Status, type Reply } from '../src/manager/protocol.ts'
-import { encodePickle, tuple, checkV8 } from '../src/codec/index.ts'
+import { encodePickle, tuple, checkV8, checkJson } from '../src/codec/index.ts'
 import { mutate as mutateBytes, rng } from './fuzz-pickle.ts'
 
 const AUTHKEY = 'fuzz'
@@ -411,6 +411,26 @@ export function fuzzCheck(iterations: number, seed = 0x5eed): CheckFuzzReport {
       const k = int(r, 6)
       return k === 0 ? shared : k === 1 ? [shared, plain(r)] : k === 2 ? nest(r, plain(r), int(r, 60)) : k === 3 ? zoo(r) : k === 4 ? { s: shared } : plain(r)
     })
+    if (r() < 0.2) {
+      // The JSON path: whatever checkJson lets through parses within the same limits.
+      let text: string
+      // (A sparse array stringifies to one null per slot: those are left to the v8 path.)
+      const small = items.map((x) => (Array.isArray(x) && x.length > 1000 ? 0 : x))
+      try { text = JSON.stringify(small.map((x) => (r() < 0.3 ? nest(r, [x], int(r, 70)) : x)), (_k, v) => (typeof v === 'bigint' ? 1 : Array.isArray(v) && v.length > 1000 ? 0 : v)) ?? 'null' } catch { continue }
+      const json = Buffer.concat([Buffer.from([0xff, 0x01]), mutateBytes(Buffer.from(text), r, corpus)])
+      report.runs++
+      try { checkJson(json, 2, limits) } catch (err) {
+        if ((err as Error).name === 'DecodeError') report.framesRefused++
+        else report.failures.push(`checkJson threw ${(err as Error).stack}`)
+        continue
+      }
+      let parsed: unknown
+      try { parsed = JSON.parse(json.toString('utf8', 2)) } catch { continue }
+      report.accepted++
+      const why = verifyDecoded(parsed, limits.maxDepth, limits.maxValues)
+      if (why && report.failures.length < 20) report.failures.push(`JSON passed the check but holds ${why}: ${json.subarray(0, 300).toString()}`)
+      continue
+    }
     let bytes: Buffer
     try { bytes = serialize(r() < 0.3 ? items.flatMap((x) => [x]) : items) } catch { continue }
     const m = int(r, 10)
@@ -671,7 +691,7 @@ if (process.argv.includes('--target')) {
     const seed = Number(process.argv[4] ?? (Date.now() & 0x7fffffff))
     const t0 = performance.now()
     const c = fuzzCheck(n, seed)
-    console.log(`checkV8, seed ${seed}: ${c.runs} payloads in ${((performance.now() - t0) / 1000).toFixed(0)} s; decoded ${c.accepted} (items refused ${c.itemsRefused}), frames refused ${c.framesRefused}, failures ${c.failures.length}`)
+    console.log(`checkV8 + checkJson, seed ${seed}: ${c.runs} payloads in ${((performance.now() - t0) / 1000).toFixed(0)} s; decoded ${c.accepted} (items refused ${c.itemsRefused}), frames refused ${c.framesRefused}, failures ${c.failures.length}`)
     for (const f of c.failures) console.log(`FAIL ${f}`)
     process.exit(c.failures.length ? 1 : 0)
   }

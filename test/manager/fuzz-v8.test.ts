@@ -19,7 +19,7 @@ test('1,000 mutated request frames, pickles and transport abuses against a live 
   for (const kind of ['v8', 'json', 'python']) assert.ok((report.kinds[kind] ?? 0) > 10, `${kind}: ${JSON.stringify(report.kinds)}`)
 })
 
-test('10,000 random and mutated v8 payloads: whatever the checker lets through decodes without holes, within the depth and size limits', () => {
+test('10,000 random and mutated v8 and JSON payloads: whatever the checkers let through decodes without holes, within the depth and size limits', () => {
   const report = fuzzCheck(10_000, 20261121)
   assert.deepEqual(report.failures, [])
   assert.ok(report.accepted > 1000, `decoded ${report.accepted}`)
