@@ -343,7 +343,7 @@ function fuzzFrame(r: R, objects: Scratch[], ids: { next: number }, corpus: Buff
     bytes = Buffer.concat([bytes.subarray(0, zero), deepBytes(r, spliceDeep), bytes.subarray(zero + 2)])
   }
   const tail = int(r, 100)
-  if (tail < 12) { labels.push('bytes'); bytes = mutateBytes(bytes, r, corpus) }
+  if (tail < 12) { labels.push('bytes'); bytes = mutateBytes(bytes, r, corpus.length ? corpus : [bytes]) }
   else if (tail < 18) { labels.push('length lie'); bytes = lieAboutLength(r, bytes) }
   else if (tail < 21) { labels.push('truncated'); bytes = bytes.subarray(0, int(r, bytes.length)) }
   else if (tail < 25) {
@@ -417,7 +417,7 @@ export function fuzzCheck(iterations: number, seed = 0x5eed): CheckFuzzReport {
       // (A sparse array stringifies to one null per slot: those are left to the v8 path.)
       const small = items.map((x) => (Array.isArray(x) && x.length > 1000 ? 0 : x))
       try { text = JSON.stringify(small.map((x) => (r() < 0.3 ? nest(r, [x], int(r, 70)) : x)), (_k, v) => (typeof v === 'bigint' ? 1 : Array.isArray(v) && v.length > 1000 ? 0 : v)) ?? 'null' } catch { continue }
-      const json = Buffer.concat([Buffer.from([0xff, 0x01]), mutateBytes(Buffer.from(text), r, corpus)])
+      const json = Buffer.concat([Buffer.from([0xff, 0x01]), mutateBytes(Buffer.from(text), r, corpus.length ? corpus : [Buffer.from(text)])])
       report.runs++
       try { checkJson(json, 2, limits) } catch (err) {
         if ((err as Error).name === 'DecodeError') report.framesRefused++
@@ -434,7 +434,7 @@ export function fuzzCheck(iterations: number, seed = 0x5eed): CheckFuzzReport {
     let bytes: Buffer
     try { bytes = serialize(r() < 0.3 ? items.flatMap((x) => [x]) : items) } catch { continue }
     const m = int(r, 10)
-    if (m < 3) bytes = mutateBytes(bytes, r, corpus)
+    if (m < 3) bytes = mutateBytes(bytes, r, corpus.length ? corpus : [bytes])
     else if (m < 5) bytes = lieAboutLength(r, bytes)
     corpus.push(bytes.subarray(0, 48))
     if (corpus.length > 32) corpus.shift()
