@@ -183,3 +183,24 @@ test('a Python peer that pipelines requests behind a parked get is read only as 
   assert.deepEqual(replies[0], tuple('#RETURN', 42))
   assert.ok(replies.slice(1).every((r) => r[0] === '#RETURN' && r[1] === 3))
 })
+
+test('a few bytes of `range(5_000_000)` or `l * 1_000_000` from a Python peer are refused with MemoryError instead of building more than a frame may carry', async () => {
+  const { m } = await servedWithQueue()
+  const range = latin1('cbuiltins\nrange\n(K\x00J\x40\x4b\x4c\x00K\x01tR')
+  const control = await connectTo(m.address, { authkey: 'k' })
+  cleanup.push(() => control.close())
+  const create = encodePickle(tuple(null, 'create', tuple('list', 'RANGE-MARK'), new Map()), { protocol: 2 })
+  const at = create.indexOf(Buffer.from('RANGE-MARK'))
+  const start = create[at - 2] === 0x55 ? at - 2 : at - 5
+  const end = at + 10 + (create[at + 10] === 0x71 ? 2 : 0)
+  control.send(Buffer.concat([create.subarray(0, start), range, create.subarray(end)]))
+  const reply = decodePickle(await control.readFrame({ timeoutMs: 30_000 })) as Tuple
+  assert.match(String(reply[1]), /MemoryError/)
+  const l = await m.list([1, 2, 3])
+  const conn = await pythonPeer(m.address)
+  cleanup.push(() => conn.close())
+  conn.send(encodePickle(tuple(proxyInfo(l)!.ident, '__mul__', tuple(1_000_000), new Map()), { protocol: 2 }))
+  const mul = decodePickle(await conn.readFrame({ timeoutMs: 30_000 })) as Tuple
+  assert.match(JSON.stringify(mul, (_k, v) => (typeof v === 'bigint' ? String(v) : v)), /MemoryError/)
+  assert.equal(await l.length(), 3)
+})

@@ -15,6 +15,7 @@ import { Queue, JoinableQueue } from '../shared/queue.js'
 import { Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition, Barrier } from '../shared/sync.js'
 import { Dict, List, Namespace, Value, SharedArray } from '../shared/containers.js'
 import type { BlockOptions } from '../shared/waiting.js'
+import { MAX_SIZE } from '../arguments.js'
 import { PyError, pyRaise, sig, bind, timeoutMs, type Bound, type Signature } from './call.js'
 
 /** Who calls: the client's Python (types, messages) and its connection (lock ownership). */
@@ -108,7 +109,8 @@ function iterate(v: unknown, flavor: PyFlavor): unknown[] {
     const [a, b, c] = live.args.map((x) => pyIntValue(x as number))
     const [start, stop, step] = live.args.length === 1 ? [0, a!, 1] : [a!, b!, c ?? 1]
     const n = step > 0 ? Math.max(0, Math.ceil((stop - start) / step)) : Math.max(0, Math.ceil((start - stop) / -step))
-    if (n > 10_000_000) throw pyRaise('MemoryError')
+    // A few bytes of `range` must not cost the server more than a frame may (MAX_SIZE, docs/manager.md "Limits").
+    if (n > MAX_SIZE) throw pyRaise('MemoryError', `range of ${n} items: more than the ${MAX_SIZE} one request may build`)
     return Array.from({ length: n }, (_, i) => start + i * step)
   }
   if (live !== null && typeof live === 'object' && Object.getPrototypeOf(live) === Object.prototype) return Object.keys(live)
@@ -552,9 +554,10 @@ function listDelete(l: List<unknown>, key: unknown, f: PyFlavor): void {
 function repeat(items: unknown[], n: unknown, f: PyFlavor): unknown[] {
   if (!isPyInt(n)) throw pyRaise('TypeError', `can't multiply sequence by non-int of type '${pyTypeName(n, f)}'`)
   const times = pyIntValue(n as number)
-  if (times * items.length > 50_000_000) throw pyRaise('MemoryError')
+  // A few bytes of `l * n` must not cost the server more than a frame may (MAX_SIZE, docs/manager.md "Limits").
+  if (times * items.length > MAX_SIZE) throw pyRaise('MemoryError', `a list of ${times * items.length} items: more than the ${MAX_SIZE} one request may build`)
   const out: unknown[] = []
-  for (let i = 0; i < times; i++) out.push(...items)
+  for (let i = 0; i < times; i++) for (const item of items) out.push(item)
   return out
 }
 
