@@ -195,17 +195,35 @@ export function scheduledCount(): number {
 // ---------------------------------------------------------------- keep-alive
 
 let holds = 0
-// A ref'd handle exists exactly while something is held; toggling an idle interval's ref costs ~20 ns.
+// A ref'd handle exists while something is held. Letting go waits for the next tick, so a loop of
+// asks answered one after another (all in microtasks) does not toggle it on every ask.
 let keeper: NodeJS.Timeout | undefined
+let refed = false
+let letGoQueued = false
 
 /** Keep this place alive until the matching `release()`: something is awaiting. */
 export function hold(): void {
-  if (holds++ === 0) (keeper ??= setInterval(noop, 0x7fffffff)).ref()
+  holds++
+  if (!refed) {
+    refed = true
+    ;(keeper ??= setInterval(noop, 0x7fffffff)).ref()
+  }
 }
 
 /** End one `hold()`. */
 export function release(): void {
-  if (--holds === 0) keeper!.unref()
+  if (--holds === 0 && !letGoQueued) {
+    letGoQueued = true
+    process.nextTick(letGo)
+  }
+}
+
+function letGo(): void {
+  letGoQueued = false
+  if (holds === 0 && refed) {
+    refed = false
+    keeper!.unref()
+  }
 }
 
 /** How many waits hold this place open now (0 when nothing leaks). */
@@ -246,8 +264,7 @@ export abstract class Waiting implements Timed {
   /** @internal */
   at = 0
   private state = 0 // 0 not begun, 1 waiting, 2 ended
-  private signal: AbortSignal | undefined
-  private abortListener: (() => void) | undefined
+  private stopListening: (() => void) | undefined
 
   /** The timeout passed. */
   protected abstract expired(): void
@@ -261,16 +278,7 @@ export abstract class Waiting implements Timed {
     if (!limits) return
     const ms = limits.timeout
     if (ms !== undefined && ms !== null && ms !== Infinity) schedule(this, ms, limits.precise)
-    const signal = limits.signal
-    if (!signal) return
-    if (signal.aborted) {
-      // Already aborted: fail on the next microtask, once the caller has registered whatever `end()` removes.
-      queueMicrotask(() => { if (this.end()) this.aborted(signal.reason) })
-    } else {
-      this.signal = signal
-      this.abortListener = () => { if (this.end()) this.aborted(signal.reason) }
-      signal.addEventListener('abort', this.abortListener, { once: true })
-    }
+    if (limits.signal) this.stopListening = onAbort(limits.signal, (reason) => { if (this.end()) this.aborted(reason) })
   }
 
   /** @internal The deadline passed. */
@@ -283,7 +291,7 @@ export abstract class Waiting implements Timed {
     if (this.state !== 1) return false
     this.state = 2
     if (this.slot !== -1) cancel(this)
-    if (this.abortListener) this.signal!.removeEventListener('abort', this.abortListener)
+    this.stopListening?.()
     release()
     return true
   }
@@ -314,6 +322,22 @@ class ArmedWait extends Waiting {
  */
 export function armWait(limits: WaitLimits, onTimeout: () => void, onAbort: (reason: unknown) => void): () => void {
   return new ArmedWait(limits, onTimeout, onAbort).disarm
+}
+
+/**
+ * Run `fn(reason)` once `signal` aborts: on the next microtask if it already
+ * has (so the caller can first register what the abort undoes). Returns the
+ * function that stops listening.
+ */
+export function onAbort(signal: AbortSignal, fn: (reason: unknown) => void): () => void {
+  if (signal.aborted) {
+    let live = true
+    queueMicrotask(() => { if (live) fn(signal.reason) })
+    return () => { live = false }
+  }
+  const listener = () => fn(signal.reason)
+  signal.addEventListener('abort', listener, { once: true })
+  return () => signal.removeEventListener('abort', listener)
 }
 
 /** The AbortError for an aborted signal: its reason when that is already an Error other than a bare AbortError. */

@@ -1,5 +1,5 @@
 import { AbortError, TimeoutError } from '../errors.js'
-import { Waiting } from '../timers.js'
+import { cancel, hold, onAbort, release, schedule, type Timed } from '../timers.js'
 import type { ReplyTo } from './mailbox.js'
 
 /** Options of `ask`. */
@@ -16,11 +16,17 @@ let nextId = 1
 const byId = new Map<number, Pending>()
 
 /**
- * One ask waiting for its answer. Its timeout and signal are armed by the
- * shared `Waiting` (timers.ts): no timer of its own, and the place stays
- * alive while it is awaited.
+ * One ask waiting for its answer. Its timeout and signal are armed on the
+ * shared clock (timers.ts: `schedule`, `onAbort`): no timer of its own, and
+ * the place stays alive while it is awaited (`hold`).
  */
-export class Pending<T = unknown> extends Waiting implements ReplyTo {
+export class Pending<T = unknown> implements ReplyTo, Timed {
+  /** @internal Deadline queue slot (timers.ts). */
+  slot = -1
+  /** @internal */
+  at = 0
+  private done = false
+  private stopListening: (() => void) | undefined
   readonly promise: Promise<T>
   id = 0
   /** The place the ask went to, when it left this place (so it fails at once if that place dies). */
@@ -33,13 +39,31 @@ export class Pending<T = unknown> extends Waiting implements ReplyTo {
   private readonly timeoutMs: number
 
   constructor(what: string, opts: AskOptions | undefined) {
-    super()
     this.what = what
     if (opts?.timeout !== undefined && !(opts.timeout >= 0)) throw new RangeError(`ask timeout must be a non-negative number of ms, got ${opts.timeout}`)
     this.timeoutMs = opts?.timeout ?? 0
     this.promise = new Promise<T>((res, rej) => { this.resolve = res; this.reject = rej })
     open++
-    this.begin(opts)
+    hold()
+    if (opts) {
+      if (opts.timeout !== undefined && opts.timeout !== Infinity) schedule(this, opts.timeout)
+      if (opts.signal) this.stopListening = onAbort(opts.signal, (reason) => { if (this.end()) this.aborted(reason) })
+    }
+  }
+
+  /** @internal The deadline passed. */
+  fire(): void {
+    if (this.end()) this.expired()
+  }
+
+  // The same steps as timers.ts's Waiting.end(), inlined: a class hierarchy costs the hot path of every ask.
+  private end(): boolean {
+    if (this.done) return false
+    this.done = true
+    if (this.slot !== -1) cancel(this)
+    this.stopListening?.()
+    release()
+    return true
   }
 
   /** Give this ask an id so a reply from another place can find it. */
@@ -62,12 +86,12 @@ export class Pending<T = unknown> extends Waiting implements ReplyTo {
     this.settle(false, err)
   }
 
-  protected expired(): void {
+  private expired(): void {
     this.finish()
     this.reject(new TimeoutError(`ask to actor '${this.what}' got no answer within ${this.timeoutMs} ms`))
   }
 
-  protected aborted(reason: unknown): void {
+  private aborted(reason: unknown): void {
     this.finish()
     this.reject(new AbortError(`ask to actor '${this.what}' was aborted`, { cause: reason }))
   }
