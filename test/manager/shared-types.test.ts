@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { Manager, BaseManager, SharedRLock, SharedLock, SharedSemaphore, SharedBarrier, typed, proxyInfo } from '../../src/manager/index.ts'
 import { BrokenBarrierError, SyncStateError, TaskDoneError, TimeoutError, Full, Empty } from '../../src/errors.ts'
 import { connectToManager } from './helpers.ts'
+import { tuple, float, FrozenSet } from '../../src/codec/index.ts'
 
 let m: Manager
 const clients: { shutdown(): Promise<void> }[] = []
@@ -161,6 +162,25 @@ test('dict, list, Namespace, Value and Array behave like their Python counterpar
   await arr.set(1, 20)
   assert.deepEqual(await arr.toArray(), [1, 20, 3])
   await assert.rejects(arr.get(9), RangeError)
+})
+
+test("a dict finds tuple, bytes and frozenset keys again, and 1, 1.0 and true are one key (Python's hashing); a list counts by value", async () => {
+  const d = await (await setup()).dict<unknown, string>()
+  await d.set(tuple(1, 2), 'pair')
+  await d.set(Buffer.from('k'), 'bytes')
+  await d.set(new FrozenSet([1, 2]), 'frozen')
+  await d.set(1, 'one')
+  assert.equal(await d.get(tuple(1, 2)), 'pair')
+  assert.equal(await d.get(Buffer.from('k')), 'bytes')
+  assert.equal(await d.get(new FrozenSet([2, 1])), 'frozen')
+  assert.equal(await d.get(float(1)), 'one')
+  assert.equal(await d.get(true), 'one')
+  assert.equal(await d.size(), 4)
+  await assert.rejects(d.set([1], 'list'), (err: Error) => err.name === 'TypeError' && /unhashable type: 'list'/.test(err.message))
+  const l = await (await setup()).list<unknown>([tuple(1, 2), [1], 1, true, float(1)])
+  assert.equal(await l.count(1), 3)
+  assert.equal(await l.index([1]), 1)
+  assert.equal(await l.index(tuple(1, 2)), 0)
 })
 
 test('a client that disconnects while holding a Lock or Semaphore units gives them back; a Barrier breaks instead of hanging', async () => {
