@@ -4,8 +4,7 @@
  * TypeError, as they do in CPython's server), Python's timeout conventions,
  * and Python exceptions raised by class (`KeyError((1, 2))`, not a message).
  */
-import { isPyNumber, pyNumberValue, pyRepr, pyTypeName, type PyFlavor } from '../../codec/py-value.js'
-import { pyText } from '../../codec/index.js'
+import { isPyNumber, pyNumberValue, pyRepr, pyTypeName, pyText } from '../../codec/index.js'
 
 /** A Python exception to raise in the client: its class (`module`, `name`) and its args. */
 export class PyError extends Error {
@@ -94,10 +93,4 @@ export function timeoutMs(timeout: unknown, what = 'timeout'): number | undefine
   if (!isPyNumber(timeout)) throw pyRaise('TypeError', `'${what}' must be a real number, not ${pyTypeName(timeout)}`)
   const ms = pyNumberValue(timeout) * 1000
   return ms > MAX_TIMER_MS ? undefined : Math.max(0, ms)
-}
-
-/** The flavor of a value check message: `'<' not supported between instances of 'str' and 'int'`. */
-export function requireNumber(v: unknown, flavor: PyFlavor): number {
-  if (!isPyNumber(v)) throw pyRaise('TypeError', `'<' not supported between instances of '${pyTypeName(v, flavor)}' and 'int'`)
-  return pyNumberValue(v)
 }

@@ -9,8 +9,8 @@
  */
 import {
   pyEquals, pyRepr, pySort, pyTruthy, pyTypeName, isPyInt, isPyNumber, pyIntValue, pyNumberValue, type PyFlavor,
-} from '../../codec/py-value.js'
-import { PyFloat, PyGlobal, PyObject, Slice, tuple, marshal, unmarshal, pyText, isTuple, py2Int, py2Unicode } from '../../codec/index.js'
+} from '../../codec/index.js'
+import { ByteArray, PyFloat, PyGlobal, PyObject, Slice, tuple, marshal, unmarshal, pyText, isTuple, py2Int, py2Unicode } from '../../codec/index.js'
 import { Queue, JoinableQueue } from '../shared/queue.js'
 import { Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition, Barrier } from '../shared/sync.js'
 import { Dict, List, Namespace, Value, SharedArray } from '../shared/containers.js'
@@ -75,7 +75,8 @@ export function callFace(method: Method, obj: unknown, args: readonly unknown[],
   return method.call(obj, bind(method.sig, args, kwds), env)
 }
 
-const fakeAddress = (ident: string) => `0x${ident.padStart(12, '7f00000000')}`
+// Reprs of server objects show an address, as CPython's do; the ident stands in for it.
+const fakeAddress = (ident: string) => `0x7f${ident.padStart(10, '0')}`
 
 // ---------------------------------------------------------------------------------------------
 // Python argument conventions
@@ -100,7 +101,8 @@ function iterate(v: unknown, flavor: PyFlavor): unknown[] {
   // A Python 2 unicode (String object) iterates to one-character unicodes.
   if (live instanceof String) return [...live.valueOf()].map((c) => (c.charCodeAt(0) < 0x80 ? py2Unicode(c) : c))
   if (live instanceof Uint8Array) {
-    if (flavor.py2 && !(live.constructor.name === 'ByteArray')) return [...live].map((b) => (b < 0x80 ? String.fromCharCode(b) : Buffer.from([b])))
+    // Python 2's str iterates to one-character strs; bytes and bytearray to ints.
+    if (flavor.py2 && !(live instanceof ByteArray)) return [...live].map((b) => (b < 0x80 ? String.fromCharCode(b) : Buffer.from([b])))
     return [...live]
   }
   if (Array.isArray(live) || live instanceof Set) return [...live]
@@ -128,7 +130,7 @@ function structuredCloneLite(v: unknown): unknown {
 const stored = (items: unknown[]) => marshal(items, 'value').value as unknown[]
 
 /** Python's `slice.indices(length)`. */
-function sliceIndices(s: Slice, length: number, flavor: PyFlavor): [number, number, number] {
+function sliceIndices(s: Slice, length: number): [number, number, number] {
   const idx = (v: unknown) => {
     if (isNone(v)) return undefined
     if (!isPyInt(v)) throw pyRaise('TypeError', 'slice indices must be integers or None or have an __index__ method')
@@ -143,12 +145,11 @@ function sliceIndices(s: Slice, length: number, flavor: PyFlavor): [number, numb
   }
   const start = step > 0 ? clamp(idx(s.start), 0, 0, length) : clamp(idx(s.start), length - 1, -1, length - 1)
   const stop = step > 0 ? clamp(idx(s.stop), length, 0, length) : clamp(idx(s.stop), -1, -1, length - 1)
-  void flavor
   return [start, stop, step]
 }
 
-function sliceRange(s: Slice, length: number, flavor: PyFlavor): number[] {
-  const [start, stop, step] = sliceIndices(s, length, flavor)
+function sliceRange(s: Slice, length: number): number[] {
+  const [start, stop, step] = sliceIndices(s, length)
   const out: number[] = []
   for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(i)
   return out
@@ -452,10 +453,17 @@ function arrayItem(code: string, v: unknown, f: PyFlavor): unknown {
     const x = code === 'f' ? Math.fround(pyNumberValue(v)) : pyNumberValue(v)
     return Number.isInteger(x) ? new PyFloat(x) : x
   }
-  if (code === 'u' || code === 'c') {
+  if (code === 'c') {
+    // Python 2 only: a one-byte str (an ASCII string, or a Buffer for other bytes).
+    const ok = (typeof v === 'string' && v.length === 1 && v.charCodeAt(0) < 0x80) || (v instanceof Uint8Array && !(v instanceof ByteArray) && v.length === 1)
+    if (!ok) throw pyRaise('TypeError', 'array item must be char')
+    return v
+  }
+  if (code === 'u') {
+    // One character of unicode text (for Python 2, a unicode: a String object or non-ASCII text, not an ASCII str).
     const s = pyText(v)
-    const ok = code === 'c' ? typeof v === 'string' && s!.length === 1 && s!.charCodeAt(0) < 0x80 || (v instanceof Uint8Array && v.length === 1) : s !== undefined && [...s].length === 1 && !(f.py2 && typeof v === 'string' && v.charCodeAt(0) < 0x80 && !(v as unknown instanceof String))
-    if (!ok) throw pyRaise('TypeError', code === 'u' ? 'array item must be unicode character' : 'array item must be char')
+    const py2Str = f.py2 && typeof v === 'string' && !/[^\x00-\x7f]/.test(v)
+    if (s === undefined || v instanceof Uint8Array || [...s].length !== 1 || py2Str) throw pyRaise('TypeError', 'array item must be unicode character')
     return v
   }
   const spec = INT_CODES[code]!
@@ -487,7 +495,7 @@ const arrayFace: Face = {
     __len__: m(sig('__len__'), (a: SharedArray) => a.length()),
     __getitem__: m(sig('__getitem__', 'key', '/'), (a: SharedArray<unknown>, b, env) => {
       const items = a._items()
-      if (b.key instanceof Slice) return arrayObject(a.typecode, arrayValues(a, env.flavor, sliceRange(b.key, items.length, env.flavor).map((i) => items[i])))
+      if (b.key instanceof Slice) return arrayObject(a.typecode, arrayValues(a, env.flavor, sliceRange(b.key, items.length).map((i) => items[i])))
       if (!isPyInt(b.key)) throw pyRaise('TypeError', 'array indices must be integers')
       return arrayValues(a, env.flavor, [items[listIndex(b.key, items.length, env.flavor, 'array index out of range', 'array')]])[0]
     }),
@@ -500,7 +508,7 @@ const arrayFace: Face = {
     }),
     __getslice__: m(sig('__getslice__', 'i', 'j', '/'), (a: SharedArray<unknown>, b, env) => {
       const items = a._items()
-      return arrayObject(a.typecode, arrayValues(a, env.flavor, sliceRange(new Slice(b.i, b.j), items.length, env.flavor).map((i) => items[i])))
+      return arrayObject(a.typecode, arrayValues(a, env.flavor, sliceRange(new Slice(b.i, b.j), items.length).map((i) => items[i])))
     }, 2),
     __setslice__: m(sig('__setslice__', 'i', 'j', 'value', '/'), (_a: SharedArray, b, env) => {
       throw pyRaise('TypeError', `can only assign array (not "${pyTypeName(b.value, env.flavor)}") to array slice`)
@@ -520,7 +528,7 @@ const arrayFace: Face = {
 
 function listGet(l: List<unknown>, key: unknown, f: PyFlavor): unknown {
   const items = l._items()
-  if (key instanceof Slice) return sliceRange(key, items.length, f).map((i) => items[i])
+  if (key instanceof Slice) return sliceRange(key, items.length).map((i) => items[i])
   return items[listIndex(key, items.length, f, 'list index out of range')]
 }
 
@@ -529,9 +537,9 @@ function listSet(l: List<unknown>, key: unknown, value: unknown, f: PyFlavor): v
   if (key instanceof Slice) {
     let values: unknown[]
     try { values = stored(iterate(value, f)) } catch { throw pyRaise('TypeError', 'can only assign an iterable') }
-    const [start, stop, step] = sliceIndices(key, items.length, f)
+    const [start, stop, step] = sliceIndices(key, items.length)
     if (step === 1) { items.splice(start, Math.max(0, stop - start), ...values); return }
-    const at = sliceRange(key, items.length, f)
+    const at = sliceRange(key, items.length)
     if (at.length !== values.length) throw pyRaise('ValueError', `attempt to assign sequence of size ${values.length} to extended slice of size ${at.length}`)
     at.forEach((i, k) => { items[i] = values[k] })
     return
@@ -542,7 +550,7 @@ function listSet(l: List<unknown>, key: unknown, value: unknown, f: PyFlavor): v
 function listDelete(l: List<unknown>, key: unknown, f: PyFlavor): void {
   const items = l._items()
   if (key instanceof Slice) {
-    const at = new Set(sliceRange(key, items.length, f))
+    const at = new Set(sliceRange(key, items.length))
     const kept = items.filter((_, i) => !at.has(i))
     items.length = 0
     items.push(...kept)
@@ -609,7 +617,7 @@ const listFace: Face = {
       }
       const stop = bound(a.stop, items.length)
       for (let i = bound(a.start, 0); i < stop; i++) if (pyEquals(items[i], a.value)) return i
-      throw pyRaise('ValueError', env.flavor.py2 ? `${pyRepr(a.value, env.flavor)} is not in list` : `${pyRepr(a.value, env.flavor)} is not in list`)
+      throw pyRaise('ValueError', `${pyRepr(a.value, env.flavor)} is not in list`)
     }),
     insert: m(sig('insert', 'index', 'object', '/'), (l: List, a, env) => {
       const items = l._items()

@@ -1,5 +1,5 @@
 import { Empty } from '../../errors.js'
-import { pyEquals, pyHashKey, pySort } from '../../codec/py-value.js'
+import { pyEquals, pyHashKey, pySort } from '../../codec/index.js'
 
 /**
  * A dict served by a manager (Python's `dict` proxy). Keys are compared as
