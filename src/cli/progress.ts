@@ -48,6 +48,8 @@ export class Progress {
 
   constructor(private readonly opts: ProgressOptions) {
     this.stream = opts.stream ?? process.stderr
+    // The rate counts from the start, so a first batch finished at once does not read as 0/s.
+    this.samples.push({ t: performance.now(), n: 0 })
     if (opts.bar) {
       this.multi = new cliProgress.MultiBar({
         stream: this.stream, hideCursor: true, clearOnComplete: false, gracefulExit: false, barsize: BAR_MAX,

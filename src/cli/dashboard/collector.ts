@@ -277,10 +277,10 @@ export class Collector {
       }
     }
     for (const [k, at] of this.resultsQueues) if (now - at > this.forgetAfterMs) this.resultsQueues.delete(k)
-    workers.sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }))
-    pools.sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }))
-    actors.sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }))
-    queues.sort((a, b) => (a.source ?? '').localeCompare(b.source ?? '') || a.backend.localeCompare(b.backend) || a.name.localeCompare(b.name))
+    workers.sort((a, b) => byName(a.id, b.id))
+    pools.sort((a, b) => byName(a.id, b.id))
+    actors.sort((a, b) => byName(a.id, b.id))
+    queues.sort((a, b) => byName(a.source ?? '', b.source ?? '') || byName(a.backend, b.backend) || byName(a.name, b.name))
 
     let depth = 0
     let output = 0
@@ -361,11 +361,12 @@ export class Collector {
 
   private taskTime(now: number): Snapshot['taskTime'] {
     const n = Math.min(this.durationCount, this.durations.length)
-    const recent: number[] = []
-    for (let i = 0; i < n; i++) if (now - this.durationsAt[i]! <= this.taskTimeWindowMs) recent.push(this.durations[i]!)
-    if (recent.length === 0) return undefined
-    recent.sort((a, b) => a - b)
-    const k = recent.length
+    const picked = new Float64Array(n)
+    let k = 0
+    for (let i = 0; i < n; i++) if (now - this.durationsAt[i]! <= this.taskTimeWindowMs) picked[k++] = this.durations[i]!
+    if (k === 0) return undefined
+    // A typed array sorts numerically without a comparator.
+    const recent = picked.subarray(0, k).sort()
     const at = (p: number) => round(recent[Math.min(k - 1, Math.max(0, Math.ceil(p * k) - 1))]!)
     return { p50: at(0.5), p90: at(0.9), p99: at(0.99), samples: k, windowMs: this.taskTimeWindowMs }
   }
@@ -543,6 +544,9 @@ function sumRestarts(nodes: ActorNode[]): number {
   for (const a of nodes) n += a.restarts + sumRestarts(a.children)
   return n
 }
+
+/** Names in natural order (`w2` before `w10`), with one collator for every comparison. */
+const byName = new Intl.Collator(undefined, { numeric: true }).compare
 
 function round(x: number): number {
   return Math.round(x * 100) / 100
