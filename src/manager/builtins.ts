@@ -28,6 +28,8 @@ const queue: Record<string, Signature> = {
   getMany: ['count', 'opts?'], returnItems: ['array'],
 }
 const acquire: Signature = ['opts?']
+// A get whose reply cannot be delivered puts its items back at the front, in order.
+const giveBack = { get: { via: 'returnItems', many: false }, getNowait: { via: 'returnItems', many: false }, getMany: { via: 'returnItems', many: true } }
 
 /**
  * What each built-in type's factory and methods accept (arguments.ts), checked
@@ -35,9 +37,10 @@ const acquire: Signature = ['opts?']
  * Condition uses (a client must not restore a lock into another's hands).
  */
 export const builtinSpecs: Record<string, Omit<TypeSpec, 'factory'>> = {
-  Queue: { createSignature: ['count?'], signatures: queue },
+  Queue: { createSignature: ['count?'], signatures: queue, giveBack },
   JoinableQueue: {
     createSignature: ['count?'],
+    giveBack,
     signatures: { ...queue, taskDone: ['count?'], taskDoneBatch: ['count'], unfinishedTasks: [], join: ['opts?'] },
   },
   dict: {

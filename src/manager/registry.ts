@@ -19,6 +19,11 @@ export interface TypeSpec {
   signatures?: Readonly<Record<string, Signature>>
   /** Arguments the factory accepts, checked before `create` calls it. */
   createSignature?: Signature
+  /**
+   * Methods that hand out what the object held (a queue's gets), and how to put it back when the
+   * reply cannot be delivered (too big for a frame, or its caller gone): `{ getMany: { via: 'returnItems', many: true } }`.
+   */
+  giveBack?: Readonly<Record<string, { via: string; many: boolean }>>
 }
 
 /** One live object on the server. */
@@ -32,6 +37,8 @@ export interface Entry {
   readonly methodToTypeid: Readonly<Record<string, string>>
   /** Argument checks by method name (from the TypeSpec). */
   readonly signatures: Readonly<Record<string, Signature>> | undefined
+  /** How to put back what a method handed out (from the TypeSpec). */
+  readonly giveBack: TypeSpec['giveBack']
   refcount: number
 }
 
@@ -137,7 +144,7 @@ export class ObjectRegistry {
     const extra = Object.keys(m2t).filter((k) => !exposed.includes(k))
     if (extra.length) exposed = [...exposed, ...extra]
     const ident = (this.nextId++).toString(16)
-    const entry: Entry = { ident, typeid, obj, exposed, exposedSet: new Set(exposed), methodToTypeid: m2t, signatures: spec.signatures, refcount: 0 }
+    const entry: Entry = { ident, typeid, obj, exposed, exposedSet: new Set(exposed), methodToTypeid: m2t, signatures: spec.signatures, giveBack: spec.giveBack, refcount: 0 }
     this.objects.set(ident, entry)
     if (obj !== null && typeof obj === 'object' && !known) this.byObject.set(obj, entry)
     this.incref(ident, owner)
@@ -247,6 +254,25 @@ export class ObjectRegistry {
     const typeid = e.methodToTypeid[method]
     if (out instanceof Promise) return out.then((v) => this.wrap(v, typeid, owner))
     return this.wrap(out, typeid, owner)
+  }
+
+  /** Whether `method` of object `ident` hands out what the object held (see TypeSpec.giveBack). */
+  handsOut(ident: string, method: string): boolean {
+    const g = this.objects.get(ident)?.giveBack
+    return g !== undefined && Object.hasOwn(g, method)
+  }
+
+  /** Put back what `method` of `ident` handed out in `value`, because its reply could not be delivered; false when it cannot be. */
+  giveBack(ident: string, method: string, value: unknown): boolean {
+    const e = this.objects.get(ident)
+    const how = e?.giveBack && Object.hasOwn(e.giveBack, method) ? e.giveBack[method] : undefined
+    if (!e || !how || typeof e.obj[how.via] !== 'function') return false
+    try {
+      e.obj[how.via](how.many ? value : [value])
+      return true
+    } catch {
+      return false
+    }
   }
 
   /**

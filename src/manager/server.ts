@@ -146,6 +146,8 @@ class TroupeSession {
   // Calls of this connection still waiting (a parked get): each holds memory, so their number is bounded.
   private inFlight = 0
   private outbox: Reply[] = []
+  // Replies in the outbox that hand out items (a queue's gets), by id: put back if the reply cannot be sent.
+  private readonly handedOut = new Map<number, [ident: string, method: string, value: unknown]>()
   private flushQueued = false
   private readonly origin: string
 
@@ -172,7 +174,11 @@ class TroupeSession {
     }
     this.origin = origin
     conn.onClose(() => {
-      // Parked calls of this client give up (their items stay queued), then its references are dropped.
+      // Replies not sent yet give back what they took; parked calls of this client give up (their items
+      // stay queued); then its references are dropped.
+      for (const out of [...this.handedOut.values()].reverse()) this.registry.giveBack(...out)
+      this.handedOut.clear()
+      this.outbox = []
       this.gone = true
       for (const ac of this.waiting) ac.abort()
       // Locks and semaphore units this client still held are given back, so no one waits on a dead client.
@@ -231,7 +237,7 @@ class TroupeSession {
           this.waiting.add(ac)
           if (cancellable) this.cancellers.set(id, ac)
         }
-        out.then((v) => this.reply(id, v as CallResult | ControlResult), (err) => this.replyError(id, err)).finally(() => {
+        out.then((v) => this.reply(id, v as CallResult | ControlResult, ident, method), (err) => this.replyError(id, err)).finally(() => {
           this.inFlight--
           if (ac) {
             this.waiting.delete(ac)
@@ -239,7 +245,7 @@ class TroupeSession {
           }
         })
       } else {
-        this.outbox.push(this.toReply(id, out as CallResult | ControlResult))
+        this.push(id, out as CallResult | ControlResult, ident, method)
       }
     } catch (err) {
       this.signalOfCall = undefined
@@ -275,9 +281,18 @@ class TroupeSession {
     return out.value === undefined ? [id, Status.Return] : [id, Status.Return, out.value]
   }
 
-  private reply(id: number, out: CallResult | ControlResult): void {
-    if (!this.conn.isOpen) return
+  private push(id: number, out: CallResult | ControlResult, ident: string, method: string): void {
+    if ('kind' in out && out.kind === 'return' && ident !== '' && this.registry.handsOut(ident, method)) this.handedOut.set(id, [ident, method, out.value])
     this.outbox.push(this.toReply(id, out))
+  }
+
+  private reply(id: number, out: CallResult | ControlResult, ident: string, method: string): void {
+    if (!this.conn.isOpen) {
+      // Its caller is gone: what it took goes back.
+      if ('kind' in out && out.kind === 'return' && ident !== '') this.registry.giveBack(ident, method, out.value)
+      return
+    }
+    this.push(id, out, ident, method)
     this.scheduleFlush()
   }
 
@@ -298,15 +313,35 @@ class TroupeSession {
     if (!this.outbox.length || !this.conn.isOpen) return
     const batch = this.outbox
     this.outbox = []
-    let payload: Buffer
+    let payload: Buffer | undefined
     try {
       payload = encodeBatch(batch)
-    } catch {
-      // One reply could not be serialized: send each separately so only that one becomes an error.
-      for (const r of batch) this.conn.send(encodeOne(r, this.origin))
-      return
+    } catch { /* one reply could not be serialized: sent one by one below */ }
+    if (payload && payload.length <= this.conn.maxFrameSize) {
+      this.conn.send(payload)
+    } else {
+      // Each reply alone, so only one that cannot be serialized, or is too big for any frame, becomes an error.
+      const frames: (Buffer | Error)[] = batch.map((r) => this.encodeOne(r))
+      // What those calls handed out goes back, last first, so the queue's order is kept.
+      for (let i = batch.length - 1; i >= 0; i--) {
+        const f = frames[i]!
+        const out = this.handedOut.get(batch[i]![0])
+        if (f instanceof Error && out && this.registry.giveBack(...out)) f.message += '; what it took was put back'
+      }
+      frames.forEach((f, i) => this.conn.send(f instanceof Error ? encodeBatch([[batch[i]![0], Status.Error, toWireError(f, this.origin)]]) : f))
     }
-    this.conn.send(payload)
+    this.handedOut.clear()
+  }
+
+  // One reply as its own frame, or why it cannot be sent.
+  private encodeOne(r: Reply): Buffer | Error {
+    try {
+      const payload = encodeBatch([r])
+      if (payload.length <= this.conn.maxFrameSize) return payload
+      return new ProtocolError(`the reply of ${payload.length} bytes exceeds the frame limit of ${this.conn.maxFrameSize} bytes (maxFrameSize)`)
+    } catch (err) {
+      return err instanceof Error ? err : new Error(String(err))
+    }
   }
 }
 
@@ -317,13 +352,5 @@ function name(args: unknown[], what: string): string {
   const v = args[0]
   if (typeof v !== 'string') throw new ProtocolError(`the ${what} must be a string, got ${v === null ? 'null' : typeof v}`)
   return v
-}
-
-function encodeOne(r: Reply, origin: string): Buffer {
-  try {
-    return encodeBatch([r])
-  } catch (err) {
-    return encodeBatch([[r[0], Status.Error, toWireError(err, origin)]])
-  }
 }
 

@@ -288,3 +288,13 @@ test('30,000 gets parked on one queue are woken by 30,000 puts in order, and a c
   assert.deepEqual([...got.keys()].sort((a, b) => a - b).map((id) => got.get(id)), Array.from({ length: 30_000 }, (_, i) => i))
   assert.equal(await q.qsize(), 0)
 })
+
+test('a getMany whose reply would not fit in a frame fails with ProtocolError and puts every item back, in order', async () => {
+  const m = await new Manager({ authkey: 'k', log: false, maxFrameSize: 1 << 20 }).serve()
+  cleanup.push(() => m.shutdown())
+  const q = await m.Queue<Buffer>()
+  for (let i = 0; i < 4; i++) await q.put(Buffer.alloc(400_000, i))
+  await assert.rejects(q.getMany(10), (err: Error) => err instanceof ProtocolError && /exceeds the frame limit of 1048576 bytes .*what it took was put back/.test(err.message))
+  assert.equal(await q.qsize(), 4)
+  for (let i = 0; i < 4; i++) assert.equal((await q.get())[0], i)
+})
