@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { Manager, SharedQueue, connect } from '../../src/manager/index.ts'
+import { Manager, BaseManager, SharedQueue, connect } from '../../src/manager/index.ts'
 import { runCode } from './python.ts'
 
 let m: Manager
@@ -57,4 +57,28 @@ print(d[1])`)
   const c = await connect({ address: m.address, authkey: 'abc' })
   assert.equal(typeof await c.numberOfObjects(), 'number')
   await c.shutdown()
+})
+
+test("a typeid registered with an explicit exposed list offers Python clients only those methods, as CPython's register(exposed=...) does", async () => {
+  const q = new SharedQueue()
+  const limited = new BaseManager({ address: '127.0.0.1:0', authkey: 'abc', log: false }).register('get_limited', () => q, { exposed: ['put', 'qsize'] })
+  await limited.serve()
+  try {
+    const [host, port] = limited.address.split(':') as [string, string]
+    const out = await runCode('3.12', `
+from multiprocessing.managers import BaseManager
+BaseManager.register('get_limited')
+m = BaseManager(address=('${host}', ${port}), authkey=b'abc'); m.connect()
+q = m.get_limited()
+print(sorted(q._exposed_))
+q.put(1)
+print(q.qsize())
+try:
+    q._callmethod('get')
+except Exception as e:
+    print(type(e).__name__)`)
+    assert.equal(out.stdout.trim(), "['put', 'qsize']\n1\nRemoteError", out.stderr)
+  } finally {
+    await limited.shutdown()
+  }
 })

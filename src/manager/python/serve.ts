@@ -175,9 +175,19 @@ class PythonSession {
     return r.create(typeid, storedForm(args) as unknown[])
   }
 
+  /**
+   * The Python face of a served object: its class's, unless a user registered
+   * the typeid with an explicit `exposed` list, which then rules (as in CPython).
+   */
+  private faceOf(entry: Entry): Face | undefined {
+    const spec = this.registry.spec(entry.typeid)
+    if (spec?.exposed && spec.factory !== builtinFactories[entry.typeid]) return undefined
+    return pythonFace(entry.obj)
+  }
+
   /** The method names a Python client is told an object has: CPython's, for the types with a Python face. */
   private exposedOf(entry: Entry): unknown {
-    const face = pythonFace(entry.obj)
+    const face = this.faceOf(entry)
     return face ? tupleFrom([...face.exposed(this.flavor)]) : pythonExposed(entry.exposed)
   }
 
@@ -192,7 +202,7 @@ class PythonSession {
     try {
       if (req.ident === null) throw new UnknownMethodError(`control function ${req.method} sent on a proxy connection`)
       const entry = this.registry.lookup(req.ident)
-      const face = pythonFace(entry.obj)
+      const face = this.faceOf(entry)
       if (face) return await this.callFaced(entry, face, req)
       const method = troupeMethod(req.method, entry.exposed)
       if (method === undefined) return this.fallback(entry, undefined, req)
