@@ -57,7 +57,7 @@ export function decodePickleWithProtocol(bytes: Uint8Array, options?: PickleDeco
 }
 
 /** Opcodes run per event-loop turn by `decodePickleAsync` (a few milliseconds of work at most). */
-export const PICKLE_OPS_PER_TURN = 4096
+export const PICKLE_OPS_PER_TURN = 2048
 
 /**
  * `decodePickleWithProtocol` for bytes from a socket: a big pickle is decoded
