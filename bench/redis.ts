@@ -4,15 +4,19 @@
  * worker, BullMQ, and hand-written Redis Streams code (pipelined XADD,
  * XREADGROUP COUNT, pipelined result XADD + XACK). Each contender runs its
  * consumer in this process; keys carry a per-run prefix and are deleted after.
+ * The same troupe run also goes to a Redis Cluster of three masters started
+ * here (ports 7100-7199): one queue (one slot, one master) and the tasks
+ * split over three queues, one per master (CLUSTER=0 leaves it out).
  * A last troupe run under MONITOR counts Redis commands per task: those the
  * client sent (round trips and pipelined calls) and those Lua scripts ran.
  */
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { Queue as BullQueue, Worker as BullWorker } from 'bullmq'
-import { RedisQueue, serveTasks } from '../src/backends/index.ts'
+import { RedisQueue, serveTasks, makeClient, scanKeys, pipelined, type RedisClient } from '../src/backends/index.ts'
 import { median, report, type Cases } from './lib.ts'
 import { REDIS_URL } from '../test/services.ts'
+import { RedisCluster } from '../test/redis/cluster.ts'
 
 const URL = REDIS_URL
 const N = Number(process.env.JOBS ?? 20_000)
@@ -22,21 +26,33 @@ const admin = new Redis(URL)
 
 function identity(n: number): number { return n }
 
-async function troupe(round: number | string): Promise<number> {
+/** Where a troupe run goes: a Redis (or cluster) URL, a client to check results with, and the queues to split the tasks over. */
+interface Place { url: string; admin: RedisClient; queues: string[] }
+const one: Place = { url: URL, admin, queues: ['jobs'] }
+
+async function troupe(round: number | string, place: Place = one): Promise<number> {
   const prefix = `${run}-t${round}`
-  const tasks = new RedisQueue<number>('jobs', { redis: URL, prefix })
-  await tasks.ready()
-  const resultsKey = `${prefix}:{results}:q`
-  const stop = new AbortController()
+  const share = place.queues.map((_, i) => Math.floor(N / place.queues.length) + (i < N % place.queues.length ? 1 : 0))
+  const runs = await Promise.all(place.queues.map(async (name, i) => {
+    const tasks = new RedisQueue<number>(name, { redis: place.url, prefix })
+    await tasks.ready()
+    return { name, tasks, resultsKey: `${prefix}:{${name}.results}:q`, n: share[i]! }
+  }))
   const t0 = process.hrtime.bigint()
-  const serving = serveTasks({ redis: URL, prefix, tasks: 'jobs', results: 'results', fn: identity, prefetch: 1000, signal: stop.signal,
-    onProgress: (s) => { if (s.done >= N) void admin.xlen(resultsKey).then((n) => { if (n >= N) stop.abort() }) } })
-  await tasks.putMany(Array.from({ length: N }, (_, i) => i))
-  await serving
+  // One worker per queue, all in this process (as in the one-Redis run).
+  await Promise.all(runs.map(async (r) => {
+    const stop = new AbortController()
+    const serving = serveTasks({ redis: place.url, prefix, tasks: r.name, results: `${r.name}.results`, fn: identity, prefetch: 1000, signal: stop.signal,
+      onProgress: (s) => { if (s.done >= r.n) void place.admin.xlen(r.resultsKey).then((n) => { if (n >= r.n) stop.abort() }) } })
+    await r.tasks.putMany(Array.from({ length: r.n }, (_, i) => i))
+    await serving
+  }))
   const secs = Number(process.hrtime.bigint() - t0) / 1e9
-  const recorded = await admin.xlen(resultsKey)
-  if (recorded !== N) throw new Error(`troupe recorded ${recorded} results, expected ${N}`)
-  await tasks.close()
+  for (const r of runs) {
+    const recorded = await place.admin.xlen(r.resultsKey)
+    if (recorded !== r.n) throw new Error(`troupe recorded ${recorded} results in ${r.name}, expected ${r.n}`)
+    await r.tasks.close()
+  }
   return N / secs
 }
 
@@ -112,16 +128,38 @@ async function commandsPerTask(): Promise<{ client: number; lua: number; top: st
   return { client: sum(counts.client), lua: sum(counts.lua), top: `client: ${top(counts.client)}; lua: ${top(counts.lua)}` }
 }
 
-async function cleanup(): Promise<void> {
-  let cursor = '0'
-  do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `${run}*`, 'COUNT', 1000)
-    cursor = next
-    if (keys.length) await admin.del(...keys)
-  } while (cursor !== '0')
+async function cleanup(client: RedisClient = admin): Promise<void> {
+  const keys = await scanKeys(client, `${run}*`, undefined, 1000)
+  // One DEL per key: on a cluster they are in many slots (pipelined per node).
+  await pipelined(client, keys.map((k) => ['DEL', k]))
 }
 
-const contenders: Record<string, (round: number) => Promise<number>> = { troupe, bullmq, 'raw-streams': rawStreams }
+// The cluster: three masters on this machine, and queue names whose slots are on each master.
+let cluster: RedisCluster | undefined
+let clustered: { single: Place; spread: Place } | undefined
+if (process.env.CLUSTER !== '0') {
+  cluster = await new RedisCluster({ masters: 3 }).start()
+  const client = makeClient(cluster.url)
+  client.on('error', () => {})
+  await client.connect()
+  const byMaster = new Map<number, string>()
+  for (let i = 0; byMaster.size < 3; i++) {
+    const name = `jobs-${i}`
+    const port = await cluster.masterOf(`x:{${name}}:q`)
+    // The results queue beside its tasks (`{jobs-i.results}` lands elsewhere; keep both on the master when it does not).
+    if (!byMaster.has(port) && await cluster.masterOf(`x:{${name}.results}:q`) === port) byMaster.set(port, name)
+  }
+  const names = [...byMaster.values()]
+  clustered = { single: { url: cluster.url, admin: client, queues: [names[0]!] }, spread: { url: cluster.url, admin: client, queues: names } }
+}
+
+const contenders: Record<string, (round: number) => Promise<number>> = {
+  troupe, bullmq, 'raw-streams': rawStreams,
+  ...clustered ? {
+    'troupe cluster, 1 queue': (round: number) => troupe(`c${round}`, clustered!.single),
+    'troupe cluster, 3 queues': (round: number) => troupe(`s${round}`, clustered!.spread),
+  } : {},
+}
 // ONLY=troupe,raw-streams runs a subset (for profiling).
 const only = process.env.ONLY?.split(',')
 const samples: Record<string, number[]> = {}
@@ -136,6 +174,8 @@ try {
 } finally {
   await cleanup()
   admin.disconnect()
+  if (clustered) { await cleanup(clustered.single.admin); clustered.single.admin.disconnect() }
+  await cluster?.stop()
 }
 const cases: Cases = { jobs: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)])) }
 report('redis', cases, [
@@ -143,5 +183,7 @@ report('redis', cases, [
   Object.entries(samples).map(([k, v]) => `${k} ${v.map((x) => Math.round(x)).join('/')}`).join(', '),
   ...commands ? [`troupe, Redis commands per task (one more run, under MONITOR): ${commands.client.toFixed(4)} sent by the client, ` +
     `${commands.lua.toFixed(3)} run by Lua (${commands.top})`] : [],
+  ...clustered && cases.jobs!.troupe ? [`cluster (3 masters on this machine) / one Redis: 1 queue ${(cases.jobs!['troupe cluster, 1 queue']! / cases.jobs!.troupe).toFixed(2)}x, ` +
+    `3 queues ${(cases.jobs!['troupe cluster, 3 queues']! / cases.jobs!.troupe).toFixed(2)}x`] : [],
 ])
 process.exit(0)

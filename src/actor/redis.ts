@@ -21,7 +21,7 @@ import { locate, load, placeLabel, type ModuleRef } from '../process/index.js'
 import { ActorStoppedError, ClosedError, DecodeError, LeaseLostError } from '../errors.js'
 import {
   Connection, Poster, Inbox, ExitFeed, actorKeys, systemKeys, codecFor, defaultRedis, consumerName, idMaker, transient,
-  defineActor, registeredActors, actorState, takeActor, endActor, messageFields, controlOf, replyCommand,
+  defineActor, SharedSet, actorState, takeActor, endActor, messageFields, controlOf, replyCommand,
   type RedisTarget, type RedisAddress, type CodecName, type ValueCodec, type ActorKeys, type SystemKeys, type HeldActor, type Delivery, type Entry,
 } from '../backends/index.js'
 import type { Actor, ActorClass, MessageOf, ReplyOf, StopReason } from './actor.js'
@@ -103,6 +103,9 @@ export class RedisActorSystem {
   private readonly hostings = new Map<string, Hosting>()
   private readonly refs = new Map<string, RedisActorRef<any, any>>()
   private readonly loadFailures = new Map<string, number>()
+  // Read every placement round and every publish: cached, re-read when their version moves.
+  private readonly registry: SharedSet
+  private readonly subjects: SharedSet
   private placement?: NodeJS.Timeout
   private placing = false
   private placeAgain = false
@@ -118,6 +121,8 @@ export class RedisActorSystem {
     this.codec = codecFor(options.codec)
     this.conn = new Connection(options.redis ?? defaultRedis())
     this.keys = systemKeys(this.prefix)
+    this.registry = new SharedSet(this.conn, this.keys.registry, this.keys.registryVersion)
+    this.subjects = new SharedSet(this.conn, this.keys.subjects, this.keys.subjectsVersion)
     const warn = (what: string) => (err: Error) => process.emitWarning(`troupe: Redis actor system ${this.node}: ${what}: ${err.message}`, { code: 'TROUPE_REDIS_ACTORS' })
     this.poster = new Poster(this.conn, warn('a message or reply could not be written'))
     // The inbox lives as long as its node renews it: three leases.
@@ -170,7 +175,7 @@ export class RedisActorSystem {
     const tokens = checkSubject(subject, 'subject')
     const payload = this.codec.encode(msg, 'message')
     await this.conn.open()
-    const members = await this.conn.main.call('SMEMBERS', this.keys.subjects) as string[]
+    const members = await this.subjects.members()
     const targets = new Set<string>()
     for (const m of members) {
       const cut = m.indexOf('\n')
@@ -185,13 +190,13 @@ export class RedisActorSystem {
   async subscribe(pattern: string, actor: ActorRef<any, any> | string): Promise<void> {
     checkSubject(pattern, 'pattern')
     await this.conn.open()
-    await this.conn.main.call('SADD', this.keys.subjects, `${pattern}\n${typeof actor === 'string' ? actor : actor.name}`)
+    await this.subjects.add(`${pattern}\n${typeof actor === 'string' ? actor : actor.name}`)
   }
 
   /** Undo `subscribe`. */
   async unsubscribe(pattern: string, actor: ActorRef<any, any> | string): Promise<void> {
     await this.conn.open()
-    await this.conn.main.call('SREM', this.keys.subjects, `${pattern}\n${typeof actor === 'string' ? actor : actor.name}`)
+    await this.subjects.remove(`${pattern}\n${typeof actor === 'string' ? actor : actor.name}`)
   }
 
   /** Resolves once every message, close and reply sent from here so far is in Redis (rejects with why one could not be written). */
@@ -298,13 +303,13 @@ export class RedisActorSystem {
     this.round++
     try {
       await this.conn.open()
-      for (const name of await registeredActors(this.conn, this.keys)) {
+      for (const name of await this.registry.members()) {
         if (this.hostings.has(name) || this.closed) continue
         if ((this.loadFailures.get(name) ?? 0) > this.round) continue
         const keys = actorKeys(name, this.prefix)
         const held = await takeActor(this.conn, keys, this.node, this.leaseMs, (err) => this.hostings.get(name)?.leaseLost(err))
         if (held === 'held') continue
-        if (held === 'gone') { await this.conn.main.call('SREM', this.keys.registry, name); continue }
+        if (held === 'gone') { await this.registry.remove(name); continue }
         if (this.closed) { await held.release(); continue }
         let def: Definition
         try { def = this.codec.decode(held.definition) as Definition } catch (err) { this.cannotHost(name, err); await held.release(); continue }

@@ -11,7 +11,7 @@ import { locate, type Endpoint } from '../process/index.js'
 import { fromWireError, type WireError } from '../codec/index.js'
 import { TimeoutError, TroupeError, WorkerCrashedError } from '../errors.js'
 import {
-  Connection, queueKeys, allKeys, codecFor, spawnWorker, Consumer, putEntries, defaultRedis, idMaker,
+  Connection, Outage, transient, queueKeys, allKeys, codecFor, spawnWorker, Consumer, putEntries, defaultRedis, idMaker, checkSendable,
   type RedisTarget, type CodecName, type QueueKeys, type ValueCodec, type WorkerBoot, type Delivery,
 } from '../backends/index.js'
 import { AsyncResult } from './async-result.js'
@@ -116,9 +116,7 @@ export class RedisPool extends PoolFront<RedisTaskOptions> {
       leaseMs: options.leaseMs, maxRetries: options.maxRetries, retries: options.retries,
       doneRetentionMs: options.doneRetentionMs, deadLetterMaxLen: options.deadLetterMaxLen,
     }
-    if (typeof this.boot.redis !== 'string' && this.size > 0) {
-      for (const [k, v] of Object.entries(this.boot.redis)) if (typeof v === 'function') throw new TypeError(`redis option '${k}' is a function and cannot be sent to worker processes; pass a URL`)
-    }
+    if (this.size > 0) checkSendable(this.boot.redis, 'worker processes')
     for (let i = 0; i < this.size; i++) this.spawn(i)
   }
 
@@ -231,12 +229,25 @@ export class RedisPool extends PoolFront<RedisTaskOptions> {
   }
 
   private async readLoop(): Promise<void> {
+    const outage = new Outage()
     try {
       while (this.pending.size > 0) {
-        const got = await this.results.read(1000, 1000)
+        let got: Delivery[]
+        try {
+          got = await this.results.read(1000, 1000)
+          outage.ok()
+        } catch (err) {
+          // Redis restarting or a Cluster failing over: results wait in their stream meanwhile.
+          if (await outage.waitOut(err)) continue
+          throw err
+        }
         if (got.length === 0) continue
         for (const d of got) this.answer(d)
-        await this.results.ack(got.map((d) => d.id))
+        // A lost ack only means these results come again after the lease (answer() ignores ids already settled).
+        await this.results.ack(got.map((d) => d.id)).catch((err) => {
+          if (!transient(err)) throw err
+          for (const d of got) this.results.held.delete(d.id)
+        })
       }
     } catch (err) {
       // Redis gone for good (ioredis gave up reconnecting): every caller hears about it.

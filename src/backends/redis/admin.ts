@@ -4,7 +4,7 @@
  * back, purge waiting items, promote or drop delayed ones, seal. Works with
  * any ioredis client, so a dashboard needs no queue handle (and no consumer).
  */
-import type { Redis } from 'ioredis'
+import type { RedisClient } from './connect.js'
 import { decodeV8 } from '../../codec/index.js'
 import { queueKeys, type QueueKeys } from './keys.js'
 import { parseEntry } from './consumer.js'
@@ -44,7 +44,7 @@ export class QueueAdmin {
   /** The queue's Redis keys. */
   readonly keys: QueueKeys
 
-  constructor(private readonly client: Redis, name: string, prefix = 'troupe', private readonly group = 'troupe') {
+  constructor(private readonly client: RedisClient, name: string, prefix = 'troupe', private readonly group = 'troupe') {
     this.keys = queueKeys(name, prefix)
   }
 
@@ -125,7 +125,7 @@ export class QueueAdmin {
 }
 
 /** An operator handle on queue `name`: `new QueueAdmin(client, name, prefix, group)`. */
-export function queueAdmin(client: Redis, name: string, prefix?: string, group?: string): QueueAdmin {
+export function queueAdmin(client: RedisClient, name: string, prefix?: string, group?: string): QueueAdmin {
   return new QueueAdmin(client, name, prefix, group)
 }
 

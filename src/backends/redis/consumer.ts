@@ -200,7 +200,7 @@ export class Consumer {
     let reply: unknown
     try {
       if (blockMs <= 0 || wait < 1) reply = await this.conn.main.callBuffer('XREADGROUP', ...args, 'STREAMS', this.keys.stream, '>')
-      else reply = await (await this.conn.blocking()).callBuffer('XREADGROUP', ...args, 'BLOCK', Math.ceil(wait), 'STREAMS', this.keys.stream, '>')
+      else reply = await this.conn.blockingCall(this.keys.stream, ['XREADGROUP', ...args, 'BLOCK', Math.ceil(wait), 'STREAMS', this.keys.stream, '>'])
     } catch (err) {
       // The stream or group vanished (a Redis without persistence restarted, or someone deleted it): recreate and go on.
       if (String((err as Error).message).includes('NOGROUP')) { this.group = undefined; await this.ensureGroup(); return [] }
@@ -250,7 +250,7 @@ export class Consumer {
       // Nothing new: wait (without taking anything) for an entry after the last one, for no longer than the lease is sure.
       const wait = Math.min(blockMs, this.validUntil - Date.now())
       if (wait >= 1) {
-        await (await this.conn.blocking(this.keys.stream)).callBuffer('XREAD', 'COUNT', 1, 'BLOCK', Math.ceil(wait), 'STREAMS', this.keys.stream, r[1])
+        await this.conn.blockingCall(this.keys.stream, ['XREAD', 'COUNT', 1, 'BLOCK', Math.ceil(wait), 'STREAMS', this.keys.stream, r[1]])
       }
       blockMs = 0
     }

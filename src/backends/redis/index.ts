@@ -3,7 +3,10 @@
  * reclaim, retries, dead letters, delayed items, idempotent results).
  */
 export { RedisQueue, RedisJoinableQueue, type RedisQueueOptions, type GetOptions, type PutOptions, type DeadLetter, type RedisTask } from './queue.js'
-export { Connection, transient, type RedisTarget, type RedisAddress } from './connect.js'
+export {
+  Connection, transient, Outage, makeClient, connectClient, describeTarget, addressOf, checkSendable, isClusterTarget, parseClusterUrl, pipelined, scanKeys,
+  type RedisTarget, type RedisAddress, type ClusterAddress, type RedisClient, type Command,
+} from './connect.js'
 export { queueKeys, allKeys, actorKeys, systemKeys, inboxKeys, type QueueKeys, type ActorKeys, type SystemKeys } from './keys.js'
 export { codecFor, type CodecName, type ValueCodec } from './codec.js'
 export { Consumer, type Delivery, type Entry, type ConsumerOptions } from './consumer.js'
@@ -15,6 +18,6 @@ export {
 } from './worker.js'
 export { QueueAdmin, queueAdmin, preview as previewPayload, type DeadLetterInfo, type DelayedInfo } from './admin.js'
 export {
-  defineActor, registeredActors, actorState, takeActor, endActor, ExitFeed, Poster, Inbox,
+  defineActor, SharedSet, actorState, takeActor, endActor, ExitFeed, Poster, Inbox,
   messageFields, controlOf, replyCommand, type HeldActor,
 } from './mailbox.js'

@@ -78,19 +78,31 @@ export function actorKeys(name: string, prefix = 'troupe'): ActorKeys {
   return { mailbox, lease: `${base}:lease`, fence: `${base}:fence`, def: `${base}:def`, exit: `${base}:exit` }
 }
 
-/** The keys an actor system shares across its nodes (each in a slot of its own). */
+/**
+ * The keys an actor system shares across its nodes. Each set has a version
+ * key in its slot that every change renews, so readers keep the set cached
+ * and re-read it only when the version moved (see SharedSet).
+ */
 export interface SystemKeys {
   /** SET of actor names (what hosting nodes place). */
   registry: string
+  /** Version of `registry`. */
+  registryVersion: string
   /** SET of `pattern\nactor` subscriptions. */
   subjects: string
+  /** Version of `subjects`. */
+  subjectsVersion: string
   /** Stream of ended actors (`name`, `reason`), capped: how watchers and joiners elsewhere learn of an end. */
   exits: string
 }
 
 /** The shared keys of the actor system under `prefix`. */
 export function systemKeys(prefix = 'troupe'): SystemKeys {
-  return { registry: `${prefix}:{actors}:names`, subjects: `${prefix}:{subjects}:subs`, exits: `${prefix}:{actors}:exits` }
+  return {
+    registry: `${prefix}:{actors}:names`, registryVersion: `${prefix}:{actors}:names:v`,
+    subjects: `${prefix}:{subjects}:subs`, subjectsVersion: `${prefix}:{subjects}:subs:v`,
+    exits: `${prefix}:{actors}:exits`,
+  }
 }
 
 /** The keys of node `node`'s inbox: replies to the asks it made (a queue's keys under `{inbox:<node>}`). */

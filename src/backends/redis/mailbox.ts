@@ -6,7 +6,7 @@
  * not here: a hosted actor is the core's LocalCell, fed by actor/redis.ts.
  */
 import { LeaseLostError } from '../../errors.js'
-import { Connection, transient } from './connect.js'
+import { Connection, transient, type Command } from './connect.js'
 import { Consumer, parseEntry, entryFields, type Delivery, type Entry } from './consumer.js'
 import { inboxKeys, queueKeys, type ActorKeys, type SystemKeys, type QueueKeys } from './keys.js'
 import * as scripts from './scripts.js'
@@ -27,13 +27,60 @@ export async function defineActor(conn: Connection, keys: ActorKeys, sys: System
   const fresh = await conn.main.call('SET', keys.def, definition, 'NX') === 'OK'
   // A name used again: the end of its earlier life is no news to anyone watching this one.
   if (fresh) await conn.main.call('DEL', keys.exit)
-  await conn.main.call('SADD', sys.registry, name)
+  await changeSet(conn, sys.registry, sys.registryVersion, 'SADD', [name])
   return fresh
 }
 
-/** Names of the actors registered now. */
-export async function registeredActors(conn: Connection, sys: SystemKeys): Promise<string[]> {
-  return await conn.main.call('SMEMBERS', sys.registry) as string[]
+/** Add members to or remove them from a SharedSet's set (its version moves when the set does). */
+export async function changeSet(conn: Connection, key: string, versionKey: string, op: 'SADD' | 'SREM', members: string[]): Promise<number> {
+  if (members.length === 0) return 0
+  return Number(await scripts.setChange.run(conn.main, [key, versionKey], [op, ...members]))
+}
+
+/**
+ * A set every node reads often and few change (the actor registry, read by
+ * each hosting node every placement round; the subscriptions, read by every
+ * publish): kept here, and re-read only when its version key says it changed.
+ * A check is one GET-sized call in the set's slot, whatever the set's size;
+ * concurrent readers share one check. Exact: a change made (and acknowledged)
+ * before a check starts is always seen by it.
+ */
+export class SharedSet {
+  // Never a version Redis holds (a set without a version key reads as ''): the first check reads the set.
+  private version = '-'
+  private cached: string[] = []
+  private inflight?: Promise<string[]>
+  private next?: Promise<string[]>
+
+  constructor(private readonly conn: Connection, readonly key: string, readonly versionKey: string) {}
+
+  /** The members now (from the cache when the version has not moved). */
+  members(): Promise<string[]> {
+    if (!this.inflight) return this.check()
+    // The check under way may have started before a change the caller already saw acknowledged: wait for a fresh one, shared.
+    this.next ??= this.inflight.catch(() => {}).then(() => { this.next = undefined; return this.check() })
+    return this.next
+  }
+
+  private check(): Promise<string[]> {
+    const p: Promise<string[]> = (async () => {
+      const r = await scripts.setRead.run(this.conn.main, [this.key, this.versionKey], [this.version]) as [string, string[]?]
+      if (r[1]) { this.cached = r[1]; this.version = String(r[0]) }
+      return this.cached
+    })().finally(() => { if (this.inflight === p) this.inflight = undefined })
+    this.inflight = p
+    return p
+  }
+
+  /** Add members. */
+  add(...members: string[]): Promise<number> {
+    return changeSet(this.conn, this.key, this.versionKey, 'SADD', members)
+  }
+
+  /** Remove members. */
+  remove(...members: string[]): Promise<number> {
+    return changeSet(this.conn, this.key, this.versionKey, 'SREM', members)
+  }
 }
 
 /** Whether the actor still exists; when it does not, why it ended (undefined when that is not known, or no longer). */
@@ -101,7 +148,7 @@ export async function endActor(conn: Connection, keys: ActorKeys, sys: SystemKey
 async function dropNames(conn: Connection, sys: SystemKeys, name: string): Promise<void> {
   const members = await conn.main.call('SMEMBERS', sys.subjects) as string[]
   const mine = members.filter((m) => m.endsWith(`\n${name}`))
-  await conn.exec([['SREM', sys.registry, name], ...mine.length ? [['SREM', sys.subjects, ...mine]] : []])
+  await Promise.all([changeSet(conn, sys.registry, sys.registryVersion, 'SREM', [name]), changeSet(conn, sys.subjects, sys.subjectsVersion, 'SREM', mine)])
 }
 
 /**
@@ -135,7 +182,7 @@ export class ExitFeed {
   private async loop(): Promise<void> {
     try {
       while (this.wanted() && !this.closed) {
-        const r = await (await this.own.blocking(this.sys.exits)).callBuffer('XREAD', 'COUNT', 1000, 'BLOCK', 1000, 'STREAMS', this.sys.exits, this.last!) as [Buffer, [Buffer, Buffer[]][]][] | null
+        const r = await this.own.blockingCall(this.sys.exits, ['XREAD', 'COUNT', 1000, 'BLOCK', 1000, 'STREAMS', this.sys.exits, this.last!]) as [Buffer, [Buffer, Buffer[]][]][] | null
         if (!r) continue
         for (const [id, f] of r[0]![1]) {
           this.last = id.toString()
@@ -160,7 +207,6 @@ export class ExitFeed {
   }
 }
 
-type Command = (string | Buffer | number)[]
 
 /** Unsent commands past which `post` returns a promise (backpressure). */
 const HIGH_WATER = 10_000
@@ -223,11 +269,11 @@ export class Poster {
   private async write(batch: Command[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.conn.open()
+        // On a Cluster one pipeline per node (a publish reaches mailboxes in many slots); each mailbox's messages stay in order.
         const replies = await this.conn.pipeline(batch)
         const failed = replies.map(([err], i) => err ? i : -1).filter((i) => i >= 0)
         if (failed.length && replies.some(([err]) => err && /NOSCRIPT/.test(err.message))) {
-          // Redis restarted without its scripts: load them and send what failed again.
+          // Redis restarted (or a replica was promoted) without its scripts: load them on every master and send what failed again.
           await scripts.load(this.conn.main, scripts.allScripts)
           batch = failed.map((i) => batch[i]!)
           continue

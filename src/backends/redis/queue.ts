@@ -5,7 +5,7 @@
  */
 import { Empty, Full, ClosedError, AbortError, TimeoutError, TaskDoneError, DecodeError } from '../../errors.js'
 import { portable, registerPortable, fromWireError, type WireError } from '../../codec/index.js'
-import { Connection, transient, type RedisTarget, type RedisAddress } from './connect.js'
+import { Connection, Outage, transient, type RedisTarget, type RedisAddress } from './connect.js'
 import { queueKeys, allKeys, type QueueKeys } from './keys.js'
 import { codecFor, type CodecName, type ValueCodec } from './codec.js'
 import { Consumer, entryFields, parseEntry, DEAD_MAX_LEN, type Delivery } from './consumer.js'
@@ -279,7 +279,7 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
     if (this.closed) return
     this.closed = true
     for (const w of this.waiters.splice(0)) { w.cleanup(); w.reject(new ClosedError(`Redis queue '${this.name}' was closed`)) }
-    await this.conn.unblock()
+    await this.conn.unblock(this.keys.stream)
     await this.flushAcks()
     await this.consumer.close()
     this.buffer.length = 0
@@ -310,7 +310,8 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
 
   /** Describe this queue so it can be sent to another thread, process or host and work there. */
   [portable](): { type: string; data: unknown } {
-    const { codec, ...rest } = this.opts
+    // The target travels as its address (a client object, Cluster or not, cannot): drop it from the options.
+    const { codec, redis: _target, consumer: _name, ...rest } = this.opts as typeof this.opts & Pick<RedisQueueOptions, 'redis' | 'consumer'>
     if (codec !== undefined && typeof codec !== 'string') throw new TypeError('a Redis queue with a custom codec object cannot be sent to another place')
     return { type: 'troupe.redis.queue', data: { name: this.name, redis: this.conn.address, joinable: this instanceof RedisJoinableQueue, options: { ...rest, codec } } }
   }
@@ -375,7 +376,7 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
         const i = this.waiters.indexOf(w)
         if (i >= 0) this.waiters.splice(i, 1)
         // Nobody waits any more: wake the blocked read so fetched items land in the buffer.
-        if (this.waiters.length === 0 && this.pumping) void this.conn.unblock()
+        if (this.waiters.length === 0 && this.pumping) void this.conn.unblock(this.keys.stream)
       }
       const w: Waiter = { resolve, reject, cleanup: () => {} }
       w.cleanup = armWait({ timeout: opts.timeout !== undefined && opts.timeout > 0 ? opts.timeout : undefined, signal: opts.signal },
@@ -406,6 +407,7 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
   private async pump(): Promise<void> {
     if (this.pumping) return
     this.pumping = true
+    const outage = new Outage()
     try {
       while (this.waiters.length && !this.closed) {
         while (this.buffer.length && this.waiters.length) {
@@ -414,7 +416,15 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
           w.resolve(this.buffer.shift()!)
         }
         if (this.waiters.length === 0) break
-        const got = await this.consumer.read(Math.max(this.opts.prefetch, this.waiters.length), BLOCK_SLICE_MS)
+        let got: Delivery[]
+        try {
+          got = await this.consumer.read(Math.max(this.opts.prefetch, this.waiters.length), BLOCK_SLICE_MS)
+          outage.ok()
+        } catch (err) {
+          // Redis restarting or a Cluster failing over: waiting gets wait (their own timeouts still apply).
+          if (!this.closed && await outage.waitOut(err)) continue
+          throw err
+        }
         if (this.closed) { await this.consumer.release(got.map((d) => d.id)); break }
         this.buffer.push(...got)
       }

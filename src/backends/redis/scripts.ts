@@ -5,9 +5,13 @@
  * the clock with TIME so due times do not depend on client clocks.
  */
 import { createHash } from 'node:crypto'
-import type { Redis } from 'ioredis'
+import { masters, type RedisClient } from './connect.js'
 
-/** A Lua script run by EVALSHA, falling back to EVAL when the server forgot it (after a restart). */
+/**
+ * A Lua script run by EVALSHA, falling back to EVAL when the server forgot it
+ * (after a restart, or a replica promoted on a Cluster). On a Cluster both go
+ * to the master of the keys' slot, so the fallback caches it where it ran.
+ */
 export class Script {
   readonly sha: string
   constructor(readonly name: string, readonly lua: string) {
@@ -15,7 +19,7 @@ export class Script {
   }
 
   /** Run with string/Buffer keys and args; replies with Buffers when `buffers` is set. */
-  async run(r: Redis, keys: string[], args: (string | Buffer | number)[], buffers = false): Promise<unknown> {
+  async run(r: RedisClient, keys: string[], args: (string | Buffer | number)[], buffers = false): Promise<unknown> {
     const call = buffers ? r.callBuffer.bind(r) : r.call.bind(r)
     try {
       return await call('EVALSHA', this.sha, keys.length, ...keys, ...args)
@@ -27,9 +31,9 @@ export class Script {
 
 }
 
-/** Make sure the server knows these scripts (pipelined EVALSHA gets NOSCRIPT after a restart; on a Cluster, every master needs them). */
-export async function load(r: Redis, scripts: Script[]): Promise<void> {
-  await Promise.all(scripts.map((s) => r.call('SCRIPT', 'LOAD', s.lua)))
+/** Make sure the server knows these scripts (pipelined EVALSHA gets NOSCRIPT after a restart): every master of a Cluster. */
+export async function load(r: RedisClient, scripts: Script[]): Promise<void> {
+  await Promise.all(masters(r).flatMap((node) => scripts.map((s) => node.call('SCRIPT', 'LOAD', s.lua))))
 }
 
 const NOW = `local t = redis.call('TIME')
@@ -443,6 +447,29 @@ else id = redis.call('XADD', KEYS[1], '*', ARGV[2], ARGV[3]) end
 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return id`)
 
+/**
+ * KEYS set, version; ARGV 'SADD' or 'SREM', member, ... -> members added or
+ * removed. A shared set read by many (the actor registry, the subscriptions):
+ * any change gives it a new version (time + count, so a set deleted and built
+ * again never repeats one), which readers compare to the one they cached.
+ */
+export const setChange = new Script('setChange', `
+local n = redis.call(ARGV[1], KEYS[1], unpack(ARGV, 2))
+if n > 0 then
+  local old = redis.call('GET', KEYS[2])
+  local count = 0
+  if old then count = tonumber(string.match(old, ':(%d+)$')) or 0 end
+  local t = redis.call('TIME')
+  redis.call('SET', KEYS[2], t[1] .. t[2] .. ':' .. (count + 1))
+end
+return n`)
+
+/** KEYS set, version; ARGV version cached -> {version} when it is still that, else {version, members}. */
+export const setRead = new Script('setRead', `
+local v = redis.call('GET', KEYS[2]) or ''
+if v == ARGV[1] then return {v} end
+return {v, redis.call('SMEMBERS', KEYS[1])}`)
+
 /** Every script, for `load`. */
 export const allScripts = [put, putMany, delay, promote, ack, settle, reclaim, record, sizes, prune, purge, retryDead, dropDead, delayedAction,
-  leaseTake, leaseRenew, leaseRelease, mailboxRead, mailboxAck, mailboxEnd, reply]
+  leaseTake, leaseRenew, leaseRelease, mailboxRead, mailboxAck, mailboxEnd, reply, setChange, setRead]

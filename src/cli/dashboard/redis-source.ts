@@ -1,12 +1,11 @@
-import { Redis } from 'ioredis'
-import { QueueAdmin, queueKeys } from '../../backends/index.js'
+import { QueueAdmin, queueKeys, makeClient, describeTarget, scanKeys, pipelined, type Command } from '../../backends/index.js'
 import { ActionRefused, type Source, type SourceSample } from './collector.js'
 import type { ActionResult, DeadLetterStat, DelayedStat, QueueAction, QueueStat, Report } from './model.js'
 import { redisReportsKey } from './reporting/index.js'
 
 /** Which Redis to watch and how. */
 export interface RedisSourceOptions {
-  /** `redis://host:port/db`. */
+  /** `redis://host:port/db`, or `redis-cluster://host:port[,host:port...]` for a Redis Cluster. */
   url: string
   /** Key prefix of troupe's Redis queues (default `troupe`): queues are the streams `<prefix>:{<name>}:q`. */
   prefix?: string
@@ -28,17 +27,15 @@ const PER_QUEUE = 6
  * `entries-read` (taken) and `lag` (not yet delivered) on the group. The
  * stream's first entry is its oldest unfinished item (finished ones are
  * trimmed from the front). Dead letters are listed again only when their
- * count changed.
+ * count changed. On a Cluster every master is scanned, and each sample's
+ * reads go in one pipeline per node (a queue's keys share a slot).
  */
 export function redisSource(options: RedisSourceOptions): Source {
   const prefix = options.prefix ?? 'troupe'
   const groupName = options.group ?? 'troupe'
   const listed = options.deadLetters ?? 20
-  const client = new Redis(options.url, {
-    // RESP2: the reply shapes parsed below (flat XINFO pairs, flat WITHSCORES) on every Redis troupe supports.
-    protocol: 2,
-    lazyConnect: true,
-    enableAutoPipelining: false,
+  // RESP2 (makeClient's): the reply shapes parsed below (flat XINFO pairs, flat WITHSCORES) on every Redis troupe supports.
+  const client = makeClient(options.url, {
     connectTimeout: 3000,
     // A dashboard must not queue commands forever behind a Redis that is down: fail this sample, try again next one.
     maxRetriesPerRequest: 1,
@@ -53,36 +50,27 @@ export function redisSource(options: RedisSourceOptions): Source {
 
   async function discover(): Promise<string[]> {
     const names = new Set<string>()
-    let cursor = '0'
     const re = new RegExp(`^${escape(prefix)}:\\{(.+)\\}:q$`)
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:{*}:q`, 'COUNT', 500, 'TYPE', 'stream')
-      cursor = next
-      for (const k of keys) {
-        const m = re.exec(k)
-        // A name with a brace is no troupe queue (its keys could not share one hash tag).
-        if (m && !/[{}]/.test(m[1]!)) names.add(m[1]!)
-      }
-    } while (cursor !== '0')
+    for (const k of await scanKeys(client, `${prefix}:{*}:q`, 'stream')) {
+      const m = re.exec(k)
+      // A name with a brace is no troupe queue (its keys could not share one hash tag).
+      if (m && !/[{}]/.test(m[1]!)) names.add(m[1]!)
+    }
     return [...names].sort()
   }
 
   async function sample(): Promise<SourceSample> {
     if (client.status === 'wait') await client.connect()
     if (!options.queues && samples++ % 10 === 0) known = await discover()
-    const pipe = client.pipeline()
+    const commands: Command[] = []
     for (const name of known) {
       const k = queueKeys(name, prefix)
-      pipe.call('XINFO', 'STREAM', k.stream)
-      pipe.call('XINFO', 'GROUPS', k.stream)
-      pipe.zcard(k.delayed)
-      pipe.xlen(k.dead)
-      pipe.xrange(k.stream, '-', '+', 'COUNT', 1)
-      pipe.hget(k.meta, 'sealed')
+      commands.push(['XINFO', 'STREAM', k.stream], ['XINFO', 'GROUPS', k.stream], ['ZCARD', k.delayed], ['XLEN', k.dead],
+        ['XRANGE', k.stream, '-', '+', 'COUNT', 1], ['HGET', k.meta, 'sealed'])
     }
-    pipe.hgetall(redisReportsKey(prefix))
-    pipe.call('TIME')
-    const replies = (await pipe.exec()) ?? []
+    commands.push(['HGETALL', redisReportsKey(prefix)], ['TIME'])
+    // On a Cluster: one pipeline per node (TIME goes to any one of them).
+    const replies = await pipelined(client, commands)
     const time = replies[known.length * PER_QUEUE + 1]?.[1] as [string, string] | undefined
     // Ages by Redis's clock, which also stamped the entry ids.
     const now = time ? Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000) : Date.now()
@@ -118,10 +106,10 @@ export function redisSource(options: RedisSourceOptions): Source {
       })
     }
     const reports: Report[] = []
-    const [hashErr, hash] = replies[known.length * PER_QUEUE] ?? [null, {}]
+    const [hashErr, hash] = replies[known.length * PER_QUEUE] ?? [null, []]
     if (!hashErr) {
-      for (const raw of Object.values((hash ?? {}) as Record<string, string>)) {
-        try { reports.push(JSON.parse(raw) as Report) } catch { /* a malformed report is skipped */ }
+      for (const raw of Object.values(pairs(hash))) {
+        try { reports.push(JSON.parse(String(raw)) as Report) } catch { /* a malformed report is skipped */ }
       }
     }
     return { queues, reports, deadLetters: await deadLetters(queues), delayed: await delayed(queues) }
@@ -190,7 +178,7 @@ export function redisSource(options: RedisSourceOptions): Source {
   }
 
   return {
-    name: `redis ${options.url.replace(/\/\/[^@/]*@/, '//***@')}`,
+    name: `redis ${describeTarget(options.url)}`,
     sample,
     act,
     async close() {

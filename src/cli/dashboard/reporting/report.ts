@@ -331,10 +331,10 @@ async function openPublisher(target: ReportTarget): Promise<Publisher> {
   if ('redis' in target) {
     const key = redisReportsKey(target.prefix)
     // Loaded only when reporting to Redis: this module is part of troupe's root face and must stay light.
-    const { Redis } = await import('ioredis')
-    const client = new Redis(target.redis, { lazyConnect: true, enableAutoPipelining: false, maxRetriesPerRequest: 1 })
+    const { makeClient, connectClient, describeTarget } = await import('../../../backends/index.js')
+    const client = makeClient(target.redis, { maxRetriesPerRequest: 1 })
     client.on('error', () => { /* reported through publish */ })
-    await client.connect()
+    await connectClient(client, describeTarget(target.redis))
     return {
       async publish(r) { await client.hset(key, `${r.kind}:${r.id}`, JSON.stringify(r)) },
       async withdraw(kind, id) { await client.hdel(key, `${kind}:${id}`) },
