@@ -12,7 +12,7 @@
 export {
   RedisQueue, RedisJoinableQueue, serveTasks, runRedisWorker, QueueAdmin,
   type RedisQueueOptions, type RedisTask, type DeadLetter, type TaskWorkerOptions, type TaskWorkerStats,
-  type RedisWorkerOptions, type RedisTarget, type CodecName, type ValueCodec, type TaskRun, type DeadLetterInfo, type DelayedInfo,
+  type RedisWorkerOptions, type RedisTarget, type RedisAddress, type ClusterAddress, type CodecName, type ValueCodec, type TaskRun, type DeadLetterInfo, type DelayedInfo,
 } from './backends/index.js'
 export { RedisPool, type RedisPoolOptions, type RedisApplyOptions, type RedisPoolStats } from './pool/redis.js'
 export { RedisActorSystem, RedisActorRef, type RedisActorSystemOptions, type RedisSpawnOptions } from './actor/redis.js'

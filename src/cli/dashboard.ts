@@ -77,7 +77,7 @@ export function register(cli: Command): void {
     .description('serve a live web dashboard and Prometheus metrics (/metrics) for managers and/or Redis queues')
     .option('-c, --connect <host:port>', 'manager address (HOST:PORT or a Unix socket path); repeat for several managers', (v: string, acc: string[] = []) => collect(managerAddress('--connect')(v), acc))
     .option('-k, --authkey <key>', `manager authkey (default: $${AUTHKEY_ENV}); a dashboard bound beyond 127.0.0.1 requires a token derived from it`)
-    .option('--redis <url>', 'also show the Redis queues at this URL (redis://host:port/db)')
+    .option('--redis <url>', 'also show the Redis queues at this URL (redis://host:port/db, or redis-cluster://host:port,... for a Redis Cluster)')
     .option('--redis-prefix <prefix>', 'key prefix of the Redis queues', 'troupe')
     .option('-q, --queue <typeid...>', 'manager queue typeids to show from the start (anonymous queues appear by themselves)')
     .option('-p, --port <n>', 'port to serve on (0 = any free one)', port('--port'), DEFAULT_DASHBOARD_PORT)

@@ -391,7 +391,7 @@ export function register(cli: Command): void {
     .option('--processes <n>', 'worker processes', integer('--processes', 1), 1)
     .option('--idle-exit <seconds>', 'exit 0 once the task queue has been empty this long', seconds('--idle-exit'))
     .option('--dialect <dialect>', "wire dialect: 'troupe' or 'python' (a CPython manager)", oneOf('--dialect', ['troupe', 'python'] as const), 'troupe')
-    .option('--redis <url>', 'take tasks from Redis instead of a manager')
+    .option('--redis <url>', 'take tasks from Redis instead of a manager (redis://host:port/db, or redis-cluster://host:port,... for a Redis Cluster)')
     .option('--prefix <prefix>', 'with --redis: key prefix (default troupe)')
     .option('--lease-ms <ms>', 'with --redis: lease of a running task; a killed worker\'s tasks run elsewhere after about 1.5 x this (default 30000)', integer('--lease-ms', 1))
     .option('--max-retries <n>', 'with --redis: redeliveries after a worker died holding a task, then dead-lettered (default 3)', integer('--max-retries', 0))

@@ -115,13 +115,17 @@ function startupNodes(c: Cluster): { host: string; port: number }[] {
   return out
 }
 
-/** The plain (sendable) options of a Cluster client: functions stay behind. */
+/**
+ * The options of a Cluster client that another process needs: what each node
+ * connection takes, and the NAT map (a function one cannot travel: checkSendable
+ * and marshalling refuse it by name, rather than workers connecting elsewhere).
+ */
 function plainClusterOptions(o: ClusterOptions): ClusterOptions {
   const r = o.redisOptions ?? {}
   const redisOptions: RedisOptions = {}
   for (const k of ['username', 'password', 'tls', 'db', 'connectTimeout', 'family'] as const) if (r[k] !== undefined) (redisOptions as Record<string, unknown>)[k] = r[k]
   const out: ClusterOptions = { redisOptions }
-  if (o.natMap && typeof o.natMap === 'object') out.natMap = o.natMap
+  if (o.natMap) out.natMap = o.natMap
   return out
 }
 

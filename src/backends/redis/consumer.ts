@@ -202,8 +202,9 @@ export class Consumer {
       if (blockMs <= 0 || wait < 1) reply = await this.conn.main.callBuffer('XREADGROUP', ...args, 'STREAMS', this.keys.stream, '>')
       else reply = await this.conn.blockingCall(this.keys.stream, ['XREADGROUP', ...args, 'BLOCK', Math.ceil(wait), 'STREAMS', this.keys.stream, '>'])
     } catch (err) {
-      // The stream or group vanished (a Redis without persistence restarted, or someone deleted it): recreate and go on.
-      if (String((err as Error).message).includes('NOGROUP')) { this.group = undefined; await this.ensureGroup(); return [] }
+      // The stream or group vanished (a Redis without persistence restarted, someone deleted it, or, on a Cluster,
+      // its slot was migrated away while the read blocked): make sure it exists (where it is now) and go on.
+      if (/NOGROUP|UNBLOCKED the stream key no longer exists/.test(String((err as Error).message))) { this.group = undefined; await this.ensureGroup(); return [] }
       throw err
     }
     if (!reply) return []
