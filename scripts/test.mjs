@@ -11,6 +11,7 @@
  * What the tests need, and what happens when it is missing (one line says what was done):
  *   a Redis at TROUPE_REDIS (default redis://127.0.0.1:6379)   none answers: start redis-server there, stop it after
  *   redis-server and redis-cli                                  apt-get install redis-server redis-tools (as root)
+ *     (restart tests start their own on 6390-6398; the Cluster tests their own nodes on 7100-7199, see test/redis/cluster.ts)
  *   Chromium at TROUPE_CHROMIUM (default /usr/bin/chromium)     apt-get install chromium (as root)
  *   ip (iproute2), for the network-namespace tests              apt-get install iproute2 (as root)
  *   the pyenv CPythons of test/interop/pythons.json             cannot be installed here: fail, naming them
