@@ -14,77 +14,13 @@
  *
  *   npm run bench -- decode-stall
  */
-import { serialize, deserialize } from 'node:v8'
+import { deserialize } from 'node:v8'
 import { decodeRequests } from '../src/manager/protocol.ts'
-import { decodePickle, decodePickleAsync, encodePickle, tuple, checkV8, checkJson, V8_DEFAULT_LIMITS } from '../src/codec/index.ts'
+import { decodePickleAsync } from '../src/codec/index.ts'
 import { Manager } from '../src/manager/index.ts'
 import { connectTo } from '../src/net/index.ts'
-import { startTarget, askReport, resetTarget, TARGET_AUTHKEY } from '../scripts/fuzz-v8.ts'
+import { startTarget, askReport, resetTarget, worstFrames, TARGET_AUTHKEY } from '../scripts/fuzz-v8.ts'
 import { median } from './lib.ts'
-
-const LIMIT = V8_DEFAULT_LIMITS.maxValues
-// Addressed to no object: the server checks and decodes the frame, then answers UnknownMethodError (nothing is kept).
-const put = (v: unknown) => [[1, 'no-such-object', 'put', [v]]]
-
-const V8_CASES: [string, (count: number) => unknown][] = [
-  ['small ints', (k) => Array.from({ length: k }, (_, i) => i & 0xff)],
-  ['doubles', (k) => Array.from({ length: k }, (_, i) => i + 0.5)],
-  ['short strings', (k) => Array.from({ length: k }, (_, i) => `s${i}`)],
-  ['empty arrays', (k) => Array.from({ length: k }, () => [])],
-  ['empty objects', (k) => Array.from({ length: k }, () => ({}))],
-  ['objects {a, b}', (k) => Array.from({ length: k }, (_, i) => ({ a: i, b: 'x' }))],
-  ['one object, many keys', (k) => Object.fromEntries(Array.from({ length: k }, (_, i) => [`k${i}`, 0]))],
-  ['Map entries', (k) => new Map(Array.from({ length: k }, (_, i) => [i, i]))],
-  ['Set entries', (k) => new Set(Array.from({ length: k }, (_, i) => i))],
-  ['Buffers', (k) => Array.from({ length: k }, () => Buffer.alloc(1))],
-  ['Dates', (k) => Array.from({ length: k }, (_, i) => new Date(i))],
-  ['Errors', (k) => Array.from({ length: k }, () => Object.assign(new Error('e'), { stack: 'e' }))],
-  ['RegExps', (k) => Array.from({ length: k }, () => /ab+c/g)],
-  ['BigInts', (k) => Array.from({ length: k }, (_, i) => BigInt(i) ** 3n)],
-  ['one long string', (k) => 'x'.repeat(k)],
-  ['one Buffer, 60 MiB', () => Buffer.alloc(60 << 20, 1)],
-]
-
-const JSON_CASES: [string, (count: number) => unknown][] = [
-  ['JSON numbers', (k) => Array.from({ length: k }, (_, i) => i)],
-  ['JSON empty arrays', (k) => Array.from({ length: k }, () => [])],
-  ['JSON objects {a}', (k) => Array.from({ length: k }, (_, i) => ({ a: i }))],
-]
-
-const PICKLE_CASES: [string, (count: number) => unknown][] = [
-  ['pickle ints', (k) => Array.from({ length: k }, (_, i) => i)],
-  ['pickle strings', (k) => Array.from({ length: k }, (_, i) => `s${i}`)],
-  ['pickle tuples', (k) => Array.from({ length: k }, (_, i) => tuple(i, i))],
-  ['pickle dict', (k) => new Map(Array.from({ length: k }, (_, i) => [i, i]))],
-]
-
-/**
- * The biggest frame of this kind within the limit: how much one item weighs
- * is read off a small sample (checkV8's own count, checkJson's, or the
- * pickle decoder's), then the count scaled to 95% of the limit.
- */
-function fit(encode: (v: unknown) => Buffer, make: (count: number) => unknown, weigh: (b: Buffer) => number): Buffer {
-  const sample = 1000
-  const per = (weigh(encode(make(sample))) - weigh(encode(make(0)))) / sample
-  return encode(make(Math.max(1, Math.floor((LIMIT * 0.95) / Math.max(per, 1e-9)))))
-}
-
-// A JSON batch as the protocol writes small ones (0xFF 0x01 + text), whatever its size: a peer may send any.
-function jsonFrame(batch: unknown): Buffer {
-  return Buffer.concat([Buffer.from([0xff, 0x01]), Buffer.from(JSON.stringify(batch))])
-}
-
-const huge = { maxValues: Number.MAX_SAFE_INTEGER, maxDepth: 10_000 }
-function pickleValues(b: Buffer): number {
-  // The decoder throws past maxValues; find the count by bisecting the limit.
-  let lo = 0
-  let hi = 1 << 26
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1
-    try { decodePickle(b, { maxValues: mid }); hi = mid } catch { lo = mid + 1 }
-  }
-  return lo
-}
 
 function cpuMs(f: () => unknown): number {
   const c0 = process.cpuUsage()
@@ -135,22 +71,18 @@ async function live(bytes: Buffer): Promise<[number, number]> {
   return [longest, report.maxMs]
 }
 
-for (const [label, make] of [...V8_CASES, ...JSON_CASES]) {
-  const json = label.startsWith('JSON')
-  const bytes = label.includes('Buffer, 60') ? serialize(put(make(0))) : json
-    ? fit((v) => jsonFrame(put(v)), make, (b) => checkJson(b, 2, huge))
-    : fit((v) => serialize(put(v)), make, (b) => checkV8(b, huge).values)
+for (const { label, dialect, bytes } of worstFrames()) {
+  if (dialect === 'python') {
+    const slices: number[] = []
+    for (let i = 0; i < 3; i++) slices.push(await longestSlice(bytes))
+    rows.push([label, (bytes.length / 1048576).toFixed(2), `${median(slices).toFixed(1)} (longest slice)`, '-', '-', '-', '-'])
+    continue
+  }
+  const json = bytes[1] === 0x01
   const checked = median(Array.from({ length: 5 }, () => cpuMs(() => decodeRequests(bytes))))
-  const anchor = label.startsWith('JSON') ? median(Array.from({ length: 5 }, () => cpuMs(() => JSON.parse(bytes.toString('utf8', 2))))) : median(Array.from({ length: 5 }, () => cpuMs(() => deserialize(bytes))))
+  const anchor = median(Array.from({ length: 5 }, () => cpuMs(() => (json ? JSON.parse(bytes.toString('utf8', 2)) : deserialize(bytes)))))
   const [ping, loop] = await live(bytes)
   rows.push([label, (bytes.length / 1048576).toFixed(2), checked.toFixed(1), anchor.toFixed(1), `${(checked / anchor).toFixed(2)}x`, ping.toFixed(0), loop.toFixed(0)])
-}
-for (const [label, make] of PICKLE_CASES) {
-  const bytes = fit((v) => encodePickle(tuple('1', 'put', tuple(v), new Map())), make, pickleValues)
-  const slices: number[] = []
-  for (let i = 0; i < 3; i++) slices.push(await longestSlice(bytes))
-  const slice = median(slices)
-  rows.push([label, (bytes.length / 1048576).toFixed(2), `${slice.toFixed(1)} (longest slice)`, '-', '-', '-', '-'])
 }
 sender.close()
 await pinger.shutdown()

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url'
 import { Manager, SharedQueue, SharedJoinableQueue, builtinSpecs, proxyInfo } from '../src/manager/index.ts'
 import { connectTo, frameHeader, FrameConnection } from '../src/net/index.ts'
 import { decodeReplies, encodeBatch, Status, type Reply } from '../src/manager/protocol.ts'
-import { encodePickle, tuple, checkV8, checkJson } from '../src/codec/index.ts'
+import { encodePickle, decodePickle, tuple, checkV8, checkJson, V8_DEFAULT_LIMITS } from '../src/codec/index.ts'
 import { mutate as mutateBytes, rng } from './fuzz-pickle.ts'
 
 const AUTHKEY = 'fuzz'
@@ -164,6 +164,91 @@ export function resetTarget(t: Target): Promise<void> {
 /** The authkey of target processes. */
 export const TARGET_AUTHKEY = AUTHKEY
 
+// ---------------------------------------------------------------- the worst frames the limits allow
+
+
+const V8_CASES: [string, (count: number) => unknown][] = [
+  ['small ints', (k) => Array.from({ length: k }, (_, i) => i & 0xff)],
+  ['doubles', (k) => Array.from({ length: k }, (_, i) => i + 0.5)],
+  ['short strings', (k) => Array.from({ length: k }, (_, i) => `s${i}`)],
+  ['empty arrays', (k) => Array.from({ length: k }, () => [])],
+  ['empty objects', (k) => Array.from({ length: k }, () => ({}))],
+  ['objects {a, b}', (k) => Array.from({ length: k }, (_, i) => ({ a: i, b: 'x' }))],
+  ['one object, many keys', (k) => Object.fromEntries(Array.from({ length: k }, (_, i) => [`k${i}`, 0]))],
+  ['Map entries', (k) => new Map(Array.from({ length: k }, (_, i) => [i, i]))],
+  ['Set entries', (k) => new Set(Array.from({ length: k }, (_, i) => i))],
+  ['Buffers', (k) => Array.from({ length: k }, () => Buffer.alloc(1))],
+  ['Dates', (k) => Array.from({ length: k }, (_, i) => new Date(i))],
+  ['Errors', (k) => Array.from({ length: k }, () => Object.assign(new Error('e'), { stack: 'e' }))],
+  ['RegExps', (k) => Array.from({ length: k }, () => /ab+c/g)],
+  ['BigInts', (k) => Array.from({ length: k }, (_, i) => BigInt(i) ** 3n)],
+  ['one long string', (k) => 'x'.repeat(k)],
+  ['one Buffer, 60 MiB', () => Buffer.alloc(60 << 20, 1)],
+]
+
+const JSON_CASES: [string, (count: number) => unknown][] = [
+  ['JSON numbers', (k) => Array.from({ length: k }, (_, i) => i)],
+  ['JSON empty arrays', (k) => Array.from({ length: k }, () => [])],
+  ['JSON objects {a}', (k) => Array.from({ length: k }, (_, i) => ({ a: i }))],
+]
+
+const PICKLE_CASES: [string, (count: number) => unknown][] = [
+  ['pickle ints', (k) => Array.from({ length: k }, (_, i) => i)],
+  ['pickle strings', (k) => Array.from({ length: k }, (_, i) => `s${i}`)],
+  ['pickle tuples', (k) => Array.from({ length: k }, (_, i) => tuple(i, i))],
+  ['pickle dict', (k) => new Map(Array.from({ length: k }, (_, i) => [i, i]))],
+]
+
+/**
+ * The biggest frame of this kind within the limit: how much one item weighs
+ * is read off a small sample (checkV8's own count, checkJson's, or the
+ * pickle decoder's), then the count scaled to `target` weighted values.
+ */
+function fit(encode: (v: unknown) => Buffer, make: (count: number) => unknown, weigh: (b: Buffer) => number, target: number): Buffer {
+  const sample = 1000
+  const per = (weigh(encode(make(sample))) - weigh(encode(make(0)))) / sample
+  return encode(make(Math.max(1, Math.floor(target / Math.max(per, 1e-9)))))
+}
+
+// A JSON batch as the protocol writes small ones (0xFF 0x01 + text), whatever its size: a peer may send any.
+function jsonBatch(batch: unknown): Buffer {
+  return jsonFrame(JSON.stringify(batch))
+}
+
+const unlimited = { maxValues: Number.MAX_SAFE_INTEGER, maxDepth: 10_000 }
+function pickleValues(b: Buffer): number {
+  // The decoder throws past maxValues; find the count by bisecting the limit.
+  let lo = 0
+  let hi = 1 << 26
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    try { decodePickle(b, { maxValues: mid }); hi = mid } catch { lo = mid + 1 }
+  }
+  return lo
+}
+
+/** One frame of `worstFrames`. */
+export interface WorstFrame { label: string; dialect: 'troupe' | 'python'; bytes: Buffer }
+
+/**
+ * For each kind of value that is dear to decode, a request frame holding
+ * `scale` times the default per-frame value limit (0.95: the biggest that is
+ * let through), a `put` addressed to `ident` (default: no object, so the
+ * server decodes it and answers UnknownMethodError, keeping nothing).
+ */
+export function worstFrames(scale = 0.95, ident = 'no-such-object'): WorstFrame[] {
+  const target = V8_DEFAULT_LIMITS.maxValues * scale
+  const put = (v: unknown) => [[1, ident, 'put', [v]]]
+  const out: WorstFrame[] = []
+  for (const [label, make] of V8_CASES) {
+    const bytes = label.includes('Buffer, 60') ? serialize(put(make(0))) : fit((v) => serialize(put(v)), make, (b) => checkV8(b, unlimited).values, target)
+    out.push({ label, dialect: 'troupe', bytes })
+  }
+  for (const [label, make] of JSON_CASES) out.push({ label, dialect: 'troupe', bytes: fit((v) => jsonBatch(put(v)), make, (b) => checkJson(b, 2, unlimited), target) })
+  for (const [label, make] of PICKLE_CASES) out.push({ label, dialect: 'python', bytes: fit((v) => encodePickle(tuple(ident, 'put', tuple(v), new Map())), make, pickleValues, target) })
+  return out
+}
+
 // ---------------------------------------------------------------- values and requests
 
 type R = () => number
@@ -299,6 +384,7 @@ function lieAboutLength(r: R, b: Buffer): Buffer {
   return Buffer.concat([b.subarray(0, at), Buffer.from(varint(pick(r, [...LENGTHS, b.length - at, b.length]))), b.subarray(end + 1)])
 }
 
+/** JSON text as a troupe frame (0xFF 0x01 + the text's bytes). */
 function jsonFrame(text: string): Buffer {
   return Buffer.concat([Buffer.from([0xff, 0x01]), Buffer.from(text, 'latin1')])
 }

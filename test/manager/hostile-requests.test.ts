@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { serialize } from 'node:v8'
 import { Manager, proxyInfo } from '../../src/manager/index.ts'
 import { MAX_IN_FLIGHT } from '../../src/manager/server.ts'
+import { worstFrames } from '../../scripts/fuzz-v8.ts'
 import { Status, type Reply } from '../../src/manager/protocol.ts'
 import { DecodeError, ProtocolError } from '../../src/errors.ts'
 import { RawPeer, connectToManager, until } from './helpers.ts'
@@ -297,4 +298,28 @@ test('a getMany whose reply would not fit in a frame fails with ProtocolError an
   await assert.rejects(q.getMany(10), (err: Error) => err instanceof ProtocolError && /exceeds the frame limit of 1048576 bytes .*what it took was put back/.test(err.message))
   assert.equal(await q.qsize(), 4)
   for (let i = 0; i < 4; i++) assert.equal((await q.get())[0], i)
+})
+
+test('the worst frame of every costly kind the limits let through is decoded and answered while another client keeps being answered; just past the limit it is refused; the queue keeps its items', async () => {
+  const { m, q } = await servedWithItems()
+  const other = await connectToManager(m.address, 'k')
+  cleanup.push(() => other.shutdown())
+  let pings = 0
+  let pinging = true
+  const pinger = (async () => { while (pinging) { await other.numberOfObjects(); pings++; await new Promise((r) => setTimeout(r, 2)) } })()
+  for (const [scale, fits] of [[0.95, true], [1.05, false]] as const) {
+    for (const { label, dialect, bytes } of worstFrames(scale)) {
+      if (dialect === 'python' || label.includes('60 MiB')) continue
+      const peer = await RawPeer.open(m.address, 'k')
+      peer.send(bytes)
+      const [reply] = await peer.replies(60_000)
+      if (fits) assert.deepEqual([reply![0], errorName(reply)], [1, 'UnknownMethodError'], label)
+      else assert.deepEqual([reply![0], errorName(reply)], [0, 'DecodeError'], label)
+      peer.close()
+    }
+  }
+  pinging = false
+  await pinger
+  assert.ok(pings > 0)
+  assert.deepEqual(await q.getMany(10), [1, 2, 3])
 })
