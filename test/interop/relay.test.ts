@@ -37,6 +37,20 @@ for (const label of ['2.7', '3.8', '3.13'] as PyLabel[]) {
   })
 }
 
+for (const [from, to] of [['2.7', '3.12'], ['3.12', '2.7']] as [PyLabel, PyLabel][]) {
+  test(`values relayed from Python ${from} reach Python ${to} as the same type and value (datetime, Decimal, UUID, deque, a class instance, ...)`, async () => {
+    const m = await relayManager()
+    try {
+      const put = await runScript(from, 'relay.py', ['xput', m.address])
+      assert.match(put.stdout, /^ok \d+/, put.stderr)
+      const got = await runScript(to, 'relay.py', ['xget', m.address])
+      assert.equal(got.stdout.trim(), put.stdout.trim(), got.stderr)
+    } finally {
+      await m.shutdown()
+    }
+  })
+}
+
 test('a JS reader of a relayed value sees a PyObject naming its global, and puts it back unchanged for Python', async () => {
   const m = await relayManager()
   try {
