@@ -232,6 +232,11 @@ export class LocalCell implements Entity, Runnable, ActorContext {
     this.close()
   }
 
+  /** Nothing queued and nothing being processed (a thread host may then block briefly for the next message). */
+  get isIdle(): boolean {
+    return !this.busy && this.mb.size === 0 && this.state === State.Running
+  }
+
   // ---- the loop ----
 
   /** Process up to `budget` messages (called by the dispatcher). */

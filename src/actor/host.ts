@@ -6,7 +6,7 @@
  * supervisor decides: restart in place, or stop.
  */
 import { fromWireError, toWireError, unmarshal, type WireError } from '../codec/index.js'
-import { load, placeLabel, type Boot } from '../process/index.js'
+import { HotChild, load, placeLabel, type Boot } from '../process/index.js'
 import type { Actor, StopReason } from './actor.js'
 import { LocalCell } from './cell.js'
 import { K_ASK, K_CTL, K_FRAME, K_TELL, K_TELLP, Outbox } from './channel.js'
@@ -17,11 +17,19 @@ import './remote.js'
 import { encodeReason, replyTo, route, setParent } from './router.js'
 import './subjects.js'
 
+/** How long an idle thread host blocks on its channel before going back to its event loop (ms). */
+const IDLE_WAIT_MS = 2
+
 /** Entry point of an actor's thread/process (named by proxy.ts, run by the worker entry). */
 export async function actorHost(boot: Boot): Promise<void> {
   const d = boot.data as HostData
   const parentPlace = d.alias.place
-  const toParent = new Outbox((batch) => boot.link.send(batch))
+  // A thread host talks to its spawner on a channel of its own (process/hot-channel.ts).
+  const hot = d.hot ? new HotChild(d.hot) : undefined
+  const link: Boot['link'] = hot
+    ? { send: (m) => hot.send(m), onMessage: () => {}, ref: () => { hot.ref(); boot.link.ref() }, unref: () => { hot.unref(); boot.link.unref() } }
+    : boot.link
+  const toParent = new Outbox((batch) => link.send(batch))
   setParent(toParent)
   const cls = await load<new (...args: any[]) => Actor<unknown>>(d.actor)
   const args = unmarshal(d.args, d.argsPortables) as unknown[]
@@ -32,7 +40,7 @@ export async function actorHost(boot: Boot): Promise<void> {
       toParent.post(K_CTL, { t: 'stopped', reason: encodeReason(reason) })
       toParent.flush()
       // Nothing left to host: let this thread/process exit once idle (its stdout gets flushed on the way out).
-      setImmediate(() => boot.link.unref())
+      setImmediate(() => link.unref())
     },
   }
   const cell = new LocalCell(cls, args, { name: d.name, receiveTimeout: d.receiveTimeout, mailbox: d.mailbox, supervisor: hooks, alias: d.alias })
@@ -58,7 +66,7 @@ export async function actorHost(boot: Boot): Promise<void> {
     else later ??= setTimeout(credit, 100).unref()
   }
 
-  boot.link.onMessage((batch: unknown[]) => {
+  const onBatch = (batch: unknown[]): void => {
     for (let i = 0; i < batch.length; i += 2) {
       const kind = batch[i] as number
       const payload = batch[i + 1]
@@ -78,11 +86,33 @@ export async function actorHost(boot: Boot): Promise<void> {
           route(payload as any)
           break
         case K_CTL:
-          control(cell, payload as { op: string; reason?: string | WireError }, boot.link)
+          control(cell, payload as { op: string; reason?: string | WireError }, link)
           break
       }
     }
-  })
+    if (hot) idleSoon()
+  }
+
+  // The latency trick of pool workers, for a thread host: once a batch has been handled and the
+  // actor has nothing to do, block on the channel's counter for up to IDLE_WAIT_MS instead of
+  // sleeping in the event loop, so the next batch (the next ask) is taken a few µs after it was
+  // posted. Only while the actor is idle, and for at most IDLE_WAIT_MS at a time: its timers and
+  // I/O wait that long at worst; then the channel's message listener takes over.
+  let idleScheduled = false
+  const idleSoon = (): void => {
+    if (idleScheduled) return
+    idleScheduled = true
+    setImmediate(idleWait)
+  }
+  const idleWait = (): void => {
+    idleScheduled = false
+    if (!cell.isIdle || !hot!.waitForPost(IDLE_WAIT_MS)) return
+    // Handled here; the actor runs in the microtasks after this callback, then we come back.
+    for (let m = hot!.take(); m !== undefined; m = hot!.take()) onBatch(m as unknown[])
+  }
+
+  if (hot) hot.onMessage(onBatch)
+  boot.link.onMessage(onBatch)
   toParent.post(K_CTL, { t: 'ready', place: placeId() })
 }
 

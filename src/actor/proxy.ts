@@ -1,6 +1,7 @@
 import { fromWireError, marshal, toWireError, type WireError } from '../codec/index.js'
 import { ActorStoppedError, ClosedError, MailboxFullError } from '../errors.js'
-import { Endpoint, locate, placeLabel, type ExitInfo, type Kind, type ModuleRef } from '../process/index.js'
+import { Endpoint, HotParent, locate, placeLabel, type ExitInfo, type HotLink, type Kind, type ModuleRef } from '../process/index.js'
+import { SpinPolicy } from '../net/index.js'
 import type { Actor, StopReason } from './actor.js'
 import { K_ASK, K_CTL, K_FRAME, K_TELL, K_TELLP, Outbox } from './channel.js'
 import { allocateId, describeReason, register, unregister, warnCrash, type Address, type Entity, type EntityInfo, type SupervisorHooks } from './entity.js'
@@ -21,6 +22,8 @@ export interface HostData {
   /** Return mailbox credit after each drain (bounded mailboxes). */
   credit: boolean
   alias: Address
+  /** Thread hosts: the fast channel batches travel on (process/hot-channel.ts). */
+  hot?: HotLink
 }
 
 /** Options of a hosted actor. */
@@ -34,6 +37,9 @@ export interface HostedOptions {
 }
 
 const hostRuntime: ModuleRef = { url: new URL(import.meta.url.endsWith('.ts') ? './host.ts' : './host.js', import.meta.url).href, name: 'actorHost' }
+
+/** Longest the spawner spins for the answer to a lone ask to a thread actor (ms), when that pays. */
+const ASK_SPIN_MS = 0.1
 
 /** How long `stop()` waits for a hosted actor's onStop before killing its thread/process. */
 const STOP_GRACE_MS = 5000
@@ -78,7 +84,16 @@ export class HostedActor implements Entity {
   private dropped = 0
   private hostDropped = 0
   private waiters: { kind: number; payload: unknown; resolve?: () => void; reject?: (e: unknown) => void; token?: Pending }[] = []
-  private readonly settleInflight = (p: Pending) => { this.inflight.delete(p) }
+  /** Thread hosts: the channel to the current incarnation. */
+  private hot: HotParent | undefined
+  /** Whether spinning for a lone ask's answer pays (net/hot.ts), and the ask being timed. */
+  private readonly spin = new SpinPolicy(ASK_SPIN_MS)
+  private timed: { ask: Pending; spun: boolean; since: number; posted: boolean } | undefined
+  private readonly settleInflight = (p: Pending) => {
+    this.inflight.delete(p)
+    const t = this.timed
+    if (t?.ask === p) { this.timed = undefined; this.spin.record(t.spun, performance.now() - t.since) }
+  }
 
   constructor(cls: new (...args: any[]) => Actor<unknown>, args: readonly unknown[], private readonly opts: HostedOptions) {
     this.name = opts.name
@@ -90,7 +105,7 @@ export class HostedActor implements Entity {
     // Arguments are checked here so an unsendable one fails spawn() itself, naming its path.
     this.args = marshal(args, 'args')
     this.ref = new LocalRef(this)
-    this.out = new Outbox((batch) => this.endpoint?.send(batch), true)
+    this.out = new Outbox((batch) => this.sendBatch(batch), true)
     register(this)
     locate(cls).then((mod) => {
       this.module = mod
@@ -121,10 +136,32 @@ export class HostedActor implements Entity {
       credit: this.capacity !== Infinity,
       alias: this.address(),
     }
-    const ep = new Endpoint({ kind: this.opts.on, runtime: hostRuntime, data, name: this.name, stdio: this.opts.stdio })
+    // A thread host gets a channel of its own with shared counters beside it: it can wait for the
+    // next batch on Atomics, and an ask's answer can be taken here without an event-loop turn.
+    const hot = this.opts.on === 'thread' ? new HotParent() : undefined
+    if (hot) { data.hot = hot.link; hot.onMessage((batch) => this.fromHost(batch)) }
+    const ep = new Endpoint({ kind: this.opts.on, runtime: hostRuntime, data, name: this.name, stdio: this.opts.stdio, transfer: hot ? [hot.link.port] : undefined })
     this.endpoint = ep
+    this.hot = hot
     ep.onMessage((batch) => this.fromHost(batch))
-    void ep.exited.then((info) => this.hostExited(ep, info))
+    void ep.exited.then((info) => {
+      // What the host sent just before it ended may still sit in the channel: take it first.
+      hot?.drain()
+      hot?.close()
+      this.hostExited(ep, info)
+    })
+  }
+
+  private sendBatch(batch: unknown[]): void {
+    const hot = this.hot
+    if (!hot) { this.endpoint?.send(batch); return }
+    hot.post(batch)
+    // A lone ask just left: wait for its answer right here when spinning has been paying.
+    const t = this.timed
+    if (t && t.spun && !t.posted) {
+      t.posted = true
+      hot.spinForReply(ASK_SPIN_MS)
+    }
   }
 
   private fromHost(batch: unknown): void {
@@ -207,6 +244,10 @@ export class HostedActor implements Entity {
       (payload as { a: number }).a = pending.register()
       this.inflight.add(pending)
       pending.onSettle = this.settleInflight
+      // One ask at a time to a thread actor: time its wait, and maybe spin for it (sendBatch).
+      if (this.hot && this.inflight.size === 1 && this.timed === undefined) {
+        this.timed = { ask: pending, spun: this.spin.shouldSpin(), since: performance.now(), posted: false }
+      }
     }
     this.outstanding++
     this.out.post(kind, payload)

@@ -5,7 +5,7 @@
  * code, argc, ...args]`, so a batch of 1,000 tasks is one message with no
  * per-task object on either side.
  */
-import type { MessagePort } from 'node:worker_threads'
+import { HOT_SLOTS, type HotLink } from '../process/index.js'
 
 /** main -> worker: a batch of tasks. */
 export const RUN = 0
@@ -45,26 +45,20 @@ export const FLAG_NUMBERS = 16
 /** The function id sits above the mode and flag bits. */
 export const FN_SHIFT = 5
 
-// Slots of the Int32Array every thread worker shares with the main thread.
-/** Bumped by the main thread after each post, so an idle worker blocked in Atomics.wait wakes at once. */
-export const SLOT_POSTED = 0
+// The pool's own slots in a thread worker's hot channel state (process/hot-channel.ts keeps its
+// counters below HOT_SLOTS).
 /** How many tasks the worker has started (wrapping int32); tells which task a dead worker was running. */
-export const SLOT_STARTED = 1
+export const SLOT_STARTED = HOT_SLOTS
 /** 1 while a task runs. */
-export const SLOT_RUNNING = 2
-/** 1 while the worker is (about to be) blocked in Atomics.wait: only then does a post need a notify. */
-export const SLOT_WAITING = 3
-/** Result messages the worker has posted; the main thread can poll it for a reply without an event-loop turn. */
-export const SLOT_REPLIES = 4
-/** Int32 slots in the shared state. */
-export const STATE_SLOTS = 8
+export const SLOT_RUNNING = HOT_SLOTS + 1
+/** Slots the pool adds. */
+export const POOL_SLOTS = 2
 
 /** What the pool hands a worker at boot. */
 export interface WorkerBootData {
   id: number
-  /** Thread workers: the task/result port and the shared state. */
-  port?: MessagePort
-  state?: SharedArrayBuffer
+  /** Thread workers: the task/result channel and its shared state. */
+  hot?: HotLink
   /** Functions already known to the pool: `[id, url, name]`. */
   defs: [number, string, string][]
   initializer?: { url: string; name: string }

@@ -1,9 +1,7 @@
-import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads'
 import { performance } from 'node:perf_hooks'
-import { Endpoint, type Kind, type ModuleRef, type ExitInfo } from '../process/index.js'
-import { spinUntil } from '../net/index.js'
+import { Endpoint, HotParent, type Kind, type ModuleRef, type ExitInfo } from '../process/index.js'
 import { Deque } from './deque.js'
-import { DONE, READY, SLOT_REPLIES, SLOT_WAITING, SLOT_POSTED, SLOT_RUNNING, SLOT_STARTED, STATE_SLOTS, STOP, type WorkerBootData } from './protocol.js'
+import { POOL_SLOTS, READY, SLOT_RUNNING, SLOT_STARTED, STOP, type WorkerBootData } from './protocol.js'
 import type { Task } from './task.js'
 
 const here = import.meta.url
@@ -42,41 +40,23 @@ export class WorkerSlot {
   busyMs = 0
   readonly born = performance.now()
   idleTimer: NodeJS.Timeout | undefined
-  private readonly port: MessagePort | undefined
+  /** Threads: the task/result channel (process/hot-channel.ts). */
+  private readonly hot: HotParent | undefined
   private readonly state: Int32Array | undefined
   private stopTimer: NodeJS.Timeout | undefined
-  /** Result messages handled from the port, to compare with the worker's SLOT_REPLIES count. */
-  private replyMessages = 0
-  private onPortMessage: ((msg: unknown[]) => void) | undefined
   /** Child processes: messages held until the runtime says it listens. */
   private backlog: unknown[][] | undefined
 
-  constructor(readonly id: number, kind: Kind, name: string, data: Omit<WorkerBootData, 'id' | 'port' | 'state' | 'flushEach'>, events: SlotEvents) {
+  constructor(readonly id: number, kind: Kind, name: string, data: Omit<WorkerBootData, 'id' | 'hot' | 'flushEach'>, events: SlotEvents) {
     const boot: WorkerBootData = { ...data, id, flushEach: kind === 'process' }
-    let transfer: MessagePort[] | undefined
     if (kind === 'thread') {
-      const { port1, port2 } = new MessageChannel()
-      const sab = new SharedArrayBuffer(STATE_SLOTS * 4)
-      this.port = port1
-      this.state = new Int32Array(sab)
-      boot.port = port2
-      boot.state = sab
-      transfer = [port2]
+      // Tasks and results travel on a channel of their own, with shared counters beside it.
+      this.hot = new HotParent(POOL_SLOTS)
+      this.state = this.hot.state
+      this.hot.onMessage((msg: unknown[]) => events.message(this, msg))
+      boot.hot = this.hot.link
     } else this.backlog = []
-    if (kind === 'thread') {
-      const port1 = this.port!
-      // Results come on a channel of their own; each 'message' event drains every reply already
-      // queued with receiveMessageOnPort, so a burst costs one event-loop turn, not one per message.
-      this.onPortMessage = (msg) => {
-        if (msg[0] === DONE) this.replyMessages = (this.replyMessages + 1) | 0
-        events.message(this, msg)
-      }
-      port1.on('message', (msg: unknown[]) => {
-        this.onPortMessage!(msg)
-        this.drain(this.onPortMessage!)
-      })
-    }
-    this.endpoint = new Endpoint({ kind, runtime: RUNTIME, data: boot, transfer, name: `${name}-${id}` })
+    this.endpoint = new Endpoint({ kind, runtime: RUNTIME, data: boot, transfer: this.hot ? [this.hot.link.port] : undefined, name: `${name}-${id}` })
     this.endpoint.onMessage((msg: any) => {
       if (msg && !Array.isArray(msg) && msg.t === 'boot-error') events.bootError(this, msg.error)
       else if (Array.isArray(msg) && msg[0] === READY) {
@@ -89,8 +69,8 @@ export class WorkerSlot {
       if (this.stopTimer) clearTimeout(this.stopTimer)
       if (this.idleTimer) clearTimeout(this.idleTimer)
       // Replies posted just before the thread died may still sit in the port: take them first.
-      if (this.onPortMessage) this.drain(this.onPortMessage)
-      this.port?.close()
+      this.hot?.drain()
+      this.hot?.close()
       events.exit(this, info)
     })
   }
@@ -102,27 +82,17 @@ export class WorkerSlot {
 
   /** Post a message (a task batch), waking the worker if it waits on Atomics. */
   post(msg: unknown[], transfer?: readonly any[]): void {
-    if (this.port) {
-      this.port.postMessage(msg, transfer as any)
-      // Bump after the post: a worker that read the old value before draining will not sleep past
-      // this message. Only a worker that said it waits needs the wake-up syscall, and only one
-      // waiter is woken (V8's "wake all" path is several times slower).
-      Atomics.add(this.state!, SLOT_POSTED, 1)
-      if (Atomics.load(this.state!, SLOT_WAITING) === 1) Atomics.notify(this.state!, SLOT_POSTED, 1)
-    } else if (this.backlog) this.backlog.push(msg)
+    if (this.hot) this.hot.post(msg, transfer)
+    else if (this.backlog) this.backlog.push(msg)
     else this.endpoint.send(msg)
   }
 
   /**
-   * Threads: wait up to `ms`, spinning, for the worker's next result message and handle it now,
-   * without going through the event loop. True if one came.
+   * Threads: wait up to `ms`, spinning, for the worker's next message and handle it now, without
+   * going through the event loop. True if one came.
    */
   spinForReply(ms: number): boolean {
-    const state = this.state
-    if (!state || !this.port) return false
-    if (!spinUntil(() => Atomics.load(state, SLOT_REPLIES) !== this.replyMessages, ms)) return false
-    this.drain(this.onPortMessage!)
-    return true
+    return this.hot ? this.hot.spinForReply(ms) : false
   }
 
   /**
@@ -158,17 +128,12 @@ export class WorkerSlot {
   /** Keep the parent alive while it has work. */
   ref(): void {
     this.endpoint.ref()
-    this.port?.ref()
+    this.hot?.ref()
   }
 
   /** Let the parent exit while it idles. */
   unref(): void {
     this.endpoint.unref()
-    this.port?.unref()
-  }
-
-  private drain(fn: (msg: unknown[]) => void): void {
-    if (!this.port) return
-    for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) fn(m.message as unknown[])
+    this.hot?.unref()
   }
 }

@@ -5,16 +5,14 @@
  * batch needs no task ids: the main thread pairs the n-th value with the n-th
  * task it sent.
  */
-import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads'
 import { performance } from 'node:perf_hooks'
 import { serialize } from 'node:v8'
-import { load, placeLabel, type Boot, type Link } from '../process/index.js'
+import { HotChild, load, placeLabel, type Boot, type Link } from '../process/index.js'
 import { approxBytes, toWireError, unmarshal } from '../codec/index.js'
-import { SpinPolicy, spinUntil } from '../net/index.js'
 import { UnsendableValueError } from '../errors.js'
 import {
   RUN, DEF, STOP, DONE, STARTED, INIT_FAILED, READY, MODE_APPLY, MODE_MASK, MODE_STARMAP, FLAG_REPORT_START,
-  FLAG_PORTABLES, FN_SHIFT, SLOT_POSTED, SLOT_STARTED, SLOT_RUNNING, SLOT_WAITING, SLOT_REPLIES, type WorkerBootData,
+  FLAG_PORTABLES, FN_SHIFT, SLOT_STARTED, SLOT_RUNNING, type WorkerBootData,
 } from './protocol.js'
 
 type Fn = (...args: unknown[]) => unknown
@@ -28,9 +26,6 @@ const FLUSH_AFTER_MS = 2
 const FLUSH_BYTES = 256 << 10
 // Tasks taken straight from Atomics.wait before the event loop gets a turn.
 const IDLE_TURNS = 64
-// An idle thread spins this long before sleeping, when the previous task came within SPIN_WHEN_GAP_MS.
-const SPIN_MS = 0.05
-const SPIN_WHEN_GAP_MS = 0.2
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function'
@@ -60,22 +55,18 @@ class WorkerRuntime {
   private transfer: ArrayBuffer[] | undefined = undefined
   private lastFlush = performance.now()
   private readonly state: Int32Array | undefined
-  private readonly port: MessagePort | undefined
+  /** Threads: the task/result channel (process/hot-channel.ts). */
+  private readonly hot: HotChild | undefined
   private readonly origin = placeLabel()
   private idleScheduled = false
   private inIdleWait = false
-  private seenPosts = 0
-  /** How long the last idle wait lasted before work came (ms). */
-  private lastGapMs = Infinity
-  /** Whether spinning before sleeping pays here. */
-  private readonly spin = new SpinPolicy(SPIN_MS)
 
   constructor(private readonly data: WorkerBootData, private readonly link: Link) {
-    this.port = data.port
-    this.state = data.state ? new Int32Array(data.state) : undefined
+    this.hot = data.hot ? new HotChild(data.hot) : undefined
+    this.state = this.hot?.state
     for (const [id, url, name] of data.defs) this.define(id, url, name)
     const onMessage = (msg: unknown[]) => this.receive(msg)
-    if (this.port) this.port.on('message', onMessage)
+    if (this.hot) this.hot.onMessage(onMessage)
     else { link.onMessage(onMessage); link.send([READY]) }
     // A task that calls process.exit() still lets the results finished before it reach the pool.
     process.on('exit', () => this.flush())
@@ -99,7 +90,7 @@ class WorkerRuntime {
   }
 
   private send(msg: unknown[], transfer?: ArrayBuffer[]): void {
-    if (this.port) this.port.postMessage(msg, transfer)
+    if (this.hot) this.hot.send(msg, transfer)
     else this.link.send(msg)
   }
 
@@ -122,8 +113,8 @@ class WorkerRuntime {
 
   /** Take every message already waiting on the port without going through the event loop. */
   private drainPort(): void {
-    if (!this.port) return
-    for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) this.receive(m.message as unknown[])
+    if (!this.hot) return
+    for (let m = this.hot.take(); m !== undefined; m = this.hot.take()) this.receive(m as unknown[])
   }
 
   /** Run queued tasks until none are left or one has to be awaited. */
@@ -232,7 +223,6 @@ class WorkerRuntime {
     const msg = [DONE, this.values, this.errors, this.times]
     try {
       this.send(msg, this.transfer)
-      if (this.state) Atomics.add(this.state, SLOT_REPLIES, 1)
     } catch {
       // Some result cannot be cloned: find which, and send an error in its place.
       for (let i = 0; i < this.values.length; i++) {
@@ -246,7 +236,6 @@ class WorkerRuntime {
       }
       this.errors.sort((a, b) => a - b)
       this.send([DONE, this.values, this.errors, this.times], this.transfer)
-      if (this.state) Atomics.add(this.state, SLOT_REPLIES, 1)
     }
     this.transfer = undefined
     this.values = []
@@ -257,44 +246,28 @@ class WorkerRuntime {
   }
 
   private idleSoon(): void {
-    if (!this.state || this.idleScheduled || this.inIdleWait) return
+    if (!this.hot || this.idleScheduled || this.inIdleWait) return
     this.idleScheduled = true
     setImmediate(() => { this.idleScheduled = false; this.idleWait() })
   }
 
   /**
    * The latency trick (threads only): once the event loop has had a turn,
-   * block on the shared counter instead of sleeping in the event loop. The
-   * main thread bumps the counter after each post, so the next task is read
-   * with receiveMessageOnPort a few microseconds after it was sent, with no
-   * event-loop wake-up. Every IDLE_TURNS tasks, and after `idleSpinMs`
-   * without work, the worker goes back to its event loop so timers and I/O
-   * started by tasks still run; there the port's message listener takes over.
+   * block on the hot channel's counter instead of sleeping in the event loop
+   * (process/hot-channel.ts), so the next task is read a few microseconds
+   * after it was sent, with no event-loop wake-up. Every IDLE_TURNS tasks,
+   * and after `idleSpinMs` without work, the worker goes back to its event
+   * loop so timers and I/O started by tasks still run; there the channel's
+   * message listener takes over.
    */
   private idleWait(): void {
-    const state = this.state!
+    const hot = this.hot!
     this.inIdleWait = true
     try {
       for (let turn = 0; turn < IDLE_TURNS; turn++) {
         if (this.waiting || this.pumping || this.stopping) return
         if (this.batches.length === 0 && (this.batch === null || this.cursor >= this.batch.length)) {
-          // Returns at once if anything was posted since we last looked ('not-equal').
-          const idleSince = performance.now()
-          // Tasks have been coming back to back: watch the counter for a few microseconds first. A
-          // sleeping thread (and, on a VM, its idle virtual CPU) takes tens of microseconds to wake.
-          // Whether that pays is measured (the gaps, spun and slept; net/hot.ts).
-          const timed = this.lastGapMs < SPIN_WHEN_GAP_MS
-          const spun = timed && this.spin.shouldSpin()
-          if (spun) spinUntil(() => Atomics.load(state, SLOT_POSTED) !== this.seenPosts, SPIN_MS)
-          // Announce the wait first (seq-cst): a post that lands after this store sees it and notifies.
-          Atomics.store(state, SLOT_WAITING, 1)
-          const woke = Atomics.wait(state, SLOT_POSTED, this.seenPosts, this.data.idleSpinMs)
-          Atomics.store(state, SLOT_WAITING, 0)
-          this.lastGapMs = woke === 'timed-out' ? Infinity : performance.now() - idleSince
-          if (timed) this.spin.record(spun, Math.min(this.lastGapMs, this.data.idleSpinMs))
-          if (woke === 'timed-out') return
-          // Read the counter before draining: a message posted after the drain bumps it again.
-          this.seenPosts = Atomics.load(state, SLOT_POSTED)
+          if (!hot.waitForPost(this.data.idleSpinMs)) return
           this.drainPort()
         }
         if (this.waiting || this.stopping) return

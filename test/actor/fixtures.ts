@@ -138,3 +138,12 @@ export class StringChecker extends Actor<{ i: number; s: string } | 'report'> {
     return undefined
   }
 }
+
+/** Arms a 5 ms timer on 'arm'; answers 'fired' with how many of its timers have fired. */
+export class TimerUser extends Actor<'arm' | 'fired'> {
+  private fired = 0
+  receive(msg: 'arm' | 'fired'): number | undefined {
+    if (msg === 'arm') { setTimeout(() => { this.fired++ }, 5); return undefined }
+    return this.fired
+  }
+}

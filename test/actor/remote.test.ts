@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Actor, spawn, pendingAsks } from '../../src/actor/index.ts'
 import { ActorStoppedError, UnlocatableFunctionError, UnsendableValueError, WorkerCrashedError } from '../../src/errors.ts'
-import { Counter, Crasher, Echo, Recorder, Relay, StringChecker, useRefFromProcess } from './fixtures.ts'
+import { Counter, Crasher, Echo, Recorder, Relay, StringChecker, TimerUser, useRefFromProcess } from './fixtures.ts'
 import { Process } from '../../src/process/index.ts'
 
 for (const on of ['thread', 'process'] as const) {
@@ -79,6 +79,20 @@ test('a process actor asks a thread actor it was handed a ref to', async () => {
   } finally {
     await relay.stop()
     await counter.stop()
+  }
+})
+
+test('a thread actor answering asks back to back still runs its timers in between', async () => {
+  const a = spawn(TimerUser, { on: 'thread' })
+  try {
+    a.send('arm')
+    let fired = 0
+    const until = Date.now() + 20_000
+    // Back-to-back asks keep the host waiting on its channel between messages; its timers must still run.
+    for (let i = 0; fired === 0 && Date.now() < until; i++) fired = await a.ask('fired', { timeout: 10_000 }) as number
+    assert.equal(fired, 1)
+  } finally {
+    await a.stop()
   }
 })
 

@@ -1,0 +1,175 @@
+/**
+ * A worker thread's fast lane to the thread that started it: a
+ * MessageChannel with a small SharedArrayBuffer beside it. Pool workers and
+ * thread-hosted actors use it; child processes have no shared memory and keep
+ * their Endpoint link.
+ *
+ * The parent bumps POSTED after each post and calls Atomics.notify only when
+ * the child said (WAITING) that it sleeps on it; a child that has just gone
+ * idle blocks in Atomics.wait and reads the next message with
+ * receiveMessageOnPort a few µs after it was posted, instead of waking through
+ * its event loop. The child bumps REPLIES after each message it sends, so a
+ * parent waiting for an answer can spin on it and take the answer at once.
+ * Both spins are measured decisions (SpinPolicy, net/hot.ts).
+ */
+import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads'
+import { performance } from 'node:perf_hooks'
+import { SpinPolicy, spinUntil } from '../net/index.js'
+import type { Transferable } from './endpoint.js'
+
+/** Bumped by the parent after each post. */
+const POSTED = 0
+/** 1 while the child is (about to be) blocked in Atomics.wait: only then does a post need a notify. */
+const WAITING = 1
+/** Bumped by the child after each message it sends. */
+const REPLIES = 2
+/** Int32 slots the channel uses; users of `state` may keep their own above these. */
+export const HOT_SLOTS = 4
+
+// A child spins this long before sleeping, when the previous message came within SPIN_WHEN_GAP_MS.
+const CHILD_SPIN_MS = 0.05
+const SPIN_WHEN_GAP_MS = 0.2
+
+/** What the child needs: put it in the thread's boot data and transfer `port`. */
+export interface HotLink {
+  port: MessagePort
+  state: SharedArrayBuffer
+}
+
+/** The starting thread's end. */
+export class HotParent {
+  /** Hand this to the child (and list `link.port` in the transfer list). */
+  readonly link: HotLink
+  /** The shared slots; `state[HOT_SLOTS + i]` are the user's `extraSlots`. */
+  readonly state: Int32Array
+  private readonly port: MessagePort
+  /** Messages handled, to compare with the child's REPLIES count. */
+  private handled = 0
+  private handler: (msg: any) => void = () => {}
+
+  constructor(extraSlots = 0) {
+    const { port1, port2 } = new MessageChannel()
+    const sab = new SharedArrayBuffer((HOT_SLOTS + extraSlots) * 4)
+    this.port = port1
+    this.state = new Int32Array(sab)
+    this.link = { port: port2, state: sab }
+    // Each 'message' event takes every message already queued, so a burst costs one event-loop turn.
+    port1.on('message', (msg) => {
+      this.handle(msg)
+      this.drain()
+    })
+  }
+
+  /** Set the one handler for the child's messages. */
+  onMessage(fn: (msg: any) => void): void {
+    this.handler = fn
+  }
+
+  /** Post a message, waking the child if it sleeps on Atomics. */
+  post(msg: unknown, transfer?: readonly Transferable[]): void {
+    this.port.postMessage(msg, transfer as Transferable[] | undefined)
+    // Bump after the post: a child that read the old value before draining will not sleep past
+    // this message. Only one waiter is woken (V8's "wake all" path is several times slower).
+    Atomics.add(this.state, POSTED, 1)
+    if (Atomics.load(this.state, WAITING) === 1) Atomics.notify(this.state, POSTED, 1)
+  }
+
+  /** Spin up to `ms` for the child's next message and handle it (and any queued) now; true if one came. */
+  spinForReply(ms: number): boolean {
+    const state = this.state
+    if (!spinUntil(() => Atomics.load(state, REPLIES) !== this.handled, ms)) return false
+    this.drain()
+    return true
+  }
+
+  /** Handle every message already queued (before reporting the child's exit, say). */
+  drain(): void {
+    for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) this.handle(m.message)
+  }
+
+  private handle(msg: unknown): void {
+    this.handled = (this.handled + 1) | 0
+    this.handler(msg)
+  }
+
+  /** Keep this thread alive while the child has work. */
+  ref(): void {
+    this.port.ref()
+  }
+
+  /** Let this thread exit while the child idles. */
+  unref(): void {
+    this.port.unref()
+  }
+
+  close(): void {
+    this.port.close()
+  }
+}
+
+/** The started thread's end. */
+export class HotChild {
+  /** The shared slots (see HotParent.state). */
+  readonly state: Int32Array
+  private readonly port: MessagePort
+  private seen = 0
+  /** How long the last idle wait lasted before a message came (ms). */
+  private lastGapMs = Infinity
+  private readonly spin = new SpinPolicy(CHILD_SPIN_MS)
+
+  constructor(link: HotLink) {
+    this.port = link.port
+    this.state = new Int32Array(link.state)
+  }
+
+  /** Handle messages that arrive while this thread runs its event loop. */
+  onMessage(fn: (msg: any) => void): void {
+    this.port.on('message', fn)
+  }
+
+  /** Send a message to the parent (and bump the count it may be spinning on). */
+  send(msg: unknown, transfer?: readonly Transferable[]): void {
+    this.port.postMessage(msg, transfer as Transferable[] | undefined)
+    Atomics.add(this.state, REPLIES, 1)
+  }
+
+  /** The next message already queued, without an event-loop turn. */
+  take(): unknown {
+    const m = receiveMessageOnPort(this.port)
+    return m ? m.message : undefined
+  }
+
+  /**
+   * This thread is idle: block until the parent posts (true) or `ms` pass (false; go back to the
+   * event loop then, so timers and I/O run). When messages have been coming back to back, spin a
+   * few µs first, if that has been paying. Take the messages with `take()` afterwards.
+   */
+  waitForPost(ms: number): boolean {
+    const state = this.state
+    const idleSince = performance.now()
+    const timed = this.lastGapMs < SPIN_WHEN_GAP_MS
+    const spun = timed && this.spin.shouldSpin()
+    if (spun) spinUntil(() => Atomics.load(state, POSTED) !== this.seen, CHILD_SPIN_MS)
+    // Announce the wait first (seq-cst): a post that lands after this store sees it and notifies.
+    // The wait returns at once ('not-equal') if anything was posted since we last looked.
+    Atomics.store(state, WAITING, 1)
+    const woke = Atomics.wait(state, POSTED, this.seen, ms)
+    Atomics.store(state, WAITING, 0)
+    this.lastGapMs = woke === 'timed-out' ? Infinity : performance.now() - idleSince
+    if (timed) this.spin.record(spun, Math.min(this.lastGapMs, ms))
+    if (woke === 'timed-out') return false
+    // Read the counter before draining: a message posted after the drain bumps it again.
+    this.seen = Atomics.load(state, POSTED)
+    return true
+  }
+
+  /** Keep this thread alive while listening. */
+  ref(): void {
+    this.port.ref()
+  }
+
+  /** Let this thread exit when nothing else keeps it alive. */
+  unref(): void {
+    this.port.unref()
+  }
+}
