@@ -1,7 +1,10 @@
 /**
- * An actor's mailbox: a growable ring buffer of messages with a parallel ring
- * of reply tokens (undefined for a plain `send`), so queuing a message
- * allocates nothing once the ring has grown to its working size.
+ * An actor's mailbox: a queue of segments, each a pair of arrays (messages
+ * and reply tokens, undefined for a plain `send`). Segments grow 16 -> 64 ->
+ * ... -> 4096 slots, are linked, never copied, and the emptied head segment is
+ * kept for reuse, so queuing allocates nothing in the steady state and a
+ * burst of a million sends costs no regrowing (a growable ring copied itself
+ * 16 times for that, three quarters of the cost of a local tell).
  */
 
 /** What a bounded mailbox does when a message arrives and it is full. */
@@ -31,12 +34,30 @@ export interface MailboxStats {
   dropped: number
 }
 
-/** A FIFO ring of (message, reply token) pairs. */
+const FIRST_SEGMENT = 16
+const MAX_SEGMENT = 4096
+
+/** A run of slots in a mailbox. */
+interface Segment {
+  msgs: unknown[]
+  tokens: (ReplyTo | undefined)[]
+  next: Segment | undefined
+}
+
+function segment(n: number): Segment {
+  return { msgs: new Array(n), tokens: new Array(n), next: undefined }
+}
+
+/** A FIFO queue of (message, reply token) pairs. */
 export class Mailbox {
-  private msgs: unknown[]
-  private tokens: (ReplyTo | undefined)[]
-  private head = 0
-  private mask: number
+  /** Segment and slot of the oldest message. */
+  private head: Segment
+  private headAt = 0
+  /** Segment and slot where the next message goes. */
+  private tail: Segment
+  private tailAt = 0
+  /** An emptied full-size segment, kept for the next growth. */
+  private spare: Segment | undefined
   /** Messages queued now. */
   size = 0
   /** Most messages allowed at once (Infinity when unbounded). */
@@ -58,9 +79,7 @@ export class Mailbox {
     if (!['backpressure', 'drop-newest', 'drop-oldest', 'fail'].includes(this.overflow)) {
       throw new RangeError(`mailbox overflow must be 'backpressure', 'drop-newest', 'drop-oldest' or 'fail', got '${this.overflow}'`)
     }
-    this.msgs = new Array(16)
-    this.tokens = new Array(16)
-    this.mask = 15
+    this.head = this.tail = segment(FIRST_SEGMENT)
   }
 
   /** True when a bounded mailbox holds `capacity` messages. */
@@ -68,34 +87,61 @@ export class Mailbox {
     return this.size >= this.capacity
   }
 
-  /** Append, growing the ring when needed (capacity is the caller's business). */
+  /** Append (capacity is the caller's business). */
   push(msg: unknown, token: ReplyTo | undefined): void {
-    if (this.size > this.mask) this.grow()
-    const i = (this.head + this.size) & this.mask
-    this.msgs[i] = msg
-    this.tokens[i] = token
+    let t = this.tail
+    if (this.tailAt === t.msgs.length) t = this.extend(t)
+    const i = this.tailAt++
+    t.msgs[i] = msg
+    t.tokens[i] = token
     this.size++
+  }
+
+  private extend(t: Segment): Segment {
+    const n = t.msgs.length
+    let s = this.spare
+    if (s && n >= MAX_SEGMENT) this.spare = undefined
+    else s = segment(n >= MAX_SEGMENT ? MAX_SEGMENT : n * 4)
+    s.next = undefined
+    t.next = s
+    this.tail = s
+    this.tailAt = 0
+    return s
   }
 
   /** Take the oldest message; its reply token is left in `lastToken`. */
   shift(): unknown {
-    const i = this.head
-    const msg = this.msgs[i]
-    this.lastToken = this.tokens[i]
-    this.msgs[i] = undefined
-    this.tokens[i] = undefined
-    this.head = (i + 1) & this.mask
-    this.size--
+    let h = this.head
+    if (this.headAt === h.msgs.length) {
+      const next = h.next!
+      h.next = undefined
+      if (h.msgs.length >= MAX_SEGMENT) this.spare = h
+      this.head = h = next
+      this.headAt = 0
+    }
+    const i = this.headAt++
+    const msg = h.msgs[i]
+    this.lastToken = h.tokens[i]
+    h.msgs[i] = undefined
+    h.tokens[i] = undefined
     this.processed++
+    // Emptied: start again at the head segment's first slot (head and tail are the same one now).
+    if (--this.size === 0) this.headAt = this.tailAt = 0
     return msg
   }
 
   /** Put the message `shift()` just returned back in front (its host refused to hand it over). */
   unshift(msg: unknown, token: ReplyTo | undefined): void {
-    if (this.size > this.mask) this.grow()
-    this.head = (this.head - 1) & this.mask
-    this.msgs[this.head] = msg
-    this.tokens[this.head] = token
+    if (this.headAt === 0) {
+      if (this.size === 0) { this.push(msg, token); this.processed--; return }
+      const s = segment(FIRST_SEGMENT)
+      s.next = this.head
+      this.head = s
+      this.headAt = FIRST_SEGMENT
+    }
+    const i = --this.headAt
+    this.head.msgs[i] = msg
+    this.head.tokens[i] = token
     this.size++
     this.processed--
   }
@@ -118,21 +164,6 @@ export class Mailbox {
     }
     this.lastToken = undefined
     return out
-  }
-
-  private grow(): void {
-    const n = this.mask + 1
-    const msgs = new Array(n * 2)
-    const tokens = new Array(n * 2)
-    for (let k = 0; k < this.size; k++) {
-      const i = (this.head + k) & this.mask
-      msgs[k] = this.msgs[i]
-      tokens[k] = this.tokens[i]
-    }
-    this.msgs = msgs
-    this.tokens = tokens
-    this.head = 0
-    this.mask = n * 2 - 1
   }
 
   /** Current counters. */

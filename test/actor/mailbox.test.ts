@@ -133,3 +133,25 @@ for (const on of ['thread', 'process'] as const) {
     }
   })
 }
+
+test('a mailbox keeps order through bursts of any size, with messages taken and put back in between', async () => {
+  const { Mailbox } = await import('../../src/actor/mailbox.ts')
+  const mb = new Mailbox()
+  let next = 0
+  let expected = 0
+  // Bursts across every segment size, drained partly, with the taken message sometimes put back first.
+  for (const burst of [1, 15, 16, 17, 100, 5000, 20_000, 3]) {
+    for (let i = 0; i < burst; i++) mb.push(next++, undefined)
+    const take = Math.floor(mb.size * 0.7)
+    for (let i = 0; i < take; i++) {
+      const m = mb.shift()
+      if (i % 97 === 0) { mb.unshift(m, undefined); assert.equal(mb.shift(), m) }
+      assert.equal(m, expected++)
+    }
+  }
+  while (mb.size > 0) assert.equal(mb.shift(), expected++)
+  assert.equal(expected, next)
+  assert.equal(mb.processed, next)
+  mb.push('again', undefined)
+  assert.equal(mb.shift(), 'again')
+})
