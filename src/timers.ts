@@ -22,8 +22,9 @@
  * waits on sits behind an unref'd handle (a daemon thread or process) or no
  * handle at all (a local queue, a local actor). Each such wait `hold()`s the
  * place open and `release()`s it when it ends: one counter, and one idle
- * interval that is ref'd while the counter is above zero. Every scheduled
- * deadline holds too (as a ref'd timer would).
+ * interval that is ref'd while the counter is above zero (and until the next
+ * tick after it drops to zero). Every scheduled deadline holds too (as a
+ * ref'd timer would).
  */
 import { AbortError } from './errors.js'
 
@@ -253,8 +254,8 @@ export interface WaitLimits {
 }
 
 /**
- * One blocking wait's limits, armed: extend it (an ask does) or use
- * `armWait`. `begin(limits)` holds the place open, schedules the timeout
+ * One blocking wait's limits, armed: extend it or use `armWait` (an ask,
+ * the hottest wait, inlines the same steps: actor/pending.ts). `begin(limits)` holds the place open, schedules the timeout
  * and listens to the signal; the first of `expired()`, `aborted(reason)` or
  * `end()` ends it, and the other two then do nothing.
  */
