@@ -90,3 +90,36 @@ test('at 760 px every column stays on screen', async () => {
     await dash.close()
   }
 })
+
+test('a pool or an actor system that stops reporting is shown as lost: load and states unknown, not a full bar and green dots', async () => {
+  const pool = { kind: 'pool' as const, id: 'thumbnails', host: 'h', pid: 7, workerKind: 'thread', workers: 4, busy: 4, queued: 9, done: 100, failed: 0, restarts: 0, seq: 1 }
+  const actors = {
+    kind: 'actors' as const, id: 'pingpong', host: 'h', pid: 7, seq: 1,
+    roots: [{ path: '/root', name: 'root', state: 'running' as const, mailbox: 0, restarts: 0, children: [] }],
+  }
+  // Fresh reports (a new seq each sample) until the test freezes them: then they stop changing.
+  let frozen = false
+  const sources: Source[] = [{
+    name: 'fixed',
+    async sample() {
+      if (!frozen) { pool.seq++; actors.seq++ }
+      return { queues: [], reports: [structuredClone(pool), structuredClone(actors)] }
+    },
+  }]
+  const dash = await startDashboard({ sources, intervalMs: 100, lostAfterMs: 600 })
+  try {
+    const page = await open(dash.url)
+    await page.waitForSelector('[data-testid="pool-row"][data-state="live"] .meter', { timeout: WAIT })
+    await page.waitForSelector('[data-testid="actor-node"][data-state="running"]', { timeout: WAIT })
+    frozen = true
+    // The same report (same seq) again and again: 600 ms later they are lost.
+    await page.waitForSelector('[data-testid="pool-row"][data-state="lost"]', { timeout: WAIT })
+    assert.equal(await page.locator('[data-testid="pool-row"] .meter').count(), 0, 'no busy bar for a lost pool')
+    assert.match(await page.locator('[data-testid="pool-row"]').innerText(), /lost: load unknown/)
+    await page.waitForSelector('[data-testid="actor-system"][data-lost="true"] [data-testid="actor-node"][data-state="unknown"]', { timeout: WAIT })
+    assert.equal(await page.locator('[data-testid="actor-node"][data-state="running"]').count(), 0)
+    await page.close()
+  } finally {
+    await dash.close()
+  }
+})

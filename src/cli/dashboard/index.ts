@@ -35,6 +35,8 @@ export interface StartDashboardOptions {
   requireToken?: boolean
   /** Sampling period. Default 1000 ms. */
   intervalMs?: number
+  /** A worker, pool or actor system whose report stops changing for this long is shown as lost. Default max(5 s, 5 intervals). */
+  lostAfterMs?: number
   /**
    * Serve the actions (retry dead letters, purge, promote/drop delayed, seal) as POST
    * requests; off by default. They always require the token, even on loopback.
@@ -76,7 +78,7 @@ export async function startDashboard(options: StartDashboardOptions): Promise<Da
     }
     token = dashboardToken(options.authkey)
   }
-  const collector = new Collector(options.sources, { intervalMs: options.intervalMs, actions: options.allowActions, metrics: new DashboardMetrics({ build: { version: pkgVersion } }) })
+  const collector = new Collector(options.sources, { intervalMs: options.intervalMs, lostAfterMs: options.lostAfterMs, actions: options.allowActions, metrics: new DashboardMetrics({ build: { version: pkgVersion } }) })
   collector.start()
   let server: DashboardServer
   try {
