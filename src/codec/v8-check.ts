@@ -6,7 +6,10 @@
  * Buffers hold the event loop for seconds. This walks the tags once, without
  * building anything, and refuses what no troupe peer sends:
  *
- * - arrays with holes (sparse arrays, hole tags, index-like extra properties),
+ * - arrays with holes: items missing from V8's sparse form (which it also uses
+ *   for whole arrays whose elements kind is merely holey), hole tags, a length
+ *   the bytes cannot hold, index-like extra properties, or a reference to any
+ *   of these from elsewhere in the payload,
  * - nesting deeper than `maxDepth`,
  * - more weighted values than `maxValues` (the bound on decode work; a
  *   back-reference weighs what it points to, so sharing cannot amplify),
@@ -88,9 +91,6 @@ class Checker {
   private readonly maxDepth: number
   // Weight of each object id once closed; -1 while it is still open (a reference to it is a cycle).
   private readonly weights: number[] = []
-  // The byte just after an ArrayBuffer, and that buffer's length, so a following view can be checked.
-  private lastBufferEnd = -1
-  private lastBufferLength = 0
   // Why the top-level item being walked must be refused (a hole), if it must.
   private problem: string | undefined
   // Ids of the objects being walked (innermost last), and of those holding a hole somewhere inside.
