@@ -428,7 +428,8 @@ function fuzzFrame(r: R, objects: Scratch[], ids: { next: number }, corpus: Buff
     const zero = bytes.lastIndexOf(0x49)
     bytes = Buffer.concat([bytes.subarray(0, zero), deepBytes(r, spliceDeep), bytes.subarray(zero + 2)])
   }
-  const tail = int(r, 100)
+  // (Byte edits copy the frame into an array: not for the few huge ones.)
+  const tail = bytes.length > 1 << 20 ? 100 : int(r, 100)
   if (tail < 12) { labels.push('bytes'); bytes = mutateBytes(bytes, r, corpus.length ? corpus : [bytes]) }
   else if (tail < 18) { labels.push('length lie'); bytes = lieAboutLength(r, bytes) }
   else if (tail < 21) { labels.push('truncated'); bytes = bytes.subarray(0, int(r, bytes.length)) }
@@ -553,7 +554,7 @@ interface Peer { conn: FrameConnection; waiting: ((r: 'answered' | 'closed') => 
 
 // A fuzzing connection: only the handshake (the objects it aims at are created once, by `scratchObjects`).
 async function openPeer(address: string, replies: FuzzV8Report['replies']): Promise<Peer> {
-  const conn = await connectTo(address, { authkey: AUTHKEY })
+  const conn = await connectTo(address, { authkey: AUTHKEY, handshakeTimeout: 60_000 })
   const peer: Peer = { conn, waiting: undefined }
   conn.onFrame((f) => {
     let batch: Reply[]
@@ -571,7 +572,7 @@ async function openPeer(address: string, replies: FuzzV8Report['replies']): Prom
 
 // One object of every built-in type, held by a connection that stays open for the whole run.
 async function scratchObjects(address: string): Promise<{ conn: FrameConnection; objects: Scratch[] }> {
-  const conn = await connectTo(address, { authkey: AUTHKEY })
+  const conn = await connectTo(address, { authkey: AUTHKEY, handshakeTimeout: 60_000 })
   const typeids = Object.keys(builtinSpecs)
   const args: Record<string, unknown[]> = { Barrier: [2, 50], Value: ['i', 1], Array: ['i', [1, 2, 3]] }
   conn.send(serialize(typeids.map((t, i) => [i + 1, '', 'create', [t, ...(args[t] ?? [])]])))
@@ -597,7 +598,7 @@ const SENTINEL_FRAME = serialize([[SENTINEL, '', 'dummy', []]])
 
 // A Python-dialect proxy connection: accept_connection, then mutated requests, one reply each.
 async function pythonInput(r: R, address: string, idents: string[], timeoutMs: number): Promise<string> {
-  const conn = await connectTo(address, { authkey: AUTHKEY })
+  const conn = await connectTo(address, { authkey: AUTHKEY, handshakeTimeout: 60_000 })
   try {
     conn.send(encodePickle(tuple(null, 'accept_connection', tuple('fuzz'), new Map())))
     await conn.readFrame({ timeoutMs })
@@ -637,7 +638,7 @@ async function transportInput(r: R, address: string): Promise<string> {
     })
     return 'handshake'
   }
-  const conn = await connectTo(address, { authkey: AUTHKEY })
+  const conn = await connectTo(address, { authkey: AUTHKEY, handshakeTimeout: 60_000 })
   try {
     if (kind === 0) {
       conn.socket.write(pick(r, [frameHeader(2 ** 31 - 1), Buffer.from([0xff, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), Buffer.from([0x80, 0, 0, 0]), frameHeader(0)]))
