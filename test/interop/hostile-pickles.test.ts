@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { Manager, builtinSpecs, proxyInfo } from '../../src/manager/index.ts'
 import { snakeCase } from '../../src/manager/python/index.ts'
 import { connectTo, type FrameConnection } from '../../src/net/index.ts'
-import { decodePickle, encodePickle, tuple, float, FrozenSet, ByteArray, Tuple } from '../../src/codec/index.ts'
+import { decodePickle, encodePickle, tuple, tupleFrom, float, FrozenSet, ByteArray, Tuple } from '../../src/codec/index.ts'
 
 const cleanup: (() => Promise<unknown> | unknown)[] = []
 after(async () => { for (const f of cleanup.reverse()) await f() })
@@ -203,4 +203,22 @@ test('a few bytes of `range(5_000_000)` or `l * 1_000_000` from a Python peer ar
   const mul = decodePickle(await conn.readFrame({ timeoutMs: 30_000 })) as Tuple
   assert.match(JSON.stringify(mul, (_k, v) => (typeof v === 'bigint' ? String(v) : v)), /MemoryError/)
   assert.equal(await l.length(), 3)
+})
+
+test('every control function a Python peer may call (create, incref, decref, get_methods, debug_info, number_of_objects, dummy), with hostile arguments: each answered on its own connection, and the objects others hold stay', async () => {
+  const { m, q, ident } = await servedWithQueue()
+  const args: unknown[][] = [[], [null], [ident], ['Queue', -1], ['Array', 'i', 2 ** 32 - 1], ['list', 'x'.repeat(10_000)], [tuple(ident)], [new Map([[1, 2]])], [ident, ident, ident], [2n ** 100n], ['nosuch'], [[[[[]]]]]]
+  const kinds = new Map<string, number>()
+  for (const fn of ['create', 'incref', 'decref', 'get_methods', 'debug_info', 'number_of_objects', 'dummy', 'nosuch']) {
+    for (const a of args) {
+      if (fn === 'decref' && a[0] === ident) continue // a Python peer may decref what it never held (CPython's refcounts are global)
+      const conn = await connectTo(m.address, { authkey: 'k' })
+      conn.send(encodePickle(tuple(null, fn, tupleFrom(a), new Map()), { protocol: 2 }))
+      const reply = decodePickle(await conn.readFrame({ timeoutMs: 30_000 })) as Tuple
+      kinds.set(String(reply[0]), (kinds.get(String(reply[0])) ?? 0) + 1)
+      await conn.closed
+    }
+  }
+  assert.ok((kinds.get('#RETURN') ?? 0) > 5 && (kinds.get('#TRACEBACK') ?? 0) > 20, JSON.stringify([...kinds]))
+  assert.deepEqual(await q.getMany(10), [1, 2, 3])
 })
