@@ -73,6 +73,8 @@ class HeldJoinableQueue<T> extends SharedJoinableQueue<T> {
 }
 
 async function runTarget(): Promise<void> {
+  // Whatever becomes of the driver, the target goes with it.
+  process.on('disconnect', () => process.exit(0))
   const delay = monitorEventLoopDelay({ resolution: 1 })
   delay.enable()
   // The time each chunk of socket bytes holds the loop (framing, checks, decoding, the calls, the replies):
