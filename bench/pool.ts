@@ -15,7 +15,7 @@
  * Each contender runs its case once at a quarter of its size (JIT and heap
  * warm-up) before the timed run; map is the median of five after three.
  */
-import { spawnSync } from 'node:child_process'
+import { fork, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { Pool } from '../src/pool/index.ts'
@@ -101,27 +101,45 @@ async function piscina(): Promise<Runner> {
   }
 }
 
-/** A raw postMessage pool: round robin, one message per task and per result, a Map of promises. */
-async function raw(): Promise<Runner & { call(name: string, arg: unknown): Promise<unknown> }> {
-  const url = new URL('./pool-raw.mjs', import.meta.url)
-  const workers = [new Worker(url), new Worker(url)]
+/** Two raw workers (threads or child processes): how to post to one, and how its replies arrive. */
+interface RawWorker { post(msg: unknown): void; onReply(fn: (m: [number, unknown]) => void): void; stop(): Promise<unknown> | void }
+
+/** A raw pool over two workers: round robin, one message per task and per result, a Map of promises. */
+async function rawPool(workers: RawWorker[]): Promise<Runner> {
   const pending = new Map<number, (v: unknown) => void>()
-  for (const w of workers) w.on('message', (m: [number, unknown]) => { const r = pending.get(m[0])!; pending.delete(m[0]); r(m[1]) })
+  for (const w of workers) w.onReply((m) => { const r = pending.get(m[0])!; pending.delete(m[0]); r(m[1]) })
   let id = 0
   let next = 0
   const call = (name: string, arg: unknown) => new Promise<unknown>((resolve) => {
     pending.set(++id, resolve)
-    workers[next++ & 1]!.postMessage([id, name, arg])
+    workers[next++ & 1]!.post([id, name, arg])
   })
   await Promise.all([call('add', { a: 1, b: 2 }), call('add', { a: 1, b: 2 })])
   return {
-    call,
     small: (i) => call('add', { a: i, b: 1 }),
     bytes: (b) => call('byteLength', b),
     strings: (o) => call('objLen', o),
     stringResult: (i) => call('bigString', i),
-    close: async () => { await Promise.all(workers.map((w) => w.terminate())) },
+    close: async () => { await Promise.all(workers.map((w) => w.stop())) },
   }
+}
+
+/** The raw postMessage pool: two worker threads on their parentPort. */
+function raw(): Promise<Runner> {
+  const url = new URL('./pool-raw.mjs', import.meta.url)
+  return rawPool([0, 1].map(() => {
+    const w = new Worker(url)
+    return { post: (m) => w.postMessage(m), onReply: (fn) => { w.on('message', fn) }, stop: () => w.terminate() }
+  }))
+}
+
+/** The same over two child processes: Node's IPC ('advanced' serialization, as troupe's process pools). */
+function rawIpc(): Promise<Runner> {
+  const file = fileURLToPath(new URL('./pool-raw-ipc.mjs', import.meta.url))
+  return rawPool([0, 1].map(() => {
+    const k = fork(file, [], { serialization: 'advanced', execArgv: [] })
+    return { post: (m) => { k.send(m as object) }, onReply: (fn) => { k.on('message', fn as (m: unknown) => void) }, stop: () => { k.kill() } }
+  }))
 }
 
 /** One-at-a-time floor: a worker blocked in Atomics.wait, arguments and result in shared memory. */
@@ -198,11 +216,11 @@ const specs: CaseSpec[] = [
   { name: 'bytes', contenders: { troupe: () => run(troupe, 'bytes'), piscina: () => run(piscina, 'bytes'), raw: () => run(raw, 'bytes') } },
   {
     name: 'strings',
-    contenders: { troupe: () => run(troupe, 'strings'), piscina: () => run(piscina, 'strings'), raw: () => run(raw, 'strings'), 'troupe-process': () => run(() => troupe('process'), 'strings') },
+    contenders: { troupe: () => run(troupe, 'strings'), piscina: () => run(piscina, 'strings'), raw: () => run(raw, 'strings'), 'troupe-process': () => run(() => troupe('process'), 'strings'), 'raw-ipc': () => run(rawIpc, 'strings') },
   },
   {
     name: 'string-results',
-    contenders: { troupe: () => run(troupe, 'stringResults'), piscina: () => run(piscina, 'stringResults'), raw: () => run(raw, 'stringResults'), 'troupe-process': () => run(() => troupe('process'), 'stringResults') },
+    contenders: { troupe: () => run(troupe, 'stringResults'), piscina: () => run(piscina, 'stringResults'), raw: () => run(raw, 'stringResults'), 'troupe-process': () => run(() => troupe('process'), 'stringResults'), 'raw-ipc': () => run(rawIpc, 'stringResults') },
   },
   {
     name: 'latency',
@@ -216,7 +234,7 @@ const specs: CaseSpec[] = [
 if (isMainModule(import.meta)) {
   await contest('pool', import.meta.url, specs, [
     'raw: a postMessage pool (round robin, one message per task and per result); raw-atomics: shared memory and Atomics.wait, no messages (latency floor)',
-    'troupe-process: the same troupe Pool with kind "process" (the ratio shows threads vs processes)',
+    'troupe-process: the same troupe Pool with kind "process" (the ratio shows threads vs processes); raw-ipc: the raw pool over 2 child processes (Node IPC, "advanced"), the ceiling of that transport',
     'latency ops/s = 1e6 / p50 µs; cpu-µs/op counts every thread and child process of the contender',
   ])
 }

@@ -106,9 +106,16 @@ export async function actorHost(boot: Boot): Promise<void> {
   }
   const idleWait = (): void => {
     idleScheduled = false
-    if (!cell.isIdle || !hot!.waitForPost(IDLE_WAIT_MS)) return
-    // Handled here; the actor runs in the microtasks after this callback, then we come back.
-    for (let m = hot!.take(); m !== undefined; m = hot!.take()) onBatch(m as unknown[])
+    if (!cell.isIdle) return
+    // One batch at a time, handled here; the actor runs in the microtasks after this callback, then
+    // we come back for the next. (Taking every queued batch at once would hold all their messages in
+    // the mailbox together: a burst of 64 KiB strings would outlive the young generation.)
+    let m = hot!.take()
+    if (m === undefined) {
+      if (!hot!.waitForPost(IDLE_WAIT_MS)) return
+      m = hot!.take()
+    }
+    if (m !== undefined) onBatch(m as unknown[])
   }
 
   if (hot) hot.onMessage(onBatch)
