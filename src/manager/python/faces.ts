@@ -9,8 +9,8 @@
  */
 import {
   pyEquals, pyRepr, pySort, pyTruthy, pyTypeName, isPyInt, isPyNumber, pyIntValue, pyNumberValue, type PyFlavor,
+  ByteArray, PyFloat, PyGlobal, PyObject, Slice, tuple, marshal, unmarshal, pyText, isTuple, py2Int, py2Unicode,
 } from '../../codec/index.js'
-import { ByteArray, PyFloat, PyGlobal, PyObject, Slice, tuple, marshal, unmarshal, pyText, isTuple, py2Int, py2Unicode } from '../../codec/index.js'
 import { Queue, JoinableQueue } from '../shared/queue.js'
 import { Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition, Barrier } from '../shared/sync.js'
 import { Dict, List, Namespace, Value, SharedArray } from '../shared/containers.js'
@@ -51,7 +51,6 @@ export interface Face {
 }
 
 const m = (s: Signature, call: Method['call'], only?: 2 | 3): Method => ({ sig: s, call, only })
-const py3Exception = (module: string, name: string, ...args: unknown[]) => new PyError(module, name, args)
 
 /** The face for a troupe object (by class), or undefined for objects served with troupe's generic mapping. */
 export function pythonFace(obj: unknown): Face | undefined {
@@ -348,7 +347,7 @@ const conditionFace: Face = {
   py2: { acquire: m(sig('acquire', 'blocking?'), py2RlockAcquire) },
 }
 
-const brokenBarrier = () => py3Exception('threading', 'BrokenBarrierError')
+const brokenBarrier = () => new PyError('threading', 'BrokenBarrierError', [])
 
 const barrierFace: Face = {
   exposed: () => ['__getattribute__', 'wait', 'abort', 'reset'],
@@ -819,6 +818,6 @@ const FACES = new Map<Function, Face>([
 export function faceError(err: Error, flavor: PyFlavor): PyError | undefined {
   if (err instanceof PyError) return err
   if (err.name === 'BrokenBarrierError' && !flavor.py2) return brokenBarrier()
-  if (err.name === 'ClosedError' && flavor.py312 && !flavor.py2) return py3Exception('queue', 'ShutDown')
+  if (err.name === 'ClosedError' && flavor.py312 && !flavor.py2) return new PyError('queue', 'ShutDown', [])
   return undefined
 }
