@@ -1,7 +1,6 @@
 import { fromWireError, marshal, toWireError, type WireError } from '../codec/index.js'
 import { ActorStoppedError, ClosedError, MailboxFullError } from '../errors.js'
-import { Endpoint, HotParent, locate, placeLabel, type ExitInfo, type HotLink, type Kind, type ModuleRef } from '../process/index.js'
-import { SpinPolicy } from '../net/index.js'
+import { Endpoint, HotParent, WAIT_SPINNING, locate, placeLabel, type ExitInfo, type HotLink, type Kind, type ModuleRef } from '../process/index.js'
 import type { Actor, StopReason } from './actor.js'
 import { K_ASK, K_CTL, K_FRAME, K_TELL, K_TELLP, Outbox } from './channel.js'
 import { allocateId, describeReason, register, unregister, warnCrash, type Address, type Entity, type EntityInfo, type SupervisorHooks } from './entity.js'
@@ -37,9 +36,6 @@ export interface HostedOptions {
 }
 
 const hostRuntime: ModuleRef = { url: new URL(import.meta.url.endsWith('.ts') ? './host.ts' : './host.js', import.meta.url).href, name: 'actorHost' }
-
-/** Longest the spawner spins for the answer to a lone ask to a thread actor (ms), when that pays. */
-const ASK_SPIN_MS = 0.1
 
 /** How long `stop()` waits for a hosted actor's onStop before killing its thread/process. */
 const STOP_GRACE_MS = 5000
@@ -86,13 +82,12 @@ export class HostedActor implements Entity {
   private waiters: { kind: number; payload: unknown; resolve?: () => void; reject?: (e: unknown) => void; token?: Pending }[] = []
   /** Thread hosts: the channel to the current incarnation. */
   private hot: HotParent | undefined
-  /** Whether spinning for a lone ask's answer pays (net/hot.ts), and the ask being timed. */
-  private readonly spin = new SpinPolicy(ASK_SPIN_MS)
-  private timed: { ask: Pending; spun: boolean; since: number; posted: boolean } | undefined
+  /** The lone ask being timed (the hot channel measures whether running hot pays). */
+  private timed: { ask: Pending; arm: number; since: number; posted: boolean; channel: HotParent } | undefined
   private readonly settleInflight = (p: Pending) => {
     this.inflight.delete(p)
     const t = this.timed
-    if (t?.ask === p) { this.timed = undefined; this.spin.record(t.spun, performance.now() - t.since) }
+    if (t?.ask === p) { this.timed = undefined; if (t.posted) t.channel.waited(t.arm, performance.now() - t.since) }
   }
 
   constructor(cls: new (...args: any[]) => Actor<unknown>, args: readonly unknown[], private readonly opts: HostedOptions) {
@@ -156,11 +151,13 @@ export class HostedActor implements Entity {
     const hot = this.hot
     if (!hot) { this.endpoint?.send(batch); return }
     hot.post(batch)
-    // A lone ask just left: wait for its answer right here when spinning has been paying.
+    // A lone ask just left: time its wait, and when the channel runs hot wait for the answer right here.
     const t = this.timed
-    if (t && t.spun && !t.posted) {
+    if (t && !t.posted && t.channel === hot) {
       t.posted = true
-      hot.spinForReply(ASK_SPIN_MS)
+      t.since = performance.now()
+      t.arm = hot.beginWait()
+      if (t.arm === WAIT_SPINNING) hot.spinForReply()
     }
   }
 
@@ -246,7 +243,7 @@ export class HostedActor implements Entity {
       pending.onSettle = this.settleInflight
       // One ask at a time to a thread actor: time its wait, and maybe spin for it (sendBatch).
       if (this.hot && this.inflight.size === 1 && this.timed === undefined) {
-        this.timed = { ask: pending, spun: this.spin.shouldSpin(), since: performance.now(), posted: false }
+        this.timed = { ask: pending, arm: 0, since: 0, posted: false, channel: this.hot }
       }
     }
     this.outstanding++

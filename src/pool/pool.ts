@@ -1,8 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { performance } from 'node:perf_hooks'
-import { assertNotBootstrapping, locate, type Kind, type ExitInfo, type ModuleRef, type Transferable } from '../process/index.js'
+import { WAIT_SPINNING, assertNotBootstrapping, locate, type Kind, type ExitInfo, type ModuleRef, type Transferable } from '../process/index.js'
 import { approxBytes, fromWireError, marshal, type WireError } from '../codec/index.js'
-import { SpinPolicy } from '../net/index.js'
 import { Full, TimeoutError, UnsendableValueError, WorkerCrashedError } from '../errors.js'
 import { PoolFront, abortError, earlyDeathsError, EARLY_DEATHS_LIMIT, type BaseApplyOptions, type Mode, type PoolCounters, type PoolFunction } from './front.js'
 import { armWait } from '../timers.js'
@@ -89,8 +88,7 @@ const MAX_BATCH = 512
 // outlives the worker's young generation: copied, promoted and marked, twice the CPU of the copy.
 const BATCH_BYTES = 256 << 10
 const INFLIGHT_BYTES = 1 << 20
-// The main thread's spin for a lone tiny task's answer (see schedule()).
-const SPIN_MAIN_MS = 0.04
+// A lone task is waited for hot (see schedule()) only while tasks average under this (ms).
 const SPIN_FOR_TASKS_UNDER_MS = 0.02
 
 const now = () => performance.timeOrigin + performance.now()
@@ -131,9 +129,8 @@ export class Pool extends PoolFront<PoolTaskOptions> {
   /** Nesting of result handling (a callback may submit a task). */
   private replyDepth = 0
   /** Hot-path spins in a row that saw no reply; at the limit, spinning pauses for a second. */
-  /** Whether waiting for a lone task's answer by spinning pays here (net/hot.ts), and the wait being timed. */
-  private readonly spin = new SpinPolicy(SPIN_MAIN_MS)
-  private timed: { task: Task; spun: boolean; since: number } | undefined
+  /** The lone task whose wait is being timed (its worker's hot channel measures whether running hot pays). */
+  private timed: { task: Task; arm: number; since: number } | undefined
   private earlyDeaths = 0
   private completed = 0
   private failed = 0
@@ -267,9 +264,9 @@ export class Pool extends PoolFront<PoolTaskOptions> {
       const w = t.worker
       if (w && this.kind === 'thread' && this.replyDepth === 0 && !o?.callback && !o?.errorCallback && t.extras === undefined &&
           this.avgRunMs >= 0 && this.avgRunMs < SPIN_FOR_TASKS_UNDER_MS && (this.timed === undefined || this.timed.task.state === DONE)) {
-        const spun = this.spin.shouldSpin()
-        this.timed = { task: t, spun, since: performance.now() }
-        if (spun) w.spinForReply(SPIN_MAIN_MS)
+        const arm = w.beginWait()
+        this.timed = { task: t, arm, since: performance.now() }
+        if (arm === WAIT_SPINNING) w.spinForReply()
       }
       return
     }
@@ -437,7 +434,7 @@ export class Pool extends PoolFront<PoolTaskOptions> {
     for (let i = 0; i < values.length; i++) {
       const t = w.inflight.shift()
       if (!t) break
-      if (this.timed?.task === t) { this.spin.record(this.timed.spun, performance.now() - this.timed.since); this.timed = undefined }
+      if (this.timed?.task === t) { w.waited(this.timed.arm, performance.now() - this.timed.since); this.timed = undefined }
       w.replied = (w.replied + 1) | 0
       w.bytes -= t.bytes
       const started = times[2 * i]!

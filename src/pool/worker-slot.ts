@@ -1,10 +1,12 @@
 import { performance } from 'node:perf_hooks'
-import { Endpoint, HotParent, type Kind, type ModuleRef, type ExitInfo } from '../process/index.js'
+import { Endpoint, HotParent, WAIT_COLD, type Kind, type ModuleRef, type ExitInfo } from '../process/index.js'
 import { Deque } from './deque.js'
 import { POOL_SLOTS, READY, SLOT_RUNNING, SLOT_STARTED, STOP, type WorkerBootData } from './protocol.js'
 import type { Task } from './task.js'
 
 const here = import.meta.url
+/** Longest the main thread spins for a lone tiny task's answer, when its channel runs hot (ms). */
+const SPIN_FOR_REPLY_MS = 0.04
 /** The pool's worker runtime, named the way Endpoint loads runtimes. */
 const RUNTIME: ModuleRef = { url: new URL(here.endsWith('.ts') ? './worker.ts' : './worker.js', here).href, name: 'poolWorker' }
 
@@ -51,7 +53,7 @@ export class WorkerSlot {
     const boot: WorkerBootData = { ...data, id, flushEach: kind === 'process' }
     if (kind === 'thread') {
       // Tasks and results travel on a channel of their own, with shared counters beside it.
-      this.hot = new HotParent(POOL_SLOTS)
+      this.hot = new HotParent(POOL_SLOTS, SPIN_FOR_REPLY_MS)
       this.state = this.hot.state
       this.hot.onMessage((msg: unknown[]) => events.message(this, msg))
       boot.hot = this.hot.link
@@ -88,11 +90,21 @@ export class WorkerSlot {
   }
 
   /**
-   * Threads: wait up to `ms`, spinning, for the worker's next message and handle it now, without
-   * going through the event loop. True if one came.
+   * Threads: a lone task the caller waits for was just posted; how the wait runs (WAIT_SPINNING:
+   * call spinForReply). Report how long it took with `waited`. See process/hot-channel.ts.
    */
-  spinForReply(ms: number): boolean {
-    return this.hot ? this.hot.spinForReply(ms) : false
+  beginWait(): number {
+    return this.hot ? this.hot.beginWait() : WAIT_COLD
+  }
+
+  /** How long the wait begun by `beginWait()` took. */
+  waited(arm: number, ms: number): void {
+    this.hot?.waited(arm, ms)
+  }
+
+  /** Spin briefly for the worker's next message and handle it now, without an event-loop turn; true if one came. */
+  spinForReply(): boolean {
+    return this.hot ? this.hot.spinForReply() : false
   }
 
   /**

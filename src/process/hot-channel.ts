@@ -10,7 +10,14 @@
  * receiveMessageOnPort a few µs after it was posted, instead of waking through
  * its event loop. The child bumps REPLIES after each message it sends, so a
  * parent waiting for an answer can spin on it and take the answer at once.
- * Both spins are measured decisions (SpinPolicy, net/hot.ts).
+ * How hot the channel runs is measured (SpinPolicy, net/hot.ts) by the
+ * parent, end to end: it times each wait for an answer it asked for, and
+ * learns whether the child should block on Atomics when idle (told through
+ * the HOT slot) and, when it does, whether the parent should spin. Blocking
+ * costs more than it looks from the child's side: a post to a child blocked
+ * on Atomics pays a futex wake on top of the port's own wake-up, so on some
+ * machines the plain event loop answers sooner; and a spin only pays with a
+ * core to spare.
  */
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads'
 import { performance } from 'node:perf_hooks'
@@ -23,12 +30,21 @@ const POSTED = 0
 const WAITING = 1
 /** Bumped by the child after each message it sends. */
 const REPLIES = 2
+/** 1 while the parent wants the child to wait for posts on Atomics when idle, 0 in its event loop. */
+const HOT = 3
 /** Int32 slots the channel uses; users of `state` may keep their own above these. */
 export const HOT_SLOTS = 4
 
 // A child spins this long before sleeping, when the previous message came within SPIN_WHEN_GAP_MS.
 const CHILD_SPIN_MS = 0.05
 const SPIN_WHEN_GAP_MS = 0.2
+
+/** How a wait begun by `HotParent.beginWait()` runs: the child in its event loop, the parent sleeping. */
+export const WAIT_COLD = 0
+/** The child blocked on Atomics, the parent sleeping. */
+export const WAIT_BLOCKING = 1
+/** The child blocked on Atomics, the parent spinning (`spinForReply()`). */
+export const WAIT_SPINNING = 2
 
 /** What the child needs: put it in the thread's boot data and transfer `port`. */
 export interface HotLink {
@@ -46,12 +62,20 @@ export class HotParent {
   /** Messages handled, to compare with the child's REPLIES count. */
   private handled = 0
   private handler: (msg: any) => void = () => {}
+  /** Whether the child should block on Atomics, and whether this side should spin then; measured. */
+  private readonly block = new SpinPolicy(0)
+  private readonly spin: SpinPolicy
+  /** What the child does when idle before the next request. */
+  private childBlocks = true
 
-  constructor(extraSlots = 0) {
+  /** `spinMs`: the longest this side spins for an answer when hot. */
+  constructor(extraSlots = 0, spinMs = 0.1) {
     const { port1, port2 } = new MessageChannel()
     const sab = new SharedArrayBuffer((HOT_SLOTS + extraSlots) * 4)
     this.port = port1
     this.state = new Int32Array(sab)
+    this.state[HOT] = 1
+    this.spin = new SpinPolicy(spinMs)
     this.link = { port: port2, state: sab }
     // Each 'message' event takes every message already queued, so a burst costs one event-loop turn.
     port1.on('message', (msg) => {
@@ -74,10 +98,30 @@ export class HotParent {
     if (Atomics.load(this.state, WAITING) === 1) Atomics.notify(this.state, POSTED, 1)
   }
 
-  /** Spin up to `ms` for the child's next message and handle it (and any queued) now; true if one came. */
-  spinForReply(ms: number): boolean {
+  /**
+   * A request whose answer the caller will wait for has just been posted: returns how this wait
+   * runs (WAIT_SPINNING: call `spinForReply()`), to report with `waited(arm, ms)` once answered.
+   * Whether the child blocks for the next request is picked now, since the child reads it when it
+   * goes idle after answering this one.
+   */
+  beginWait(): number {
+    const blocks = this.childBlocks
+    const arm = !blocks ? WAIT_COLD : this.spin.shouldSpin() ? WAIT_SPINNING : WAIT_BLOCKING
+    this.childBlocks = this.block.shouldSpin()
+    Atomics.store(this.state, HOT, this.childBlocks ? 1 : 0)
+    return arm
+  }
+
+  /** How long the wait begun by `beginWait()` took. */
+  waited(arm: number, ms: number): void {
+    this.block.record(arm !== WAIT_COLD, ms)
+    if (arm !== WAIT_COLD) this.spin.record(arm === WAIT_SPINNING, ms)
+  }
+
+  /** Spin briefly for the child's next message and handle it (and any queued) now; true if one came. */
+  spinForReply(): boolean {
     const state = this.state
-    if (!spinUntil(() => Atomics.load(state, REPLIES) !== this.handled, ms)) return false
+    if (!spinUntil(() => Atomics.load(state, REPLIES) !== this.handled, this.spin.maxMs)) return false
     this.drain()
     return true
   }
@@ -142,10 +186,12 @@ export class HotChild {
   /**
    * This thread is idle: block until the parent posts (true) or `ms` pass (false; go back to the
    * event loop then, so timers and I/O run). When messages have been coming back to back, spin a
-   * few µs first, if that has been paying. Take the messages with `take()` afterwards.
+   * few µs first, if that has been paying. Take the messages with `take()` afterwards. False at
+   * once while the parent keeps the channel cold: the event loop's message listener takes over.
    */
   waitForPost(ms: number): boolean {
     const state = this.state
+    if (Atomics.load(state, HOT) === 0) return false
     const idleSince = performance.now()
     const timed = this.lastGapMs < SPIN_WHEN_GAP_MS
     const spun = timed && this.spin.shouldSpin()

@@ -7,4 +7,4 @@ export {
 } from './router.js'
 export { Lane, type Prepared } from './lane.js'
 export { Process, currentProcess, activeChildren, processRuntime, type ProcessOptions } from './process.js'
-export { HotParent, HotChild, HOT_SLOTS, type HotLink } from './hot-channel.js'
+export { HotParent, HotChild, HOT_SLOTS, WAIT_COLD, WAIT_BLOCKING, WAIT_SPINNING, type HotLink } from './hot-channel.js'
