@@ -33,7 +33,11 @@ test('actor-print: the PrintActor prints Hello and World, closes and joins; Work
 
 test('ping-pong: Pinger and Ponger in their own processes alternate through subjects, and their timeout handlers fire', async () => {
   const { out } = await run('examples/ping-pong.ts', ['--rounds', '3', '--interval', '300', '--timeout', '200'])
+  // A ping published before the Ponger's subscription reached the Pinger's process (a slow start on a
+  // loaded machine) is lost; the Pinger then says the pong is overdue and serves the same ball again.
+  // That repeat is the example working as written, so the game is compared without it.
   const game = out.split('\n').filter((l) => /sends|got/.test(l))
+    .filter((l, i, all) => !(l.startsWith('Pinger sends ping') && all[i + 1] === l && out.includes(`pong ${l.split(' ').pop()} is overdue`)))
   assert.deepEqual(game, [
     'Pinger sends ping 1', 'Ponger got ping 1', 'Ponger sends pong 1', 'Pinger got pong 1',
     'Pinger sends ping 2', 'Ponger got ping 2', 'Ponger sends pong 2', 'Pinger got pong 2',

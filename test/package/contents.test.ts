@@ -28,7 +28,10 @@ test('the tarball holds the build, the CLI, the docs, README, CHANGELOG and LICE
   for (const f of ['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE', 'bin/troupe.js', 'dist/index.js', 'dist/cli/main.js', 'dist/web/index.html']) {
     assert.ok(files.has(f), `${f} is not in the package`)
   }
-  for (const doc of readdirSync(join(root, 'docs'))) assert.ok(files.has(`docs/${doc}`), `docs/${doc} is not in the package`)
+  for (const doc of walk(join(root, 'docs'))) {
+    const name = relative(root, doc).split('\\').join('/')
+    assert.ok(files.has(name), `${name} is not in the package`)
+  }
 })
 
 test('the tarball holds no TypeScript sources, no tests and no source maps of dist (stack traces name dist/*.js)', () => {
@@ -57,7 +60,8 @@ test('every entry in exports has its types first and both files are in the packa
 
 test('every relative link in README and docs leads to a file in the package', () => {
   const broken: string[] = []
-  for (const doc of ['README.md', ...readdirSync(join(root, 'docs')).map((d) => `docs/${d}`)]) {
+  const pages = walk(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => relative(root, f).split('\\').join('/'))
+  for (const doc of ['README.md', ...pages]) {
     // Links outside code: fenced blocks and inline code spans are dropped first.
     const text = readFileSync(join(root, doc), 'utf8').replace(/```[^]*?```/g, '').replace(/`[^`\n]*`/g, '')
     for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
