@@ -43,7 +43,8 @@ export class Progress {
   private readonly multi?: cliProgress.MultiBar
   private readonly bar?: cliProgress.SingleBar
   private readonly stream: NodeJS.WriteStream
-  private lastLine = 0
+  /** When the last count line was written (the first update writes one at once). */
+  private lastLine = -Infinity
   private stopped = false
 
   constructor(private readonly opts: ProgressOptions) {
