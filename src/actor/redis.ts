@@ -32,7 +32,7 @@ import type { MailboxStats, ReplyTo } from './mailbox.js'
 import { Pending, pendingById, type AskOptions } from './pending.js'
 import { WATCH, joinWithin, type ActorRef, type JoinOptions, type Watchable } from './ref.js'
 import { checkSubject, subjectMatches } from './subjects.js'
-import { RestartIntensity, type RestartType } from './supervisor.js'
+import { RestartIntensity, crashLog, reportCrash, type RestartType } from './supervisor.js'
 
 /** Options of `new RedisActorSystem()`. */
 export interface RedisActorSystemOptions {
@@ -52,6 +52,12 @@ export interface RedisActorSystemOptions {
   askTimeout?: number
   /** `v8` (default) or `json`. */
   codec?: CodecName
+  /**
+   * Where this node's crash reports go, one per failure of an actor it hosts
+   * (as `supervise({ log })`: default stderr; a function gets each report as
+   * one string; `false` for silence).
+   */
+  log?: ((line: string) => void) | false
 }
 
 /** Options of `system.spawn()`. */
@@ -93,6 +99,7 @@ export class RedisActorSystem {
   /** @internal */ readonly prefix: string
   /** @internal */ readonly leaseMs: number
   /** @internal */ readonly keys: SystemKeys
+  /** @internal Where crash reports of hosted actors go. */ readonly crashLog: (line: string) => void
   private readonly askTimeout: number
   private readonly newId = idMaker()
   private readonly poster: Poster
@@ -118,6 +125,7 @@ export class RedisActorSystem {
     this.leaseMs = options.leaseMs ?? 5000
     if (!(this.leaseMs >= 10)) throw new RangeError(`leaseMs must be at least 10, got ${options.leaseMs}`)
     this.askTimeout = options.askTimeout ?? 30_000
+    this.crashLog = crashLog(options.log)
     this.codec = codecFor(options.codec)
     this.conn = new Connection(options.redis ?? defaultRedis())
     this.keys = systemKeys(this.prefix)
@@ -513,11 +521,22 @@ class Hosting implements SupervisorHooks {
 
   // ---- SupervisorHooks: the node supervises each actor it hosts, one for one ----
 
-  /** The actor threw: restart it in place within the intensity, else it ends with SupervisorGaveUpError. */
-  childFailed(child: Entity, err: Error): void {
-    if (this.leaving || this.def.restart === 'temporary') { void child.stop(err); return }
+  /** The actor threw: restart it in place within the intensity, else it ends with SupervisorGaveUpError; either way one crash report. */
+  childFailed(child: Entity, err: Error, during?: string): void {
+    const supervisor = `redis node ${this.system.node}`
+    const report = (outcome: string) => reportCrash(this.system.crashLog, { child, err, during, supervisor, outcome, where: supervisor })
+    if (this.leaving || this.def.restart === 'temporary') {
+      report(this.leaving ? 'stopping it (the node is leaving it)' : "stopping it (restart: 'temporary')")
+      void child.stop(err)
+      return
+    }
     const delay = this.intensity.next()
-    if (delay < 0) { void child.stop(this.intensity.gaveUp(`redis node ${this.system.node}`, this.name, err)); return }
+    if (delay < 0) {
+      report(this.intensity.givingUp())
+      void child.stop(this.intensity.gaveUp(supervisor, this.name, err))
+      return
+    }
+    report(this.intensity.restarting(delay))
     // On a fresh stack (an actor failing in onStart would otherwise recurse through here).
     if (delay <= 0) queueMicrotask(() => child.restart())
     else armWait({ timeout: delay, precise: true }, () => child.restart(), () => {})

@@ -108,6 +108,16 @@ export class RestartIntensity {
     this.times = []
   }
 
+  /** What a crash report says a restart after `next()` returned `delay` does. */
+  restarting(delay: number, what = 'it'): string {
+    return `restarting ${what}${delay > 0 ? ` in ${delay} ms` : ''} (restart ${this.recent} of at most ${this.maxRestarts} within ${this.withinMs} ms)`
+  }
+
+  /** What a crash report says when `next()` returned -1. */
+  givingUp(): string {
+    return `giving up (more than ${this.maxRestarts} restarts within ${this.withinMs} ms)`
+  }
+
   /** The error of a supervisor that gave up on `child` after `err`. */
   gaveUp(supervisor: string, child: string, err: Error): SupervisorGaveUpError {
     const reason = new SupervisorGaveUpError(
@@ -115,6 +125,39 @@ export class RestartIntensity {
       `last failure in '${child}': ${describeReason(err)}`, { cause: err })
     return Object.assign(reason, { supervisor, child })
   }
+}
+
+/** What one crash report tells. */
+export interface CrashReport {
+  child: Entity
+  err: Error
+  /** What the child was handling (`onStart()`, `onTimeout()`, or the message as `describeMessage` puts it). */
+  during?: string
+  /** The supervisor's name (a Redis node says `redis node <id>`). */
+  supervisor: string
+  /** What the supervisor does about it: `restartIntensity.restarting(...)`, `givingUp()`, `stopping it (...)`. */
+  outcome: string
+  /** Where the child runs, when its `info()` does not say it (a Redis-hosted actor: `redis node <id>`). */
+  where?: string
+}
+
+/**
+ * Log one crash report, like OTP's: who failed, where, doing what, what the
+ * supervisor does next, and the error with its stack. Every supervisor —
+ * `supervise()` and the Redis nodes that host actors — reports through this.
+ */
+export function reportCrash(log: (line: string) => void, r: CrashReport): void {
+  const info = r.child.info?.() ?? { type: 'actor', place: 'local', pid: undefined }
+  const where = r.where ?? (info.place === 'local' ? 'local' : `${info.place}${info.pid !== undefined ? ` pid ${info.pid}` : ''}`)
+  const stack = (r.err.stack ?? `${r.err.name}: ${r.err.message}`).split('\n').map((l) => `    ${l}`).join('\n')
+  try {
+    log(`crash report: actor '${r.child.name}' (${info.type}, ${where}) failed${r.during ? ` handling ${r.during}` : ''}; supervisor '${r.supervisor}' is ${r.outcome}\n${stack}`)
+  } catch { /* a failing log must not stop the restart */ }
+}
+
+/** Where crash reports go: the `log` option (a function, `false` for silence), stderr by default. */
+export function crashLog(opt: ((line: string) => void) | false | undefined): (line: string) => void {
+  return opt === false ? () => {} : opt ?? defaultLog
 }
 
 const enum State { Running, Suspended, Stopping, Stopped }
@@ -152,7 +195,7 @@ export class Supervisor implements Entity, SupervisorHooks {
     this.intensity = new RestartIntensity(opts)
     if (!Array.isArray(specs)) throw new TypeError('supervise: children must be an array of child specs')
     this.logOption = opts.log
-    this.log = opts.log === false ? () => {} : opts.log ?? defaultLog
+    this.log = crashLog(opts.log)
     this.supervisor = parent
     this.ref = new LocalRef(this)
     register(this)
@@ -196,14 +239,8 @@ export class Supervisor implements Entity, SupervisorHooks {
     this.report(child, err, during, this.restartFor(child, err))
   }
 
-  /** One crash report per failure, like OTP's: who failed, doing what, the error and its stack, and what happens next. */
   private report(child: Entity, err: Error, during: string | undefined, outcome: string): void {
-    const info = child.info?.() ?? { type: 'actor', place: 'local', pid: undefined }
-    const where = info.place === 'local' ? 'local' : `${info.place}${info.pid !== undefined ? ` pid ${info.pid}` : ''}`
-    const stack = (err.stack ?? `${err.name}: ${err.message}`).split('\n').map((l) => `    ${l}`).join('\n')
-    try {
-      this.log(`crash report: actor '${child.name}' (${info.type}, ${where}) failed${during ? ` handling ${during}` : ''}; supervisor '${this.name}' is ${outcome}\n${stack}`)
-    } catch { /* a failing log must not stop the restart */ }
+    reportCrash(this.log, { child, err, during, supervisor: this.name, outcome })
   }
 
   /** A child ended: restart it if its restart type says so. */
@@ -224,7 +261,7 @@ export class Supervisor implements Entity, SupervisorHooks {
     const delay = this.intensity.next()
     if (delay < 0) {
       void this.giveUp(child, err)
-      return `giving up (more than ${this.intensity.maxRestarts} restarts within ${this.intensity.withinMs} ms)`
+      return this.intensity.givingUp()
     }
     const i = this.kids.findIndex((k) => k.entity === child)
     const targets = this.strategy === 'one-for-one' ? [child]
@@ -239,7 +276,7 @@ export class Supervisor implements Entity, SupervisorHooks {
       }
     }
     // Even without backoff, restart on a fresh stack: a child failing in onStart would otherwise recurse through here.
-    const what = `restarting ${targets.length > 1 ? `it and ${targets.length - 1} sibling(s) (${this.strategy})` : 'it'}${delay > 0 ? ` in ${delay} ms` : ''} (restart ${this.intensity.recent} of at most ${this.intensity.maxRestarts} within ${this.intensity.withinMs} ms)`
+    const what = this.intensity.restarting(delay, targets.length > 1 ? `it and ${targets.length - 1} sibling(s) (${this.strategy})` : 'it')
     if (delay <= 0) { queueMicrotask(go); return what }
     const cancel = armWait({ timeout: delay, precise: true }, () => { this.timers.delete(cancel); go() }, () => {})
     this.timers.add(cancel)

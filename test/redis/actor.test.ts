@@ -170,6 +170,31 @@ test('a Redis actor is supervised one for one: restarted after a throw, until it
   await assert.rejects(late, ActorStoppedError)
 })
 
+test('a supervised Redis actor that throws gets one crash report per failure, through the same reporter as supervise()', async () => {
+  const lines: string[] = []
+  // A prefix of its own: no other node of this file takes these actors (their reports would go to stderr).
+  const s = system({ prefix: `${prefix}-reports`, log: (line) => lines.push(line) })
+  const log = `${prefix}:log:reported`
+  const c = await s.spawn(Crasher, { name: 'reported', args: [log], maxRestarts: 1, withinMs: 60_000 })
+  await assert.rejects(c.ask('boom', { timeout: 10_000 }), TypeError)
+  await assert.rejects(c.ask('last', { timeout: 10_000 }), TypeError)
+  await assert.rejects(c.join({ timeout: 10_000 }), SupervisorGaveUpError)
+  assert.equal(lines.length, 2, lines.join('\n---\n'))
+  const node = `redis node ${s.node}`
+  assert.ok(lines[0]!.startsWith(`crash report: actor 'reported' (Crasher, ${node}) failed handling message "boom"; supervisor '${node}' is restarting it (restart 1 of at most 1 within 60000 ms)`), lines[0])
+  assert.ok(lines[1]!.startsWith(`crash report: actor 'reported' (Crasher, ${node}) failed handling message "last"; supervisor '${node}' is giving up (more than 1 restarts within 60000 ms)`), lines[1])
+  for (const l of lines) assert.match(l, /TypeError: crashed on .*\n\s+at Crasher\.receive/)
+  // log: false is silence; a temporary actor's failure is reported too (it is stopped, not restarted).
+  const quiet = system({ prefix: `${prefix}-quiet`, log: false })
+  const t = await quiet.spawn(Crasher, { name: 'reported-quietly', args: [`${log}:q`], restart: 'temporary' })
+  await assert.rejects(t.ask('once', { timeout: 10_000 }), TypeError)
+  const t2 = await s.spawn(Crasher, { name: 'reported-temporary', args: [`${log}:t`], restart: 'temporary' })
+  await assert.rejects(t2.ask('once', { timeout: 10_000 }), TypeError)
+  await assert.rejects(t2.join({ timeout: 10_000 }), TypeError)
+  assert.equal(lines.length, 3, lines.join('\n---\n'))
+  assert.match(lines[2]!, /actor 'reported-temporary' .* is stopping it \(restart: 'temporary'\)/)
+})
+
 function startNode(nodePrefix: string, leaseMs = 600): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/redis/fixtures/actor-node.ts', REDIS_URL, nodePrefix, String(leaseMs)], { stdio: ['ignore', 'pipe', 'inherit'] })
   children.push(child)
