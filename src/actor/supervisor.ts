@@ -66,7 +66,8 @@ export interface SupervisionNode extends EntityInfo {
   children: SupervisionNode[]
 }
 
-interface Kid { spec: ChildSpec; entity: Entity; restarts: number }
+// `done`: it ended and its restart type says it stays ended (until a sibling's restart or the supervisor's brings it back).
+interface Kid { spec: ChildSpec; entity: Entity; restarts: number; done?: boolean }
 
 /**
  * A supervisor's restart intensity: at most `maxRestarts` restarts within
@@ -253,7 +254,11 @@ export class Supervisor implements Entity, SupervisorHooks {
     if (type === 'permanent' || (type === 'transient' && reason instanceof Error)) {
       const outcome = this.restartFor(child, reason instanceof Error ? reason : new Error(`child '${child.name}' ended (${reason}) and is permanent`))
       if (reason instanceof Error) this.report(child, reason, undefined, outcome)
+      return
     }
+    // Every child has ended for good: nothing is left to supervise, so end normally (else `await sup.join()` would wait forever).
+    kid.done = true
+    if (this.kids.every((k) => k.done)) this.ended('normal')
   }
 
   /** Restart per the strategy (or give up); says what it did, for the crash report. */
@@ -271,7 +276,7 @@ export class Supervisor implements Entity, SupervisorHooks {
       if (this.state !== State.Running) return
       for (const e of targets) {
         const kid = this.kids.find((k) => k.entity === e)
-        if (kid) kid.restarts++
+        if (kid) { kid.restarts++; kid.done = false }
         e.restart()
       }
     }
@@ -336,7 +341,7 @@ export class Supervisor implements Entity, SupervisorHooks {
     if (this.state === State.Stopped) { this.exitReason = undefined; register(this) }
     this.state = State.Running
     this.intensity.reset()
-    for (const k of this.kids) k.entity.restart()
+    for (const k of this.kids) { k.done = false; k.entity.restart() }
   }
 
   /** False once ended. */
@@ -349,7 +354,7 @@ export class Supervisor implements Entity, SupervisorHooks {
     return this.exit.onExit(fn)
   }
 
-  /** Resolves when stopped; rejects with SupervisorGaveUpError when it gave up. */
+  /** Resolves when stopped or when every child has ended for good; rejects with SupervisorGaveUpError when it gave up. */
   join(opts?: JoinOptions): Promise<void> {
     const p = this.state === State.Stopped
       ? (this.exitReason instanceof Error ? Promise.reject(this.exitReason) : Promise.resolve())

@@ -147,3 +147,13 @@ export class TimerUser extends Actor<'arm' | 'fired'> {
     return this.fired
   }
 }
+
+/** Ends itself normally when `quit.<tag>` is published (as the seed's actors end when the game is over). */
+export class Quitter extends Actor<'quit' | 'ping'> {
+  constructor(private readonly tag: string) { super() }
+  onStart(): void { subscribe(`quit.${this.tag}`, this.self) }
+  receive(msg: 'quit' | 'ping'): string | void {
+    if (msg === 'quit') return this.stop()
+    return `${this.tag} pong`
+  }
+}

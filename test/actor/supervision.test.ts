@@ -2,9 +2,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { supervise, watch, type StopReason } from '../../src/actor/index.ts'
+import { publish, supervise, watch, type StopReason } from '../../src/actor/index.ts'
 import { ActorStoppedError, SupervisorGaveUpError } from '../../src/errors.ts'
-import { Counter, Crasher, FailsAtStart, Life, lifeLog } from './fixtures.ts'
+import { Counter, Crasher, FailsAtStart, Life, Quitter, lifeLog } from './fixtures.ts'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -143,6 +143,27 @@ test('a permanent child is started again even after it ends normally; a transien
   assert.equal(trans!.isAlive, false)
   assert.deepEqual(lifeLog.filter((l) => / start$/.test(l)), ['perm start', 'trans start', 'perm start'])
   await sup.stop()
+})
+
+test('a supervisor whose children have all ended for good ends normally, so `await sup.join()` returns (nested ones too)', async () => {
+  const sup = supervise([
+    { actor: Quitter, args: ['local'], name: 'local' },
+    { actor: Quitter, args: ['thread'], name: 'thread', on: 'thread' },
+    { supervise: [{ actor: Quitter, args: ['inner'], name: 'inner' }], name: 'nested' },
+  ], { name: 'game' })
+  const [local, thread, nested] = sup.children
+  assert.equal(await thread!.ask('ping', { timeout: 10_000 }), 'thread pong')
+  const reasons: StopReason[] = []
+  watch(nested!, (r) => reasons.push(r))
+  publish('quit.local', 'quit')
+  publish('quit.thread', 'quit')
+  await local!.join({ timeout: 5000 })
+  await thread!.join({ timeout: 5000 })
+  assert.equal(sup.isAlive, true, 'the nested supervisor still has a live child')
+  publish('quit.inner', 'quit')
+  await sup.join({ timeout: 5000 })
+  assert.equal(sup.isAlive, false)
+  assert.deepEqual(reasons, ['normal'])
 })
 
 test('tree() describes the supervision tree: classes, places, states and restart counts', async () => {
