@@ -1,7 +1,7 @@
 import { formatAddress, parseAddress, authkeyBytes, type Address, type AddressLike } from '../net/index.js'
 import { Endpoint, locate } from '../process/index.js'
 import { fromWireError, portable, registerPortable, type Portable, type WireError } from '../codec/index.js'
-import { ConnectionClosedError, TimeoutError, UnsendableValueError } from '../errors.js'
+import { ConnectionClosedError, TimeoutError, UnlocatableFunctionError, UnsendableValueError } from '../errors.js'
 import { ObjectRegistry, type TypeSpec } from './registry.js'
 import type { Signature } from './arguments.js'
 import { ManagerServer } from './server.js'
@@ -14,6 +14,18 @@ import type { Queue, JoinableQueue } from './shared/queue.js'
 import type { Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition, Barrier } from './shared/sync.js'
 import type { Dict, List, Namespace, Value, SharedArray } from './shared/containers.js'
 import { armWait } from '../timers.js'
+
+/** Locate a factory for `start()`, saying which typeid it serves and the way out (a closure is Python's lambda: it cannot reach the server process). */
+async function locateFactory(typeid: string, factory: (...args: any[]) => unknown): Promise<Awaited<ReturnType<typeof locate>>> {
+  try {
+    return await locate(factory)
+  } catch (err) {
+    if (!(err instanceof UnlocatableFunctionError)) throw err
+    throw new UnlocatableFunctionError(
+      `start(): the factory registered as '${typeid}' cannot reach the server process, which imports it by module and export name ` +
+      `(${err.message}). Export it from its module, or call serve() instead of start() to serve closures from this process`, { cause: err })
+  }
+}
 
 /** Options of a manager (both the serving and the connecting side). */
 export interface ManagerOptions {
@@ -185,7 +197,7 @@ export class BaseManager implements Portable {
     for (const [typeid, spec] of this.specs) {
       const builtin = Object.entries(builtinFactories).find(([, f]) => f === spec.factory)?.[0]
       registrations.push({
-        typeid, builtin, factory: !builtin && spec.factory ? await locate(spec.factory) : undefined,
+        typeid, builtin, factory: !builtin && spec.factory ? await locateFactory(typeid, spec.factory) : undefined,
         exposed: spec.exposed ? [...spec.exposed] : undefined, methodToTypeid: spec.methodToTypeid ? { ...spec.methodToTypeid } : undefined,
         signatures: spec.signatures ? { ...spec.signatures } : undefined, createSignature: spec.createSignature,
       })

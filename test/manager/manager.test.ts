@@ -4,7 +4,7 @@ import { runInNewContext } from 'node:vm'
 import assert from 'node:assert/strict'
 import { Manager, BaseManager, typed, proxyInfo, releaseProxy, SharedQueue, type Proxied } from '../../src/manager/index.ts'
 import { connectToManager, until } from './helpers.ts'
-import { Empty, AuthenticationError, UnknownMethodError, UnsendableValueError, ConnectionClosedError, ClosedError, AbortError, TaskDoneError } from '../../src/errors.ts'
+import { Empty, AuthenticationError, UnknownMethodError, UnsendableValueError, ConnectionClosedError, ClosedError, AbortError, TaskDoneError, UnlocatableFunctionError } from '../../src/errors.ts'
 import { connectTo, frameHeader } from '../../src/net/index.ts'
 import { Process } from '../../src/process/index.ts'
 import { Counter, makeCounter, produceInto, useManager } from './fixtures.ts'
@@ -239,6 +239,17 @@ test('start() runs the server in a child process; shutdown() stops it', async ()
   await other.shutdown()
   await m.shutdown()
   await assert.rejects(new BaseManager({ address: m.address, authkey: 'started' }).connect(), ConnectionClosedError)
+})
+
+test("start() with a closure as a factory (Python's lambda) fails at once, naming the typeid and saying to export it or serve()", async () => {
+  const tasks = new SharedQueue<number>()
+  const m = new BaseManager({ authkey: 'abc' }).register('get_task_queue', () => tasks)
+  await assert.rejects(m.start(), (err: Error) => {
+    assert.ok(err instanceof UnlocatableFunctionError, String(err))
+    assert.match(err.message, /factory registered as 'get_task_queue'/)
+    assert.match(err.message, /Export it from its module, or call serve\(\) instead of start\(\)/)
+    return true
+  })
 })
 
 test('IPv6 loopback and Unix socket addresses work; port 0 is reported back', async () => {
