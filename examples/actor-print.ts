@@ -3,10 +3,9 @@
  * lets it finish what is queued, `join()` waits for it. Then a Worker runs
  * `add(2, 3)` on a thread and its Result gives 5.
  *
- *   node --import tsx examples/actor-print.ts
+ *   node --conditions=troupe-source --import tsx examples/actor-print.ts
  */
-import { Actor, spawn, Worker } from '../src/actor/index.ts'
-import { isMainModule } from '../src/process/index.ts'
+import { Actor, isMainModule, spawn, Worker } from 'troupe'
 
 /** Prints every message it receives. */
 export class PrintActor extends Actor<string> {

@@ -10,8 +10,7 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
-import { BaseManager, SharedQueue } from '../src/manager/index.ts'
-import { isMainModule } from '../src/process/index.ts'
+import { BaseManager, SharedQueue, isMainModule } from 'troupe'
 
 /** The task every worker runs (imported by `troupe worker --module examples/distributed-demo.ts --export square`). */
 export function square(n: number): number {
@@ -36,13 +35,14 @@ async function main(): Promise<void> {
   console.log(`manager listening on ${manager.address} (authkey from the environment, never on a command line)`)
 
   const t0 = performance.now()
+  // The `troupe` command, from this repository's source (an app with troupe installed runs `npx troupe worker ...`).
   const cli = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
   const self = fileURLToPath(import.meta.url)
   const perWorker = new Map<number, number>()
   const exits: Promise<number>[] = []
   for (let w = 0; w < workers; w++) {
     const child = spawn(process.execPath, [
-      '--import', 'tsx', cli, 'worker', '--connect', manager.address, '--tasks', 'tasks', '--results', 'results',
+      ...process.execArgv, cli, 'worker', '--connect', manager.address, '--tasks', 'tasks', '--results', 'results',
       '--module', self, '--export', 'square', '--idle-exit', '30', '--no-progress',
     ], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TROUPE_AUTHKEY: authkey } })
     child.stdout!.setEncoding('utf8')

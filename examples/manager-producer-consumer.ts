@@ -4,15 +4,15 @@
  * 10,000 items and a terminator (null), then joins; the consumer calls
  * taskDone for every item it takes.
  *
- *   node --import tsx examples/manager-producer-consumer.ts serve   --socket /tmp/pc.sock
- *   node --import tsx examples/manager-producer-consumer.ts consume --socket /tmp/pc.sock
- *   node --import tsx examples/manager-producer-consumer.ts produce --socket /tmp/pc.sock
- *   node --import tsx examples/manager-producer-consumer.ts          (all three, as separate processes)
+ *   node --conditions=troupe-source --import tsx examples/manager-producer-consumer.ts serve   --socket /tmp/pc.sock
+ *   node --conditions=troupe-source --import tsx examples/manager-producer-consumer.ts consume --socket /tmp/pc.sock
+ *   node --conditions=troupe-source --import tsx examples/manager-producer-consumer.ts produce --socket /tmp/pc.sock
+ *   node --conditions=troupe-source --import tsx examples/manager-producer-consumer.ts          (all three, as separate processes)
  */
 import { spawn } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BaseManager, SharedJoinableQueue, typed } from '../src/manager/index.ts'
+import { BaseManager, SharedJoinableQueue, typed } from 'troupe'
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`)

@@ -2,10 +2,10 @@
  * Seed 004, the task manager: serve a task queue and a result queue on TCP
  * with authkey `abc`, put tasks, and collect the workers' results.
  *
- *   node --import tsx examples/manager-taskmanager.ts [--port 5000] [--tasks 10]
- *   node --import tsx examples/manager-taskworker.ts --address 127.0.0.1:5000   (in other terminals / hosts)
+ *   node --conditions=troupe-source --import tsx examples/manager-taskmanager.ts [--port 5000] [--tasks 10]
+ *   node --conditions=troupe-source --import tsx examples/manager-taskworker.ts --address 127.0.0.1:5000   (in other terminals / hosts)
  */
-import { BaseManager, SharedQueue } from '../src/manager/index.ts'
+import { BaseManager, SharedQueue } from 'troupe'
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`)

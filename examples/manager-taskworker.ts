@@ -2,10 +2,9 @@
  * Seed 004, the task worker: connect to the task manager over TCP with
  * authkey `abc`, take numbers, put back `n * n = ...` strings.
  *
- *   node --import tsx examples/manager-taskworker.ts [--address 127.0.0.1:5000] [--count 10]
+ *   node --conditions=troupe-source --import tsx examples/manager-taskworker.ts [--address 127.0.0.1:5000] [--count 10]
  */
-import { BaseManager, typed, SharedQueue } from '../src/manager/index.ts'
-import { Empty, ConnectionClosedError } from '../src/errors.ts'
+import { BaseManager, typed, SharedQueue, Empty, ConnectionClosedError } from 'troupe'
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`)

@@ -5,11 +5,10 @@
  * fire while they wait. The main process supervises both: kill the Ponger's
  * process and it is restarted, and the Pinger pings again until answered.
  *
- *   node --import tsx examples/ping-pong.ts [--rounds 3] [--interval 2000] [--timeout 1000]
+ *   node --conditions=troupe-source --import tsx examples/ping-pong.ts [--rounds 3] [--interval 2000] [--timeout 1000]
  */
 import { parseArgs } from 'node:util'
-import { Actor, publish, spawn, subscribe, supervise } from '../src/actor/index.ts'
-import { isMainModule } from '../src/process/index.ts'
+import { Actor, isMainModule, publish, spawn, subscribe, supervise } from 'troupe'
 
 /** Game settings, sent to both actors as constructor arguments. */
 export interface Game { rounds: number; interval: number; timeout: number }

@@ -11,12 +11,9 @@
  * (Workers start in well under a second, but compiling TypeScript on a busy machine can take
  * longer, hence a roomier timeout than Python's 1 s.)
  *
- * Run: node --import tsx examples/pool-apply-async.ts [--processes]
+ * Run: node --conditions=troupe-source --import tsx examples/pool-apply-async.ts [--processes]
  */
-// (Published code imports all three from 'troupe'.)
-import { Pool } from '../src/pool/index.ts'
-import { isMainModule } from '../src/process/index.ts'
-import { TimeoutError } from '../src/errors.ts'
+import { Pool, TimeoutError, isMainModule } from 'troupe'
 
 /** The task: exported, so the pool's workers can import it by itself. */
 export function f(x: number): number {

@@ -3,9 +3,9 @@
  * program and a child process each print who they are; the child's parent
  * pid is the main program's pid.
  *
- *   node --import tsx examples/process-info.ts
+ *   node --conditions=troupe-source --import tsx examples/process-info.ts
  */
-import { Process, currentProcess, isMainModule } from '../src/index.ts'
+import { Process, currentProcess, isMainModule } from 'troupe'
 
 /** Print the place this runs in. */
 export function info(title: string): void {

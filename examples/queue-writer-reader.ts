@@ -3,9 +3,9 @@
  * messages, the reader takes them and reports each one back, and the parent
  * prints what crossed between the two processes.
  *
- *   node --import tsx examples/queue-writer-reader.ts
+ *   node --conditions=troupe-source --import tsx examples/queue-writer-reader.ts
  */
-import { Process, Queue, currentProcess, isMainModule } from '../src/index.ts'
+import { Process, Queue, currentProcess, isMainModule } from 'troupe'
 
 /** A message as the writer sends it. */
 export interface Message { from: number; seq: number; text: string }

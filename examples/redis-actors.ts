@@ -5,7 +5,7 @@
  * wait in Redis until the actor takes them; asks are answered through this
  * node's inbox; a watcher anywhere learns when it ends.
  *
- * Run: node --import tsx examples/redis-actors.ts   (Redis at $TROUPE_REDIS or 127.0.0.1:6379)
+ * Run: node --conditions=troupe-source --import tsx examples/redis-actors.ts   (Redis at $TROUPE_REDIS or 127.0.0.1:6379)
  */
 import { Actor, isMainModule, watch, type StopReason } from 'troupe'
 import { RedisActorSystem } from 'troupe/redis'

@@ -5,7 +5,7 @@
  * elsewhere would serve the same queue). A worker that dies mid-task leaves
  * its task to another after the lease; results are recorded once per task.
  *
- * Run: node --import tsx examples/redis-tasks.ts   (Redis at $TROUPE_REDIS or 127.0.0.1:6379)
+ * Run: node --conditions=troupe-source --import tsx examples/redis-tasks.ts   (Redis at $TROUPE_REDIS or 127.0.0.1:6379)
  */
 import { RedisPool, RedisQueue } from 'troupe/redis'
 import { isMainModule } from 'troupe'

@@ -5,7 +5,7 @@ import { spawn as spawnProcess, type ChildProcess } from 'node:child_process'
 /** Run an example with tsx; resolves with its output once it exits. `onLine` sees each stdout line as it arrives. */
 function run(file: string, args: string[], onLine?: (line: string, child: ChildProcess) => void, timeoutMs = 60_000): Promise<{ out: string; code: number | null }> {
   return new Promise((resolve, reject) => {
-    const child = spawnProcess(process.execPath, ['--import', 'tsx', file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawnProcess(process.execPath, ['--conditions=troupe-source', '--import', 'tsx', file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
     let partial = ''

@@ -10,6 +10,9 @@ export interface Spawned {
   exit(ms?: number): Promise<number | null>
 }
 
+/** How the examples run from the repository: tsx, and 'troupe' resolved to src/ (package.json's `troupe-source` condition). */
+export const EXAMPLE_FLAGS = ['--conditions=troupe-source', '--import', 'tsx']
+
 const live = new Set<ChildProcess>()
 
 /** Kill every process spawned by these helpers that is still running. */
@@ -20,7 +23,7 @@ export function killAll(): void {
 /** Spawn `node <args>` with tsx loaded, stdout and stderr collected. */
 export function node(args: string[], env: NodeJS.ProcessEnv = {}, wrap: string[] = []): Spawned {
   const cmd = wrap.length ? wrap[0]! : process.execPath
-  const argv = wrap.length ? [...wrap.slice(1), process.execPath, '--import', 'tsx', ...args] : ['--import', 'tsx', ...args]
+  const argv = wrap.length ? [...wrap.slice(1), process.execPath, ...EXAMPLE_FLAGS, ...args] : [...EXAMPLE_FLAGS, ...args]
   const child = spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   live.add(child)
   let text = ''
@@ -50,7 +53,7 @@ export function node(args: string[], env: NodeJS.ProcessEnv = {}, wrap: string[]
 
 /** Run `node --import tsx <args>` to the end; resolves with its exit code and output (SIGKILL after `ms`). */
 export function run(args: string[], env: NodeJS.ProcessEnv = {}, ms = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...EXAMPLE_FLAGS, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   live.add(child)
   let stdout = ''
   let stderr = ''

@@ -142,7 +142,7 @@ test('troupe manager --dashboard shows the demo task queue fill and drain as tro
     await page.waitForFunction((n) => document.querySelector('[data-testid="queue-row"][data-queue="tasks"]')?.getAttribute('data-depth') === String(n), N + 2, { timeout: WAIT })
     for (let w = 0; w < 2; w++) {
       children.push(spawn(process.execPath, [
-        '--import', 'tsx', 'src/cli/main.ts', 'worker', '--connect', address!, '--authkey', 'abc', '--tasks', 'tasks', '--results', 'results',
+        '--conditions=troupe-source', '--import', 'tsx', 'src/cli/main.ts', 'worker', '--connect', address!, '--authkey', 'abc', '--tasks', 'tasks', '--results', 'results',
         '--module', 'examples/distributed-demo.ts', '--export', 'square', '--no-progress',
       ], { cwd: root, stdio: 'ignore' }))
     }

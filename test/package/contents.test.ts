@@ -2,7 +2,7 @@
 // and package.json fields that point at files that are there.
 import { test, before } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { join, posix, relative } from 'node:path'
 import { packedTarball, root, sh } from './packed.ts'
 
@@ -47,13 +47,18 @@ test('installing runs no script of the package: the build is at prepack, not pre
   assert.match(pkg.scripts.prepack ?? '', /npm run build/)
 })
 
+// `troupe-source` is this repository's own condition (its examples import 'troupe' from src/, see README
+// "Examples"): no installed copy sets it, so it names files that are in the repository, not in the package.
+const REPO_ONLY = 'troupe-source'
+
 test('every entry in exports has its types first and both files are in the package; bin too', () => {
   for (const [entry, target] of Object.entries(pkg.exports)) {
     if (entry === './package.json') continue
     assert.equal(typeof target, 'object', `exports["${entry}"] has no conditions`)
-    const conditions = target as Record<string, string>
+    const { [REPO_ONLY]: source, ...conditions } = target as Record<string, string>
     assert.equal(Object.keys(conditions)[0], 'types', `exports["${entry}"]: 'types' must come first`)
     for (const file of Object.values(conditions)) assert.ok(files.has(posix.normalize(file)), `exports["${entry}"] names ${file}, which is not in the package`)
+    if (source !== undefined) assert.ok(source.startsWith('./src/') && existsSync(join(root, source)), `exports["${entry}"]["${REPO_ONLY}"] names ${source}, which is not in src/`)
   }
   for (const file of Object.values(pkg.bin)) assert.ok(files.has(posix.normalize(file)), `bin names ${file}, which is not in the package`)
 })

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 const root = fileURLToPath(new URL('../../', import.meta.url))
 
 function runTs(file: string): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8', timeout: 60_000 })
+  return spawnSync(process.execPath, ['--conditions=troupe-source', '--import', 'tsx', file], { cwd: root, encoding: 'utf8', timeout: 60_000 })
 }
 
 function alive(pid: number): boolean {

@@ -6,7 +6,7 @@ import { requireRedis } from './helpers.ts'
 before(() => requireRedis())
 
 test('examples/redis-tasks.ts runs tasks on Redis workers and prints their results', () => {
-  const run = spawnSync(process.execPath, ['--import', 'tsx', 'examples/redis-tasks.ts'], { encoding: 'utf8', timeout: 90_000 })
+  const run = spawnSync(process.execPath, ['--conditions=troupe-source', '--import', 'tsx', 'examples/redis-tasks.ts'], { encoding: 'utf8', timeout: 90_000 })
   assert.equal(run.status, 0, run.stderr)
   assert.deepEqual(run.stdout.trim().split('\n'), [
     '[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]',
@@ -16,7 +16,7 @@ test('examples/redis-tasks.ts runs tasks on Redis workers and prints their resul
 })
 
 test('examples/redis-actors.ts hosts a counter on Redis, asks it, and sees it end', () => {
-  const run = spawnSync(process.execPath, ['--import', 'tsx', 'examples/redis-actors.ts'], { encoding: 'utf8', timeout: 90_000 })
+  const run = spawnSync(process.execPath, ['--conditions=troupe-source', '--import', 'tsx', 'examples/redis-actors.ts'], { encoding: 'utf8', timeout: 90_000 })
   assert.equal(run.status, 0, run.stderr)
   assert.deepEqual(run.stdout.trim().split('\n'), ['total: 55', 'ended: normal'])
 })
