@@ -3,7 +3,8 @@
  * batched: `post` appends `(kind, payload)` to an array that is sent as one
  * message at the end of the current microtask (or at BATCH_LIMIT entries, or
  * BATCH_BYTES of payload), so a burst of 1M sends costs ~1k postMessage/IPC
- * calls instead of 1M.
+ * calls instead of 1M. A lone ask and its answer are a few numbers each:
+ * every record key a message carries costs its structured clone on both sides.
  */
 import { approxBytes } from '../codec/index.js'
 
@@ -11,12 +12,20 @@ import { approxBytes } from '../codec/index.js'
 export const K_TELL = 0
 /** A tell whose message holds portables (revive on arrival). */
 export const K_TELLP = 1
-/** An ask to the hosted actor: `{ m, p, a }` (reply routed to the spawner's place under ask id `a`). */
+/** An ask to the hosted actor: `[m, a]` (answered to the spawner under ask id `a`, with K_REPLY/K_REPLYX). */
 export const K_ASK = 2
 /** A routed frame (see router.ts). */
 export const K_FRAME = 3
-/** Host control: ready/failed/stopped/credit (child to parent), restart/stop/close (parent to child). */
+/** Host control: ready/failed/stopped (child to parent), restart/stop/close (parent to child). */
 export const K_CTL = 4
+/** An ask whose message holds portables: `[m, a]` (revive on arrival). */
+export const K_ASKP = 5
+/** The answer to the spawner's ask `a`, a plain value: `[a, v]` (child to parent). */
+export const K_REPLY = 6
+/** Any other answer to the spawner's ask `a`: `[a, ok, v, p]` (an error as a WireError, or a value holding portables). */
+export const K_REPLYX = 7
+/** Messages that left the host's mailbox since the last credit: `[n, dropped]` (child to parent). */
+export const K_CREDIT = 8
 
 /** Entries (kind + payload, so twice the messages) per batch before it is sent at once. */
 const BATCH_LIMIT = 2048

@@ -9,12 +9,13 @@ import { fromWireError, toWireError, unmarshal, type WireError } from '../codec/
 import { HotChild, load, placeLabel, type Boot } from '../process/index.js'
 import type { Actor, StopReason } from './actor.js'
 import { LocalCell } from './cell.js'
-import { K_ASK, K_CTL, K_FRAME, K_TELL, K_TELLP, Outbox } from './channel.js'
+import { K_ASK, K_ASKP, K_CREDIT, K_CTL, K_FRAME, K_REPLY, K_REPLYX, K_TELL, K_TELLP, Outbox } from './channel.js'
 import { setAlias, type SupervisorHooks } from './entity.js'
+import type { ReplyTo } from './mailbox.js'
 import { placeId } from './place.js'
 import type { HostData } from './proxy.js'
 import './remote.js'
-import { encodeReason, replyTo, route, setParent } from './router.js'
+import { answerWith, encodeReason, route, setParent } from './router.js'
 import './subjects.js'
 
 /** How long an idle thread host blocks on its channel before going back to its event loop (ms). */
@@ -23,7 +24,6 @@ const IDLE_WAIT_MS = 2
 /** Entry point of an actor's thread/process (named by proxy.ts, run by the worker entry). */
 export async function actorHost(boot: Boot): Promise<void> {
   const d = boot.data as HostData
-  const parentPlace = d.alias.place
   // A thread host talks to its spawner on a channel of its own (process/hot-channel.ts).
   const hot = d.hot ? new HotChild(d.hot) : undefined
   const link: Boot['link'] = hot
@@ -55,7 +55,7 @@ export async function actorHost(boot: Boot): Promise<void> {
     const s = cell.stats()
     const done = s.processed + s.dropped
     if (done > reported) {
-      toParent.post(K_CTL, { t: 'credit', n: done - reported, dropped: s.dropped })
+      toParent.post(K_CREDIT, [done - reported, s.dropped])
       reported = done
     }
   }
@@ -65,6 +65,12 @@ export async function actorHost(boot: Boot): Promise<void> {
     if (toParent.pending) credit()
     else later ??= setTimeout(credit, 100).unref()
   }
+
+  // The spawner's asks are answered on the channel itself, a plain value as `[a, v]`.
+  const answerSpawner = (a: number) => answerWith((ok, v, p) => {
+    if (ok && !p) toParent.post(K_REPLY, [a, v])
+    else toParent.post(K_REPLYX, [a, ok, v, p])
+  })
 
   const onBatch = (batch: unknown[]): void => {
     for (let i = 0; i < batch.length; i += 2) {
@@ -77,9 +83,10 @@ export async function actorHost(boot: Boot): Promise<void> {
         case K_TELLP:
           tell(cell, unmarshal(payload, true), undefined)
           break
-        case K_ASK: {
-          const a = payload as { m: unknown; p: boolean; a: number }
-          tell(cell, unmarshal(a.m, a.p), replyTo(parentPlace, a.a))
+        case K_ASK:
+        case K_ASKP: {
+          const [m, a] = payload as [unknown, number]
+          tell(cell, kind === K_ASK ? m : unmarshal(m, true), answerSpawner(a))
           break
         }
         case K_FRAME:
@@ -100,7 +107,8 @@ export async function actorHost(boot: Boot): Promise<void> {
   // I/O wait that long at worst; then the channel's message listener takes over.
   let idleScheduled = false
   const idleSoon = (): void => {
-    if (idleScheduled) return
+    // A cold channel: the event loop's listener takes the next batch, no extra loop turn to look.
+    if (idleScheduled || !hot!.runsHot) return
     idleScheduled = true
     setImmediate(idleWait)
   }
@@ -123,7 +131,7 @@ export async function actorHost(boot: Boot): Promise<void> {
   toParent.post(K_CTL, { t: 'ready', place: placeId() })
 }
 
-function tell(cell: LocalCell, msg: unknown, token: ReturnType<typeof replyTo> | undefined): void {
+function tell(cell: LocalCell, msg: unknown, token: ReplyTo | undefined): void {
   try {
     const r = cell.tell(msg, token)
     if (r) r.catch(() => {})

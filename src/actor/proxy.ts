@@ -2,12 +2,12 @@ import { fromWireError, marshal, toWireError, type WireError } from '../codec/in
 import { ActorStoppedError, ClosedError, MailboxFullError } from '../errors.js'
 import { Endpoint, HotParent, WAIT_SPINNING, locate, placeLabel, type ExitInfo, type HotLink, type Kind, type ModuleRef } from '../process/index.js'
 import type { Actor, StopReason } from './actor.js'
-import { K_ASK, K_CTL, K_FRAME, K_TELL, K_TELLP, Outbox } from './channel.js'
+import { K_ASK, K_ASKP, K_CREDIT, K_CTL, K_FRAME, K_REPLY, K_REPLYX, K_TELL, K_TELLP, Outbox } from './channel.js'
 import { allocateId, describeReason, register, unregister, warnCrash, type Address, type Entity, type EntityInfo, type SupervisorHooks } from './entity.js'
 import type { MailboxOptions, MailboxStats, ReplyTo } from './mailbox.js'
 import { Pending } from './pending.js'
 import { LocalRef } from './ref.js'
-import { addChild, crashError, decodeReason, localAddress, removeChild, route, type EncodedReason } from './router.js'
+import { addChild, crashError, decodeReason, localAddress, removeChild, route, settleAnswer, type EncodedReason } from './router.js'
 import { ExitSignal } from './exit.js'
 
 /** What the host runtime receives at boot. */
@@ -170,9 +170,14 @@ export class HostedActor implements Entity {
     }
     for (let i = 0; i < batch.length; i += 2) {
       const kind = batch[i] as number
-      const payload = batch[i + 1]
-      if (kind === K_FRAME) route(payload as any)
-      else if (kind === K_CTL) this.control(payload as { t: string; [k: string]: unknown })
+      const payload = batch[i + 1] as any
+      switch (kind) {
+        case K_REPLY: settleAnswer(payload[0], true, payload[1], false); break
+        case K_REPLYX: settleAnswer(payload[0], payload[1], payload[2], payload[3]); break
+        case K_CREDIT: this.credit(payload[0], payload[1]); break
+        case K_FRAME: route(payload); break
+        case K_CTL: this.control(payload); break
+      }
     }
   }
 
@@ -191,13 +196,15 @@ export class HostedActor implements Entity {
       case 'stopped':
         this.hostStopped(decodeReason(c.reason as EncodedReason))
         break
-      case 'credit':
-        this.outstanding -= c.n as number
-        this.processed += c.n as number
-        this.hostDropped = c.dropped as number
-        if (this.waiters.length > 0) this.admitWaiters()
-        break
     }
+  }
+
+  /** The host took `n` more messages out of its mailbox (`dropped`: its drop-oldest count so far). */
+  private credit(n: number, dropped: number): void {
+    this.outstanding -= n
+    this.processed += n
+    this.hostDropped = dropped
+    if (this.waiters.length > 0) this.admitWaiters()
   }
 
   // ---- Entity ----
@@ -220,8 +227,8 @@ export class HostedActor implements Entity {
       payload = m.value
     } else {
       pending = token instanceof Pending ? token : this.relay(token)
-      kind = K_ASK
-      payload = { m: m.value, p: m.portables, a: 0 }
+      kind = m.portables ? K_ASKP : K_ASK
+      payload = [m.value, 0]
     }
     if (this.capacity !== Infinity && this.overflow !== 'drop-oldest' && (this.outstanding >= this.capacity || this.waiters.length > 0)) {
       return this.overflowed(kind, payload, pending)
@@ -238,7 +245,7 @@ export class HostedActor implements Entity {
 
   private forward(kind: number, payload: unknown, pending: Pending | undefined): void {
     if (pending) {
-      (payload as { a: number }).a = pending.register()
+      (payload as [unknown, number])[1] = pending.register()
       this.inflight.add(pending)
       pending.onSettle = this.settleInflight
       // One ask at a time to a thread actor: time its wait, and maybe spin for it (sendBatch).

@@ -131,6 +131,14 @@ export function deadLetterCount(): number {
 
 /** A reply token for an ask that came from another place. */
 export function replyTo(place: string, askId: number, gw?: ObjectAddress): ReplyTo {
+  return answerWith((ok, v, p) => route({ t: 'r', to: place, gw, a: askId, ok, v, p }))
+}
+
+/**
+ * A reply token that hands the answer, made ready for another place, to `send`: the value
+ * marshalled (`p`: it holds portables), or the error (or a value that cannot be sent) as a WireError.
+ */
+export function answerWith(send: (ok: boolean, v: unknown, p: boolean) => void): ReplyTo {
   let done = false
   return {
     settle(ok: boolean, value: unknown): void {
@@ -141,13 +149,22 @@ export function replyTo(place: string, askId: number, gw?: ObjectAddress): Reply
         try {
           m = marshal(value, 'reply')
         } catch (err) {
-          route({ t: 'r', to: place, gw, a: askId, ok: false, v: toWireError(err, placeLabel()), p: false })
+          send(false, toWireError(err, placeLabel()), false)
           return
         }
-        route({ t: 'r', to: place, gw, a: askId, ok: true, v: m.value, p: m.portables })
-      } else route({ t: 'r', to: place, gw, a: askId, ok: false, v: toWireError(value, placeLabel()), p: false })
+        send(true, m.value, m.portables)
+      } else send(false, toWireError(value, placeLabel()), false)
     },
   }
+}
+
+/** Settle this place's ask `askId` with an answer that came from another place (see answerWith). */
+export function settleAnswer(askId: number, ok: boolean, v: unknown, p: boolean): void {
+  const pending = pendingById(askId)
+  if (!pending) return
+  if (ok) {
+    try { pending.settle(true, unmarshal(v, p)) } catch (err) { pending.fail(err) }
+  } else pending.fail(fromWireError(v as WireError))
 }
 
 /** Encode a stop reason for another place. */
@@ -198,11 +215,7 @@ function handle(frame: Frame): void {
     }
     case 'r': {
       const f = frame as Extract<Frame, { t: 'r' }>
-      const p = pendingById(f.a)
-      if (!p) return
-      if (f.ok) {
-        try { p.settle(true, unmarshal(f.v, f.p)) } catch (err) { p.fail(err) }
-      } else p.fail(fromWireError(f.v as WireError))
+      settleAnswer(f.a, f.ok, f.v, f.p)
       return
     }
     case 'c': {

@@ -183,6 +183,11 @@ export class HotChild {
     return m ? m.message : undefined
   }
 
+  /** Whether the parent wants this thread to wait for posts on Atomics when it goes idle (else waitForPost returns false at once). */
+  get runsHot(): boolean {
+    return Atomics.load(this.state, HOT) === 1
+  }
+
   /**
    * This thread is idle: block until the parent posts (true) or `ms` pass (false; go back to the
    * event loop then, so timers and I/O run). When messages have been coming back to back, spin a
