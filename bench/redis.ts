@@ -9,18 +9,29 @@
  * split over three queues, one per master (CLUSTER=0 leaves it out).
  * A last troupe run under MONITOR counts Redis commands per task: those the
  * client sent (round trips and pipelined calls) and those Lua scripts ran.
+ *
+ * Case `ask`: ASKS sequential asks to a Redis actor hosted by another
+ * RedisActorSystem of this process (message to its mailbox, handled, reply
+ * through the asker's inbox), against a raw round trip through ioredis: an
+ * echo task XREADs (BLOCK) a request stream and XADDs to a reply stream the
+ * asker XREADs (BLOCK), no groups, no acknowledgement. CASES=jobs or
+ * CASES=ask runs one case.
  */
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { Queue as BullQueue, Worker as BullWorker } from 'bullmq'
 import { RedisQueue, serveTasks, makeClient, scanKeys, pipelined, type RedisClient } from '../src/backends/index.ts'
-import { median, report, type Cases } from './lib.ts'
+import { RedisActorSystem } from '../src/actor/redis.ts'
+import { median, percentile, report, type Cases } from './lib.ts'
+import { Echo } from './fixtures/redis-echo.ts'
 import { REDIS_URL } from '../test/services.ts'
 import { RedisCluster } from '../test/redis/cluster.ts'
 
 const URL = REDIS_URL
 const N = Number(process.env.JOBS ?? 20_000)
 const ROUNDS = Number(process.env.ROUNDS ?? 5)
+const ASKS = Number(process.env.ASKS ?? 2000)
+const CASES = (process.env.CASES ?? 'jobs,ask').split(',')
 const run = `bench-${randomBytes(4).toString('hex')}`
 const admin = new Redis(URL)
 
@@ -109,6 +120,67 @@ async function rawStreams(round: number): Promise<number> {
   return N / secs
 }
 
+/** Per-ask latencies (ms) of ASKS sequential asks to a Redis actor hosted by another system of this process. */
+async function troupeAsk(round: number): Promise<number[]> {
+  const prefix = `${run}-a${round}`
+  const host = new RedisActorSystem({ redis: URL, prefix, node: `${run}-host` })
+  const asker = new RedisActorSystem({ redis: URL, prefix, node: `${run}-asker`, host: false })
+  try {
+    const echo = await asker.spawn(Echo, { name: 'echo' })
+    for (let i = 0; i < 50; i++) await echo.ask(i)
+    const ms: number[] = []
+    for (let i = 0; i < ASKS; i++) {
+      const t0 = performance.now()
+      await echo.ask(i)
+      ms.push(performance.now() - t0)
+    }
+    await echo.stop()
+    return ms
+  } finally {
+    await asker.close()
+    await host.close()
+  }
+}
+
+/** The raw anchor: XADD a request, an echo loop XREADs it (BLOCK) and XADDs the reply, the asker XREADs it (BLOCK). */
+async function rawAsk(round: number): Promise<number[]> {
+  const requests = `${run}-q${round}:requests`
+  const replies = `${run}-q${round}:replies`
+  const [asker, askerBlock, echo] = [new Redis(URL), new Redis(URL), new Redis(URL)]
+  let stop = false
+  const echoing = (async () => {
+    let last = '$'
+    while (!stop) {
+      const r = await echo.xreadBuffer('COUNT', 100, 'BLOCK', 100, 'STREAMS', requests, last)
+      if (!r) continue
+      for (const [id, f] of r[0]![1]) {
+        last = id.toString()
+        await echo.xadd(replies, '*', 'v', f[1]!)
+      }
+    }
+  })()
+  await new Promise((r) => setTimeout(r, 50))
+  let last = '0-0'
+  const one = async (i: number) => {
+    await asker.xadd(requests, '*', 'v', String(i))
+    for (;;) {
+      const r = await askerBlock.xreadBuffer('COUNT', 1, 'BLOCK', 1000, 'STREAMS', replies, last)
+      if (r) { last = r[0]![1][0]![0].toString(); return }
+    }
+  }
+  for (let i = 0; i < 50; i++) await one(i)
+  const ms: number[] = []
+  for (let i = 0; i < ASKS; i++) {
+    const t0 = performance.now()
+    await one(i)
+    ms.push(performance.now() - t0)
+  }
+  stop = true
+  await echoing
+  for (const c of [asker, askerBlock, echo]) c.disconnect()
+  return ms
+}
+
 /** One troupe run under MONITOR: commands per task naming this run's keys, sent by the client and run by Lua. */
 async function commandsPerTask(): Promise<{ client: number; lua: number; top: string }> {
   const tag = `${run}-tcmds`
@@ -137,7 +209,7 @@ async function cleanup(client: RedisClient = admin): Promise<void> {
 // The cluster: three masters on this machine, and queue names whose slots are on each master.
 let cluster: RedisCluster | undefined
 let clustered: { single: Place; spread: Place } | undefined
-if (process.env.CLUSTER !== '0') {
+if (process.env.CLUSTER !== '0' && CASES.includes('jobs')) {
   cluster = await new RedisCluster({ masters: 3 }).start()
   const client = makeClient(cluster.url)
   client.on('error', () => {})
@@ -160,15 +232,19 @@ const contenders: Record<string, (round: number) => Promise<number>> = {
     'troupe cluster, 3 queues': (round: number) => troupe(`s${round}`, clustered!.spread),
   } : {},
 }
+const askers: Record<string, (round: number) => Promise<number[]>> = { troupe: troupeAsk, 'raw-streams': rawAsk }
 // ONLY=troupe,raw-streams runs a subset (for profiling).
 const only = process.env.ONLY?.split(',')
 const samples: Record<string, number[]> = {}
-for (const name of Object.keys(contenders)) if (!only || only.includes(name)) samples[name] = []
+if (CASES.includes('jobs')) for (const name of Object.keys(contenders)) if (!only || only.includes(name)) samples[name] = []
+const askMs: Record<string, number[]> = {}
+if (CASES.includes('ask')) for (const name of Object.keys(askers)) if (!only || only.includes(name)) askMs[name] = []
 let commands: Awaited<ReturnType<typeof commandsPerTask>> | undefined
 try {
   for (let round = 0; round < ROUNDS; round++) {
     // Interleaved rounds, so a neighbour's burst on the shared CPU hits every contender alike.
     for (const name of Object.keys(samples)) samples[name]!.push(await contenders[name]!(round))
+    for (const name of Object.keys(askMs)) askMs[name]!.push(...await askers[name]!(round))
   }
   if (samples.troupe) commands = await commandsPerTask()
 } finally {
@@ -177,13 +253,18 @@ try {
   if (clustered) { await cleanup(clustered.single.admin); clustered.single.admin.disconnect() }
   await cluster?.stop()
 }
-const cases: Cases = { jobs: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)])) }
+const cases: Cases = {}
+if (Object.keys(samples).length) cases.jobs = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]))
+// Sequential asks: ops/s = 1000 / median ms.
+if (Object.keys(askMs).length) cases.ask = Object.fromEntries(Object.entries(askMs).map(([k, v]) => [k, 1000 / median(v)]))
 report('redis', cases, [
-  `${N} tasks per run, median of ${ROUNDS} interleaved rounds; samples (ops/s): ` +
-  Object.entries(samples).map(([k, v]) => `${k} ${v.map((x) => Math.round(x)).join('/')}`).join(', '),
+  ...cases.jobs ? [`${N} tasks per run, median of ${ROUNDS} interleaved rounds; samples (ops/s): ` +
+    Object.entries(samples).map(([k, v]) => `${k} ${v.map((x) => Math.round(x)).join('/')}`).join(', ')] : [],
+  ...cases.ask ? [`ask: ${ASKS} sequential asks per round, ${ROUNDS} interleaved rounds; ops/s = 1000 / p50 ms; per ask (ms) ` +
+    Object.entries(askMs).map(([k, v]) => `${k} p50 ${median(v).toFixed(3)} p90 ${percentile(v, 90).toFixed(3)} p99 ${percentile(v, 99).toFixed(3)}`).join(', ')] : [],
   ...commands ? [`troupe, Redis commands per task (one more run, under MONITOR): ${commands.client.toFixed(4)} sent by the client, ` +
     `${commands.lua.toFixed(3)} run by Lua (${commands.top})`] : [],
-  ...clustered && cases.jobs!.troupe ? [`cluster (3 masters on this machine) / one Redis: 1 queue ${(cases.jobs!['troupe cluster, 1 queue']! / cases.jobs!.troupe).toFixed(2)}x, ` +
+  ...clustered && cases.jobs?.troupe ? [`cluster (3 masters on this machine) / one Redis: 1 queue ${(cases.jobs!['troupe cluster, 1 queue']! / cases.jobs!.troupe).toFixed(2)}x, ` +
     `3 queues ${(cases.jobs!['troupe cluster, 3 queues']! / cases.jobs!.troupe).toFixed(2)}x`] : [],
 ])
 process.exit(0)
