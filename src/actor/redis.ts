@@ -21,8 +21,8 @@ import { locate, load, placeLabel, type ModuleRef } from '../process/index.js'
 import { ActorStoppedError, ClosedError, DecodeError, LeaseLostError } from '../errors.js'
 import {
   Connection, Poster, Inbox, ExitFeed, actorKeys, systemKeys, codecFor, defaultRedis, consumerName, idMaker, transient,
-  defineActor, SharedSet, actorState, takeActor, endActor, messageFields, controlOf, replyCommand,
-  type RedisTarget, type RedisAddress, type CodecName, type ValueCodec, type ActorKeys, type SystemKeys, type HeldActor, type Delivery, type Entry,
+  defineActor, SharedSet, actorState, takeActor, endActor, messageFields, controlOf, replyCommand, inboxStream,
+  type AckReply, type RedisTarget, type RedisAddress, type CodecName, type ValueCodec, type ActorKeys, type SystemKeys, type HeldActor, type Delivery, type Entry,
 } from '../backends/index.js'
 import type { Actor, ActorClass, MessageOf, ReplyOf, StopReason } from './actor.js'
 import { LocalCell } from './cell.js'
@@ -251,6 +251,12 @@ export class RedisActorSystem {
 
   /** @internal Answer an ask whose message was handled (or refused) here; `now`: send without waiting for the end of this turn. */
   reply(inbox: string, id: string, ok: boolean, value: unknown, now = false): void {
+    const r = this.answerFor(inbox, id, ok, value)
+    void this.poster.post(replyCommand(inbox, this.prefix, r.ttlMs, id, r.payload, r.error), now)
+  }
+
+  /** @internal An answer as the reply script records it in inbox `inbox` (the queue name an ask carried). */
+  answerFor(inbox: string, id: string, ok: boolean, value: unknown): AckReply {
     let payload: Buffer
     try {
       payload = this.codec.encode(ok ? value : toWireError(value, `redis actor node ${this.node} (${placeLabel()})`), 'reply')
@@ -258,7 +264,8 @@ export class RedisActorSystem {
       payload = this.codec.encode(toWireError(err, `redis actor node ${this.node}`))
       ok = false
     }
-    void this.poster.post(replyCommand(inbox, this.prefix, this.leaseMs * 3, id, payload, !ok), now)
+    // The inbox lives as long as its node renews it; a reply to a dead node's inbox makes it expire after three leases.
+    return { stream: inboxStream(inbox, this.prefix), ttlMs: this.leaseMs * 3, id, payload, error: !ok }
   }
 
   /** @internal Call `fn` once the actor ends (anywhere); returns a cancel function. */
@@ -502,17 +509,26 @@ class Hosting implements SupervisorHooks {
     const batch = this.acks
     this.acks = []
     if (batch.length === 0 || this.abandoned) return
+    // Answers go out only once the acknowledgement is taken under the lease (a node that lost it answers nothing):
+    // on one Redis in the same Lua call (one round trip, not two on each ask's path), on a Cluster right after it.
+    const mailbox = this.held.mailbox
+    const together = !mailbox.conn.cluster
+    const answers: AckReply[] = []
+    for (const x of together ? batch : []) {
+      const e = x.token.entry
+      if (e.results) answers.push(this.system.answerFor(e.results, e.taskId, x.ok, x.value))
+    }
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.held.mailbox.ack(batch.map((x) => x.token.entry.id))
+        await mailbox.ack(batch.map((x) => x.token.entry.id), answers)
         break
       } catch (err) {
         if (err instanceof LeaseLostError) return this.leaseLost(err)
-        if (!transient(err) || !this.held.mailbox.leaseValid) return
+        if (!transient(err) || !mailbox.leaseValid) return
         await new Promise((r) => setTimeout(r, 50 * (attempt + 1)))
       }
     }
-    // Acknowledged under the lease: now, and only now, the answers go out (a node that lost the lease answers nothing).
+    if (together) return
     for (const x of batch) {
       const e = x.token.entry
       if (e.results) this.system.reply(e.results, e.taskId, x.ok, x.value, true)

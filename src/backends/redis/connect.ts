@@ -264,6 +264,26 @@ export async function scanKeys(client: RedisClient, pattern: string, type?: stri
   return [...found]
 }
 
+/** Send `commands` on one connection (pipelined when several; each after ASKING when `asking`); replies as Buffers, the first error thrown. */
+async function send(c: Redis, commands: Command[], asking: boolean): Promise<unknown[]> {
+  if (commands.length === 1 && !asking) return [await c.callBuffer(String(commands[0]![0]), ...commands[0]!.slice(1))]
+  const p = c.pipeline()
+  // ASK: each command goes to the importing node right after ASKING on the same connection.
+  for (const cmd of commands) {
+    if (asking) p.call('ASKING')
+    p.callBuffer(String(cmd[0]), ...cmd.slice(1))
+  }
+  const replies = await p.exec()
+  if (!replies) throw new Error('a pipeline to Redis was aborted')
+  const out: unknown[] = []
+  for (let i = asking ? 1 : 0; i < replies.length; i += asking ? 2 : 1) {
+    const [err, reply] = replies[i]!
+    if (err) throw err
+    out.push(reply)
+  }
+  return out
+}
+
 /** A connection for blocking reads on one server, and its client id there (what CLIENT UNBLOCK takes). */
 interface Blocker {
   client: Redis
@@ -321,12 +341,34 @@ export class Connection {
    * serving `key`; replies as Buffers.
    */
   async blockingCall(key: string, command: Command): Promise<unknown> {
+    return (await this.blocking(key, [command]))[0]
+  }
+
+  /**
+   * A blocking read of `key`, and `after` (a command on the same slot)
+   * pipelined behind it on the same connection: the server runs `after` the
+   * moment the read wakes, so a wake-up and what it leads to cost one round
+   * trip. Replies to both, as Buffers; throws the first error.
+   */
+  blockingThen(key: string, command: Command, after: Command): Promise<unknown[]> {
+    return this.blocking(key, [command, after])
+  }
+
+  /**
+   * `before` (a command on `key`'s slot, say an acknowledgement), then a
+   * blocking read of `key`, pipelined on the blocking connection: one write
+   * and one round trip. Replies to both, as Buffers; throws the first error.
+   */
+  blockingAfter(key: string, before: Command, command: Command): Promise<unknown[]> {
+    return this.blocking(key, [before, command])
+  }
+
+  private async blocking(key: string, commands: Command[]): Promise<unknown[]> {
     if (this.closed) throw new ConnectionClosedError('the Redis connection is closed')
     if (!isCluster(this.main)) {
       const b = this.blocker('main', () => makeClient(this.address) as Redis)
       this.blockedOn.set(key, 'main')
-      const c = await b.ready
-      return c.callBuffer(String(command[0]), ...command.slice(1))
+      return send(await b.ready, commands, false)
     }
     await this.open()
     const cluster = this.main
@@ -342,13 +384,7 @@ export class Connection {
       const b = this.blocker(node, () => nodeClient(cluster, node!))
       this.blockedOn.set(key, node)
       try {
-        const c = await b.ready
-        if (!asking) return await c.callBuffer(String(command[0]), ...command.slice(1))
-        // ASK: this one command goes to the importing node, right after ASKING on the same connection.
-        const r = await c.pipeline().call('ASKING').callBuffer(String(command[0]), ...command.slice(1)).exec()
-        const [err, reply] = r?.[1] ?? [new Error('ASKING pipeline aborted'), null]
-        if (err) throw err
-        return reply
+        return await send(await b.ready, commands, asking)
       } catch (err) {
         const redirect = /^(MOVED|ASK) \d+ (\S+)/.exec(String((err as Error).message))
         if (!redirect) {

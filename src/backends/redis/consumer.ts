@@ -14,7 +14,7 @@
  * it at once (`leaseValid` turns false, `onLeaseLost` is called).
  */
 import { LeaseLostError } from '../../errors.js'
-import type { Connection } from './connect.js'
+import type { Connection, Command } from './connect.js'
 import type { QueueKeys } from './keys.js'
 import * as scripts from './scripts.js'
 
@@ -128,6 +128,19 @@ function withPrior(fields: Buffer[], prior: number): (string | Buffer)[] {
   return out
 }
 
+/** An answer recorded by a fenced `ack` in the same call (the reply script's arguments). */
+export interface AckReply {
+  /** The inbox stream. */
+  stream: string
+  /** The inbox's expiry when the reply creates it. */
+  ttlMs: number
+  /** The ask's correlation id. */
+  id: string
+  payload: Buffer
+  /** The payload is a WireError. */
+  error: boolean
+}
+
 /** Lua's `unpack` has a stack limit; commands with many ids go in chunks of this size. */
 const CHUNK = 1000
 /** Dead letters kept per queue by default (approximate trimming). */
@@ -145,6 +158,7 @@ export class Consumer {
   private closed = false
   // Fenced mode: where the next read starts (`takeover` first), and until when the lease holds.
   private from = 'takeover'
+  private seen = ''
   private validUntil = 0
   private lost?: LeaseLostError
 
@@ -177,8 +191,11 @@ export class Consumer {
   /**
    * Deliver up to `count` entries: first any whose lease expired elsewhere,
    * then new ones, waiting up to `blockMs` (0: do not wait) for some to arrive.
+   * `settle`: ids delivered earlier to acknowledge first; a work-queue
+   * consumer sends them in front of its blocking read (one write, one round trip).
    */
-  async read(count: number, blockMs: number): Promise<Delivery[]> {
+  async read(count: number, blockMs: number, settle: string[] = []): Promise<Delivery[]> {
+    if (this.opts.fence || settle.length > CHUNK) { await this.ack(settle); settle = [] }
     if (this.opts.fence) return this.readFenced(count, blockMs)
     await this.ensureGroup()
     this.startHeartbeat()
@@ -190,6 +207,7 @@ export class Consumer {
     }
     if (now >= this.nextReclaim) {
       this.nextReclaim = now + Math.max(50, this.opts.leaseMs / 2)
+      if (settle.length) { await this.ack(settle); settle = [] }
       const claimed = await this.reclaim(count)
       if (claimed.length) return claimed
     }
@@ -199,8 +217,20 @@ export class Consumer {
     const args = ['GROUP', this.opts.group, this.opts.consumer, 'COUNT', count]
     let reply: unknown
     try {
-      if (blockMs <= 0 || wait < 1) reply = await this.conn.main.callBuffer('XREADGROUP', ...args, 'STREAMS', this.keys.stream, '>')
-      else reply = await this.conn.blockingCall(this.keys.stream, ['XREADGROUP', ...args, 'BLOCK', Math.ceil(wait), 'STREAMS', this.keys.stream, '>'])
+      if (blockMs <= 0 || wait < 1) {
+        if (settle.length) await this.ack(settle)
+        reply = await this.conn.main.callBuffer('XREADGROUP', ...args, 'STREAMS', this.keys.stream, '>')
+      } else if (settle.length) {
+        const acked = this.ackCommand(settle)
+        reply = (await this.conn.blockingAfter(this.keys.stream, acked.command, ['XREADGROUP', ...args, 'BLOCK', Math.ceil(wait), 'STREAMS', this.keys.stream, '>'])
+          .catch(async (err) => {
+            // Redis lost its scripts (a restart, a failover): acknowledge through the plain path, which loads it, then read.
+            if (!String((err as Error).message).includes('NOSCRIPT')) throw err
+            await this.ack(settle)
+            return [null, await this.conn.blockingCall(this.keys.stream, ['XREADGROUP', ...args, 'BLOCK', Math.ceil(wait), 'STREAMS', this.keys.stream, '>'])]
+          }))[1]
+        acked.done()
+      } else reply = await this.conn.blockingCall(this.keys.stream, ['XREADGROUP', ...args, 'BLOCK', Math.ceil(wait), 'STREAMS', this.keys.stream, '>'])
     } catch (err) {
       // The stream or group vanished (a Redis without persistence restarted, someone deleted it, or, on a Cluster,
       // its slot was migrated away while the read blocked): make sure it exists (where it is now) and go on.
@@ -223,11 +253,27 @@ export class Consumer {
   private async readFenced(count: number, blockMs: number): Promise<Delivery[]> {
     const fence = this.opts.fence!
     this.startHeartbeat()
+    const keys = [this.keys.stream, fence.key]
+    const args = (from: string) => [fence.holder, this.opts.group, this.opts.consumer, count, from]
     for (;;) {
       this.checkLease()
       const from = this.from
-      const r = await scripts.mailboxRead.run(this.conn.main, [this.keys.stream, fence.key],
-        [fence.holder, this.opts.group, this.opts.consumer, count, from], true) as [[Buffer, Buffer[] | null][], Buffer] | null
+      // Wait no longer than the lease is sure.
+      const wait = Math.min(blockMs, this.validUntil - Date.now())
+      let r: [[Buffer, Buffer[] | null][], Buffer] | null
+      if (from === '>' && this.seen && wait >= 1) {
+        // Wait (without taking anything) for an entry after the last one seen, the fenced read pipelined behind the
+        // wait: Redis runs it the moment an entry arrives, so a wake-up costs one write and one round trip, not two.
+        blockMs = 0
+        try {
+          r = (await this.conn.blockingThen(this.keys.stream, ['XREAD', 'COUNT', 1, 'BLOCK', Math.ceil(wait), 'STREAMS', this.keys.stream, this.seen],
+            ['EVALSHA', scripts.mailboxRead.sha, keys.length, ...keys, ...args('>')]))[1] as typeof r
+        } catch (err) {
+          // Redis lost its scripts (a restart, a failover): the plain read loads it again.
+          if (!String((err as Error).message).includes('NOSCRIPT')) throw err
+          r = await scripts.mailboxRead.run(this.conn.main, keys, args(from), true) as typeof r
+        }
+      } else r = await scripts.mailboxRead.run(this.conn.main, keys, args(from), true) as typeof r
       if (!r) throw this.loseLease('another node took the lease')
       const out: Delivery[] = []
       const gone: string[] = []
@@ -240,20 +286,16 @@ export class Consumer {
         out.push(e)
       }
       if (gone.length) await this.ack(gone)
+      const last = r[0].at(-1)
       if (from !== '>') {
         // Reading what this lease took over: go on after the last one, then on to new entries.
-        const last = r[0].at(-1)
         this.from = last ? last[0].toString() : '>'
         if (out.length) return out
         continue
       }
+      // The newest entry this lease has seen: the last one read, or the stream's last id when there was none.
+      this.seen = last ? last[0].toString() : r[1].toString()
       if (out.length || blockMs <= 0 || this.closed) return out
-      // Nothing new: wait (without taking anything) for an entry after the last one, for no longer than the lease is sure.
-      const wait = Math.min(blockMs, this.validUntil - Date.now())
-      if (wait >= 1) {
-        await this.conn.blockingCall(this.keys.stream, ['XREAD', 'COUNT', 1, 'BLOCK', Math.ceil(wait), 'STREAMS', this.keys.stream, r[1]])
-      }
-      blockMs = 0
     }
   }
 
@@ -291,15 +333,30 @@ export class Consumer {
     return out
   }
 
-  /** Acknowledge and delete finished entries (fenced: only while the lease holds, else LeaseLostError). */
-  async ack(ids: string[]): Promise<void> {
+  /**
+   * Acknowledge and delete finished entries (fenced: only while the lease
+   * holds, else LeaseLostError). A fenced consumer on one Redis (not a
+   * Cluster) records `replies` in the same call, only if the lease held.
+   */
+  async ack(ids: string[], replies: AckReply[] = []): Promise<void> {
     if (ids.length === 0) return
     const fence = this.opts.fence
+    if (replies.length && (!fence || this.conn.cluster)) throw new Error('replies ride with the acknowledgement only on a fenced consumer of one Redis')
     for (let k = 0; k < ids.length; k += CHUNK) {
       const part = ids.slice(k, k + CHUNK)
       if (fence) {
         if (this.lost) throw this.lost
-        const n = await scripts.mailboxAck.run(this.conn.main, [this.keys.stream, fence.key], [fence.holder, this.opts.group, ...part])
+        const keys = [this.keys.stream, fence.key]
+        const args: (string | Buffer | number)[] = [fence.holder, this.opts.group, part.length, ...part]
+        // With the last chunk: the replies go out once every entry is acknowledged.
+        if (k + CHUNK >= ids.length) {
+          for (const r of replies) {
+            let at = keys.indexOf(r.stream, 2)
+            if (at < 0) at = keys.push(r.stream) - 1
+            args.push(at + 1, Math.ceil(r.ttlMs), r.id, r.payload, r.error ? '1' : '0')
+          }
+        }
+        const n = await scripts.mailboxAck.run(this.conn.main, keys, args)
         if (n === null) throw this.loseLease('another node took the lease')
       } else {
         const keys = this.opts.counted === false ? [this.keys.stream] : [this.keys.stream, this.keys.count, this.keys.acked]
@@ -307,6 +364,15 @@ export class Consumer {
       }
     }
     for (const id of ids) this.held.delete(id)
+  }
+
+  // A work-queue acknowledgement as one command (at most CHUNK ids), and what to do once Redis took it.
+  private ackCommand(ids: string[]): { command: Command; done: () => void } {
+    const keys = this.opts.counted === false ? [this.keys.stream] : [this.keys.stream, this.keys.count, this.keys.acked]
+    return {
+      command: ['EVALSHA', scripts.ack.sha, keys.length, ...keys, this.opts.group, ...ids],
+      done: () => { for (const id of ids) this.held.delete(id) },
+    }
   }
 
   /** Run the entry again later (after `delayMs`), as a new entry counting this attempt. */

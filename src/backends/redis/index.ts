@@ -9,7 +9,7 @@ export {
 } from './connect.js'
 export { queueKeys, allKeys, actorKeys, systemKeys, inboxKeys, type QueueKeys, type ActorKeys, type SystemKeys } from './keys.js'
 export { codecFor, type CodecName, type ValueCodec } from './codec.js'
-export { Consumer, type Delivery, type Entry, type ConsumerOptions } from './consumer.js'
+export { Consumer, type Delivery, type Entry, type ConsumerOptions, type AckReply } from './consumer.js'
 export { putEntries } from './queue.js'
 export { idMaker, consumerName, defaultRedis } from './ids.js'
 export {
@@ -19,5 +19,5 @@ export {
 export { QueueAdmin, queueAdmin, preview as previewPayload, type DeadLetterInfo, type DelayedInfo } from './admin.js'
 export {
   defineActor, SharedSet, actorState, takeActor, endActor, ExitFeed, Poster, Inbox,
-  messageFields, controlOf, replyCommand, type HeldActor,
+  messageFields, controlOf, replyCommand, inboxStream, type HeldActor,
 } from './mailbox.js'

@@ -307,9 +307,14 @@ export function controlOf(e: Entry): string | undefined {
   return undefined
 }
 
+/** The stream of inbox `inbox` (the queue name an ask carried). */
+export function inboxStream(inbox: string, prefix: string): string {
+  return queueKeys(inbox, prefix).stream
+}
+
 /** The command that records a reply in inbox `inbox` (the queue name an ask carried): EVALSHA of the reply script. */
 export function replyCommand(inbox: string, prefix: string, ttlMs: number, id: string, payload: Buffer, isError: boolean): Command {
-  return ['EVALSHA', scripts.reply.sha, 1, queueKeys(inbox, prefix).stream, Math.ceil(ttlMs), id, payload, isError ? '1' : '0']
+  return ['EVALSHA', scripts.reply.sha, 1, inboxStream(inbox, prefix), Math.ceil(ttlMs), id, payload, isError ? '1' : '0']
 }
 
 /**
@@ -328,6 +333,8 @@ export class Inbox {
   private ready?: Promise<void>
   private running = false
   private closed = false
+  /** Replies handled and not yet acknowledged. */
+  private unacked: string[] = []
 
   constructor(conn: Connection, node: string, prefix: string, private readonly ttlMs: number,
     private readonly wanted: () => boolean, private readonly onReply: (e: Delivery) => void, private readonly onError: (err: Error) => void) {
@@ -360,9 +367,17 @@ export class Inbox {
     try {
       await this.ready
       while (this.wanted() && !this.closed) {
-        const got = await this.consumer.read(1000, 1000)
-        for (const d of got) this.onReply(d)
-        if (got.length) await this.consumer.ack(got.map((d) => d.id))
+        // Replies handled are acknowledged in front of the next read (one write, one round trip).
+        const settle = this.unacked
+        this.unacked = []
+        try {
+          const got = await this.consumer.read(1000, 1000, settle)
+          this.unacked = got.map((d) => d.id)
+          for (const d of got) this.onReply(d)
+        } catch (err) {
+          this.unacked = settle.concat(this.unacked)
+          throw err
+        }
       }
     } catch (err) {
       if (this.closed) return
@@ -372,6 +387,14 @@ export class Inbox {
       this.running = false
     }
     if (this.wanted() && !this.closed) this.start()
+    // No ask waits now; the asker whose answer just came may ask again at once (its next read carries the acknowledgement):
+    // only when it does not are the replies acknowledged alone.
+    else if (this.unacked.length) setImmediate(() => {
+      if (this.running || this.closed || this.unacked.length === 0) return
+      const ids = this.unacked
+      this.unacked = []
+      void this.consumer.ack(ids).catch(() => {})
+    })
   }
 
   /** Stop reading and delete the inbox. */

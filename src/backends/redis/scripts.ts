@@ -415,11 +415,24 @@ if from == '>' and #entries == 0 then
 end
 return {entries, ''}`)
 
-/** KEYS mailbox stream, lease; ARGV holder, group, id, ... -> entries acknowledged (and deleted), or false when fenced. */
+/**
+ * KEYS mailbox stream, lease, inbox stream, ...; ARGV holder, group, nIds,
+ * id x nIds, then per reply: inbox (index into KEYS), ttlMs, taskId, payload,
+ * isError -> entries acknowledged (and deleted), or false when fenced. The
+ * replies are recorded only when the acknowledgement is (as the reply script
+ * does); on a Redis Cluster the inboxes are in other slots, so none are passed.
+ */
 export const mailboxAck = new Script('mailboxAck', `
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return false end
-local n = redis.call('XACK', KEYS[1], ARGV[2], unpack(ARGV, 3))
-redis.call('XDEL', KEYS[1], unpack(ARGV, 3))
+local last = 3 + tonumber(ARGV[3])
+local n = redis.call('XACK', KEYS[1], ARGV[2], unpack(ARGV, 4, last))
+redis.call('XDEL', KEYS[1], unpack(ARGV, 4, last))
+for k = last + 1, #ARGV, 5 do
+  local inbox = KEYS[tonumber(ARGV[k])]
+  if ARGV[k + 4] == '1' then redis.call('XADD', inbox, '*', ARGV[k + 2], ARGV[k + 3], 'e', '1')
+  else redis.call('XADD', inbox, '*', ARGV[k + 2], ARGV[k + 3]) end
+  if redis.call('PTTL', inbox) < 0 then redis.call('PEXPIRE', inbox, ARGV[k + 1]) end
+end
 return n`)
 
 /**
