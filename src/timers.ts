@@ -254,6 +254,19 @@ export interface WaitLimits {
 }
 
 /**
+ * The error for a call that may wait whose options argument is not an object,
+ * else undefined (callers reject with it). A JavaScript caller writing Python's
+ * positional forms (`q.get(true, 1)`, `p.join(1)`, `lock.acquire(false)`)
+ * would otherwise have them ignored and wait forever; a manager's proxies
+ * refuse the same with the same message.
+ */
+export function waitOptionsError(what: string, opts: unknown, shape = '{ timeout?, signal? }', position = 1): TypeError | undefined {
+  if (opts === undefined || (typeof opts === 'object' && opts !== null)) return undefined
+  const got = opts === null ? 'null' : typeof opts === 'string' ? `string ${JSON.stringify(opts.slice(0, 40))}` : `${typeof opts} ${String(opts)}`
+  return new TypeError(`${what} argument ${position}: expected options ${shape}, got ${got} (timeouts are in milliseconds: { timeout: 1000 })`)
+}
+
+/**
  * One blocking wait's limits, armed: extend it or use `armWait` (an ask,
  * the hottest wait, inlines the same steps: actor/pending.ts). `begin(limits)` holds the place open, schedules the timeout
  * and listens to the signal; the first of `expired()`, `aborted(reason)` or

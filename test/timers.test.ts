@@ -3,7 +3,11 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { armWait, cancel, heldCount, schedule, scheduledCount, sleep, withTimeout, type Timed } from '../src/timers.ts'
-import { Actor, spawn, pendingAsks } from '../src/actor/index.ts'
+import { Actor, spawn, pendingAsks, supervise } from '../src/actor/index.ts'
+import { Queue, JoinableQueue, Pipe, Lock, RLock, Semaphore, Event, Condition, Barrier } from '../src/sync/index.ts'
+import { Process } from '../src/process/index.ts'
+import { Pool } from '../src/pool/index.ts'
+import { square } from './fixtures/tasks.ts'
 import { AbortError, TimeoutError } from '../src/errors.ts'
 
 const root = fileURLToPath(new URL('../', import.meta.url))
@@ -74,4 +78,54 @@ for (const what of ['ask', 'get']) {
     assert.equal(r.status, 0, `exit ${r.status}; stderr: ${r.stderr}`)
     assert.equal(r.stdout.trim(), what === 'ask' ? 'answer 42' : 'got late item')
   })
+}
+
+test("Python's positional wait arguments written in JavaScript (get(true, 1), join(1), acquire(false), ask(msg, 100)) reject with TypeError instead of waiting forever", async () => {
+  // What a JavaScript caller can write untyped: each was ignored, and the call waited with no limit.
+  const js = (x: object) => x as Record<string, (...args: unknown[]) => Promise<unknown>>
+  const refused = (err: Error) => err instanceof TypeError && /argument \d: expected options \{.*\}, got (number|boolean) .*milliseconds/.test(err.message)
+  const q = new Queue<number>(1)
+  await q.put(1)
+  const jq = new JoinableQueue<number>()
+  await jq.put(1)
+  const [a] = Pipe<number>()
+  const held = [new Lock(), new RLock(), new Semaphore(1)]
+  for (const l of held) await l.acquire()
+  const cond = new Condition()
+  await cond.acquire()
+  const actor = spawn(Sleeper)
+  const sup = supervise([{ actor: Sleeper }])
+  const pool = new Pool({ workers: 1 })
+  const calls: [string, () => Promise<unknown>][] = [
+    ['new Queue().get(true, 1)', () => js(new Queue()).get!(true, 1)],
+    ['queue.get(1000)', () => js(new Queue()).get!(1000)],
+    ['full queue.put(2, 1000)', () => js(q).put!(2, 1000)],
+    ['joinableQueue.join(1)', () => js(jq).join!(1)],
+    ['connection.recv(1)', () => js(a).recv!(1)],
+    ...held.map((l): [string, () => Promise<unknown>] => [`${l.constructor.name}.acquire(false)`, () => js(l).acquire!(false)]),
+    ['event.wait(1)', () => js(new Event()).wait!(1)],
+    ['condition.wait(1)', () => js(cond).wait!(1)],
+    ['condition.waitFor(pred, 1)', () => js(cond).waitFor!(() => false, 1)],
+    ['barrier.wait(1)', () => js(new Barrier(2)).wait!(1)],
+    ['process.join(1)', () => js(new Process({ target: square, args: [2] })).join!(1)],
+    ['asyncResult.get(1)', () => js(pool.applyAsync(square, [3])).get!(1)],
+    ['asyncResult.wait(1)', () => js(pool.applyAsync(square, [3])).wait!(1)],
+    ['ref.ask(msg, 100)', () => js(actor).ask!('nap', 100)],
+    ['ref.join(1)', () => js(actor).join!(1)],
+    ['supervisor.join(1)', () => js(sup).join!(1)],
+  ]
+  try {
+    for (const [what, call] of calls) await assert.rejects(withTimeout(Promise.resolve().then(call), { timeout: 5000 }, () => new Error(`${what} still waits`)), refused, what)
+  } finally {
+    await pool.terminate()
+    await actor.stop()
+    await sup.stop()
+  }
+})
+
+/** Never answers (the waits above must not depend on it). */
+export class Sleeper extends Actor<string> {
+  receive(): Promise<never> {
+    return new Promise(() => {})
+  }
 }

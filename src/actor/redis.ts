@@ -26,7 +26,7 @@ import {
 } from '../backends/index.js'
 import type { Actor, ActorClass, MessageOf, ReplyOf, StopReason } from './actor.js'
 import { LocalCell } from './cell.js'
-import { armWait } from '../timers.js'
+import { armWait, waitOptionsError } from '../timers.js'
 import { describeReason, type Entity, type SupervisorHooks } from './entity.js'
 import type { MailboxStats, ReplyTo } from './mailbox.js'
 import { Pending, pendingById, type AskOptions } from './pending.js'
@@ -226,6 +226,8 @@ export class RedisActorSystem {
 
   /** @internal Ask: the ask waits in the pending table; its id is the correlation id of the answer in this node's inbox. */
   ask<R>(ref: RedisActorRef<any, any>, msg: unknown, opts: AskOptions = {}): Promise<R> {
+    const bad = waitOptionsError('ask()', opts, undefined, 2)
+    if (bad) return Promise.reject(bad)
     const p = new Pending<R>(ref.name, { timeout: opts.timeout ?? this.askTimeout, signal: opts.signal })
     const id = p.register()
     this.asking.add(p as Pending)
@@ -670,7 +672,7 @@ export class RedisActorRef<Msg = unknown, Reply = unknown> implements ActorRef<M
       cancel = this.system.watchExit(this, (reason) => reason instanceof Error ? reject(reason) : resolve())
     })
     // A join that timed out stops watching.
-    return joinWithin(ended, opts.timeout, `join of Redis actor '${this.name}'`).finally(cancel)
+    return joinWithin(ended, opts, `join of Redis actor '${this.name}'`).finally(cancel)
   }
 
   /** Death watch (used by `watch()`): `fn` gets the reason once the actor ends, wherever it ran. */

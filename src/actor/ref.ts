@@ -1,6 +1,6 @@
 import { portable, type Portable } from '../codec/index.js'
 import { TimeoutError } from '../errors.js'
-import { withTimeout } from '../timers.js'
+import { waitOptionsError, withTimeout } from '../timers.js'
 import type { StopReason } from './actor.js'
 import type { Entity } from './entity.js'
 import type { MailboxStats } from './mailbox.js'
@@ -96,7 +96,7 @@ export class LocalRef<Msg = unknown, Reply = unknown> implements ActorRef<Msg, R
 
   /** Wait for the end. */
   join(opts?: JoinOptions): Promise<void> {
-    return joinWithin(this.entity.join(), opts?.timeout, `join of actor '${this.entity.name}'`)
+    return joinWithin(this.entity.join(), opts, `join of actor '${this.entity.name}'`)
   }
 
   /** False once the actor has ended. */
@@ -126,6 +126,9 @@ export class LocalRef<Msg = unknown, Reply = unknown> implements ActorRef<Msg, R
 }
 
 /** A join as users await it: bounded by `timeout` (TimeoutError), holding the place open until it settles. */
-export function joinWithin<T>(p: Promise<T>, timeout: number | undefined, what: string): Promise<T> {
+export function joinWithin<T>(p: Promise<T>, opts: JoinOptions | undefined, what: string): Promise<T> {
+  const bad = waitOptionsError('join()', opts, '{ timeout? }')
+  if (bad) { p.catch(() => {}); return Promise.reject(bad) }
+  const timeout = opts?.timeout
   return withTimeout(p, { timeout }, () => new TimeoutError(`${what} did not finish within ${timeout} ms`))
 }

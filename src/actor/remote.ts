@@ -71,7 +71,7 @@ export class RemoteRef<Msg = unknown, Reply = unknown> implements ActorRef<Msg, 
         else resolve()
       })
     })
-    return joinWithin(done, opts?.timeout, `join of actor '${this.addr.name}'`)
+    return joinWithin(done, opts, `join of actor '${this.addr.name}'`)
   }
 
   /** False once this place learned (through join/watch) that the actor ended. */

@@ -359,7 +359,7 @@ export class Supervisor implements Entity, SupervisorHooks {
     const p = this.state === State.Stopped
       ? (this.exitReason instanceof Error ? Promise.reject(this.exitReason) : Promise.resolve())
       : this.exit.wait()
-    return joinWithin(p, opts?.timeout, `join of supervisor '${this.name}'`)
+    return joinWithin(p, opts, `join of supervisor '${this.name}'`)
   }
 
   /** False once ended. */

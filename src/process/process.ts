@@ -7,7 +7,7 @@
  */
 import { marshal, toWireError, fromWireError, PORTABLE_TAG, type Marshalled, type WireError } from '../codec/index.js'
 import { TroupeError, UnsendableValueError } from '../errors.js'
-import { armWait, holdUntilSettled } from '../timers.js'
+import { armWait, holdUntilSettled, waitOptionsError } from '../timers.js'
 import { Endpoint, type Boot, type Kind, type Transferable } from './endpoint.js'
 import { Lane } from './lane.js'
 import { assertNotBootstrapping, locateNow, load, type ModuleRef } from './locate.js'
@@ -217,6 +217,8 @@ export class Process<A extends unknown[] = unknown[]> {
 
   /** Wait until it ends, or `timeout` ms pass; resolves with `exitCode` (null if still running). */
   async join(opts: { timeout?: number } = {}): Promise<number | null> {
+    const bad = waitOptionsError('Process.join()', opts, '{ timeout? }')
+    if (bad) throw bad
     const endpoint = this.endpoint ?? await holdUntilSettled(this.whenStarted('join()'))
     // Held open while awaited, so joining a daemon keeps the program alive until it ends (as Python blocks).
     await new Promise<void>((resolve) => {

@@ -1,6 +1,7 @@
 /** Condition on a SharedArrayBuffer, shared by thread Processes. */
 import { portable, registerPortable, type Portable } from '../codec/index.js'
 import { SyncStateError } from '../errors.js'
+import { waitOptionsError } from '../timers.js'
 import { Lock, RLock, holding, type AcquireOptions } from './lock.js'
 import { deadlineOf, remaining, sharedData, waitWhile, type WaitOptions } from './wait.js'
 
@@ -42,6 +43,8 @@ export class Condition implements Portable {
    * Resolves false on timeout. Must be called holding the lock.
    */
   async wait(opts: WaitOptions = {}): Promise<boolean> {
+    const bad = waitOptionsError('Condition.wait()', opts)
+    if (bad) throw bad
     // Read the sequence before releasing: a notify between release and wait changes it, so it is never missed.
     const seq = Atomics.load(this.cells, 0)
     let depth = 1
@@ -60,6 +63,8 @@ export class Condition implements Portable {
 
   /** Wait until `predicate()` is truthy (checked holding the lock); resolves its last value. */
   async waitFor<R>(predicate: () => R, opts: WaitOptions = {}): Promise<R> {
+    const bad = waitOptionsError('Condition.waitFor()', opts, undefined, 2)
+    if (bad) throw bad
     const deadline = deadlineOf(opts.timeout)
     let result = predicate()
     while (!result) {

@@ -9,6 +9,7 @@
  */
 import { portable, registerPortable, type Portable } from '../codec/index.js'
 import { BrokenPipeError, ClosedError, EOFError } from '../errors.js'
+import { waitOptionsError } from '../timers.js'
 import { onPlaceDown, isUnder, placeAddress } from '../process/index.js'
 import { Queue, reviveQueue, type QueueDescriptor, type QueueWaitOptions } from './queue.js'
 
@@ -37,6 +38,8 @@ export class Connection<T = unknown> implements Portable {
 
   /** Receive the next value; EOFError (a ClosedError) once the other end closed (or ended) and nothing is left. */
   recv(opts: QueueWaitOptions = {}): Promise<T> {
+    const bad = waitOptionsError('Connection.recv()', opts)
+    if (bad) return Promise.reject(bad)
     if (this.closedHere) return Promise.reject(new ClosedError('recv() on a closed connection'))
     if (!this.inbox) return Promise.reject(new ClosedError('this end of a one-way pipe can only send'))
     return this.inbox.get(opts).catch((err) => { throw err instanceof ClosedError ? new EOFError('the other end closed the pipe and everything it sent was received') : err })

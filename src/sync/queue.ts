@@ -14,7 +14,7 @@
  */
 import { approxBytes, marshal, portable, registerPortable, type Portable } from '../codec/index.js'
 import { ClosedError, Full, TaskDoneError } from '../errors.js'
-import { abortError, armWait } from '../timers.js'
+import { abortError, armWait, waitOptionsError } from '../timers.js'
 import { serve, connect, placeAddress, beforePlaceExit, onPlaceDown, isUnder, type ObjectAddress, type Remote } from '../process/index.js'
 import { QueueCore } from './queue-core.js'
 import { pack } from './packed.js'
@@ -159,6 +159,8 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
 
   /** Put an item, waiting while a bounded queue is full (Full after `timeout`). */
   put(item: T, opts: QueueWaitOptions = {}): Promise<void> {
+    const bad = waitOptionsError('Queue.put()', opts, undefined, 2)
+    if (bad) return Promise.reject(bad)
     if (this.core) {
       if (this.shared) { try { marshal(item, 'item') } catch (err) { return Promise.reject(err) } }
       return this.core.put([item], opts)
@@ -281,6 +283,8 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
 
   /** Remove and return an item, waiting while empty (Empty after `timeout`; ClosedError once closed and drained). */
   get(opts: QueueWaitOptions = {}): Promise<T> {
+    const bad = waitOptionsError('Queue.get()', opts)
+    if (bad) return Promise.reject(bad)
     if (this.core) return this.core.get(opts)
     return this.call('get', [opts.timeout], opts.signal)
   }
@@ -429,6 +433,8 @@ export class JoinableQueue<T> extends Queue<T> {
 
   /** Resolve once every item put so far has been marked done with `taskDone()`. */
   join(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const bad = waitOptionsError('JoinableQueue.join()', opts, '{ signal? }')
+    if (bad) return Promise.reject(bad)
     // Puts and taskDones made before the join go first, in order (the transport keeps it); nothing is awaited before sending.
     void this.flush()
     if (this.doneWaiters.length) this.sendDone()
