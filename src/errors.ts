@@ -79,6 +79,10 @@ export class ForbiddenGlobalError extends define('ForbiddenGlobalError', 'ERR_TR
 export class MailboxFullError extends define('MailboxFullError', 'ERR_TROUPE_MAILBOX_FULL') {}
 /** The actor is not running (stopped, crashed, or never started). */
 export class ActorStoppedError extends define('ActorStoppedError', 'ERR_TROUPE_ACTOR_STOPPED') {}
+/** No actor of that name exists (a Redis actor never spawned under that name and prefix); an ActorStoppedError too. */
+export class ActorNotFoundError extends ActorStoppedError {
+  override readonly code: string = 'ERR_TROUPE_ACTOR_NOT_FOUND'
+}
 /** A supervisor gave up: its children failed faster than `maxRestarts` within `withinMs`. */
 export class SupervisorGaveUpError extends define('SupervisorGaveUpError', 'ERR_TROUPE_SUPERVISOR_GAVE_UP') {}
 /** The pool was terminated or closed while this task was pending. */
@@ -104,6 +108,6 @@ export const errorClasses: Record<string, new (message: string) => TroupeError> 
   TroupeError, TimeoutError, AbortError, Empty, Full, ClosedError, EOFError, BrokenPipeError, TaskDoneError,
   UnsendableValueError, UnlocatableFunctionError, WorkerCrashedError, RemoteError,
   AuthenticationError, ConnectionClosedError, ProtocolError, DecodeError, ForbiddenGlobalError,
-  MailboxFullError, ActorStoppedError, SupervisorGaveUpError, PoolClosedError, SyncStateError,
+  MailboxFullError, ActorStoppedError, ActorNotFoundError, SupervisorGaveUpError, PoolClosedError, SyncStateError,
   BrokenBarrierError, UnknownMethodError, LeaseLostError, MissingMainGuardError,
 }

@@ -18,11 +18,11 @@
  */
 import { portable, registerPortable, toWireError, fromWireError, type WireError } from '../codec/index.js'
 import { locate, load, placeLabel, type ModuleRef } from '../process/index.js'
-import { ActorStoppedError, ClosedError, DecodeError, LeaseLostError } from '../errors.js'
+import { ActorNotFoundError, ActorStoppedError, ClosedError, DecodeError, LeaseLostError } from '../errors.js'
 import {
   Connection, Poster, Inbox, ExitFeed, actorKeys, systemKeys, codecFor, defaultRedis, consumerName, idMaker, transient,
-  defineActor, SharedSet, actorState, takeActor, endActor, messageFields, controlOf, replyCommand, inboxStream,
-  type AckReply, type RedisTarget, type RedisAddress, type CodecName, type ValueCodec, type ActorKeys, type SystemKeys, type HeldActor, type Delivery, type Entry,
+  defineActor, SharedSet, actorState, takeActor, endActor, messageFields, controlOf, replyCommand, inboxStream, postCommand, postOutcome,
+  type AckReply, type PostKind, type RedisTarget, type RedisAddress, type CodecName, type ValueCodec, type ActorKeys, type SystemKeys, type HeldActor, type Delivery, type Entry,
 } from '../backends/index.js'
 import type { Actor, ActorClass, MessageOf, ReplyOf, StopReason } from './actor.js'
 import { LocalCell } from './cell.js'
@@ -160,12 +160,19 @@ export class RedisActorSystem {
     const def: Definition = {
       ref: await locate(cls), args: opts.args ?? [], receiveTimeout: opts.receiveTimeout, restart: opts.restart, maxRestarts: opts.maxRestarts, withinMs: opts.withinMs,
     }
-    await defineActor(this.conn, keys, this.keys, opts.name, this.codec.encode(def, 'spawn options'))
+    const fresh = await defineActor(this.conn, keys, this.keys, opts.name, this.codec.encode(def, 'spawn options'))
+    // A name used again: a ref to its earlier life stays ended; this life gets a new one.
+    if (fresh && this.refs.get(opts.name)?.isAlive === false) this.refs.delete(opts.name)
     if (this.placement) void this.place()
     return this.ref(opts.name)
   }
 
-  /** A reference to the actor called `name` (it need not exist yet: messages wait in its mailbox). */
+  /**
+   * A reference to the actor called `name`. It need not exist yet: messages
+   * sent to a name no actor has wait in its mailbox for a spawn (kept 24 h
+   * after the last one); asks to it reject at once with ActorNotFoundError
+   * (ActorStoppedError, with the reason, when it ended).
+   */
   ref<Msg = unknown, Reply = unknown>(name: string): RedisActorRef<Msg, Reply> {
     let r = this.refs.get(name)
     if (!r) this.refs.set(name, r = new RedisActorRef(this, name, actorKeys(name, this.prefix)))
@@ -189,7 +196,7 @@ export class RedisActorSystem {
       const cut = m.indexOf('\n')
       if (subjectMatches(m.slice(0, cut).split('.'), tokens)) targets.add(m.slice(cut + 1))
     }
-    for (const name of targets) void this.post(this.ref(name).keys, messageFields(this.newId(), payload))
+    for (const name of targets) void this.poster.post(postCommand(this.ref(name).keys, 'tell', messageFields(this.newId(), payload)))
     await this.poster.flush()
     return targets.size
   }
@@ -212,16 +219,30 @@ export class RedisActorSystem {
     return this.poster.flush()
   }
 
-  /** @internal Put a message (or control word) in an actor's mailbox, with this node's inbox for asks. */
-  deliver(keys: ActorKeys, msg: unknown, control?: string, askId?: number): void | Promise<void> {
+  /**
+   * @internal Put a message (or control word) in an actor's mailbox, with this node's inbox for asks.
+   * The mailbox script checks that the actor exists: a plain message to a name no actor has is kept
+   * for a later spawn; an ask or a control word is not, and `refused` hears whether the name ended or never was.
+   */
+  deliver(ref: RedisActorRef<any, any>, msg: unknown, control?: string, askId?: number, refused?: (err: ActorStoppedError) => void): void | Promise<void> {
     this.checkOpen()
     const payload = this.codec.encode(msg, 'message')
     const id = askId === undefined ? this.newId() : String(askId)
-    return this.post(keys, messageFields(id, payload, askId === undefined ? undefined : this.inbox.name, control))
-  }
-
-  private post(keys: ActorKeys, fields: (string | Buffer)[]): void | Promise<void> {
-    return this.poster.post(['XADD', keys.mailbox.stream, '*', ...fields])
+    const kind: PostKind = control ? 'control' : askId === undefined ? 'tell' : 'ask'
+    const fields = messageFields(id, payload, askId === undefined ? undefined : this.inbox.name, control)
+    return this.poster.post(postCommand(ref.keys, kind, fields), false, kind === 'tell' ? undefined : (err, reply) => {
+      if (err) return
+      const outcome = postOutcome(reply)
+      if (outcome === 'unknown') refused?.(new ActorNotFoundError(`no Redis actor named '${ref.name}' (prefix '${this.prefix}') was spawned`))
+      else if (outcome === 'ended') {
+        // Why it ended (kept a day after the end): one more read, only on this path.
+        void actorState(this.conn, ref.keys).then((state) => {
+          const reason = state.exists ? 'stopped' : state.exit ? this.decodeReason(state.exit) : 'normal'
+          if (!state.exists) ref.ended(reason)
+          refused?.(new ActorStoppedError(`Redis actor '${ref.name}' has stopped (${describeReason(reason)})`))
+        }, (e) => refused?.(new ActorStoppedError(`Redis actor '${ref.name}' has stopped`, { cause: e })))
+      }
+    })
   }
 
   /** @internal Ask: the ask waits in the pending table; its id is the correlation id of the answer in this node's inbox. */
@@ -233,7 +254,8 @@ export class RedisActorSystem {
     this.asking.add(p as Pending)
     p.onSettle = () => this.asking.delete(p as Pending)
     try {
-      const r = this.deliver(ref.keys, msg, undefined, id)
+      // A name with no actor: the ask is not left in Redis, and rejects now.
+      const r = this.deliver(ref, msg, undefined, id, (err) => p.fail(err))
       if (r) r.catch((err) => p.fail(err))
       this.inbox.start()
     } catch (err) {
@@ -301,7 +323,8 @@ export class RedisActorSystem {
     return this.codec.encode(reason instanceof Error ? { error: toWireError(reason, `redis actor node ${this.node} (${placeLabel()})`) } : { reason })
   }
 
-  private decodeReason(b: Buffer): StopReason {
+  /** @internal Why an actor ended, from its encoded form. */
+  decodeReason(b: Buffer): StopReason {
     try {
       const v = this.codec.decode(b) as { reason?: 'normal' | 'stopped'; error?: WireError }
       return v.error ? fromWireError(v.error) : v.reason ?? 'normal'
@@ -643,7 +666,7 @@ export class RedisActorRef<Msg = unknown, Reply = unknown> implements ActorRef<M
    */
   send(msg: Msg): void | Promise<void> {
     this.checkAlive()
-    return this.system.deliver(this.keys, msg)
+    return this.system.deliver(this, msg)
   }
 
   /** Request/reply through this node's inbox; rejects with the actor's error, TimeoutError (default 30 s), AbortError or ActorStoppedError. */
@@ -654,13 +677,13 @@ export class RedisActorRef<Msg = unknown, Reply = unknown> implements ActorRef<M
 
   /** End the actor once everything already in its mailbox has been handled. */
   close(): void {
-    if (this.reason === undefined) void this.system.deliver(this.keys, null, CLOSE)
+    if (this.reason === undefined) void this.system.deliver(this, null, CLOSE)
   }
 
   /** End the actor after the messages sent before this; resolves once it has ended. */
   async stop(): Promise<void> {
     if (this.reason !== undefined) return
-    await this.system.deliver(this.keys, null, STOP)
+    await this.system.deliver(this, null, STOP)
     await this.join().catch(() => {})
   }
 

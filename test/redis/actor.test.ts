@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { RedisActorSystem, RedisActorRef } from '../../src/actor/redis.ts'
 import { marshal, unmarshal } from '../../src/codec/index.ts'
-import { ActorStoppedError, SupervisorGaveUpError, TimeoutError } from '../../src/errors.ts'
+import { ActorNotFoundError, ActorStoppedError, SupervisorGaveUpError, TimeoutError } from '../../src/errors.ts'
 import { watch, type StopReason } from '../../src/actor/index.ts'
 import { codecFor } from '../../src/backends/index.ts'
 import { REDIS_URL, requireRedis, waitFor } from './helpers.ts'
@@ -66,9 +66,59 @@ test('a Redis actor with receiveTimeout gets onTimeout when no message comes', a
   assert.ok((await redis.lrange(log, 0, -1)).every((x) => x === 'timeout'))
 })
 
-test('an ask nobody answers rejects with TimeoutError', async () => {
+test('an ask to an actor no node hosts rejects with TimeoutError (its mailbox keeps the message for a node to come)', async () => {
+  // A prefix no hosting node of this file serves: the actor is registered, nothing runs it.
+  const client = system({ prefix: `${prefix}-unhosted`, host: false })
+  const ref = await client.spawn(Greeter, { name: 'nobody-hosts-this' })
+  await assert.rejects(ref.ask('hi', { timeout: 100 }), TimeoutError)
+})
+
+test('an ask to a name never spawned rejects at once with ActorNotFoundError, even without a timeout; one to an ended actor with ActorStoppedError', async () => {
+  const s = system()
   const client = system({ host: false })
-  await assert.rejects(client.ref('nobody-hosts-this').ask('hi', { timeout: 100 }), TimeoutError)
+  const t0 = Date.now()
+  await assert.rejects(client.ref('never-spawned').ask('hi', { timeout: Infinity }), (err: Error) => {
+    assert.ok(err instanceof ActorNotFoundError)
+    assert.ok(err instanceof ActorStoppedError)
+    assert.equal((err as ActorNotFoundError).code, 'ERR_TROUPE_ACTOR_NOT_FOUND')
+    assert.match(err.message, /no Redis actor named 'never-spawned'/)
+    return true
+  })
+  // Far below any ask timeout: the answer came from the mailbox script, not a timer.
+  assert.ok(Date.now() - t0 < 5000)
+  // Nothing was left in Redis for that name.
+  assert.equal(await redis.exists(`${prefix}:{actor:never-spawned}:q`), 0)
+  // An actor that ended: the ask is refused with why it ended, and the asker's ref learns it ended.
+  const g = await s.spawn(Greeter, { name: 'ended-before-ask' })
+  assert.equal(await g.ask('Ada', { timeout: 10_000 }), 'hello Ada')
+  await g.stop()
+  const other = system({ host: false, node: `other-${randomBytes(3).toString('hex')}` })
+  const late = other.ref('ended-before-ask')
+  await assert.rejects(late.ask('Bob', { timeout: Infinity }), (err: Error) => err instanceof ActorStoppedError && !(err instanceof ActorNotFoundError) && /has stopped \(stopped\)/.test(err.message))
+  assert.equal(late.isAlive, false)
+  // stop() and close() of a name never spawned leave nothing behind either.
+  await client.ref('never-spawned-either').stop()
+  client.ref('never-spawned-either').close()
+  await client.flush()
+  assert.equal(await redis.exists(`${prefix}:{actor:never-spawned-either}:q`), 0)
+})
+
+test('messages sent to a name before it is spawned wait for the spawn; those never claimed expire', async () => {
+  const s = system()
+  const client = system({ host: false })
+  const log = `${prefix}:log:early`
+  const early = client.ref<unknown, number>('spawned-late')
+  early.send({ n: 1 })
+  early.send({ n: 2 })
+  await client.flush()
+  // Kept for a later spawn, with an expiry (a name nobody spawns leaves nothing forever).
+  const ttl = await redis.pttl(`${prefix}:{actor:spawned-late}:q`)
+  assert.ok(ttl > 0 && ttl <= 24 * 3600_000, `ttl ${ttl}`)
+  const rec = await s.spawn(Recorder, { name: 'spawned-late', args: [log] })
+  assert.equal(await rec.ask({ n: 3 }, { timeout: 10_000 }), 3)
+  assert.deepEqual(await redis.lrange(log, 0, -1), ['1', '2', '3'])
+  // Spawned: the mailbox is the actor's now, and no longer expires.
+  assert.equal(await redis.pttl(`${prefix}:{actor:spawned-late}:q`), -1)
 })
 
 test('an actor lives on exactly one of several nodes', async () => {

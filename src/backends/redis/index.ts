@@ -19,5 +19,5 @@ export {
 export { QueueAdmin, queueAdmin, preview as previewPayload, type DeadLetterInfo, type DelayedInfo } from './admin.js'
 export {
   defineActor, SharedSet, actorState, takeActor, endActor, ExitFeed, Poster, Inbox,
-  messageFields, controlOf, replyCommand, inboxStream, type HeldActor,
+  messageFields, controlOf, replyCommand, inboxStream, postCommand, postOutcome, UNSPAWNED_KEEP_MS, type HeldActor, type PostKind,
 } from './mailbox.js'

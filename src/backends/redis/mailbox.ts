@@ -25,6 +25,8 @@ export async function defineActor(conn: Connection, keys: ActorKeys, sys: System
     if (!String((err as Error).message).includes('BUSYGROUP')) throw err
   }
   const fresh = await conn.main.call('SET', keys.def, definition, 'NX') === 'OK'
+  // Messages sent before the spawn were kept for it with an expiry: the mailbox of an actor that exists stays.
+  await conn.main.call('PERSIST', keys.mailbox.stream)
   // A name used again: the end of its earlier life is no news to anyone watching this one.
   if (fresh) await conn.main.call('DEL', keys.exit)
   await changeSet(conn, sys.registry, sys.registryVersion, 'SADD', [name])
@@ -208,6 +210,26 @@ export class ExitFeed {
 }
 
 
+/** How long messages sent to a name no actor has are kept for a later spawn (after the last one). */
+export const UNSPAWNED_KEEP_MS = 24 * 3600_000
+
+/** What a message to an actor name is: a plain message (kept for a later spawn), an ask or a control word (refused when there is no actor). */
+export type PostKind = 'tell' | 'ask' | 'control'
+
+/** What `postCommand`'s reply says: put in the mailbox (`kept`: for a later spawn), or refused because the actor ended or never was. */
+export type PostOutcome = 'delivered' | 'kept' | 'ended' | 'unknown'
+
+/** The command that puts a message in an actor's mailbox, checking in the same Lua call that the actor exists. */
+export function postCommand(keys: ActorKeys, kind: PostKind, fields: (string | Buffer)[]): Command {
+  return ['EVALSHA', scripts.mailboxPost.sha, 3, keys.mailbox.stream, keys.def, keys.exit, kind, UNSPAWNED_KEEP_MS, ...fields]
+}
+
+/** Read the reply of a `postCommand`. */
+export function postOutcome(reply: unknown): PostOutcome {
+  const n = Number(reply)
+  return n === 1 ? 'delivered' : n === 2 ? 'kept' : n === -1 ? 'ended' : 'unknown'
+}
+
 /** Unsent commands past which `post` returns a promise (backpressure). */
 const HIGH_WATER = 10_000
 /** Commands per pipeline. */
@@ -222,6 +244,8 @@ const BATCH = 1000
  */
 export class Poster {
   private queue: Command[] = []
+  // The callback of each queued command that wants its reply (same index as `queue`).
+  private callbacks: (((err: Error | null, reply: unknown) => void) | undefined)[] = []
   private flushing?: Promise<void>
   private scheduled = false
   private roomWaiters: (() => void)[] = []
@@ -233,10 +257,11 @@ export class Poster {
    * Queue one command; a promise only when the queue is over its high-water
    * mark (it resolves once there is room). Commands go out together with the
    * others posted in the same synchronous stretch; `now` sends at once (the
-   * caller batched already).
+   * caller batched already). `onReply` gets the command's own reply or error.
    */
-  post(command: Command, now = false): void | Promise<void> {
+  post(command: Command, now = false, onReply?: (err: Error | null, reply: unknown) => void): void | Promise<void> {
     this.queue.push(command)
+    this.callbacks.push(onReply)
     if (now) void this.drain()
     // A microtask, not a turn: what this synchronous stretch posts goes together, and while a write is out, later posts gather for the next.
     else if (!this.scheduled && !this.flushing) { this.scheduled = true; queueMicrotask(() => { this.scheduled = false; void this.drain() }) }
@@ -256,7 +281,7 @@ export class Poster {
       try {
         while (this.queue.length) {
           const batch = this.queue.splice(0, BATCH)
-          await this.write(batch)
+          await this.write(batch, this.callbacks.splice(0, BATCH))
           if (this.queue.length <= HIGH_WATER && this.roomWaiters.length) for (const w of this.roomWaiters.splice(0)) w()
         }
       } finally {
@@ -266,22 +291,30 @@ export class Poster {
     return this.flushing
   }
 
-  private async write(batch: Command[]): Promise<void> {
+  private async write(batch: Command[], callbacks: (((err: Error | null, reply: unknown) => void) | undefined)[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
         // On a Cluster one pipeline per node (a publish reaches mailboxes in many slots); each mailbox's messages stay in order.
         const replies = await this.conn.pipeline(batch)
         const failed = replies.map(([err], i) => err ? i : -1).filter((i) => i >= 0)
-        if (failed.length && replies.some(([err]) => err && /NOSCRIPT/.test(err.message))) {
-          // Redis restarted (or a replica was promoted) without its scripts: load them on every master and send what failed again.
-          await scripts.load(this.conn.main, scripts.allScripts)
-          batch = failed.map((i) => batch[i]!)
-          continue
+        const reload = failed.length > 0 && replies.some(([err]) => err && /NOSCRIPT/.test(err.message))
+        for (let i = 0; i < replies.length; i++) {
+          const [err, reply] = replies[i]!
+          if (err && reload) continue
+          if (err) this.report(err)
+          callbacks[i]?.(err, reply)
         }
-        for (const i of failed) this.report(replies[i]![0] as Error)
-        return
+        if (!reload) return
+        // Redis restarted (or a replica was promoted) without its scripts: load them on every master and send what failed again.
+        await scripts.load(this.conn.main, scripts.allScripts)
+        batch = failed.map((i) => batch[i]!)
+        callbacks = failed.map((i) => callbacks[i])
       } catch (err) {
-        if (!transient(err) || attempt >= 150) { this.report(err as Error); return }
+        if (!transient(err) || attempt >= 150) {
+          this.report(err as Error)
+          for (const cb of callbacks) cb?.(err as Error, undefined)
+          return
+        }
         // Redis is restarting: the commands wait (they are idempotent enough: a message may arrive twice, never not at all).
         await new Promise((r) => setTimeout(r, 200))
       }

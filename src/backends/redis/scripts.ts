@@ -416,6 +416,26 @@ end
 return {entries, ''}`)
 
 /**
+ * KEYS mailbox stream, def, exit; ARGV kind, keepMs, field, value, ... -> 1
+ * delivered to an actor that exists; else for kind `tell` 2 (kept in the
+ * mailbox for a later spawn, which expires keepMs after the last such
+ * message), for `ask` and `control` nothing is added: 0 when no actor of
+ * that name was spawned, -1 when it ended (its `exit` key says why).
+ */
+export const mailboxPost = new Script('mailboxPost', `
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+  return 1
+end
+if ARGV[1] == 'tell' then
+  redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 2
+end
+if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+return 0`)
+
+/**
  * KEYS mailbox stream, lease, inbox stream, ...; ARGV holder, group, nIds,
  * id x nIds, then per reply: inbox (index into KEYS), ttlMs, taskId, payload,
  * isError -> entries acknowledged (and deleted), or false when fenced. The
@@ -485,4 +505,4 @@ return {v, redis.call('SMEMBERS', KEYS[1])}`)
 
 /** Every script, for `load`. */
 export const allScripts = [put, putMany, delay, promote, ack, settle, reclaim, record, sizes, prune, purge, retryDead, dropDead, delayedAction,
-  leaseTake, leaseRenew, leaseRelease, mailboxRead, mailboxAck, mailboxEnd, reply, setChange, setRead]
+  leaseTake, leaseRenew, leaseRelease, mailboxPost, mailboxRead, mailboxAck, mailboxEnd, reply, setChange, setRead]
