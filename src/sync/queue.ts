@@ -22,6 +22,8 @@ import { PrefetchIterator } from './prefetch.js'
 
 /** Options of a blocking queue call. */
 export interface QueueWaitOptions {
+  /** `false`: do not wait (Python's `block=False`): `get` rejects with Empty and `put` with Full at once, as `getNowait`/`putNowait`. Default true. */
+  block?: boolean
   /** Milliseconds to wait; then `get` rejects with Empty and `put` with Full. Default: forever. */
   timeout?: number
   /** Cancels the wait (AbortError). */
@@ -159,8 +161,9 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
 
   /** Put an item, waiting while a bounded queue is full (Full after `timeout`). */
   put(item: T, opts: QueueWaitOptions = {}): Promise<void> {
-    const bad = waitOptionsError('Queue.put()', opts, undefined, 2)
+    const bad = waitOptionsError('Queue.put()', opts, '{ block?, timeout?, signal? }', 2)
     if (bad) return Promise.reject(bad)
+    if (opts.block === false) return this.putNowait(item)
     if (this.core) {
       if (this.shared) { try { marshal(item, 'item') } catch (err) { return Promise.reject(err) } }
       return this.core.put([item], opts)
@@ -283,8 +286,9 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
 
   /** Remove and return an item, waiting while empty (Empty after `timeout`; ClosedError once closed and drained). */
   get(opts: QueueWaitOptions = {}): Promise<T> {
-    const bad = waitOptionsError('Queue.get()', opts)
+    const bad = waitOptionsError('Queue.get()', opts, '{ block?, timeout?, signal? }')
     if (bad) return Promise.reject(bad)
+    if (opts.block === false) return this.getNowait()
     if (this.core) return this.core.get(opts)
     return this.call('get', [opts.timeout], opts.signal)
   }

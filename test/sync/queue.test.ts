@@ -22,6 +22,21 @@ test('getNowait on an empty queue rejects with Empty; get with a timeout too', a
   await assert.rejects(q.get({ timeout: 10 }), Empty)
 })
 
+test("get and put with block: false (Python's block=False) fail at once with Empty and Full, here and from a thread, as a manager's queue does", async () => {
+  const q = new Queue<number>()
+  const full = new Queue<number>(1)
+  await full.put(1)
+  await assert.rejects(q.get({ block: false }), Empty)
+  await assert.rejects(full.put(2, { block: false }), Full)
+  await q.put(5)
+  assert.equal(await q.get({ block: false }), 5)
+  const report = new Queue<string[]>()
+  const p = await run(w.noBlock, [q, full, report])
+  assert.deepEqual(await report.get({ timeout: 20_000 }), ['Empty', 'Full'])
+  assert.equal(await p.join({ timeout: 20_000 }), 0)
+  assert.equal(await full.qsize(), 1)
+})
+
 test('a bounded queue is full at maxsize: putNowait rejects with Full and put waits for room', async () => {
   const q = new Queue<string>(2)
   await q.put('a')
