@@ -26,7 +26,7 @@ import {
 } from '../backends/index.js'
 import type { Actor, ActorClass, MessageOf, ReplyOf, StopReason } from './actor.js'
 import { LocalCell } from './cell.js'
-import { armWait, waitOptionsError } from '../timers.js'
+import { armWait, sleep, waitOptionsError } from '../timers.js'
 import { describeReason, type Entity, type SupervisorHooks } from './entity.js'
 import type { MailboxStats, ReplyTo } from './mailbox.js'
 import { Pending, pendingById, type AskOptions } from './pending.js'
@@ -479,7 +479,7 @@ class Hosting implements SupervisorHooks {
         if (!this.feeding) return
         if (err instanceof LeaseLostError) return this.leaseLost(err)
         // Redis away for a moment: the lease renewal decides whether this node keeps the actor.
-        if (transient(err)) { await new Promise((r) => setTimeout(r, 100)); continue }
+        if (transient(err)) { await sleep(100); continue }
         process.emitWarning(`troupe: Redis actor '${this.name}' cannot read its mailbox on node ${this.system.node}: ${(err as Error).message}`, { code: 'TROUPE_REDIS_ACTORS' })
         return this.leaseLost(new LeaseLostError(`reading the mailbox failed: ${(err as Error).message}`, { cause: err }))
       }
@@ -550,7 +550,7 @@ class Hosting implements SupervisorHooks {
       } catch (err) {
         if (err instanceof LeaseLostError) return this.leaseLost(err)
         if (!transient(err) || !mailbox.leaseValid) return
-        await new Promise((r) => setTimeout(r, 50 * (attempt + 1)))
+        await sleep(50 * (attempt + 1))
       }
     }
     if (together) return

@@ -326,7 +326,7 @@ test('publish re-reads the subscriptions only when they changed, and sees a chan
   const two = await a.spawn(Tally, { name: 'two' })
   await a.subscribe('news', one)
   // Reads of this set, also those made by Lua (MONITOR shows them with source 'lua').
-  const key = `${p}:{subjects}:subs`
+  const key = `${p}:{${p}:subjects}:subs`
   let reads = 0
   const marks = new Set<string>()
   const port = await cluster.masterOf(key)

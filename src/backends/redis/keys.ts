@@ -96,12 +96,19 @@ export interface SystemKeys {
   exits: string
 }
 
-/** The shared keys of the actor system under `prefix`. */
+/**
+ * The shared keys of the actor system under `prefix`. The prefix is part of
+ * their hash tags (`{troupe:actors}`, `{troupe:subjects}`): on a Cluster the
+ * actor systems of different prefixes keep them on different slots.
+ */
 export function systemKeys(prefix = 'troupe'): SystemKeys {
+  checkName(prefix, 'actor system prefix')
+  const actors = `${prefix}:{${prefix}:actors}`
+  const subjects = `${prefix}:{${prefix}:subjects}`
   return {
-    registry: `${prefix}:{actors}:names`, registryVersion: `${prefix}:{actors}:names:v`,
-    subjects: `${prefix}:{subjects}:subs`, subjectsVersion: `${prefix}:{subjects}:subs:v`,
-    exits: `${prefix}:{actors}:exits`,
+    registry: `${actors}:names`, registryVersion: `${actors}:names:v`,
+    subjects: `${subjects}:subs`, subjectsVersion: `${subjects}:subs:v`,
+    exits: `${actors}:exits`,
   }
 }
 

@@ -10,6 +10,7 @@ import { Connection, transient, type Command } from './connect.js'
 import { Consumer, parseEntry, entryFields, type Delivery, type Entry } from './consumer.js'
 import { inboxKeys, queueKeys, type ActorKeys, type SystemKeys, type QueueKeys } from './keys.js'
 import * as scripts from './scripts.js'
+import { sleep } from '../../timers.js'
 
 /** The mailboxes' consumer group. */
 const GROUP = 'actor'
@@ -195,7 +196,7 @@ export class ExitFeed {
       if (this.closed) return
       // Redis away for a moment, or something worse: either way try again shortly (watchers wait, they never miss an exit).
       if (!transient(err)) process.emitWarning(`troupe: following Redis actor exits failed: ${(err as Error).message}`, { code: 'TROUPE_REDIS_ACTORS' })
-      await new Promise((r) => setTimeout(r, transient(err) ? 200 : 1000))
+      await sleep(transient(err) ? 200 : 1000)
     } finally {
       this.running = false
     }
@@ -316,7 +317,7 @@ export class Poster {
           return
         }
         // Redis is restarting: the commands wait (they are idempotent enough: a message may arrive twice, never not at all).
-        await new Promise((r) => setTimeout(r, 200))
+        await sleep(200)
       }
     }
   }
@@ -414,7 +415,7 @@ export class Inbox {
       }
     } catch (err) {
       if (this.closed) return
-      if (transient(err)) await new Promise((r) => setTimeout(r, 200))
+      if (transient(err)) await sleep(200)
       else { this.ready = undefined; this.onError(err as Error) }
     } finally {
       this.running = false
