@@ -254,16 +254,17 @@ export interface WaitLimits {
 }
 
 /**
- * The error for a call that may wait whose options argument is not an object,
- * else undefined (callers reject with it). A JavaScript caller writing Python's
- * positional forms (`q.get(true, 1)`, `p.join(1)`, `lock.acquire(false)`)
- * would otherwise have them ignored and wait forever; a manager's proxies
- * refuse the same with the same message.
+ * The error for an options argument that is not an object, else undefined
+ * (callers throw or reject with it). A JavaScript caller writing Python's
+ * positional forms (`q.get(true, 1)`, `p.join(1)`, `new Pool(4)`) would
+ * otherwise have them ignored: a wait with no limit, a pool of another size.
+ * A manager's proxies refuse the same with the same message. `hint` ends it
+ * (by default, for waits: timeouts are in milliseconds).
  */
-export function waitOptionsError(what: string, opts: unknown, shape = '{ timeout?, signal? }', position = 1): TypeError | undefined {
+export function optionsError(what: string, opts: unknown, shape = '{ timeout?, signal? }', position = 1, hint = 'timeouts are in milliseconds: { timeout: 1000 }'): TypeError | undefined {
   if (opts === undefined || (typeof opts === 'object' && opts !== null)) return undefined
   const got = opts === null ? 'null' : typeof opts === 'string' ? `string ${JSON.stringify(opts.slice(0, 40))}` : `${typeof opts} ${String(opts)}`
-  return new TypeError(`${what} argument ${position}: expected options ${shape}, got ${got} (timeouts are in milliseconds: { timeout: 1000 })`)
+  return new TypeError(`${what} argument ${position}: expected options ${shape}, got ${got} (${hint})`)
 }
 
 /**

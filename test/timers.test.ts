@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { armWait, cancel, heldCount, schedule, scheduledCount, sleep, withTimeout, type Timed } from '../src/timers.ts'
-import { Actor, spawn, pendingAsks, supervise } from '../src/actor/index.ts'
+import { Actor, spawn, pendingAsks, supervise, Worker } from '../src/actor/index.ts'
+import { BaseManager, Manager } from '../src/manager/index.ts'
 import { Queue, JoinableQueue, Pipe, Lock, RLock, Semaphore, Event, Condition, Barrier } from '../src/sync/index.ts'
 import { Process } from '../src/process/index.ts'
 import { Pool } from '../src/pool/index.ts'
@@ -121,6 +122,21 @@ test("Python's positional wait arguments written in JavaScript (get(true, 1), jo
     await actor.stop()
     await sup.stop()
   }
+})
+
+test("Python's positional constructor arguments written in JavaScript (new Pool(4), new Process(fn, args), spawn(A, 'thread'), new BaseManager(address, authkey)) throw TypeError saying how to write them", () => {
+  // Each was ignored: a pool of another size, an actor or task on another place, a manager on a random port with a random key.
+  const untyped = (C: unknown) => C as new (...args: unknown[]) => unknown
+  const cases: [string, () => unknown, RegExp][] = [
+    ['new Pool(4)', () => new (untyped(Pool))(4), /new Pool\(\) argument 1: expected options .*got number 4.*new Pool\(\{ workers: 4 \}\)/],
+    ["new Pool({ processes: 4 })", () => new (untyped(Pool))({ processes: 4 }), /'workers' \(Python's 'processes'\): new Pool\(\{ workers: 4 \}\)/],
+    ['new Process(square, [2])', () => new (untyped(Process))(square, [2]), /new Process\(\) argument 1: expected options .*got function/],
+    ["new Worker('process')", () => new (untyped(Worker))('process'), /new Worker\(\) argument 1: .*got string "process".*new Worker\(\{ on: 'process' \}\)/],
+    ["spawn(Sleeper, 'thread')", () => (spawn as (...a: unknown[]) => unknown)(Sleeper, 'thread'), /spawn\(\) argument 2: .*spawn\(Sleeper, \{ on: 'thread' \}\)/],
+    ["new BaseManager('127.0.0.1:0', 'abc')", () => new (untyped(BaseManager))('127.0.0.1:0', 'abc'), /new BaseManager\(\) argument 1: .*new BaseManager\(\{ address, authkey \}\)/],
+    ["new Manager('127.0.0.1:0')", () => new (untyped(Manager))('127.0.0.1:0'), /new Manager\(\) argument 1/],
+  ]
+  for (const [what, make, message] of cases) assert.throws(make, (err: Error) => err instanceof TypeError && message.test(err.message), what)
 })
 
 /** Never answers (the waits above must not depend on it). */

@@ -1,5 +1,5 @@
 import { AbortError, TimeoutError } from '../errors.js'
-import { cancel, hold, onAbort, release, schedule, waitOptionsError, type Timed } from '../timers.js'
+import { cancel, hold, onAbort, release, schedule, optionsError, type Timed } from '../timers.js'
 import type { ReplyTo } from './mailbox.js'
 
 /** Options of `ask`. */
@@ -40,7 +40,7 @@ export class Pending<T = unknown> implements ReplyTo, Timed {
 
   constructor(what: string, opts: AskOptions | undefined) {
     this.what = what
-    const bad = waitOptionsError('ask()', opts, undefined, 2)
+    const bad = optionsError('ask()', opts, undefined, 2)
     if (bad) throw bad
     if (opts?.timeout !== undefined && !(opts.timeout >= 0)) throw new RangeError(`ask timeout must be a non-negative number of ms, got ${opts.timeout}`)
     this.timeoutMs = opts?.timeout ?? 0

@@ -26,7 +26,7 @@ import {
 } from '../backends/index.js'
 import type { Actor, ActorClass, MessageOf, ReplyOf, StopReason } from './actor.js'
 import { LocalCell } from './cell.js'
-import { armWait, sleep, waitOptionsError } from '../timers.js'
+import { armWait, optionsError, sleep } from '../timers.js'
 import { describeReason, type Entity, type SupervisorHooks } from './entity.js'
 import type { MailboxStats, ReplyTo } from './mailbox.js'
 import { Pending, pendingById, type AskOptions } from './pending.js'
@@ -247,7 +247,7 @@ export class RedisActorSystem {
 
   /** @internal Ask: the ask waits in the pending table; its id is the correlation id of the answer in this node's inbox. */
   ask<R>(ref: RedisActorRef<any, any>, msg: unknown, opts: AskOptions = {}): Promise<R> {
-    const bad = waitOptionsError('ask()', opts, undefined, 2)
+    const bad = optionsError('ask()', opts, undefined, 2)
     if (bad) return Promise.reject(bad)
     const p = new Pending<R>(ref.name, { timeout: opts.timeout ?? this.askTimeout, signal: opts.signal })
     const id = p.register()

@@ -1,6 +1,6 @@
 import { portable, type Portable } from '../codec/index.js'
 import { TimeoutError } from '../errors.js'
-import { waitOptionsError, withTimeout } from '../timers.js'
+import { optionsError, withTimeout } from '../timers.js'
 import type { StopReason } from './actor.js'
 import type { Entity } from './entity.js'
 import type { MailboxStats } from './mailbox.js'
@@ -127,7 +127,7 @@ export class LocalRef<Msg = unknown, Reply = unknown> implements ActorRef<Msg, R
 
 /** A join as users await it: bounded by `timeout` (TimeoutError), holding the place open until it settles. */
 export function joinWithin<T>(p: Promise<T>, opts: JoinOptions | undefined, what: string): Promise<T> {
-  const bad = waitOptionsError('join()', opts, '{ timeout? }')
+  const bad = optionsError('join()', opts, '{ timeout? }')
   if (bad) { p.catch(() => {}); return Promise.reject(bad) }
   const timeout = opts?.timeout
   return withTimeout(p, { timeout }, () => new TimeoutError(`${what} did not finish within ${timeout} ms`))

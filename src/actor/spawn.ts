@@ -1,4 +1,5 @@
 import { assertNotBootstrapping, type Kind } from '../process/index.js'
+import { optionsError } from '../timers.js'
 import type { Actor, ActorClass, MessageOf, ReplyOf } from './actor.js'
 import { LocalCell } from './cell.js'
 import type { Entity, SupervisorHooks } from './entity.js'
@@ -32,6 +33,8 @@ let anon = 0
 /** @internal Create the entity behind a ref (supervisors pass themselves as `supervisor`). */
 export function spawnEntity(cls: ActorClass, opts: SpawnOptions<any[]> = {}, supervisor?: SupervisorHooks): Entity {
   if (typeof cls !== 'function') throw new TypeError('spawn() needs an Actor class')
+  const bad = optionsError('spawn()', opts, '{ on?, name?, args?, ... }', 2, `write spawn(${cls.name || 'Actor'}, { on: '${String(opts)}' })`)
+  if (bad) throw bad
   const on = opts.on ?? 'local'
   const args = opts.args ?? []
   if (on === 'local') return new LocalCell(cls as new (...a: any[]) => Actor<unknown>, args, { name: opts.name, receiveTimeout: opts.receiveTimeout, mailbox: opts.mailbox, supervisor })

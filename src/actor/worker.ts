@@ -1,5 +1,5 @@
 import { TimeoutError } from '../errors.js'
-import { waitOptionsError, withTimeout } from '../timers.js'
+import { optionsError, withTimeout } from '../timers.js'
 import { Lane, load, locateNow, type ModuleRef } from '../process/index.js'
 import { Actor } from './actor.js'
 import type { ActorRef } from './ref.js'
@@ -54,7 +54,7 @@ export class Result<T> implements PromiseLike<T> {
 
   /** The value; rejects with the task's error, or TimeoutError when `timeout` ms pass first (the task keeps running). */
   result(opts: { timeout?: number } = {}): Promise<T> {
-    const bad = waitOptionsError('Result.result()', opts, '{ timeout? }')
+    const bad = optionsError('Result.result()', opts, '{ timeout? }')
     if (bad) return Promise.reject(bad)
     return withTimeout(this.promise, opts, () => new TimeoutError(`result not ready within ${opts.timeout} ms`))
   }
@@ -90,6 +90,8 @@ export class Worker {
   private readonly lane = new Lane()
 
   constructor(opts: WorkerOptions = {}) {
+    const bad = optionsError('new Worker()', opts, '{ on?, name? }', 1, `write new Worker({ on: '${String(opts)}' })`)
+    if (bad) throw bad
     this.on = opts.on ?? 'thread'
     this.ref = spawn(TaskRunner, { on: this.on, name: opts.name })
   }

@@ -13,7 +13,7 @@ import { runManagerServer, type ManagerBootData, type RemoteRegistration } from 
 import type { Queue, JoinableQueue } from './shared/queue.js'
 import type { Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition, Barrier } from './shared/sync.js'
 import type { Dict, List, Namespace, Value, SharedArray } from './shared/containers.js'
-import { armWait } from '../timers.js'
+import { armWait, optionsError } from '../timers.js'
 
 /** Locate a factory for `start()`, saying which typeid it serves and the way out (a closure is Python's lambda: it cannot reach the server process). */
 async function locateFactory(typeid: string, factory: (...args: any[]) => unknown): Promise<Awaited<ReturnType<typeof locate>>> {
@@ -101,6 +101,8 @@ export class BaseManager implements Portable {
   private sharedClient = false
 
   constructor(opts: ManagerOptions = {}) {
+    const bad = optionsError(`new ${new.target.name}()`, opts, '{ address?, authkey?, ... }', 1, `Python's BaseManager(address, authkey) is new BaseManager({ address, authkey })`)
+    if (bad) throw bad
     this.opts = opts
     this.key = opts.authkey === undefined ? defaultAuthkey() : authkeyBytes(opts.authkey)
     this.bound = parseAddress(opts.address ?? '127.0.0.1:0')

@@ -1,5 +1,5 @@
 import { TimeoutError, TroupeError } from '../errors.js'
-import { armWait, waitOptionsError, withTimeout } from '../timers.js'
+import { armWait, optionsError, withTimeout } from '../timers.js'
 
 const PENDING = 0
 const FULFILLED = 1
@@ -58,7 +58,7 @@ export class AsyncResult<T> extends Promise<T> {
 
   /** Resolve with the value, or reject with the task's error; with `timeout`, reject with TimeoutError after that many ms. */
   get(options: WaitOptions = {}): Promise<T> {
-    const bad = waitOptionsError('AsyncResult.get()', options, '{ timeout? }')
+    const bad = optionsError('AsyncResult.get()', options, '{ timeout? }')
     if (bad) return Promise.reject(bad)
     // A promise of its own, so a get() nobody awaits still reports its rejection.
     const p = nativeThen.call(this) as Promise<T>
@@ -69,7 +69,7 @@ export class AsyncResult<T> extends Promise<T> {
 
   /** Resolve once the task has finished or `timeout` ms have passed; never rejects. */
   wait(options: WaitOptions = {}): Promise<void> {
-    const bad = waitOptionsError('AsyncResult.wait()', options, '{ timeout? }')
+    const bad = optionsError('AsyncResult.wait()', options, '{ timeout? }')
     if (bad) return Promise.reject(bad)
     if (this.status !== PENDING) return Promise.resolve()
     return new Promise<void>((resolve) => {

@@ -4,7 +4,7 @@ import { WAIT_SPINNING, assertNotBootstrapping, locate, type Kind, type ExitInfo
 import { approxBytes, fromWireError, marshal, type WireError } from '../codec/index.js'
 import { Full, TimeoutError, UnsendableValueError, WorkerCrashedError } from '../errors.js'
 import { PoolFront, abortError, earlyDeathsError, EARLY_DEATHS_LIMIT, type BaseApplyOptions, type Mode, type PoolCounters, type PoolFunction } from './front.js'
-import { armWait } from '../timers.js'
+import { armWait, optionsError } from '../timers.js'
 import { Deque } from './deque.js'
 import { Recent, type Percentiles } from './stats.js'
 import { Task, QUEUED, SENT, RUNNING, DONE, type FnEntry } from './task.js'
@@ -143,6 +143,9 @@ export class Pool extends PoolFront<PoolTaskOptions> {
   /** Start a pool; workers start at once (threads by default). */
   constructor(options: PoolOptions = {}) {
     super()
+    const bad = optionsError('new Pool()', options, '{ workers?, kind?, initializer?, ... }', 1, `Python's Pool(4) is new Pool({ workers: 4 })`)
+    if (bad) throw bad
+    if ((options as { processes?: unknown }).processes !== undefined) throw new TypeError(`new Pool(): the pool size is 'workers' (Python's 'processes'): new Pool({ workers: ${String((options as { processes?: unknown }).processes)} })`)
     assertNotBootstrapping(`a ${options.kind ?? 'thread'} Pool`)
     const workers = options.workers ?? availableParallelism()
     if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be a positive integer, got ${workers}`)

@@ -7,7 +7,7 @@
  */
 import { marshal, toWireError, fromWireError, PORTABLE_TAG, type Marshalled, type WireError } from '../codec/index.js'
 import { TroupeError, UnsendableValueError } from '../errors.js'
-import { armWait, holdUntilSettled, waitOptionsError } from '../timers.js'
+import { armWait, holdUntilSettled, optionsError } from '../timers.js'
 import { Endpoint, type Boot, type Kind, type Transferable } from './endpoint.js'
 import { Lane } from './lane.js'
 import { assertNotBootstrapping, locateNow, load, type ModuleRef } from './locate.js'
@@ -110,6 +110,8 @@ export class Process<A extends unknown[] = unknown[]> {
   private readonly lane = new Lane()
 
   constructor(opts: ProcessOptions<A> = {}) {
+    const bad = optionsError('new Process()', opts, '{ target?, args?, kind?, name?, daemon? }', 1, 'write new Process({ target: fn, args: [...] })')
+    if (bad) throw bad
     this.target = opts.target
     this.args = (opts.args ?? []) as A
     this.kind = opts.kind ?? 'thread'
@@ -217,7 +219,7 @@ export class Process<A extends unknown[] = unknown[]> {
 
   /** Wait until it ends, or `timeout` ms pass; resolves with `exitCode` (null if still running). */
   async join(opts: { timeout?: number } = {}): Promise<number | null> {
-    const bad = waitOptionsError('Process.join()', opts, '{ timeout? }')
+    const bad = optionsError('Process.join()', opts, '{ timeout? }')
     if (bad) throw bad
     const endpoint = this.endpoint ?? await holdUntilSettled(this.whenStarted('join()'))
     // Held open while awaited, so joining a daemon keeps the program alive until it ends (as Python blocks).

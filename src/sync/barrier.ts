@@ -1,7 +1,7 @@
 /** Barrier on a SharedArrayBuffer, shared by thread Processes. */
 import { portable, registerPortable, type Portable } from '../codec/index.js'
 import { BrokenBarrierError } from '../errors.js'
-import { waitOptionsError } from '../timers.js'
+import { optionsError } from '../timers.js'
 import { deadlineOf, sharedData, waitWhile, type WaitOptions } from './wait.js'
 
 // Cells: a spin mutex guarding the rest (held for a few instructions, never across an await),
@@ -39,7 +39,7 @@ export class Barrier implements Portable {
 
   /** Wait for all parties; resolves this party's arrival index. BrokenBarrierError if broken meanwhile or on timeout. */
   async wait(opts: WaitOptions = {}): Promise<number> {
-    const bad = waitOptionsError('Barrier.wait()', opts)
+    const bad = optionsError('Barrier.wait()', opts)
     if (bad) throw bad
     const c = this.cells
     this.lock()

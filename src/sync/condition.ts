@@ -1,7 +1,7 @@
 /** Condition on a SharedArrayBuffer, shared by thread Processes. */
 import { portable, registerPortable, type Portable } from '../codec/index.js'
 import { SyncStateError } from '../errors.js'
-import { waitOptionsError } from '../timers.js'
+import { optionsError } from '../timers.js'
 import { Lock, RLock, holding, type AcquireOptions } from './lock.js'
 import { deadlineOf, remaining, sharedData, waitWhile, type WaitOptions } from './wait.js'
 
@@ -43,7 +43,7 @@ export class Condition implements Portable {
    * Resolves false on timeout. Must be called holding the lock.
    */
   async wait(opts: WaitOptions = {}): Promise<boolean> {
-    const bad = waitOptionsError('Condition.wait()', opts)
+    const bad = optionsError('Condition.wait()', opts)
     if (bad) throw bad
     // Read the sequence before releasing: a notify between release and wait changes it, so it is never missed.
     const seq = Atomics.load(this.cells, 0)
@@ -63,7 +63,7 @@ export class Condition implements Portable {
 
   /** Wait until `predicate()` is truthy (checked holding the lock); resolves its last value. */
   async waitFor<R>(predicate: () => R, opts: WaitOptions = {}): Promise<R> {
-    const bad = waitOptionsError('Condition.waitFor()', opts, undefined, 2)
+    const bad = optionsError('Condition.waitFor()', opts, undefined, 2)
     if (bad) throw bad
     const deadline = deadlineOf(opts.timeout)
     let result = predicate()

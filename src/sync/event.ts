@@ -1,6 +1,6 @@
 /** Event on a SharedArrayBuffer, shared by thread Processes. */
 import { portable, registerPortable, type Portable } from '../codec/index.js'
-import { waitOptionsError } from '../timers.js'
+import { optionsError } from '../timers.js'
 import { deadlineOf, sharedData, waitWhile, waitWhileSync, assertMayBlock, type WaitOptions } from './wait.js'
 
 /** A flag threads wait on (Python's `Event`): `set()` wakes every waiter, `clear()` resets. */
@@ -33,7 +33,7 @@ export class Event implements Portable {
 
   /** Resolve true once set, false if `timeout` passes first. */
   async wait(opts: WaitOptions = {}): Promise<boolean> {
-    const bad = waitOptionsError('Event.wait()', opts)
+    const bad = optionsError('Event.wait()', opts)
     if (bad) throw bad
     const deadline = deadlineOf(opts.timeout)
     while (Atomics.load(this.cells, 0) !== 1) {

@@ -5,7 +5,7 @@
 import { threadId } from 'node:worker_threads'
 import { portable, registerPortable, type Portable } from '../codec/index.js'
 import { SyncStateError } from '../errors.js'
-import { waitOptionsError } from '../timers.js'
+import { optionsError } from '../timers.js'
 import { deadlineOf, sharedData, waitWhile, waitWhileSync, assertMayBlock, type WaitOptions } from './wait.js'
 
 /** Options of `acquire()`. */
@@ -45,7 +45,7 @@ export class Lock implements SharedLock, Portable {
 
   /** Take the lock; resolves false if it could not within `timeout` (or at once when `blocking: false`). */
   async acquire(opts: AcquireOptions = {}): Promise<boolean> {
-    const bad = waitOptionsError('Lock.acquire()', opts, '{ blocking?, timeout?, signal? }')
+    const bad = optionsError('Lock.acquire()', opts, '{ blocking?, timeout?, signal? }')
     if (bad) throw bad
     const deadline = deadlineOf(opts.timeout)
     for (;;) {
@@ -108,7 +108,7 @@ export class RLock implements SharedLock, Portable {
 
   /** Take it (again, if this thread holds it); resolves false on timeout. */
   async acquire(opts: AcquireOptions = {}): Promise<boolean> {
-    const bad = waitOptionsError('RLock.acquire()', opts, '{ blocking?, timeout?, signal? }')
+    const bad = optionsError('RLock.acquire()', opts, '{ blocking?, timeout?, signal? }')
     if (bad) throw bad
     if (Atomics.load(this.cells, 0) === me) { this.cells[1]!++; return true }
     const deadline = deadlineOf(opts.timeout)

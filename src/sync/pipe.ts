@@ -9,7 +9,7 @@
  */
 import { portable, registerPortable, type Portable } from '../codec/index.js'
 import { BrokenPipeError, ClosedError, EOFError } from '../errors.js'
-import { waitOptionsError } from '../timers.js'
+import { optionsError } from '../timers.js'
 import { onPlaceDown, isUnder, placeAddress } from '../process/index.js'
 import { Queue, reviveQueue, type QueueDescriptor, type QueueWaitOptions } from './queue.js'
 
@@ -38,7 +38,7 @@ export class Connection<T = unknown> implements Portable {
 
   /** Receive the next value; EOFError (a ClosedError) once the other end closed (or ended) and nothing is left. */
   recv(opts: QueueWaitOptions = {}): Promise<T> {
-    const bad = waitOptionsError('Connection.recv()', opts)
+    const bad = optionsError('Connection.recv()', opts)
     if (bad) return Promise.reject(bad)
     if (this.closedHere) return Promise.reject(new ClosedError('recv() on a closed connection'))
     if (!this.inbox) return Promise.reject(new ClosedError('this end of a one-way pipe can only send'))

@@ -14,7 +14,7 @@
  */
 import { approxBytes, marshal, portable, registerPortable, type Portable } from '../codec/index.js'
 import { ClosedError, Full, TaskDoneError } from '../errors.js'
-import { abortError, armWait, waitOptionsError } from '../timers.js'
+import { abortError, armWait, optionsError } from '../timers.js'
 import { serve, connect, placeAddress, beforePlaceExit, onPlaceDown, isUnder, type ObjectAddress, type Remote } from '../process/index.js'
 import { QueueCore } from './queue-core.js'
 import { pack } from './packed.js'
@@ -161,7 +161,7 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
 
   /** Put an item, waiting while a bounded queue is full (Full after `timeout`). */
   put(item: T, opts: QueueWaitOptions = {}): Promise<void> {
-    const bad = waitOptionsError('Queue.put()', opts, '{ block?, timeout?, signal? }', 2)
+    const bad = optionsError('Queue.put()', opts, '{ block?, timeout?, signal? }', 2)
     if (bad) return Promise.reject(bad)
     if (opts.block === false) return this.putNowait(item)
     if (this.core) {
@@ -286,7 +286,7 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
 
   /** Remove and return an item, waiting while empty (Empty after `timeout`; ClosedError once closed and drained). */
   get(opts: QueueWaitOptions = {}): Promise<T> {
-    const bad = waitOptionsError('Queue.get()', opts, '{ block?, timeout?, signal? }')
+    const bad = optionsError('Queue.get()', opts, '{ block?, timeout?, signal? }')
     if (bad) return Promise.reject(bad)
     if (opts.block === false) return this.getNowait()
     if (this.core) return this.core.get(opts)
@@ -437,7 +437,7 @@ export class JoinableQueue<T> extends Queue<T> {
 
   /** Resolve once every item put so far has been marked done with `taskDone()`. */
   join(opts: { signal?: AbortSignal } = {}): Promise<void> {
-    const bad = waitOptionsError('JoinableQueue.join()', opts, '{ signal? }')
+    const bad = optionsError('JoinableQueue.join()', opts, '{ signal? }')
     if (bad) return Promise.reject(bad)
     // Puts and taskDones made before the join go first, in order (the transport keeps it); nothing is awaited before sending.
     void this.flush()

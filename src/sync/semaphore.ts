@@ -1,7 +1,7 @@
 /** Semaphore and BoundedSemaphore on a SharedArrayBuffer, shared by thread Processes. */
 import { portable, registerPortable, type Portable } from '../codec/index.js'
 import { SyncStateError } from '../errors.js'
-import { waitOptionsError } from '../timers.js'
+import { optionsError } from '../timers.js'
 import { holding, type AcquireOptions, type SharedLock } from './lock.js'
 import { deadlineOf, sharedData, waitWhile, waitWhileSync, assertMayBlock } from './wait.js'
 
@@ -21,7 +21,7 @@ export class Semaphore implements SharedLock, Portable {
 
   /** Take a slot; resolves false if none freed within `timeout` (or at once when `blocking: false`). */
   async acquire(opts: AcquireOptions = {}): Promise<boolean> {
-    const bad = waitOptionsError('Semaphore.acquire()', opts, '{ blocking?, timeout?, signal? }')
+    const bad = optionsError('Semaphore.acquire()', opts, '{ blocking?, timeout?, signal? }')
     if (bad) throw bad
     const deadline = deadlineOf(opts.timeout)
     for (;;) {
