@@ -99,3 +99,14 @@ test('a plain Process target handed a ref can publish to subjects too', async ()
     await rec.stop()
   }
 })
+
+test('subscribed from the spawning side, a process actor gets what is published before its host has started', async () => {
+  const rec = spawn(Recorder, { on: 'process' })
+  try {
+    subscribe('early.ping', rec)
+    for (let i = 0; i < 3; i++) publish('early.ping', `ping ${i}`)
+    assert.deepEqual(await rec.ask({ type: 'log' }, { timeout: 20_000 }), ['ping 0', 'ping 1', 'ping 2'])
+  } finally {
+    await rec.stop()
+  }
+})
