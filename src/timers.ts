@@ -263,7 +263,8 @@ export interface WaitLimits {
  */
 export function optionsError(what: string, opts: unknown, shape = '{ timeout?, signal? }', position = 1, hint = 'timeouts are in milliseconds: { timeout: 1000 }'): TypeError | undefined {
   if (opts === undefined || (typeof opts === 'object' && opts !== null)) return undefined
-  const got = opts === null ? 'null' : typeof opts === 'string' ? `string ${JSON.stringify(opts.slice(0, 40))}` : `${typeof opts} ${String(opts)}`
+  const got = opts === null ? 'null' : typeof opts === 'string' ? `string ${JSON.stringify(opts.slice(0, 40))}`
+    : typeof opts === 'function' ? `function ${opts.name || '(anonymous)'}` : `${typeof opts} ${String(opts)}`
   return new TypeError(`${what} argument ${position}: expected options ${shape}, got ${got} (${hint})`)
 }
 

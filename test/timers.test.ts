@@ -130,7 +130,7 @@ test("Python's positional constructor arguments written in JavaScript (new Pool(
   const cases: [string, () => unknown, RegExp][] = [
     ['new Pool(4)', () => new (untyped(Pool))(4), /new Pool\(\) argument 1: expected options .*got number 4.*new Pool\(\{ workers: 4 \}\)/],
     ["new Pool({ processes: 4 })", () => new (untyped(Pool))({ processes: 4 }), /'workers' \(Python's 'processes'\): new Pool\(\{ workers: 4 \}\)/],
-    ['new Process(square, [2])', () => new (untyped(Process))(square, [2]), /new Process\(\) argument 1: expected options .*got function/],
+    ['new Process(square, [2])', () => new (untyped(Process))(square, [2]), /new Process\(\) argument 1: expected options .*got function square \(write new Process\(\{ target: fn, args: \[\.\.\.\] \}\)\)$/],
     ["new Worker('process')", () => new (untyped(Worker))('process'), /new Worker\(\) argument 1: .*got string "process".*new Worker\(\{ on: 'process' \}\)/],
     ["spawn(Sleeper, 'thread')", () => (spawn as (...a: unknown[]) => unknown)(Sleeper, 'thread'), /spawn\(\) argument 2: .*spawn\(Sleeper, \{ on: 'thread' \}\)/],
     ["new BaseManager('127.0.0.1:0', 'abc')", () => new (untyped(BaseManager))('127.0.0.1:0', 'abc'), /new BaseManager\(\) argument 1: .*new BaseManager\(\{ address, authkey \}\)/],
