@@ -75,9 +75,11 @@ export function typed<T>(): TypeHint<T> {
   return { __hint: true } as TypeHint<T>
 }
 
-type Factory = (...args: any[]) => unknown
+// A class is a factory too (Python's `register('Counter', Counter)`): the server constructs it.
+type Factory = ((...args: any[]) => unknown) | (new (...args: any[]) => unknown)
 /** The method `register(typeid, factory)` adds to the manager. */
 export type Creator<F> = F extends TypeHint<infer T> ? (...args: any[]) => Promise<Proxied<T>>
+  : F extends new (...args: infer A) => infer R ? (...args: A) => Promise<Proxied<R>>
   : F extends (...args: infer A) => infer R ? (...args: A) => Promise<Proxied<Awaited<R>>>
   : (...args: any[]) => Promise<Proxied<any>>
 
@@ -117,7 +119,7 @@ export class BaseManager implements Portable {
     typeid: K, factory?: F, opts: RegisterOptions = {},
   ): this & { [P in K]: Creator<F> } {
     if (RESERVED.has(typeid) || typeid in BaseManager.prototype) throw new TypeError(`typeid '${typeid}' clashes with a manager method; choose another name`)
-    const fn = typeof factory === 'function' ? factory as Factory : undefined
+    const fn = typeof factory === 'function' ? factory as (...args: any[]) => unknown : undefined
     const spec: TypeSpec = { factory: fn, exposed: opts.exposed, methodToTypeid: opts.methodToTypeid, signatures: opts.signatures, createSignature: opts.createSignature }
     this.specs.set(typeid, spec)
     this.registry.register(typeid, spec)

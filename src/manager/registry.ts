@@ -26,6 +26,17 @@ export interface TypeSpec {
   giveBack?: Readonly<Record<string, { via: string; many: boolean }>>
 }
 
+/**
+ * Whether a factory is a class to construct (Python's `register('Counter', Counter)`):
+ * class syntax, or a function whose prototype has methods (a built-in like Map, an
+ * ES5 constructor). A plain factory function or an arrow is called.
+ */
+function isConstructor(fn: (...args: any[]) => unknown): boolean {
+  if (Function.prototype.toString.call(fn).startsWith('class')) return true
+  const proto = (fn as { prototype?: object }).prototype
+  return proto !== undefined && Object.getOwnPropertyNames(proto).some((name) => name !== 'constructor')
+}
+
 /** One live object on the server. */
 export interface Entry {
   readonly ident: string
@@ -127,7 +138,7 @@ export class ObjectRegistry {
     if (!spec) throw new UnknownMethodError(`unknown typeid '${typeid}' (registered: ${this.typeids().join(', ') || 'none'})`)
     if (!spec.factory) throw new UnknownMethodError(`typeid '${typeid}' has no factory; it is only returned by other methods`)
     if (spec.createSignature) checkArguments(typeid, spec.createSignature, args)
-    const obj = await spec.factory(...args)
+    const obj = isConstructor(spec.factory) ? new (spec.factory as unknown as new (...a: unknown[]) => unknown)(...args) : await spec.factory(...args)
     return this.add(typeid, obj, owner)
   }
 

@@ -241,6 +241,24 @@ test('start() runs the server in a child process; shutdown() stops it', async ()
   await assert.rejects(new BaseManager({ address: m.address, authkey: 'started' }).connect(), ConnectionClosedError)
 })
 
+test("a class registered as the factory (Python's register('Counter', Counter)) is constructed, served and typed, in this process and by start()", async () => {
+  for (const how of ['serve', 'start'] as const) {
+    const m = new BaseManager({ authkey: 'classes', log: false }).register('Counter', Counter)
+    await m[how]()
+    cleanup.push(() => m.shutdown())
+    const c = await m.Counter(5)
+    const n: number = await c.increment()
+    assert.equal(n, 6, how)
+    await m.shutdown()
+  }
+  // A built-in class too (served here: a server process cannot import a built-in by module and name).
+  const m = await new BaseManager({ authkey: 'classes', log: false }).register('Map', Map<string, number>).serve()
+  cleanup.push(() => m.shutdown())
+  const map = await m.Map([['a', 1]])
+  assert.equal(await map.get('a'), 1)
+  await m.shutdown()
+})
+
 test("start() with a closure as a factory (Python's lambda) fails at once, naming the typeid and saying to export it or serve()", async () => {
   const tasks = new SharedQueue<number>()
   const m = new BaseManager({ authkey: 'abc' }).register('get_task_queue', () => tasks)
