@@ -37,13 +37,15 @@ export interface FuzzV8Report {
   reconnects: number
   /** Inputs the server neither answered nor closed the connection on within the timeout. */
   unanswered: string[]
+  /** Inputs the driver itself failed to build or send (its own bugs, not the server's). */
+  driverErrors: string[]
   serverCrashed: string | undefined
   pings: { sent: number; answered: number }
   /**
    * The target's event loop: longest delay and 99.9th percentile (ms), the worst moments with the inputs
    * in flight then, and the longest any chunk of socket bytes held the loop (with its first bytes).
    */
-  stall: { maxMs: number; p999Ms: number; worst: { ms: number; inputs: string[] }[]; maxChunkMs: number; slowestChunks: { ms: number; cpuMs: number; head: string }[] }
+  stall: { maxMs: number; p999Ms: number; worst: { ms: number; inputs: string[] }[]; maxChunkMs: number; slowestChunks: ChunkCost[]; maxChunkCpuMs: number; busiestChunks: ChunkCost[] }
   held: { ident: string; qsize: number; expected: number }[]
   lostItems: number
   /** A fresh client could create, put and get afterwards. */
@@ -72,6 +74,17 @@ class HeldJoinableQueue<T> extends SharedJoinableQueue<T> {
   override returnItems(items: T[]): void { this.returned += items.length; super.returnItems(items) }
 }
 
+/** What one chunk of socket bytes cost the target: wall time, CPU time (all its threads), its first bytes. */
+export interface ChunkCost { ms: number; cpuMs: number; head: string }
+
+/** Keep the ten worst chunks by `key`. */
+function keepWorst(list: ChunkCost[], c: ChunkCost, key: 'ms' | 'cpuMs'): void {
+  if (list.length >= 10 && c[key] <= list[list.length - 1]![key]) return
+  list.push(c)
+  list.sort((a, b) => b[key] - a[key])
+  list.length = Math.min(list.length, 10)
+}
+
 async function runTarget(): Promise<void> {
   // Whatever becomes of the driver, the target goes with it.
   process.on('disconnect', () => process.exit(0))
@@ -80,7 +93,9 @@ async function runTarget(): Promise<void> {
   // The time each chunk of socket bytes holds the loop (framing, checks, decoding, the calls, the replies):
   // wall time, so on a busy machine it includes time the OS gave to other processes.
   // CPU time (this process's, all threads) beside it tells work from waiting for a core.
-  const slowest: { ms: number; cpuMs: number; head: string }[] = []
+  const slowest: ChunkCost[] = []
+  // The same, ranked by CPU time: what the decoders themselves cost, whatever the machine's load.
+  const busiest: ChunkCost[] = []
   const proto = FrameConnection.prototype as unknown as { onData(chunk: Buffer): void }
   const onData = proto.onData
   proto.onData = function (this: unknown, chunk: Buffer) {
@@ -88,12 +103,10 @@ async function runTarget(): Promise<void> {
     const c0 = process.cpuUsage()
     onData.call(this, chunk)
     const ms = performance.now() - t0
-    if (slowest.length < 10 || ms > slowest[slowest.length - 1]!.ms) {
-      const c = process.cpuUsage(c0)
-      slowest.push({ ms, cpuMs: (c.user + c.system) / 1000, head: chunk.subarray(0, 48).toString('hex') })
-      slowest.sort((a, b) => b.ms - a.ms)
-      slowest.length = Math.min(slowest.length, 10)
-    }
+    const c = process.cpuUsage(c0)
+    const cpuMs = (c.user + c.system) / 1000
+    keepWorst(slowest, { ms, cpuMs, head: chunk.subarray(0, 48).toString('hex') }, 'ms')
+    keepWorst(busiest, { ms, cpuMs, head: chunk.subarray(0, 48).toString('hex') }, 'cpuMs')
   }
   // The worst moments, to line up with the inputs that were in flight then.
   const worst: { at: number; ms: number }[] = []
@@ -113,11 +126,11 @@ async function runTarget(): Promise<void> {
   const idents: string[] = []
   for (let i = 0; i < held.length; i++) idents.push(proxyInfo(await m.create('Held', i))!.ident)
   process.on('message', (msg: { t: string }) => {
-    if (msg.t === 'reset') { delay.reset(); worst.length = 0; slowest.length = 0; process.send!({ t: 'reset' }); return }
+    if (msg.t === 'reset') { delay.reset(); worst.length = 0; slowest.length = 0; busiest.length = 0; process.send!({ t: 'reset' }); return }
     if (msg.t !== 'report') return
     process.send!({
       t: 'report',
-      maxMs: delay.max / 1e6, p999Ms: delay.percentile(99.9) / 1e6, worst, slowest,
+      maxMs: delay.max / 1e6, p999Ms: delay.percentile(99.9) / 1e6, worst, slowest, busiest,
       held: held.map((q, i) => ({ ident: idents[i]!, qsize: q.qsize(), expected: q.stats().put - q.stats().got + q.returned })),
       rssMiB: process.memoryUsage().rss / 1048576,
     })
@@ -126,6 +139,7 @@ async function runTarget(): Promise<void> {
   delay.reset()
   worst.length = 0
   slowest.length = 0
+  busiest.length = 0
   process.send!({ t: 'ready', address: m.address, held: idents })
 }
 
@@ -146,12 +160,16 @@ export async function startTarget(): Promise<Target> {
 }
 
 /** The target's measurements since it started (or since `resetTarget`), and its held queues. */
-export function askReport(t: Target): Promise<{ maxMs: number; p999Ms: number; worst: { at: number; ms: number }[]; slowest: { ms: number; cpuMs: number; head: string }[]; held: FuzzV8Report['held']; rssMiB: number }> {
+export function askReport(t: Target): Promise<{ maxMs: number; p999Ms: number; worst: { at: number; ms: number }[]; slowest: ChunkCost[]; busiest: ChunkCost[]; held: FuzzV8Report['held']; rssMiB: number }> {
   return new Promise((resolve) => {
     const on = (m: { t: string }) => { if (m.t === 'report') { t.child.off('message', on); resolve(m as never) } }
     t.child.on('message', on)
     t.child.send({ t: 'report' })
   })
+}
+
+function rounded(c: ChunkCost): ChunkCost {
+  return { ms: Math.round(c.ms * 10) / 10, cpuMs: Math.round(c.cpuMs * 10) / 10, head: c.head }
 }
 
 /** Start the target's measurements afresh. */
@@ -668,8 +686,8 @@ export async function fuzzManager(opts: FuzzV8Options): Promise<FuzzV8Report> {
   const progress = opts.progress ?? (() => {})
   const target = await startTarget()
   const report: FuzzV8Report = {
-    inputs: 0, kinds: {}, replies: { values: 0, errors: 0, frameRefusals: 0 }, reconnects: 0, unanswered: [], serverCrashed: undefined,
-    pings: { sent: 0, answered: 0 }, stall: { maxMs: 0, p999Ms: 0, worst: [], maxChunkMs: 0, slowestChunks: [] }, held: [], lostItems: 0, aliveAfter: false, rssMiB: 0,
+    inputs: 0, kinds: {}, replies: { values: 0, errors: 0, frameRefusals: 0 }, reconnects: 0, unanswered: [], driverErrors: [], serverCrashed: undefined,
+    pings: { sent: 0, answered: 0 }, stall: { maxMs: 0, p999Ms: 0, worst: [], maxChunkMs: 0, slowestChunks: [], maxChunkCpuMs: 0, busiestChunks: [] }, held: [], lostItems: 0, aliveAfter: false, rssMiB: 0,
   }
   let crashed = false
   void target.exited.then((why) => { if (!stopping) { crashed = true; report.serverCrashed = why } })
@@ -735,7 +753,8 @@ export async function fuzzManager(opts: FuzzV8Options): Promise<FuzzV8Report> {
       } catch (err) {
         if (crashed) break
         label = 'error'
-        if (!/closed|ECONNRESET|EPIPE|timed out|no frame/i.test(String((err as Error).message))) report.unanswered.push(`driver: ${(err as Error).message}`)
+        // The driver's own failure building or sending an input (not the server's): kept apart, with where it happened.
+        if (!/closed|ECONNRESET|EPIPE|timed out|no frame/i.test(String((err as Error).message))) report.driverErrors.push(String((err as Error).stack ?? err).split('\n').slice(0, 4).join(' | '))
       }
       report.inputs++
       report.kinds[label] = (report.kinds[label] ?? 0) + 1
@@ -751,7 +770,9 @@ export async function fuzzManager(opts: FuzzV8Options): Promise<FuzzV8Report> {
       maxMs: Math.round(t.maxMs * 10) / 10, p999Ms: Math.round(t.p999Ms * 10) / 10,
       worst: t.worst.map((w) => ({ ms: Math.round(w.ms), inputs: recent.filter((x) => x.at <= w.at && x.at > w.at - w.ms - 200).map((x) => x.label).slice(-4) })),
       maxChunkMs: Math.round((t.slowest[0]?.ms ?? 0) * 10) / 10,
-      slowestChunks: t.slowest.map((c) => ({ ms: Math.round(c.ms * 10) / 10, cpuMs: Math.round(c.cpuMs * 10) / 10, head: c.head })),
+      slowestChunks: t.slowest.map(rounded),
+      maxChunkCpuMs: Math.round((t.busiest[0]?.cpuMs ?? 0) * 10) / 10,
+      busiestChunks: t.busiest.map(rounded),
     }
     report.held = t.held
     report.lostItems = t.held.reduce((n, h) => n + Math.max(0, h.expected - h.qsize), 0)

@@ -6,6 +6,7 @@ test('1,000 mutated request frames, pickles and transport abuses against a live 
   const report = await fuzzManager({ inputs: 1000, seed: 20261121, connections: 2 })
   assert.equal(report.serverCrashed, undefined)
   assert.deepEqual(report.unanswered, [])
+  assert.deepEqual(report.driverErrors, [])
   assert.equal(report.inputs, 1000)
   assert.equal(report.lostItems, 0, JSON.stringify(report.held))
   assert.ok(report.held.every((h) => h.qsize === h.expected), JSON.stringify(report.held))
