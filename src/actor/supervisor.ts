@@ -237,6 +237,12 @@ export class Supervisor implements Entity, SupervisorHooks {
       void child.stop(err)
       return
     }
+    if ((this.kids.find((k) => k.entity === child)?.spec.restart ?? 'transient') === 'temporary') {
+      // A temporary child is never restarted (OTP): it ends with its error, and childExited counts it as done.
+      this.report(child, err, during, 'not restarting it (restart: temporary)')
+      void child.stop(err)
+      return
+    }
     this.report(child, err, during, this.restartFor(child, err))
   }
 

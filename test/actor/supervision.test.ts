@@ -166,6 +166,25 @@ test('a supervisor whose children have all ended for good ends normally, so `awa
   assert.deepEqual(reasons, ['normal'])
 })
 
+test("a temporary child that fails is not restarted: it ends with its error, its siblings go on, and the supervisor ends once they have too", async () => {
+  lifeLog.length = 0
+  const sup = supervise([
+    { actor: Life, args: ['temp'], name: 'temp', restart: 'temporary' },
+    { actor: Life, args: ['thread-temp'], name: 'thread-temp', restart: 'temporary', on: 'thread' },
+    { actor: Quitter, args: ['sibling'], name: 'sibling' },
+  ], { log: false })
+  const [temp, threadTemp, sibling] = sup.children
+  await assert.rejects(temp!.ask('boom'), /temp exploded/)
+  await assert.rejects(temp!.join({ timeout: 5000 }), /temp exploded/)
+  await assert.rejects(threadTemp!.ask('boom', { timeout: 20_000 }), /thread-temp exploded/)
+  await assert.rejects(threadTemp!.join({ timeout: 5000 }), /thread-temp exploded/)
+  assert.equal(await sibling!.ask('ping'), 'sibling pong')
+  assert.deepEqual(lifeLog.filter((l) => / start$/.test(l)), ['temp start'], 'started once, never again (the thread one logs in its thread)')
+  assert.equal(sup.isAlive, true)
+  publish('quit.sibling', 'quit')
+  await sup.join({ timeout: 5000 })
+})
+
 test('tree() describes the supervision tree: classes, places, states and restart counts', async () => {
   const sup = supervise([
     { actor: Life, args: ['a'], name: 'a' },
