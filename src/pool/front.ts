@@ -6,6 +6,7 @@
  * the method family, argument checks, chunking, lifecycle and errors live here.
  */
 import { AbortError, PoolClosedError, TroupeError } from '../errors.js'
+import { optionsError } from '../timers.js'
 import { AsyncResult } from './async-result.js'
 import { iterateChunks, toChunks } from './imap.js'
 import { MODE_APPLY, MODE_MAP, MODE_STARMAP } from './protocol.js'
@@ -123,6 +124,9 @@ export abstract class PoolFront<X extends object> implements AsyncDisposable {
   applyAsync<F extends PoolFunction>(fn: F, ...rest: ArgsThen<F, BaseApplyOptions<ResultOf<F>> & X>): AsyncResult<ResultOf<F>> {
     const args = (rest[0] ?? []) as unknown[]
     if (!Array.isArray(args)) throw new TypeError(`args must be an array of arguments, got ${typeof args}`)
+    // Python's third positional is kwds, a dict: here it is the options, and a number or string was ignored.
+    const bad = optionsError('applyAsync()', rest[1], '{ timeout?, signal?, callback?, errorCallback?, retries? }', 3)
+    if (bad) throw bad
     this.checkOpen()
     return this.submit<ResultOf<F>>(fn, MODE_APPLY, args, rest[1])
   }
@@ -161,6 +165,8 @@ export abstract class PoolFront<X extends object> implements AsyncDisposable {
   }
 
   private imapWith<R>(fn: PoolFunction, iterable: Iterable<unknown> | AsyncIterable<unknown>, options: IMapOptions = {}, ordered: boolean): AsyncIterableIterator<R> {
+    const bad = optionsError(ordered ? 'imap()' : 'imapUnordered()', options, '{ chunksize?, inflight? }', 3, `Python's imap(f, xs, 4) is imap(f, xs, { chunksize: 4 })`)
+    if (bad) throw bad
     this.checkOpen()
     const chunksize = checkChunksize(options.chunksize ?? 1)
     const window = options.inflight ?? this.defaultInflight()
@@ -171,6 +177,8 @@ export abstract class PoolFront<X extends object> implements AsyncDisposable {
   }
 
   private mapChunks<R>(fn: PoolFunction, mode: Mode, iterable: Iterable<unknown>, options: MapOptions<R> = {}): AsyncResult<R[]> {
+    const bad = optionsError(mode === MODE_MAP ? 'map()' : 'starmap()', options, '{ chunksize?, ... }', 3, `Python's map(f, xs, 4) is map(f, xs, { chunksize: 4 })`)
+    if (bad) throw bad
     this.checkOpen()
     const items = Array.isArray(iterable) ? iterable : [...iterable]
     const chunksize = checkChunksize(options.chunksize ?? Math.max(1, Math.ceil(items.length / (Math.max(1, this.chunkWorkers()) * 4))))

@@ -23,6 +23,18 @@ test('apply resolves with the result; functions with no arguments need no args',
   assert.equal(await pool.apply(asyncSquare, [6]), 36)
 })
 
+test("Python's positional map(f, xs, 4), imap(f, xs, 4) and applyAsync(f, args, kwds) written in JavaScript throw TypeError saying how to write them", async () => {
+  // Each was ignored: a map chunked another way, a task run without the options meant for it.
+  const js = pool as unknown as Record<string, (...args: unknown[]) => unknown>
+  assert.throws(() => js.applyAsync!(square, [3], 1000), /applyAsync\(\) argument 3: expected options \{.*\}, got number 1000/)
+  assert.throws(() => js.mapAsync!(square, [1, 2], 4), /map\(\) argument 3: .*got number 4 \(Python's map\(f, xs, 4\) is map\(f, xs, \{ chunksize: 4 \}\)\)/)
+  await assert.rejects(js.map!(square, [1, 2], 4) as Promise<unknown>, TypeError)
+  await assert.rejects(js.starmap!(add, [[1, 2]], 4) as Promise<unknown>, /starmap\(\) argument 3/)
+  assert.throws(() => js.imap!(square, [1, 2], 4), /imap\(\) argument 3: .*imap\(f, xs, \{ chunksize: 4 \}\)/)
+  assert.throws(() => js.imapUnordered!(square, [1, 2], 4), /imapUnordered\(\) argument 3/)
+  assert.deepEqual(await pool.map(square, [1, 2], { chunksize: 1 }), [1, 4])
+})
+
 test('many tasks submitted at once all come back, each with its own result', async () => {
   const rs = Array.from({ length: 5000 }, (_, i) => pool.applyAsync(add, [i, 1]))
   const values = await Promise.all(rs)
