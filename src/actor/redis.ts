@@ -222,16 +222,18 @@ export class RedisActorSystem {
   /**
    * @internal Put a message (or control word) in an actor's mailbox, with this node's inbox for asks.
    * The mailbox script checks that the actor exists: a plain message to a name no actor has is kept
-   * for a later spawn; an ask or a control word is not, and `refused` hears whether the name ended or never was.
+   * for a later spawn; an ask or a control word is not, and `refused` hears whether the name ended or never was
+   * (or why the message could not be written).
    */
-  deliver(ref: RedisActorRef<any, any>, msg: unknown, control?: string, askId?: number, refused?: (err: ActorStoppedError) => void): void | Promise<void> {
+  deliver(ref: RedisActorRef<any, any>, msg: unknown, control?: string, askId?: number, refused?: (err: Error) => void): void | Promise<void> {
     this.checkOpen()
     const payload = this.codec.encode(msg, 'message')
     const id = askId === undefined ? this.newId() : String(askId)
     const kind: PostKind = control ? 'control' : askId === undefined ? 'tell' : 'ask'
     const fields = messageFields(id, payload, askId === undefined ? undefined : this.inbox.name, control)
     return this.poster.post(postCommand(ref.keys, kind, fields), false, kind === 'tell' ? undefined : (err, reply) => {
-      if (err) return
+      // The message could not be written (not a passing outage: those are retried): an ask waiting for it would wait in vain.
+      if (err) { refused?.(err); return }
       const outcome = postOutcome(reply)
       if (outcome === 'unknown') refused?.(new ActorNotFoundError(`no Redis actor named '${ref.name}' (prefix '${this.prefix}') was spawned`))
       else if (outcome === 'ended') {
