@@ -149,7 +149,8 @@ async function rawAsk(round: number): Promise<number[]> {
   const [asker, askerBlock, echo] = [new Redis(URL), new Redis(URL), new Redis(URL)]
   let stop = false
   const echoing = (async () => {
-    let last = '$'
+    // From the start of this round's fresh stream ('$' would miss a request written before the first read is in place).
+    let last = '0-0'
     while (!stop) {
       const r = await echo.xreadBuffer('COUNT', 100, 'BLOCK', 100, 'STREAMS', requests, last)
       if (!r) continue
