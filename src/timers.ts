@@ -254,18 +254,27 @@ export interface WaitLimits {
 }
 
 /**
- * The error for an options argument that is not an object, else undefined
- * (callers throw or reject with it). A JavaScript caller writing Python's
- * positional forms (`q.get(true, 1)`, `p.join(1)`, `new Pool(4)`) would
- * otherwise have them ignored: a wait with no limit, a pool of another size.
- * A manager's proxies refuse the same with the same message. `hint` ends it
- * (by default, for waits: timeouts are in milliseconds).
+ * The error for an options argument that is not an object, or whose `timeout`
+ * is not a non-negative number of ms, else undefined (callers throw or reject
+ * with it). A JavaScript caller writing Python's positional forms
+ * (`q.get(true, 1)`, `p.join(1)`, `new Pool(4)`) would otherwise have them
+ * ignored: a wait with no limit, a pool of another size. The checks and
+ * messages are a manager's (its proxies refuse the same), and CPython's:
+ * a negative timeout is refused, not taken as 0 (Python's `acquire(timeout=-1)`
+ * means no limit). `hint` ends the message of a non-object.
  */
-export function optionsError(what: string, opts: unknown, shape = '{ timeout?, signal? }', position = 1, hint = 'timeouts are in milliseconds: { timeout: 1000 }'): TypeError | undefined {
-  if (opts === undefined || (typeof opts === 'object' && opts !== null)) return undefined
-  const got = opts === null ? 'null' : typeof opts === 'string' ? `string ${JSON.stringify(opts.slice(0, 40))}`
-    : typeof opts === 'function' ? `function ${opts.name || '(anonymous)'}` : `${typeof opts} ${String(opts)}`
-  return new TypeError(`${what} argument ${position}: expected options ${shape}, got ${got} (${hint})`)
+export function optionsError(what: string, opts: unknown, shape = '{ timeout?, signal? }', position = 1, hint = 'timeouts are in milliseconds: { timeout: 1000 }'): TypeError | RangeError | undefined {
+  if (opts === undefined) return undefined
+  if (typeof opts !== 'object' || opts === null) return new TypeError(`${what} argument ${position}: expected options ${shape}, got ${describeValue(opts)} (${hint})`)
+  const timeout = (opts as { timeout?: unknown }).timeout
+  if (timeout === undefined || timeout === null || (typeof timeout === 'number' && timeout >= 0)) return undefined
+  if (typeof timeout !== 'number' || Number.isNaN(timeout)) return new TypeError(`${what} argument ${position}: timeout must be a number of milliseconds, got ${describeValue(timeout)}`)
+  return new RangeError(`${what} argument ${position}: timeout must be a non-negative number, got ${timeout} (omit it to wait without a limit)`)
+}
+
+function describeValue(v: unknown): string {
+  return v === null ? 'null' : typeof v === 'string' ? `string ${JSON.stringify(v.slice(0, 40))}`
+    : typeof v === 'function' ? `function ${v.name || '(anonymous)'}` : `${typeof v} ${String(v)}`
 }
 
 /**

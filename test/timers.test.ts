@@ -139,6 +139,35 @@ test("Python's positional constructor arguments written in JavaScript (new Pool(
   for (const [what, make, message] of cases) assert.throws(make, (err: Error) => err instanceof TypeError && message.test(err.message), what)
 })
 
+test("a timeout that is not a non-negative number of ms (-1, NaN, '1000') is refused at the call, as a manager's queue and CPython refuse it, instead of counting as 0 or as no limit", async () => {
+  const bad = (timeout: unknown) => ({ timeout }) as { timeout: number }
+  const q = new Queue<number>()
+  const held = new Lock()
+  await held.acquire()
+  const actor = spawn(Sleeper)
+  const pool = new Pool({ workers: 1 })
+  const calls: [string, () => Promise<unknown>, new (...a: any[]) => Error][] = [
+    ['queue.get({ timeout: -1 })', () => q.get(bad(-1)), RangeError],
+    ['queue.get({ timeout: NaN })', () => q.get(bad(NaN)), TypeError],
+    ["queue.get({ timeout: '1000' })", () => q.get(bad('1000')), TypeError],
+    ['lock.acquire({ timeout: -1 })', () => held.acquire(bad(-1)), RangeError],
+    ['event.wait({ timeout: NaN })', () => new Event().wait(bad(NaN)), TypeError],
+    ["ref.ask(msg, { timeout: '100' })", () => actor.ask('nap', bad('100')), TypeError],
+    ['ref.ask(msg, { timeout: -5 })', () => actor.ask('nap', bad(-5)), RangeError],
+    ["asyncResult.get({ timeout: '100' })", () => pool.applyAsync(square, [2]).get(bad('100')), TypeError],
+  ]
+  try {
+    for (const [what, call, kind] of calls) {
+      await assert.rejects(withTimeout(Promise.resolve().then(call), { timeout: 5000 }, () => new Error(`${what} still waits`)),
+        (err: Error) => err instanceof kind && /argument \d: timeout must be a (non-negative number|number of milliseconds)/.test(err.message), what)
+    }
+    assert.equal(await q.get({ timeout: 0 }).catch((err: Error) => err.name), 'Empty', 'a timeout of 0 is a try')
+  } finally {
+    await pool.terminate()
+    await actor.stop()
+  }
+})
+
 /** Never answers (the waits above must not depend on it). */
 export class Sleeper extends Actor<string> {
   receive(): Promise<never> {

@@ -42,7 +42,6 @@ export class Pending<T = unknown> implements ReplyTo, Timed {
     this.what = what
     const bad = optionsError('ask()', opts, undefined, 2)
     if (bad) throw bad
-    if (opts?.timeout !== undefined && !(opts.timeout >= 0)) throw new RangeError(`ask timeout must be a non-negative number of ms, got ${opts.timeout}`)
     this.timeoutMs = opts?.timeout ?? 0
     this.promise = new Promise<T>((res, rej) => { this.resolve = res; this.reject = rej })
     open++

@@ -45,6 +45,19 @@ test('get with a timeout rejects with Empty; getNowait on an empty queue too', a
   assert.equal(await q.getNowait(), 7)
 })
 
+test("Python's positional get(true, 1) / get(1000) / put(x, 1000) and a negative or non-number timeout are refused at once, as on every other place", async () => {
+  const q = joinable<number>('positional')
+  const js = q as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>
+  await assert.rejects(js.get!(true, 1), /RedisQueue\.get\(\) argument 1: expected options .*got boolean true/)
+  await assert.rejects(js.get!(1000), TypeError)
+  await assert.rejects(js.getMany!(10, 1000), /RedisQueue\.getMany\(\) argument 2/)
+  await assert.rejects(js.put!(1, 1000), /RedisQueue\.put\(\) argument 2/)
+  await assert.rejects(js.join!(1), /RedisQueue\.join\(\) argument 1/)
+  await assert.rejects(q.get({ timeout: -1 }), RangeError)
+  await assert.rejects(q.get({ timeout: NaN }), TypeError)
+  assert.equal(await q.qsize(), 0, 'nothing was put')
+})
+
 test('a waiting get is woken by a put from another handle', async () => {
   const q = queue<string>('wake')
   const other = new RedisQueue<string>(q.name, { redis: REDIS_URL }); opened.push(other)

@@ -11,7 +11,7 @@ import { codecFor, type CodecName, type ValueCodec } from './codec.js'
 import { Consumer, entryFields, parseEntry, DEAD_MAX_LEN, type Delivery } from './consumer.js'
 import { idMaker, consumerName, defaultRedis } from './ids.js'
 import * as scripts from './scripts.js'
-import { armWait, sleep } from '../../timers.js'
+import { armWait, optionsError, sleep } from '../../timers.js'
 
 /** Options of a Redis queue; every consumer of one queue should use the same `group`, `leaseMs` and `maxRetries`. */
 export interface RedisQueueOptions {
@@ -139,6 +139,8 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
 
   /** Put an item; waits while the queue is full (`maxsize`). Resolves with the task id once Redis has it. */
   async put(item: T, opts: PutOptions = {}): Promise<string> {
+    const bad = optionsError('RedisQueue.put()', opts, '{ timeout?, signal?, delay?, id? }', 2)
+    if (bad) throw bad
     return this.putItem(item, opts, false)
   }
 
@@ -181,6 +183,8 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
 
   /** Take the next item, waiting for one (`timeout` -> `Empty`, `signal` -> `AbortError`). */
   async get(opts: GetOptions = {}): Promise<T> {
+    const bad = optionsError('RedisQueue.get()', opts)
+    if (bad) throw bad
     return this.open(await this.nextDelivery(opts))
   }
 
@@ -190,6 +194,8 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
    */
   async getMany(max: number, opts: GetOptions = {}): Promise<T[]> {
     if (!(Number.isInteger(max) && max >= 1)) throw new RangeError(`max must be a positive integer, got ${max}`)
+    const bad = optionsError('RedisQueue.getMany()', opts, undefined, 2)
+    if (bad) throw bad
     const ds = [await this.nextDelivery(opts)]
     while (ds.length < max && this.buffer.length && this.waiters.length === 0) ds.push(this.buffer.shift()!)
     if (ds.length < max && !this.closed) ds.push(...await this.consumer.read(max - ds.length, 0))
@@ -462,6 +468,8 @@ export class RedisJoinableQueue<T = unknown> extends RedisQueue<T> {
 
   /** Wait until every item put (by anyone) has been taken and done; `timeout` -> TimeoutError. */
   async join(opts: { timeout?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const bad = optionsError('RedisQueue.join()', opts)
+    if (bad) throw bad
     const deadline = opts.timeout === undefined ? Infinity : Date.now() + opts.timeout
     let pause = 5
     for (;;) {
