@@ -19,6 +19,11 @@ export const ACTOR_BATCH = 1024
 /** Messages processed per event-loop turn before yielding to timers and I/O. */
 export const TURN_BUDGET = 16384
 
+// A drain is started as a reaction of this settled promise rather than with queueMicrotask, which
+// wraps every callback in an AsyncResource (about 80 ns against 30, paid per local ask). run() never
+// throws: each actor's failures are caught and supervised inside its drain.
+const SETTLED = Promise.resolve()
+
 let ready: Runnable[] = []
 let head = 0
 let scheduled = false
@@ -30,7 +35,7 @@ export function schedule(r: Runnable): void {
   ready.push(r)
   if (!scheduled) {
     scheduled = true
-    queueMicrotask(run)
+    void SETTLED.then(run)
   }
 }
 
