@@ -129,7 +129,9 @@ test("Python's positional constructor arguments written in JavaScript (new Pool(
   const untyped = (C: unknown) => C as new (...args: unknown[]) => unknown
   const cases: [string, () => unknown, RegExp][] = [
     ['new Pool(4)', () => new (untyped(Pool))(4), /new Pool\(\) argument 1: expected options .*got number 4.*new Pool\(\{ workers: 4 \}\)/],
-    ["new Pool({ processes: 4 })", () => new (untyped(Pool))({ processes: 4 }), /'workers' \(Python's 'processes'\): new Pool\(\{ workers: 4 \}\)/],
+    ["new Pool({ processes: 4 })", () => new (untyped(Pool))({ processes: 4 }), /'processes' is Python's name; here it is 'workers': new Pool\(\{ workers: 4 \}\)/],
+    ["new Pool({ maxtasksperchild: 10 })", () => new (untyped(Pool))({ maxtasksperchild: 10 }), /here it is 'maxTasksPerChild': new Pool\(\{ maxTasksPerChild: 10 \}\)/],
+    ["new Process({ target, kwargs })", () => new (untyped(Process))({ target: square, kwargs: { n: 2 } }), /no kwargs .*pass an object in args/],
     ['new Process(square, [2])', () => new (untyped(Process))(square, [2]), /new Process\(\) argument 1: expected options .*got function square \(write new Process\(\{ target: fn, args: \[\.\.\.\] \}\)\)$/],
     ["new Worker('process')", () => new (untyped(Worker))('process'), /new Worker\(\) argument 1: .*got string "process".*new Worker\(\{ on: 'process' \}\)/],
     ["spawn(Sleeper, 'thread')", () => (spawn as (...a: unknown[]) => unknown)(Sleeper, 'thread'), /spawn\(\) argument 2: .*spawn\(Sleeper, \{ on: 'thread' \}\)/],

@@ -95,6 +95,9 @@ const now = () => performance.timeOrigin + performance.now()
 const noop = () => {}
 const NO_ARGS: unknown[] = []
 
+// Python's Pool() keywords that are spelled otherwise here (a JavaScript caller's options are not checked by type).
+const PYTHON_NAMES: Record<string, string> = { processes: 'workers', maxtasksperchild: 'maxTasksPerChild' }
+
 /**
  * A pool of worker threads (or child processes) running exported functions:
  * Python's `multiprocessing.Pool`, typed. Tasks travel in batches and results
@@ -145,7 +148,10 @@ export class Pool extends PoolFront<PoolTaskOptions> {
     super()
     const bad = optionsError('new Pool()', options, '{ workers?, kind?, initializer?, ... }', 1, `Python's Pool(4) is new Pool({ workers: 4 })`)
     if (bad) throw bad
-    if ((options as { processes?: unknown }).processes !== undefined) throw new TypeError(`new Pool(): the pool size is 'workers' (Python's 'processes'): new Pool({ workers: ${String((options as { processes?: unknown }).processes)} })`)
+    for (const [python, ours] of Object.entries(PYTHON_NAMES)) {
+      const v = (options as Record<string, unknown>)[python]
+      if (v !== undefined) throw new TypeError(`new Pool(): '${python}' is Python's name; here it is '${ours}': new Pool({ ${ours}: ${String(v)} })`)
+    }
     assertNotBootstrapping(`a ${options.kind ?? 'thread'} Pool`)
     const workers = options.workers ?? availableParallelism()
     if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be a positive integer, got ${workers}`)

@@ -112,6 +112,7 @@ export class Process<A extends unknown[] = unknown[]> {
   constructor(opts: ProcessOptions<A> = {}) {
     const bad = optionsError('new Process()', opts, '{ target?, args?, kind?, name?, daemon? }', 1, 'write new Process({ target: fn, args: [...] })')
     if (bad) throw bad
+    if ((opts as { kwargs?: unknown }).kwargs !== undefined) throw new TypeError('new Process(): there are no kwargs (a JavaScript function takes no keyword arguments): pass an object in args')
     this.target = opts.target
     this.args = (opts.args ?? []) as A
     this.kind = opts.kind ?? 'thread'
