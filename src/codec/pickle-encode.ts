@@ -257,14 +257,7 @@ class Pickler {
   private saveDict(entries: Iterable<[unknown, unknown]>, self: object, depth: number): void {
     this.byte(Op.EMPTY_DICT)
     this.put(self)
-    let open = 0
-    for (const [k, val] of entries) {
-      if (open === 0) this.byte(Op.MARK)
-      this.child(k, '<key>', depth)
-      this.child(val, typeof k === 'string' ? k : String(k), depth)
-      if (++open === 1000) { this.byte(Op.SETITEMS); open = 0 }
-    }
-    if (open) this.byte(Op.SETITEMS)
+    this.setItems(entries, depth)
   }
 
   /** `collections.OrderedDict()` then SETITEMS, as CPython 3 writes one (Python 2 reads it too). */
@@ -273,6 +266,11 @@ class Pickler {
     this.byte(Op.EMPTY_TUPLE)
     this.byte(Op.REDUCE)
     this.put(self)
+    this.setItems(entries, depth)
+  }
+
+  /** A mapping's items in MARK ... SETITEMS batches of up to 1000, as CPython's pickler writes them. */
+  private setItems(entries: Iterable<readonly [unknown, unknown]>, depth: number): void {
     let open = 0
     for (const [k, val] of entries) {
       if (open === 0) this.byte(Op.MARK)
