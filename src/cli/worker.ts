@@ -15,6 +15,7 @@ import { WorkerActivity, startReporting, describeTask, type Reporting } from './
 import { CliError, ManagerLostError, UsageError, EXIT } from './errors.js'
 import { integer, managerAddress, oneOf, seconds } from './options.js'
 import { Progress } from './progress.js'
+import { sleep } from '../timers.js'
 import type { RedisWorkerOptions } from '../backends/index.js'
 
 /** Options of `runWorker` (the `troupe worker` flags); the Redis-only knobs are documented on RedisWorkerOptions. */
@@ -195,7 +196,7 @@ export async function runWorker(opts: RunWorkerOptions): Promise<WorkerSummary> 
       session.manager.shutdown().catch(() => {})
       for (let attempt = 1; ; attempt++) {
         const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (attempt - 1)) * (1 + Math.random() * 0.2)
-        await new Promise((r) => setTimeout(r, delay))
+        await sleep(delay)
         try {
           session = await openSession(opts, authkey!, session.generation + 1, activity)
           progress.note(`${label}: reconnected to ${opts.connect} (attempt ${attempt})`)

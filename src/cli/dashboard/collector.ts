@@ -1,3 +1,4 @@
+import { withTimeout } from '../../timers.js'
 import { DashboardMetrics } from './metrics.js'
 import {
   queueKey,
@@ -372,16 +373,10 @@ export class Collector {
   }
 
   private async sampleSource(s: Source): Promise<{ sample: SourceSample } | { error: string; trouble: SourceTrouble }> {
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new SampleTimeout(`no answer within ${this.sampleTimeoutMs} ms`)), this.sampleTimeoutMs)
-    })
     try {
-      return { sample: await Promise.race([s.sample(), timeout]) }
+      return { sample: await withTimeout(s.sample(), { timeout: this.sampleTimeoutMs }, () => new SampleTimeout(`no answer within ${this.sampleTimeoutMs} ms`)) }
     } catch (err) {
       return { error: err instanceof Error ? `${err.name}: ${err.message}` : String(err), trouble: troubleOf(err) }
-    } finally {
-      clearTimeout(timer)
     }
   }
 
