@@ -266,15 +266,30 @@ export interface WaitLimits {
 export function optionsError(what: string, opts: unknown, shape = '{ timeout?, signal? }', position = 1, hint = 'timeouts are in milliseconds: { timeout: 1000 }'): TypeError | RangeError | undefined {
   if (opts === undefined) return undefined
   if (typeof opts !== 'object' || opts === null) return new TypeError(`${what} argument ${position}: expected options ${shape}, got ${describeValue(opts)} (${hint})`)
-  const timeout = (opts as { timeout?: unknown }).timeout
+  return timeoutError((opts as { timeout?: unknown }).timeout, `${what} argument ${position}: `)
+}
+
+/**
+ * The error for a `timeout` that is not a non-negative number of ms (undefined
+ * and null mean no limit), else undefined; its message starts with `prefix`.
+ * The one timeout check: of every wait here (optionsError) and of the blocking
+ * methods a manager serves (manager/arguments.ts).
+ */
+export function timeoutError(timeout: unknown, prefix = ''): TypeError | RangeError | undefined {
   if (timeout === undefined || timeout === null || (typeof timeout === 'number' && timeout >= 0)) return undefined
-  if (typeof timeout !== 'number' || Number.isNaN(timeout)) return new TypeError(`${what} argument ${position}: timeout must be a number of milliseconds, got ${describeValue(timeout)}`)
-  return new RangeError(`${what} argument ${position}: timeout must be a non-negative number, got ${timeout} (omit it to wait without a limit)`)
+  if (typeof timeout !== 'number' || Number.isNaN(timeout)) return new TypeError(`${prefix}timeout must be a number of milliseconds, got ${describeValue(timeout)}`)
+  return new RangeError(`${prefix}timeout must be a non-negative number, got ${timeout} (omit it to wait without a limit)`)
 }
 
 function describeValue(v: unknown): string {
-  return v === null ? 'null' : typeof v === 'string' ? `string ${JSON.stringify(v.slice(0, 40))}`
-    : typeof v === 'function' ? `function ${v.name || '(anonymous)'}` : `${typeof v} ${String(v)}`
+  if (v === null) return 'null'
+  if (typeof v === 'string') return `string ${JSON.stringify(v.slice(0, 40))}`
+  if (typeof v === 'function') return `function ${v.name || '(anonymous)'}`
+  // A manager checks what a peer sent: a bigint's decimal text costs quadratic time, and an object's
+  // text is whatever its toString does (or a throw, for a null prototype); neither is written out.
+  if (typeof v === 'bigint') return 'a bigint'
+  if (typeof v === 'object') return `object ${(Object.getPrototypeOf(v) as { constructor?: { name?: unknown } } | null)?.constructor?.name ?? '(null prototype)'}`
+  return `${typeof v} ${String(v)}`
 }
 
 /**

@@ -7,6 +7,7 @@
  * every built-in type); the checks live here once, for every dialect.
  */
 import { V8_DEFAULT_LIMITS } from '../codec/index.js'
+import { timeoutError } from '../timers.js'
 
 /**
  * One kind per positional argument; a kind ending in `?` makes it and the
@@ -90,11 +91,7 @@ function checkKind(kind: string, v: unknown): Error | undefined {
       if (!isPlain(v)) return new TypeError(`expected options { block?, timeout? }, got ${describe(v)}`)
       const { block, timeout } = v
       if (block !== undefined && block !== null && typeof block !== 'boolean') return new TypeError(`block must be a boolean, got ${describe(block)}`)
-      if (timeout !== undefined && timeout !== null) {
-        if (typeof timeout !== 'number' || Number.isNaN(timeout)) return new TypeError(`timeout must be a number of milliseconds, got ${describe(timeout)}`)
-        if (timeout < 0) return new RangeError(`timeout must be a non-negative number, got ${timeout}`)
-      }
-      return undefined
+      return timeoutError(timeout)
     }
     default: throw new Error(`unknown argument kind '${kind}' in a signature`)
   }
