@@ -170,6 +170,26 @@ test("a timeout that is not a non-negative number of ms (-1, NaN, '1000') is ref
   }
 })
 
+test('a timeout of null is no limit, as the options check and a manager take it: an ask and a queue get wait for their answer', async () => {
+  const none = { timeout: null } as unknown as { timeout: number }
+  const actor = spawn(Late)
+  const q = new Queue<number>()
+  try {
+    assert.equal(await actor.ask('hi', none), 'late hi')
+    setTimeout(() => void q.put(3), 50)
+    assert.equal(await q.get(none), 3)
+  } finally {
+    await actor.stop()
+  }
+})
+
+/** Answers 50 ms after it is asked. */
+export class Late extends Actor<string> {
+  receive(msg: string): Promise<string> {
+    return new Promise((resolve) => setTimeout(() => resolve(`late ${msg}`), 50))
+  }
+}
+
 /** Never answers (the waits above must not depend on it). */
 export class Sleeper extends Actor<string> {
   receive(): Promise<never> {

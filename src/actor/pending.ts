@@ -47,7 +47,7 @@ export class Pending<T = unknown> implements ReplyTo, Timed {
     open++
     hold()
     if (opts) {
-      if (opts.timeout !== undefined && opts.timeout !== Infinity) schedule(this, opts.timeout)
+      if (opts.timeout !== undefined && opts.timeout !== null && opts.timeout !== Infinity) schedule(this, opts.timeout)
       if (opts.signal) this.stopListening = onAbort(opts.signal, (reason) => { if (this.end()) this.aborted(reason) })
     }
   }

@@ -58,6 +58,18 @@ test("Python's positional get(true, 1) / get(1000) / put(x, 1000) and a negative
   assert.equal(await q.qsize(), 0, 'nothing was put')
 })
 
+test('a timeout of null is no limit, as the options check and a manager take it: get waits for a later put, join for a later taskDone', async () => {
+  const q = joinable<number>('null-timeout')
+  const none = { timeout: null } as unknown as { timeout: number }
+  const got = q.get(none)
+  setTimeout(() => void q.put(5), 50)
+  assert.equal(await got, 5)
+  const joined = q.join(none)
+  setTimeout(() => void q.taskDone(), 50)
+  await joined
+  assert.equal(await q.qsize(), 0)
+})
+
 test('a waiting get is woken by a put from another handle', async () => {
   const q = queue<string>('wake')
   const other = new RedisQueue<string>(q.name, { redis: REDIS_URL }); opened.push(other)

@@ -167,7 +167,7 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
       await scripts.delay.run(this.conn.main, [this.keys.delayed, this.keys.delayedData, this.keys.count], [Math.ceil(opts.delay), id, ...fields])
       return id
     }
-    const deadline = opts.timeout === undefined ? Infinity : Date.now() + opts.timeout
+    const deadline = opts.timeout === undefined || opts.timeout === null ? Infinity : Date.now() + opts.timeout
     let pause = 5
     for (;;) {
       const r = await scripts.put.run(this.conn.main, [this.keys.stream, this.keys.count], [this.opts.maxsize, ...fields])
@@ -385,11 +385,11 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
         if (this.waiters.length === 0 && this.pumping) void this.conn.unblock(this.keys.stream)
       }
       const w: Waiter = { resolve, reject, cleanup: () => {} }
-      w.cleanup = armWait({ timeout: opts.timeout !== undefined && opts.timeout > 0 ? opts.timeout : undefined, signal: opts.signal },
+      w.cleanup = armWait({ timeout: opts.timeout !== undefined && opts.timeout !== null && opts.timeout > 0 ? opts.timeout : undefined, signal: opts.signal },
         () => { drop(); reject(new Empty(`Redis queue '${this.name}' stayed empty for ${opts.timeout} ms`)) },
         () => { drop(); reject(abortError(opts.signal!)) })
       this.waiters.push(w)
-      if (opts.timeout !== undefined && opts.timeout <= 0) void this.pollOnce(w)
+      if (opts.timeout !== undefined && opts.timeout !== null && opts.timeout <= 0) void this.pollOnce(w)
       else void this.pump()
     })
   }
@@ -470,7 +470,7 @@ export class RedisJoinableQueue<T = unknown> extends RedisQueue<T> {
   async join(opts: { timeout?: number; signal?: AbortSignal } = {}): Promise<void> {
     const bad = optionsError('RedisQueue.join()', opts)
     if (bad) throw bad
-    const deadline = opts.timeout === undefined ? Infinity : Date.now() + opts.timeout
+    const deadline = opts.timeout === undefined || opts.timeout === null ? Infinity : Date.now() + opts.timeout
     let pause = 5
     for (;;) {
       const [unfinished] = await this.sizes()
