@@ -8,7 +8,7 @@
  */
 import { PORTABLE_TAG } from './marshal.js'
 import {
-  ByteArray, FrozenSet, OrderedDict, PyFloat, PyGlobal, PyObject, Slice, Tuple,
+  ByteArray, FrozenSet, OrderedDict, PyGlobal, PyObject, Slice, Tuple,
   TUPLE_PORTABLE, FROZENSET_PORTABLE, BYTEARRAY_PORTABLE, ODICT_PORTABLE, GLOBAL_PORTABLE, OBJECT_PORTABLE,
 } from './pickle-types.js'
 

@@ -110,7 +110,6 @@ export async function serveTasks(opts: TaskWorkerOptions): Promise<TaskWorkerSta
   const origin = `redis worker ${placeLabel()}`
   const conn = new Connection(opts.redis ?? defaultRedis())
   const stats: TaskWorkerStats = { done: 0, failed: 0, retried: 0 }
-  const fns = new Map<string, Promise<(...a: unknown[]) => unknown>>()
   // Results waiting to be recorded, per results queue, and the tasks to acknowledge after them.
   let pendingResults = new Map<string, { dest: string; error: boolean; mustExist: boolean; pairs: (string | Buffer)[] }>()
   let pendingAcks: string[] = []
