@@ -128,6 +128,9 @@ export abstract class PoolFront<X extends object> implements AsyncDisposable {
     const bad = optionsError('applyAsync()', rest[1], '{ timeout?, signal?, callback?, errorCallback?, retries? }', 3)
     if (bad) throw bad
     this.checkOpen()
+    // A task's timeout is its time to run: 0 would fail it unrun (a result's get() is where a 0 means "now").
+    const timeout = (rest[1] as { timeout?: unknown } | undefined)?.timeout
+    if (timeout !== undefined && !((timeout as number) > 0)) throw new RangeError(`timeout must be a positive number of ms, got ${timeout}`)
     return this.submit<ResultOf<F>>(fn, MODE_APPLY, args, rest[1])
   }
 

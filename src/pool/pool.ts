@@ -233,7 +233,6 @@ export class Pool extends PoolFront<PoolTaskOptions> {
       } catch (err) { error = err as Error }
     }
     const timeout = o?.timeout
-    if (timeout !== undefined && !(timeout > 0)) throw new RangeError(`timeout must be a positive number of ms, got ${timeout}`)
     if (timeout !== undefined || o?.signal) code |= FLAG_REPORT_START
     const retries = o?.retries ?? this.opts.retries ?? 0
     // The packed array is ours alone, so it can move instead of being copied.

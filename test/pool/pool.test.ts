@@ -35,6 +35,12 @@ test("Python's positional map(f, xs, 4), imap(f, xs, 4) and applyAsync(f, args, 
   assert.deepEqual(await pool.map(square, [1, 2], { chunksize: 1 }), [1, 4])
 })
 
+test('a task timeout must be a positive number of ms: 0 and null are refused at the call', () => {
+  for (const timeout of [0, null]) {
+    assert.throws(() => pool.applyAsync(square, [2], { timeout: timeout as number }), /timeout must be a positive number of ms/, String(timeout))
+  }
+})
+
 test('many tasks submitted at once all come back, each with its own result', async () => {
   const rs = Array.from({ length: 5000 }, (_, i) => pool.applyAsync(add, [i, 1]))
   const values = await Promise.all(rs)

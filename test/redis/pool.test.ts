@@ -30,6 +30,12 @@ test('applyAsync runs an exported function on a Redis worker; the result is type
   void pool.applyAsync(square, ['seven']).catch(() => {})
 })
 
+test('a task timeout must be a positive number of ms, as on a thread pool: 0, -1 and null are refused at the call', () => {
+  for (const timeout of [0, -1, null]) {
+    assert.throws(() => pool.applyAsync(square, [2], { timeout: timeout as number }), RangeError, String(timeout))
+  }
+})
+
 test('map, starmap, imap and imapUnordered keep Python semantics', async () => {
   const xs = Array.from({ length: 100 }, (_, i) => i)
   assert.deepEqual(await pool.map(square, xs, { chunksize: 7 }), xs.map((x) => x * x))
