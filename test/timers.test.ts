@@ -27,6 +27,22 @@ test('a coarse timeout never fires before its deadline', async () => {
   assert.ok(fired[0]! >= 60 && fired[1]! >= 100 && fired[2]! >= 45, `fired after ${fired.map((x) => x.toFixed(1)).join(', ')} ms`)
 })
 
+test('a wait longer than a Node timer can hold (30 days) stays pending, and the timer is not re-armed every millisecond', async () => {
+  const overflows: string[] = []
+  const onWarning = (w: Error) => { if (w.name === 'TimeoutOverflowWarning') overflows.push(w.message) }
+  process.on('warning', onWarning)
+  const ac = new AbortController()
+  const outcome = sleep(30 * 24 * 3600_000, ac.signal).then(() => 'fired', () => 'aborted')
+  try {
+    await new Promise((r) => setTimeout(r, 100))
+  } finally {
+    ac.abort()
+    process.off('warning', onWarning)
+  }
+  assert.equal(await outcome, 'aborted')
+  assert.deepEqual(overflows, [], 'a delay past 2^31-1 ms makes Node fire after 1 ms, with a warning each time')
+})
+
 test('a cancelled deadline never fires and releases what it held', async () => {
   const held = heldCount()
   let fired = 0
