@@ -32,8 +32,8 @@ import { AbortError } from './errors.js'
 export const TICK_MS = 10
 /** Timeouts shorter than this are always precise (a tick would be a large share of them). */
 const PRECISE_BELOW_MS = 4 * TICK_MS
-/** The longest delay a Node timer takes; a longer one fires after 1 ms (with a warning), so the timer is re-armed at most this far ahead. */
-const MAX_TIMER_MS = 2 ** 31 - 1
+/** The longest delay a Node timer takes (about 24.8 days); a longer one fires after 1 ms with a warning, so timers are armed at most this far ahead. */
+export const MAX_TIMER_MS = 2 ** 31 - 1
 
 /** An entry in the deadline queue (implement it on an object you already have, to allocate nothing). */
 export interface Timed {

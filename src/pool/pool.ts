@@ -4,7 +4,7 @@ import { WAIT_SPINNING, assertNotBootstrapping, locate, type Kind, type ExitInfo
 import { approxBytes, fromWireError, marshal, type WireError } from '../codec/index.js'
 import { Full, TimeoutError, UnsendableValueError, WorkerCrashedError } from '../errors.js'
 import { PoolFront, abortError, earlyDeathsError, EARLY_DEATHS_LIMIT, type BaseApplyOptions, type Mode, type PoolCounters, type PoolFunction } from './front.js'
-import { armWait, optionsError } from '../timers.js'
+import { MAX_TIMER_MS, armWait, optionsError } from '../timers.js'
 import { Deque } from './deque.js'
 import { Recent, type Percentiles } from './stats.js'
 import { Task, QUEUED, SENT, RUNNING, DONE, type FnEntry } from './task.js'
@@ -519,7 +519,7 @@ export class Pool extends PoolFront<PoolTaskOptions> {
     w.idleTimer = setTimeout(() => {
       w.idleTimer = undefined
       if (w.inflight.length === 0) { w.stop(); this.remove(w) }
-    }, ms)
+    }, Math.min(ms, MAX_TIMER_MS))
     w.idleTimer.unref()
   }
 

@@ -247,6 +247,19 @@ test('idleTimeout lets idle workers exit; they come back when work arrives', asy
   } finally { await p.terminate() }
 })
 
+test('an idleTimeout longer than a Node timer can hold (2**31 ms) keeps idle workers, without overflow warnings', async () => {
+  const warnings: string[] = []
+  const onWarning = (w: Error) => warnings.push(w.name)
+  process.on('warning', onWarning)
+  const p = new Pool({ workers: 2, idleTimeout: 30 * 24 * 3600 * 1000 })
+  try {
+    assert.deepEqual(await p.map(square, [1, 2, 3, 4]), [1, 4, 9, 16])
+    await sleep(200, 0)
+    assert.equal(p.stats().workers, 2)
+    assert.ok(!warnings.includes('TimeoutOverflowWarning'), warnings.join())
+  } finally { process.off('warning', onWarning); await p.terminate() }
+})
+
 test('a program that never closes its pool still exits once its work is done', () => {
   const code = `
     import { Pool } from './src/pool/index.ts'
