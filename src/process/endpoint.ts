@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { assertNotBootstrapping, programMainUrl, type ModuleRef } from './locate.js'
 import { currentPlace } from './place.js'
-import { attachChild, isRouterFrame } from './router.js'
+import { attachChild, frameTransfer, isRouterFrame, withoutTransfer } from './router.js'
 import { reviverModules } from '../codec/index.js'
 
 /**
@@ -157,7 +157,7 @@ export class Endpoint {
     this.kind = opts.kind
     this.name = opts.name ?? `${opts.kind}`
     // Every link also carries the router's frames, so references work between all places (see router.ts).
-    const route = attachChild((frame) => this.send(frame))
+    const route = attachChild(opts.kind === 'thread' ? (frame) => this.send(frame, frameTransfer(frame)) : (frame) => this.send(withoutTransfer(frame)))
     const boot = { runtime: opts.runtime, data: opts.data, name: this.name, kind: opts.kind, parentPid: process.pid, parentName: currentPlace().name, address: route.address, revivers: reviverModules(), main: programMainUrl() }
     this.exited = new Promise((r) => { this.resolveExit = r })
     void this.exited.then(() => route.detach())

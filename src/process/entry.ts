@@ -7,7 +7,7 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { markTroupeWorker, load, setProgramMainUrl, type ModuleRef } from './locate.js'
 import { setPlaceInfo } from './place.js'
-import { attachParent, isRouterFrame } from './router.js'
+import { attachParent, frameTransfer, isRouterFrame, withoutTransfer } from './router.js'
 import type { Boot, Kind, Link } from './endpoint.js'
 import { toWireError } from '../codec/error.js'
 
@@ -43,7 +43,7 @@ function childLink(): Link {
 async function run(boot: BootRecord, link: Link): Promise<void> {
   setPlaceInfo({ name: boot.name, kind: boot.kind, parentPid: boot.parentPid, parentName: boot.parentName })
   setProgramMainUrl(boot.main)
-  if (boot.address) toRouter = attachParent(boot.address, (frame) => link.send(frame))
+  if (boot.address) toRouter = attachParent(boot.address, isMainThread ? (frame) => link.send(withoutTransfer(frame)) : (frame) => link.send(frame, frameTransfer(frame)))
   try {
     // Optional parts the parent loaded (troupe/redis): what it sends, this place must revive.
     for (const url of boot.revivers ?? []) await import(url)

@@ -31,6 +31,8 @@ export interface RequestContext {
   from: string
   /** Aborts when the caller cancels (its `signal`) or the caller's place ends. */
   signal: AbortSignal
+  /** Move `buffer` (inside the reply) to the caller instead of copying it, over thread links; absent for a caller in this place. The handler must not use it after replying. */
+  transfer?(buffer: ArrayBuffer): void
 }
 
 /** Answers requests (its return value, awaited, is the reply) and notifications (return value ignored). */
@@ -48,6 +50,8 @@ export interface RequestOptions {
   signal?: AbortSignal
   /** The args already went through `marshal` (hot paths that check values as they are buffered): whether they hold portables. */
   marshalled?: { portables: boolean }
+  /** ArrayBuffers inside `args` to move instead of copy over thread links (the caller must not use them after). */
+  transfer?: ArrayBuffer[]
 }
 
 /** A connection to a served object, usable from any place (including its own). */
@@ -59,10 +63,12 @@ export interface Remote {
   notify(method: string, args: unknown[]): void
 }
 
+// `t`: ArrayBuffers inside the frame that each thread link moves rather than copies. They travel in the
+// frame itself (structured clone keeps identity), so a place forwarding it moves them on as well.
 type Frame =
-  | { $r: 'req'; to: string; from: string; obj: number; cid: number; m: string; a: unknown[]; p: boolean }
+  | { $r: 'req'; to: string; from: string; obj: number; cid: number; m: string; a: unknown[]; p: boolean; t?: ArrayBuffer[] }
   | { $r: 'ntf'; to: string; from: string; obj: number; m: string; a: unknown[]; p: boolean }
-  | { $r: 'res'; to: string; from: string; cid: number; v?: unknown; e?: WireError; p: boolean }
+  | { $r: 'res'; to: string; from: string; cid: number; v?: unknown; e?: WireError; p: boolean; t?: ArrayBuffer[] }
   | { $r: 'cancel'; to: string; from: string; cid: number }
   | { $r: 'down'; place: string }
 
@@ -109,7 +115,7 @@ export function serve(handler: Handler): Served {
 export function connect(address: ObjectAddress): Remote {
   return {
     address,
-    request: <T>(method: string, args: unknown[], opts?: RequestOptions) => request<T>(address, method, args, opts?.signal, opts?.marshalled),
+    request: <T>(method: string, args: unknown[], opts?: RequestOptions) => request<T>(address, method, args, opts?.signal, opts?.marshalled, opts?.transfer),
     notify: (method: string, args: unknown[]) => notify(address, method, args),
   }
 }
@@ -133,7 +139,7 @@ export async function runPlaceExitHooks(): Promise<void> {
   }
 }
 
-function request<T>(address: ObjectAddress, method: string, args: unknown[], signal?: AbortSignal, marshalled?: { portables: boolean }): Promise<T> {
+function request<T>(address: ObjectAddress, method: string, args: unknown[], signal?: AbortSignal, marshalled?: { portables: boolean }, transfer?: ArrayBuffer[]): Promise<T> {
   if (address.place === here) {
     // Same place: call the handler directly, values pass by reference as in any local call.
     const handler = served.get(address.id)
@@ -160,7 +166,7 @@ function request<T>(address: ObjectAddress, method: string, args: unknown[], sig
       }
     }
     if (!pending.has(cid)) pending.set(cid, { to: address.place, resolve: resolve as (v: unknown) => void, reject })
-    deliver({ $r: 'req', to: address.place, from: here, obj: address.id, cid, m: method, a: m.value as unknown[], p: m.portables })
+    deliver({ $r: 'req', to: address.place, from: here, obj: address.id, cid, m: method, a: m.value as unknown[], p: m.portables, t: transfer?.length ? transfer : undefined })
   })
 }
 
@@ -268,10 +274,11 @@ function handleLocalNow(frame: Exclude<Frame, { $r: 'down' }>): void {
   switch (frame.$r) {
     case 'req': {
       const handler = served.get(frame.obj)
+      let moves: ArrayBuffer[] | undefined
       const reply = (v: unknown) => {
         let m
         try { m = marshal(v, 'result') } catch (err) { return fail(err) }
-        deliver({ $r: 'res', to: frame.from, from: here, cid: frame.cid, v: m.value, p: m.portables })
+        deliver({ $r: 'res', to: frame.from, from: here, cid: frame.cid, v: m.value, p: m.portables, t: moves })
       }
       const fail = (err: unknown) => deliver({ $r: 'res', to: frame.from, from: here, cid: frame.cid, e: toWireError(err, placeLabel()), p: false })
       if (!handler) return fail(new ClosedError(`object ${frame.obj} in place ${here} is no longer served`))
@@ -279,7 +286,7 @@ function handleLocalNow(frame: Exclude<Frame, { $r: 'down' }>): void {
       const ctl = new AbortController()
       let result: unknown
       try {
-        result = handler(frame.m, (frame.p ? unmarshal(frame.a) : frame.a) as unknown[], { from: frame.from, signal: ctl.signal })
+        result = handler(frame.m, (frame.p ? unmarshal(frame.a) : frame.a) as unknown[], { from: frame.from, signal: ctl.signal, transfer: (b) => { (moves ??= []).push(b) } })
       } catch (err) {
         return fail(err)
       }
@@ -330,6 +337,16 @@ function placeDown(place: string, source?: Out): void {
   for (const [addr, out] of children) {
     if (out !== source && !isUnder(addr, place)) { try { out(frame) } catch { /* child gone: its own down follows */ } }
   }
+}
+
+/** @internal A link's view of a frame: what a thread link moves with it (undefined: nothing). */
+export function frameTransfer(frame: unknown): ArrayBuffer[] | undefined {
+  return (frame as { t?: ArrayBuffer[] }).t
+}
+
+/** @internal A frame as a process link sends it: IPC copies every buffer anyway, and the list would be written twice. */
+export function withoutTransfer(frame: unknown): unknown {
+  return (frame as { t?: ArrayBuffer[] }).t ? { ...(frame as object), t: undefined } : frame
 }
 
 /** @internal Endpoint: register a new child link; returns its address, the inbound path and the detach to call when it ends. */

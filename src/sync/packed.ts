@@ -28,6 +28,16 @@ export function packedBytes(v: Packed): number {
   return v[TAG].byteLength
 }
 
+/**
+ * The ArrayBuffer a thread link may move instead of copying: only one the bytes fill alone. Bytes that
+ * came over a process link are a view into the whole IPC read buffer; moving that would take the other
+ * views with it, so those are copied (structured clone copies the whole buffer under a view).
+ */
+export function movableBuffer(v: Packed): ArrayBuffer | undefined {
+  const b = v[TAG]
+  return b.byteOffset === 0 && b.buffer instanceof ArrayBuffer && b.byteLength === b.buffer.byteLength ? b.buffer : undefined
+}
+
 /** Serialize already-marshalled items; undefined when v8 cannot (shared memory, ports): send them as they are then. */
 export function pack(items: unknown[], portables: boolean): Packed | undefined {
   try {

@@ -7,7 +7,7 @@ import { AbortError, ClosedError, Empty, Full, TaskDoneError } from '../errors.j
 import { abortError, armWait as arm } from '../timers.js'
 import type { RequestContext } from '../process/index.js'
 import { approxBytes } from '../codec/index.js'
-import { isPacked, packedBytes, unpack, weight } from './packed.js'
+import { isPacked, movableBuffer, packedBytes, unpack, weight } from './packed.js'
 
 /** Bytes (approxBytes) one `take` hands out at most, besides its item count. */
 const TAKE_BYTES = 1 << 20
@@ -328,7 +328,7 @@ export class QueueCore<T> {
   full(): boolean { return this.maxsize > 0 && this.count + this.reserved >= this.maxsize }
 
   /** The one entry point for every handle, local or remote (methods are the wire protocol). */
-  handle(method: string, args: unknown[], ctx: Pick<RequestContext, 'signal'> & { from?: string }): unknown {
+  handle(method: string, args: unknown[], ctx: Pick<RequestContext, 'signal' | 'transfer'> & { from?: string }): unknown {
     const signal = ctx.signal
     switch (method) {
       case 'put': return this.put(args[0] as T[], { timeout: args[1] as number | undefined, signal })
@@ -338,7 +338,12 @@ export class QueueCore<T> {
       case 'unreserve': return this.unreserve(args[0] as number, ctx.from ?? '')
       case 'get': return this.get({ timeout: args[0] as number | undefined, signal })
       case 'getNowait': return this.getNowait()
-      case 'take': return this.take(args[0] as number, { signal })
+      case 'take': {
+        const taken = this.take(args[0] as number, { signal })
+        // The batches leave the queue for good: their bytes move to a consumer thread instead of being copied.
+        const transfer = ctx.transfer
+        return transfer ? taken.then((r) => { for (const x of r.items) { const b = isPacked(x) && movableBuffer(x); if (b) transfer(b) } return r }) : taken
+      }
       case 'unget': return this.unget(args[0] as T[])
       case 'poll': return this.poll(args[0] as number | undefined, signal)
       case 'taskDone': return this.taskDone(args[0] as number)

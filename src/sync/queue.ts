@@ -17,7 +17,7 @@ import { ClosedError, Full, TaskDoneError } from '../errors.js'
 import { abortError, armWait, optionsError } from '../timers.js'
 import { serve, connect, placeAddress, beforePlaceExit, onPlaceDown, isUnder, type ObjectAddress, type Remote } from '../process/index.js'
 import { QueueCore } from './queue-core.js'
-import { pack } from './packed.js'
+import { movableBuffer, pack } from './packed.js'
 import { PrefetchIterator } from './prefetch.js'
 
 /** Options of a blocking queue call. */
@@ -44,7 +44,7 @@ export interface QueueDescriptor extends ObjectAddress { kind: QueueKind; maxsiz
 /** How a handle reaches the queue's state: directly in its home, through the router elsewhere. */
 interface Transport {
   readonly remote: boolean
-  call(method: string, args: unknown[], signal?: AbortSignal, marshalled?: { portables: boolean }): Promise<unknown>
+  call(method: string, args: unknown[], signal?: AbortSignal, marshalled?: { portables: boolean }, transfer?: ArrayBuffer[]): Promise<unknown>
 }
 
 /** An item as checked by marshal when it was put, with whether it holds references. */
@@ -89,7 +89,7 @@ function localTransport(core: QueueCore<unknown>): Transport {
 }
 
 function remoteTransport(remote: Remote): Transport {
-  return { remote: true, call: (method, args, signal, marshalled) => remote.request(method, args, { signal, marshalled }) }
+  return { remote: true, call: (method, args, signal, marshalled, transfer) => remote.request(method, args, { signal, marshalled, transfer }) }
 }
 
 // Items buffered per handle before a batch is sent without waiting for the turn to end...
@@ -275,9 +275,11 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
     dirty.delete(this as Queue<unknown>)
     // One serialized batch: the home stores and forwards the bytes, the consumer's place unpacks them.
     // Batches holding references stay unpacked, so every place on the way revives them (importing their modules).
+    // Its bytes are this batch's alone, so a thread link moves them rather than copying them.
     const packed = items.length > 1 && !portables ? pack(items, false) : undefined
     const payload = packed ? [packed] : items
-    this.lastFlush = (this.transport.call(bounded ? 'putReserved' : 'put', [payload], undefined, { portables: !packed && portables }) as Promise<void>).catch((err: Error) => {
+    const moved = packed && movableBuffer(packed)
+    this.lastFlush = (this.transport.call(bounded ? 'putReserved' : 'put', [payload], undefined, { portables: !packed && portables }, moved ? [moved] : undefined) as Promise<void>).catch((err: Error) => {
       if (err instanceof ClosedError) this.closedSeen = true
       else process.emitWarning(`troupe: ${items.length} queued item(s) could not be delivered: ${err.message}`)
     })
