@@ -9,7 +9,7 @@
  */
 import { portable, registerPortable, type Portable } from '../codec/index.js'
 import { BrokenPipeError, ClosedError, EOFError } from '../errors.js'
-import { optionsError } from '../timers.js'
+import { optionsError, timeoutError } from '../timers.js'
 import { onPlaceDown, isUnder, placeAddress } from '../process/index.js'
 import { Queue, reviveQueue, type QueueDescriptor, type QueueWaitOptions } from './queue.js'
 
@@ -45,11 +45,13 @@ export class Connection<T = unknown> implements Portable {
     return this.inbox.get(opts).catch((err) => { throw err instanceof ClosedError ? new EOFError('the other end closed the pipe and everything it sent was received') : err })
   }
 
-  /** Resolve whether there is something to `recv()` (or the pipe ended), waiting up to `timeout` ms (default 0). */
-  async poll(timeout = 0): Promise<boolean> {
+  /** Resolve whether there is something to `recv()` (or the pipe ended), waiting up to `timeout` ms (default 0; null: no limit, Python's `poll(None)`). */
+  async poll(timeout: number | null = 0): Promise<boolean> {
+    const bad = timeoutError(timeout, 'Connection.poll(): ')
+    if (bad) throw bad
     if (this.closedHere) throw new ClosedError('poll() on a closed connection')
     if (!this.inbox) throw new ClosedError('this end of a one-way pipe can only send')
-    return this.inbox.pollItems(timeout)
+    return this.inbox.pollItems(timeout ?? Infinity)
   }
 
   /** Close this end: the other end's `recv()` ends after what was sent, its `send()` fails. */

@@ -23,6 +23,15 @@ test('poll() says whether something can be received, waiting up to its timeout',
   assert.equal(await b.recv(), 'late')
 })
 
+test('poll(null) waits without a limit, as Python\'s poll(None) does; a negative or non-number timeout is refused', async () => {
+  const [a, b] = Pipe<string>()
+  setTimeout(() => void a.send('later'), 60)
+  assert.equal(await b.poll(null), true)
+  assert.equal(await b.recv(), 'later')
+  await assert.rejects(b.poll(-1), RangeError)
+  await assert.rejects(b.poll('1' as never), TypeError)
+})
+
 test('a one-way pipe: the first end only receives, the second only sends', async () => {
   const [r, s] = Pipe<number>(false)
   await s.send(1)
