@@ -5,6 +5,8 @@
  * starts (it starts a redis-server at `TROUPE_REDIS` when none answers, and
  * installs Debian's chromium when it is missing), and passes both variables on.
  */
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import type { Browser, LaunchOptions } from 'playwright-core'
 import { Redis } from 'ioredis'
 
@@ -34,6 +36,10 @@ export const CHROMIUM = process.env.TROUPE_CHROMIUM ?? '/usr/bin/chromium'
  * Google's hosts at every start) and let it run as root.
  */
 export async function launchChromium(options: LaunchOptions = {}): Promise<Browser> {
+  // Every browser test looks at the dashboard's page, which Vite builds into dist/web (npm test builds first).
+  if (!existsSync(fileURLToPath(new URL('../dist/web/index.html', import.meta.url)))) {
+    throw new Error('the dashboard page is not built (dist/web): run `npm run build` first (`npm test` does)')
+  }
   const { chromium } = await import('playwright-core')
   return chromium.launch({
     executablePath: CHROMIUM,

@@ -14,8 +14,11 @@ import { launchChromium, REDIS_URL } from '../services.ts'
 declare const window: any
 
 export const root = fileURLToPath(new URL('../../', import.meta.url))
-/** Where the screenshots docs/dashboard.md shows are written. */
-export const images = `${root}docs/images/`
+/**
+ * Where the screenshots are written: the ones docs/dashboard.md shows (docs/images/) when
+ * TROUPE_UPDATE_SCREENSHOTS=1, else test-results/ (so a test run leaves the tree clean).
+ */
+export const images = process.env.TROUPE_UPDATE_SCREENSHOTS === '1' ? `${root}docs/images/` : `${root}test-results/screenshots/`
 export const WAIT = 60_000
 const children: ChildProcess[] = []
 const prefixes: string[] = []

@@ -1,5 +1,5 @@
 // The dashboard, end to end in Chromium: what failed and why, from a worker's row; actor counts. The first test
-// writes the screenshots docs/dashboard.md shows (docs/images/dashboard-*.png).
+// writes the screenshots docs/dashboard.md shows (docs/images/dashboard-*.png, with TROUPE_UPDATE_SCREENSHOTS=1).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Manager } from '../../src/manager/index.ts'
