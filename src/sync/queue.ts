@@ -97,6 +97,8 @@ const BATCH = 1024
 // ... or bytes (approxBytes): a batch of a thousand 64 KiB strings is unpacked in one burst that
 // outlives the consumer's young generation (copied and promoted), ten times the cost of the copy.
 const BATCH_BYTES = 256 << 10
+// A lone item this large is packed too: moving its bytes beats the home rebuilding it and cloning it again.
+const PACK_ONE_BYTES = 8 << 10
 const cores = new Map<number, { core: QueueCore<unknown>; handle: Queue<unknown> }>()
 const dirty = new Set<Queue<unknown>>()
 // A place that ends after its target returns first delivers what its handles buffered.
@@ -268,6 +270,7 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
     }
     if (!this.outbox.length) return this.lastFlush
     const items = this.outbox
+    const bytes = this.outboxBytes
     const portables = this.outboxPortables
     this.outbox = []
     this.outboxBytes = 0
@@ -276,7 +279,7 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
     // One serialized batch: the home stores and forwards the bytes, the consumer's place unpacks them.
     // Batches holding references stay unpacked, so every place on the way revives them (importing their modules).
     // Its bytes are this batch's alone, so a thread link moves them rather than copying them.
-    const packed = items.length > 1 && !portables ? pack(items, false) : undefined
+    const packed = (items.length > 1 || bytes >= PACK_ONE_BYTES) && !portables ? pack(items, false) : undefined
     const payload = packed ? [packed] : items
     const moved = packed && movableBuffer(packed)
     this.lastFlush = (this.transport.call(bounded ? 'putReserved' : 'put', [payload], undefined, { portables: !packed && portables }, moved ? [moved] : undefined) as Promise<void>).catch((err: Error) => {

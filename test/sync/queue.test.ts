@@ -228,6 +228,34 @@ for (const kind of ['thread', 'process'] as const) {
   })
 }
 
+/** Own keys in order, recursively, so key order is checked as well as values. */
+function shape(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null || v instanceof Date || ArrayBuffer.isView(v)) return v
+  if (Array.isArray(v)) return v.map(shape)
+  return Object.keys(v).map((k) => [k, shape((v as Record<string, unknown>)[k])])
+}
+
+for (const kind of ['thread', 'process'] as const) {
+  test(`items with large strings in any shape come back from a ${kind} exactly as they were put, key order kept`, async () => {
+    const q = new Queue<unknown>()
+    const back = new Queue<unknown>()
+    const want = w.oddBigItems()
+    const rounds = 3
+    const producer = await run(w.putOddBigItems, [q, rounds], kind)
+    const relay = await run(w.relayItems, [q, back, want.length * rounds], kind)
+    for (let r = 0; r < rounds; r++) {
+      for (const x of want) {
+        const got = await back.get({ timeout: 30_000 })
+        assert.deepEqual(got, x)
+        assert.deepEqual(shape(got), shape(x))
+        if (typeof got === 'object' && got !== null && !Array.isArray(got)) assert.equal(Object.getPrototypeOf(got), Object.getPrototypeOf(x))
+      }
+    }
+    assert.equal(await producer.join({ timeout: 20_000 }), 0)
+    assert.equal(await relay.join({ timeout: 20_000 }), 0)
+  })
+}
+
 test('a consumer in another place that breaks out of for-await gives back what it prefetched', async () => {
   const q = new Queue<number>()
   for (let i = 0; i < 1000; i++) await q.put(i)
