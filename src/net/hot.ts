@@ -12,14 +12,60 @@
  * CPU-bound neighbour). So no spin is unconditional: each place that spins
  * owns a SpinPolicy that measures how long its waits take with and without
  * spinning (a small share of waits always tries the other way) and keeps
- * spinning only while that clearly pays.
+ * spinning only while that clearly pays. Above that, no place spins (nor
+ * probes spinning) while the machine's cores are contended: on Linux, while
+ * /proc/pressure/cpu says tasks waited for a CPU more than CONTENDED % of the
+ * last 10 s. A wait measures its own latency, not the CPU its spin took from
+ * a neighbour: on a loaded machine spun waits can look shorter while each
+ * round trip costs twice the CPU (thread-actor asks measured 42-50 cpu-µs
+ * spun against 23-26 cold, load 4-10).
  *
  * `TROUPE_SPIN=0` in the environment, or `setSpinning(false)`, turns every
  * spin off in this process.
  */
+import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 
 let enabled = process.env.TROUPE_SPIN !== '0'
+
+// Pressure stall information: the share of the last 10 s in which some runnable task waited for a CPU.
+const PRESSURE_FILE = '/proc/pressure/cpu'
+// Above this share (%) the cores are contended: a spin would take CPU some other task is waiting for.
+const CONTENDED = 10
+// How often the pressure is read again (ms).
+const RECHECK_MS = 1000
+let pressureRead = false
+let pressureAt = 0
+let contended = false
+let contention: (() => boolean) | undefined = readPressure
+
+function readPressure(): boolean {
+  try {
+    const m = /some avg10=([\d.]+)/.exec(readFileSync(PRESSURE_FILE, 'latin1'))
+    return m !== null && Number(m[1]) > CONTENDED
+  } catch {
+    contention = undefined // no pressure information here (not Linux, or PSI off): the policies alone decide
+    return false
+  }
+}
+
+/** Whether the machine's cores are contended now (read at most once a second). */
+function coresContended(): boolean {
+  if (contention === undefined) return false
+  const now = performance.now()
+  if (!pressureRead || now - pressureAt >= RECHECK_MS) {
+    pressureRead = true
+    pressureAt = now
+    contended = contention()
+  }
+  return contended
+}
+
+/** @internal Replace how contention is read (tests pin it; undefined: never contended). */
+export function setContention(read: (() => boolean) | undefined): void {
+  contention = read
+  pressureRead = false
+}
 
 /** Turn every spin in this process on or off (default on, unless `TROUPE_SPIN=0`). */
 export function setSpinning(on: boolean): void {
@@ -31,10 +77,12 @@ export function spinningEnabled(): boolean {
   return enabled
 }
 
-// One wait in PROBE tries the way not currently chosen, so both estimates stay current; one in
-// PROBE_FAR when that way has been more than twice as slow.
+// While spinning pays, one wait in PROBE sleeps, so the sleeping estimate stays current (a cheap probe).
+// While it does not, one wait in PROBE_IDLE spins (a probe that costs CPU: rarer), one in PROBE_FAR
+// when spinning has been more than twice as slow.
 const PROBE = 16
-const PROBE_FAR = 64
+const PROBE_IDLE = 32
+const PROBE_FAR = 128
 // Spinning must make waits at least this much shorter to be worth its CPU.
 const PAYS = 0.8
 // Estimates are moving averages over about 1/ALPHA waits; one wait counts at most CAP_MS.
@@ -59,7 +107,7 @@ export class SpinPolicy {
 
   /** Whether to spin for the wait that starts now (usually the way that has been faster). */
   shouldSpin(): boolean {
-    if (!enabled) return false
+    if (!enabled || coresContended()) return false
     if (++this.count < this.probe) return this.prefer
     this.count = 0
     return !this.prefer
@@ -72,8 +120,7 @@ export class SpinPolicy {
     else this.sleepMs = this.sleepMs === 0 ? w : this.sleepMs + (w - this.sleepMs) * ALPHA
     if (this.spinMs > 0 && this.sleepMs > 0) {
       this.prefer = this.spinMs < this.sleepMs * PAYS
-      const ratio = this.spinMs > this.sleepMs ? this.spinMs / this.sleepMs : this.sleepMs / this.spinMs
-      this.probe = ratio > 2 ? PROBE_FAR : PROBE
+      this.probe = this.prefer ? PROBE : this.spinMs > 2 * this.sleepMs ? PROBE_FAR : PROBE_IDLE
     }
   }
 

@@ -1,9 +1,10 @@
 import { test, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { SpinPolicy, setSpinning, spinUntil } from '../../src/net/index.ts'
+import { setContention } from '../../src/net/hot.ts'
 
-// These tests are about the policy itself, whatever TROUPE_SPIN says.
-before(() => setSpinning(true))
+// These tests are about the policy itself, whatever TROUPE_SPIN and the machine's load say.
+before(() => { setSpinning(true); setContention(() => false) })
 
 /** Feed a policy waits where spinning takes `spinMs` and sleeping `sleepMs`; returns how many of `n` decisions spun. */
 function train(p: SpinPolicy, spinMs: number, sleepMs: number, n: number): number {
@@ -49,6 +50,19 @@ test('setSpinning(false) turns every spin off', () => {
     setSpinning(true)
   }
   assert.ok(train(p, 0.01, 0.05, 100) > 0)
+})
+
+test('while the cores are contended no wait spins, not even a probe, and spinning resumes once they are not', () => {
+  const p = new SpinPolicy(0.2)
+  train(p, 0.01, 0.05, 200)
+  assert.equal(p.estimates().spinning, true)
+  setContention(() => true)
+  try {
+    assert.equal(train(p, 0.01, 0.05, 500), 0)
+  } finally {
+    setContention(() => false)
+  }
+  assert.ok(train(p, 0.01, 0.05, 100) > 80)
 })
 
 test('spinUntil returns as soon as the condition holds, or false once the time is up', () => {
