@@ -5,7 +5,7 @@
  * each way instead of being rebuilt as objects in the home (which costs the
  * home thread a deserialize, a serialize and the garbage of every item).
  */
-import { DefaultDeserializer, DefaultSerializer } from 'node:v8'
+import { deserialize, serialize } from 'node:v8'
 import { unmarshal } from '../codec/index.js'
 
 const TAG = '\u0000troupe:packed'
@@ -38,33 +38,45 @@ export function movableBuffer(v: Packed): ArrayBuffer | undefined {
   return b.byteOffset === 0 && b.buffer instanceof ArrayBuffer && b.byteLength === b.buffer.byteLength ? b.buffer : undefined
 }
 
-// Strings at least this long travel as top-level values after the items, not inside them. A deserializer
-// keeps every object it made (its back-reference map) until its wrapper is collected, so a large string
-// inside an item survives the next scavenge and is copied there; a top-level string is in no map.
+// Strings at least this long travel as raw bytes after the items, not inside them: writing them is a
+// copy instead of a serializer's growing buffer, and reading them back makes strings no deserializer
+// holds. (A deserializer keeps every object it made until its wrapper is collected, so a large string
+// inside an item survived the next scavenge and was copied there.)
 const LOOSE_STRING = 1024
+// v8 serialization starts with its version tag (0xff); a batch with loose strings starts with this instead.
+const LOOSE = 0
+// LOOSE, the head's length (u32 LE), the head: v8 bytes of [items with a placeholder per loose string, holes].
+const HEAD = 5
 
-/** The items with their large strings (as items or values of plain objects) taken out: `holes` says where they go. */
-function loosen(items: unknown[]): { skeleton: unknown[]; holes: (number | string)[]; strings: string[] } | undefined {
-  let out: { skeleton: unknown[]; holes: (number | string)[]; strings: string[] } | undefined
+/** Where loose strings go back: per string, the item index, the key (-1: the item itself), its byte length, 1 if UTF-16. */
+type Holes = (number | string)[]
+
+/** The items with their large strings (as items or values of plain objects) taken out, or undefined when there are none. */
+function loosen(items: unknown[]): { skeleton: unknown[]; holes: Holes; strings: string[]; bytes: number } | undefined {
+  let out: { skeleton: unknown[]; holes: Holes; strings: string[]; bytes: number } | undefined
+  const take = (i: number, k: number | string, v: string) => {
+    out ??= { skeleton: items.slice(), holes: [], strings: [], bytes: 0 }
+    // Latin-1 when every code unit fits a byte (a one-byte string answers this without a scan), else UTF-16 code units as they are.
+    const wide = /[^\x00-\xff]/.test(v) ? 1 : 0
+    const n = v.length << wide
+    out.holes.push(i, k, n, wide)
+    out.strings.push(v)
+    out.bytes += n
+    return out
+  }
   for (let i = 0; i < items.length; i++) {
     const x = items[i]
     if (typeof x === 'string') {
-      if (x.length < LOOSE_STRING) continue
-      out ??= { skeleton: items.slice(), holes: [], strings: [] }
-      out.skeleton[i] = 0
-      out.holes.push(i, -1)
-      out.strings.push(x)
+      if (x.length >= LOOSE_STRING) take(i, -1, x).skeleton[i] = 0
     } else if (typeof x === 'object' && x !== null && Object.getPrototypeOf(x) === Object.prototype) {
       let copy: Record<string, unknown> | undefined
       for (const k in x) {
         const v = (x as Record<string, unknown>)[k]
         if (typeof v !== 'string' || v.length < LOOSE_STRING) continue
-        out ??= { skeleton: items.slice(), holes: [], strings: [] }
+        const o = take(i, k, v)
         // The placeholder keeps the key where it was, so the rebuilt item has its keys in the same order.
-        if (!copy) out.skeleton[i] = copy = { ...(x as Record<string, unknown>) }
+        if (!copy) o.skeleton[i] = copy = { ...(x as Record<string, unknown>) }
         copy[k] = 0
-        out.holes.push(i, k)
-        out.strings.push(v)
       }
     }
   }
@@ -73,33 +85,51 @@ function loosen(items: unknown[]): { skeleton: unknown[]; holes: (number | strin
 
 /** Serialize already-marshalled items; undefined when v8 cannot (shared memory, ports): send them as they are then. */
 export function pack(items: unknown[], portables: boolean): Packed | undefined {
+  let bytes: Buffer
   try {
     const loose = loosen(items)
-    const ser = new DefaultSerializer()
-    ser.writeHeader()
-    ser.writeValue(loose ? loose.skeleton : items)
-    ser.writeValue(loose ? loose.holes : null)
-    if (loose) for (const s of loose.strings) ser.writeValue(s)
-    return { [TAG]: ser.releaseBuffer(), n: items.length, p: portables }
+    if (!loose) bytes = serialize(items)
+    else {
+      const head = serialize([loose.skeleton, loose.holes])
+      // One exact allocation the bytes fill alone (never the shared pool), so a thread link can move it.
+      bytes = Buffer.allocUnsafeSlow(HEAD + head.length + loose.bytes)
+      bytes[0] = LOOSE
+      bytes.writeUInt32LE(head.length, 1)
+      head.copy(bytes, HEAD)
+      let at = HEAD + head.length
+      for (let j = 0; j < loose.strings.length; j++) {
+        const n = loose.holes[4 * j + 2] as number
+        if (loose.holes[4 * j + 3]) bytes.write(loose.strings[j]!, at, n, 'utf16le')
+        else bytes.write(loose.strings[j]!, at, n, 'latin1')
+        at += n
+      }
+    }
   } catch {
     return undefined
   }
+  return { [TAG]: bytes, n: items.length, p: portables }
 }
 
 /** The items of a packed batch, with their portables revived. */
 export function unpack<T>(v: Packed): T[] {
-  const des = new DefaultDeserializer(v[TAG] as Buffer)
-  des.readHeader()
-  let items = des.readValue() as unknown[]
-  const holes = des.readValue() as (number | string)[] | null
-  if (holes) {
-    // Fresh containers: the deserialized ones stay in its map until the next collection, and must not hold the strings.
-    items = items.slice()
+  const u = v[TAG]
+  // Bytes that crossed a thread link arrive as a plain Uint8Array: view them as a Buffer (no copy).
+  const b = Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength)
+  let items: unknown[]
+  if (b[0] !== LOOSE) items = deserialize(b) as unknown[]
+  else {
+    const headLength = b.readUInt32LE(1)
+    const [skeleton, holes] = deserialize(b.subarray(HEAD, HEAD + headLength)) as [unknown[], Holes]
+    // Fresh containers: the deserialized ones are kept by the deserializer until the next collection, and must not hold the strings.
+    items = skeleton.slice()
+    let at = HEAD + headLength
     let last = -1
-    for (let h = 0; h < holes.length; h += 2) {
+    for (let h = 0; h < holes.length; h += 4) {
       const i = holes[h] as number
       const k = holes[h + 1]!
-      const s = des.readValue() as string
+      const n = holes[h + 2] as number
+      const s = holes[h + 3] ? b.toString('utf16le', at, at + n) : b.toString('latin1', at, at + n)
+      at += n
       if (k === -1) items[i] = s
       else {
         if (i !== last) items[i] = { ...(items[i] as Record<string, unknown>) }
