@@ -42,7 +42,7 @@ export function movableBuffer(v: Packed): ArrayBuffer | undefined {
 // copy instead of a serializer's growing buffer, and reading them back makes strings no deserializer
 // holds. (A deserializer keeps every object it made until its wrapper is collected, so a large string
 // inside an item survived the next scavenge and was copied there.)
-const LOOSE_STRING = 1024
+export const LOOSE_STRING = 1024
 // v8 serialization starts with its version tag (0xff); a batch with loose strings starts with this instead.
 const LOOSE = 0
 // LOOSE, the head's length (u32 LE), the head: v8 bytes of [items with a placeholder per loose string, holes].
@@ -83,11 +83,14 @@ function loosen(items: unknown[]): { skeleton: unknown[]; holes: Holes; strings:
   return out
 }
 
-/** Serialize already-marshalled items; undefined when v8 cannot (shared memory, ports): send them as they are then. */
-export function pack(items: unknown[], portables: boolean): Packed | undefined {
+/**
+ * Serialize already-marshalled items; undefined when v8 cannot (shared memory, ports): send them as they are then.
+ * `large`: some item may hold a string of LOOSE_STRING or more (false skips looking for one).
+ */
+export function pack(items: unknown[], portables: boolean, large = true): Packed | undefined {
   let bytes: Buffer
   try {
-    const loose = loosen(items)
+    const loose = large ? loosen(items) : undefined
     if (!loose) bytes = serialize(items)
     else {
       const head = serialize([loose.skeleton, loose.holes])

@@ -17,7 +17,7 @@ import { ClosedError, Full, TaskDoneError } from '../errors.js'
 import { abortError, armWait, optionsError } from '../timers.js'
 import { serve, connect, placeAddress, beforePlaceExit, onPlaceDown, isUnder, type ObjectAddress, type Remote } from '../process/index.js'
 import { QueueCore } from './queue-core.js'
-import { movableBuffer, pack } from './packed.js'
+import { LOOSE_STRING, movableBuffer, pack } from './packed.js'
 import { PrefetchIterator } from './prefetch.js'
 
 /** Options of a blocking queue call. */
@@ -122,6 +122,8 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
   private outbox: unknown[] = []
   private outboxBytes = 0
   private outboxPortables = false
+  // Some buffered item is large enough to hold a string pack() takes out (most batches of small items are not walked for one).
+  private outboxLarge = false
   private flushQueued = false
   private lastFlush: Promise<void> = Promise.resolve()
   private closedSeen = false
@@ -208,7 +210,9 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
   private buffer(value: unknown, portables: boolean): Promise<void> {
     if (portables) this.outboxPortables = true
     if (this.outbox.push(value) === 1) dirty.add(this as Queue<unknown>)
-    this.outboxBytes += approxBytes(value)
+    const bytes = approxBytes(value)
+    this.outboxBytes += bytes
+    if (bytes >= LOOSE_STRING) this.outboxLarge = true
     if (this.outbox.length >= BATCH || this.outboxBytes >= BATCH_BYTES) void this.flush()
     else this.flushSoon()
     return RESOLVED
@@ -271,15 +275,17 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
     if (!this.outbox.length) return this.lastFlush
     const items = this.outbox
     const bytes = this.outboxBytes
+    const large = this.outboxLarge
     const portables = this.outboxPortables
     this.outbox = []
     this.outboxBytes = 0
     this.outboxPortables = false
+    this.outboxLarge = false
     dirty.delete(this as Queue<unknown>)
     // One serialized batch: the home stores and forwards the bytes, the consumer's place unpacks them.
     // Batches holding references stay unpacked, so every place on the way revives them (importing their modules).
     // Its bytes are this batch's alone, so a thread link moves them rather than copying them.
-    const packed = (items.length > 1 || bytes >= PACK_ONE_BYTES) && !portables ? pack(items, false) : undefined
+    const packed = (items.length > 1 || bytes >= PACK_ONE_BYTES) && !portables ? pack(items, false, large) : undefined
     const payload = packed ? [packed] : items
     const moved = packed && movableBuffer(packed)
     this.lastFlush = (this.transport.call(bounded ? 'putReserved' : 'put', [payload], undefined, { portables: !packed && portables }, moved ? [moved] : undefined) as Promise<void>).catch((err: Error) => {
