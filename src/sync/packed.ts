@@ -1,9 +1,10 @@
 /**
  * A batch of queue items serialized once by the producer's place and kept as
  * bytes until a consumer's place unpacks it. The queue's home only counts and
- * forwards it, so an item crossing thread -> home -> thread is cloned once
- * each way instead of being rebuilt as objects in the home (which costs the
- * home thread a deserialize, a serialize and the garbage of every item).
+ * forwards it, so an item crossing thread -> home -> thread is serialized
+ * once and its bytes moved (transferred) on each hop, instead of being
+ * rebuilt as objects in the home (which costs the home thread a deserialize,
+ * a serialize and the garbage of every item).
  */
 import { deserialize, serialize } from 'node:v8'
 import { unmarshal } from '../codec/index.js'
