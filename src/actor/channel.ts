@@ -4,7 +4,9 @@
  * message at the end of the current microtask (or at BATCH_LIMIT entries, or
  * BATCH_BYTES of payload), so a burst of 1M sends costs ~1k postMessage/IPC
  * calls instead of 1M. A lone ask and its answer are a few numbers each:
- * every record key a message carries costs its structured clone on both sides.
+ * every record key a message carries costs its structured clone on both sides,
+ * and so does every nested array: an ask, its answer and a credit take two
+ * slots of the batch after their kind (`post2`) instead of a pair array.
  */
 import { approxBytes } from '../codec/index.js'
 
@@ -12,19 +14,19 @@ import { approxBytes } from '../codec/index.js'
 export const K_TELL = 0
 /** A tell whose message holds portables (revive on arrival). */
 export const K_TELLP = 1
-/** An ask to the hosted actor: `[m, a]` (answered to the spawner under ask id `a`, with K_REPLY/K_REPLYX). */
+/** An ask to the hosted actor: `m, a`, two slots (answered to the spawner under ask id `a`, with K_REPLY/K_REPLYX). */
 export const K_ASK = 2
 /** A routed frame (see router.ts). */
 export const K_FRAME = 3
 /** Host control: ready/failed/stopped (child to parent), restart/stop/close (parent to child). */
 export const K_CTL = 4
-/** An ask whose message holds portables: `[m, a]` (revive on arrival). */
+/** An ask whose message holds portables: `m, a`, two slots (revive on arrival). */
 export const K_ASKP = 5
-/** The answer to the spawner's ask `a`, a plain value: `[a, v]` (child to parent). */
+/** The answer to the spawner's ask `a`, a plain value: `a, v`, two slots (child to parent). */
 export const K_REPLY = 6
 /** Any other answer to the spawner's ask `a`: `[a, ok, v, p]` (an error as a WireError, or a value holding portables). */
 export const K_REPLYX = 7
-/** Messages that left the host's mailbox since the last credit: `[n, dropped]` (child to parent). */
+/** Messages that left the host's mailbox since the last credit: `n, dropped`, two slots (child to parent). */
 export const K_CREDIT = 8
 
 /** Entries (kind + payload, so twice the messages) per batch before it is sent at once. */
@@ -54,8 +56,21 @@ export class Outbox {
     const buf = this.buf
     buf.push(kind, payload)
     this.bytes += approxBytes(payload)
+    this.queued()
+  }
+
+  /** Queue one entry of two slots (an ask, an answer, a credit: see the kinds). */
+  post2(kind: number, x: unknown, y: unknown): void {
+    const buf = this.buf
+    buf.push(kind, x, y)
+    this.bytes += approxBytes(x) + approxBytes(y)
+    this.queued()
+  }
+
+  // Send at once past the limits, else at the end of this microtask.
+  private queued(): void {
     if (this.paused) return
-    if (buf.length >= BATCH_LIMIT || this.bytes >= BATCH_BYTES) this.flush()
+    if (this.buf.length >= BATCH_LIMIT || this.bytes >= BATCH_BYTES) this.flush()
     else if (!this.scheduled) {
       this.scheduled = true
       queueMicrotask(this.flushTask)

@@ -55,7 +55,7 @@ export async function actorHost(boot: Boot): Promise<void> {
     const s = cell.stats()
     const done = s.processed + s.dropped
     if (done > reported) {
-      toParent.post(K_CREDIT, [done - reported, s.dropped])
+      toParent.post2(K_CREDIT, done - reported, s.dropped)
       reported = done
     }
   }
@@ -68,7 +68,7 @@ export async function actorHost(boot: Boot): Promise<void> {
 
   // The spawner's asks are answered on the channel itself, a plain value as `[a, v]`.
   const answerSpawner = (a: number) => answerWith((ok, v, p) => {
-    if (ok && !p) toParent.post(K_REPLY, [a, v])
+    if (ok && !p) toParent.post2(K_REPLY, a, v)
     else toParent.post(K_REPLYX, [a, ok, v, p])
   })
 
@@ -85,8 +85,9 @@ export async function actorHost(boot: Boot): Promise<void> {
           break
         case K_ASK:
         case K_ASKP: {
-          const [m, a] = payload as [unknown, number]
-          tell(cell, kind === K_ASK ? m : unmarshal(m, true), answerSpawner(a))
+          const a = batch[i + 2] as number
+          i++
+          tell(cell, kind === K_ASK ? payload : unmarshal(payload, true), answerSpawner(a))
           break
         }
         case K_FRAME:

@@ -172,9 +172,9 @@ export class HostedActor implements Entity {
       const kind = batch[i] as number
       const payload = batch[i + 1] as any
       switch (kind) {
-        case K_REPLY: settleAnswer(payload[0], true, payload[1], false); break
+        case K_REPLY: settleAnswer(payload, true, batch[i + 2], false); i++; break
         case K_REPLYX: settleAnswer(payload[0], payload[1], payload[2], payload[3]); break
-        case K_CREDIT: this.credit(payload[0], payload[1]); break
+        case K_CREDIT: this.credit(payload, batch[i + 2] as number); i++; break
         case K_FRAME: route(payload); break
         case K_CTL: this.control(payload); break
       }
@@ -224,12 +224,11 @@ export class HostedActor implements Entity {
     let pending: Pending | undefined
     if (token === undefined) {
       kind = m.portables ? K_TELLP : K_TELL
-      payload = m.value
     } else {
       pending = token instanceof Pending ? token : this.relay(token)
       kind = m.portables ? K_ASKP : K_ASK
-      payload = [m.value, 0]
     }
+    payload = m.value
     if (this.capacity !== Infinity && this.overflow !== 'drop-oldest' && (this.outstanding >= this.capacity || this.waiters.length > 0)) {
       return this.overflowed(kind, payload, pending)
     }
@@ -245,13 +244,16 @@ export class HostedActor implements Entity {
 
   private forward(kind: number, payload: unknown, pending: Pending | undefined): void {
     if (pending) {
-      (payload as [unknown, number])[1] = pending.register()
+      const a = pending.register()
       this.inflight.add(pending)
       pending.onSettle = this.settleInflight
       // One ask at a time to a thread actor: time its wait, and maybe spin for it (sendBatch).
       if (this.hot && this.inflight.size === 1 && this.timed === undefined) {
         this.timed = { ask: pending, arm: 0, since: 0, posted: false, channel: this.hot }
       }
+      this.outstanding++
+      this.out.post2(kind, payload, a)
+      return
     }
     this.outstanding++
     this.out.post(kind, payload)
