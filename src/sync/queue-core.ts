@@ -7,7 +7,7 @@ import { AbortError, ClosedError, Empty, Full, TaskDoneError } from '../errors.j
 import { abortError, armWait as arm } from '../timers.js'
 import type { RequestContext } from '../process/index.js'
 import { approxBytes } from '../codec/index.js'
-import { isPacked, movableBuffer, packedBytes, unpack, weight } from './packed.js'
+import { isPacked, movableBuffer, ownBytes, packedBytes, unpack, weight } from './packed.js'
 
 /** Bytes (approxBytes) one `take` hands out at most, besides its item count. */
 const TAKE_BYTES = 1 << 20
@@ -342,7 +342,13 @@ export class QueueCore<T> {
         const taken = this.take(args[0] as number, { signal })
         // The batches leave the queue for good: their bytes move to a consumer thread instead of being copied.
         const transfer = ctx.transfer
-        return transfer ? taken.then((r) => { for (const x of r.items) { const b = isPacked(x) && movableBuffer(x); if (b) transfer(b) } return r }) : taken
+        return transfer ? taken.then((r) => {
+          for (let j = 0; j < r.items.length; j++) {
+            const x = r.items[j]
+            if (isPacked(x)) { const own = ownBytes(x); r.items[j] = own as T; transfer(movableBuffer(own)!) }
+          }
+          return r
+        }) : taken
       }
       case 'unget': return this.unget(args[0] as T[])
       case 'poll': return this.poll(args[0] as number | undefined, signal)

@@ -256,6 +256,18 @@ for (const kind of ['thread', 'process'] as const) {
   })
 }
 
+test('items carrying 64 KiB strings go process to thread and thread to process whole and in order', async () => {
+  for (const [from, to] of [['process', 'thread'], ['thread', 'process']] as const) {
+    const q = new Queue<{ i: number; s: string }>()
+    const report = new Queue<{ count: number; bad: number }>()
+    const producer = await run(w.produceBigStrings, [q, 600], from)
+    const checker = await run(w.checkBigStrings, [q, report], to)
+    assert.deepEqual(await report.get({ timeout: 60_000 }), { count: 600, bad: 0 }, `${from} to ${to}`)
+    assert.equal(await producer.join({ timeout: 20_000 }), 0)
+    assert.equal(await checker.join({ timeout: 20_000 }), 0)
+  }
+})
+
 test('a consumer in another place that breaks out of for-await gives back what it prefetched', async () => {
   const q = new Queue<number>()
   for (let i = 0; i < 1000; i++) await q.put(i)
