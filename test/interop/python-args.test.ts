@@ -13,10 +13,13 @@ let m: Manager
 before(async () => {
   m = new Manager({ address: '127.0.0.1:0', authkey: 'abc', log: false })
   m.register('get_q', () => shared)
+  // Exposed names of its own: served through the generic Python adapter, not SyncManager's Queue face.
+  m.register('get_jobs', () => jobs, { exposed: ['get', 'put', 'qsize'] })
   await m.serve()
 })
 after(async () => { await m.shutdown() })
 const shared = new SharedQueue()
+const jobs = new SharedQueue()
 
 async function py(code: string): Promise<string> {
   const [host, port] = m.address.split(':') as [string, string]
@@ -34,6 +37,16 @@ ${code}`)
 
 test(`q.get(timeout=-1) raises ValueError "'timeout' must be a non-negative number" at once, as CPython does`, async () => {
   assert.equal(await py("q = m.Queue(); q.put(1); print(show(lambda: q.get(timeout=-1))); print(q.qsize())"), "ValueError: 'timeout' must be a non-negative number\n1")
+})
+
+test('a troupe queue served with its own exposed names: get(timeout=-1) and put(x, timeout=-1) raise ValueError at once and change nothing', async () => {
+  const out = await py(`SyncManager.register('get_jobs'); j = m.get_jobs(); j.put(1)
+print(show(lambda: j.get(timeout=-1)))
+print(show(lambda: j.put(2, True, -0.5)))
+print(j.qsize())
+print(show(lambda: j.get(False, -1)))`)
+  assert.equal(out, "ValueError: 'timeout' must be a non-negative number\nValueError: 'timeout' must be a non-negative number\n1\n1")
+  assert.equal(jobs.qsize(), 0)
 })
 
 test("q._callmethod('put', (1, 2, 3, 4, 5, 6)) raises TypeError and queues nothing", async () => {

@@ -7,7 +7,7 @@
 import { pyException, pyText, PyFloat, PyGlobal, PyObject, isPyException, tuple, tupleFrom, type Tuple, type PyFlavor } from '../../codec/index.js'
 import { fromWireError } from '../../codec/index.js'
 import { RemoteError } from '../../errors.js'
-import { PyError } from './call.js'
+import { PyError, pyRaise } from './call.js'
 import { faceError } from './faces.js'
 
 /** `taskDone` -> `task_done` (how Python code spells troupe's method names). */
@@ -75,8 +75,12 @@ export function troupeArgs(obj: unknown, method: string, args: readonly unknown[
     const block = given.get('block') ?? given.get('blocking')
     if (block === false || block === 0) opts.block = false
     const t = num(given.get('timeout'))
-    // Python: None (or acquire's -1) means wait forever; seconds become milliseconds.
+    // Python: None (or acquire's -1) means wait forever; seconds become milliseconds. Below 0 a queue refuses
+    // (queue.Queue's ValueError), a lock too (other than -1), and a wait returns at once (threading's rule).
     if (t !== undefined && t >= 0) opts.timeout = t * 1000
+    else if (t !== undefined && method === 'wait') opts.timeout = 0
+    else if (t !== undefined && method === 'acquire' && t !== -1) throw pyRaise('ValueError', 'timeout value must be a non-negative number')
+    else if (t !== undefined && method !== 'acquire' && opts.block !== false) throw pyRaise('ValueError', "'timeout' must be a non-negative number")
     if (opts.block !== undefined || opts.timeout !== undefined) out.push(opts)
     return out
   }
