@@ -569,7 +569,7 @@ class Hosting implements SupervisorHooks {
     const supervisor = `redis node ${this.system.node}`
     const report = (outcome: string) => reportCrash(this.system.crashLog, { child, err, during, supervisor, outcome, where: supervisor })
     if (this.leaving || this.def.restart === 'temporary') {
-      report(this.leaving ? 'stopping it (the node is leaving it)' : "stopping it (restart: 'temporary')")
+      report(this.leaving ? 'stopping it (the node is leaving it)' : RestartIntensity.notRestartingTemporary)
       void child.stop(err)
       return
     }

@@ -114,6 +114,9 @@ export class RestartIntensity {
     return `restarting ${what}${delay > 0 ? ` in ${delay} ms` : ''} (restart ${this.recent} of at most ${this.maxRestarts} within ${this.withinMs} ms)`
   }
 
+  /** What a crash report says of a `temporary` child that failed (it is never restarted). */
+  static readonly notRestartingTemporary = "not restarting it (restart: 'temporary')"
+
   /** What a crash report says when `next()` returned -1. */
   givingUp(): string {
     return `giving up (more than ${this.maxRestarts} restarts within ${this.withinMs} ms)`
@@ -239,7 +242,7 @@ export class Supervisor implements Entity, SupervisorHooks {
     }
     if ((this.kids.find((k) => k.entity === child)?.spec.restart ?? 'transient') === 'temporary') {
       // A temporary child is never restarted (OTP): it ends with its error, and childExited counts it as done.
-      this.report(child, err, during, 'not restarting it (restart: temporary)')
+      this.report(child, err, during, RestartIntensity.notRestartingTemporary)
       void child.stop(err)
       return
     }

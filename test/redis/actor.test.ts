@@ -242,7 +242,7 @@ test('a supervised Redis actor that throws gets one crash report per failure, th
   await assert.rejects(t2.ask('once', { timeout: 10_000 }), TypeError)
   await assert.rejects(t2.join({ timeout: 10_000 }), TypeError)
   assert.equal(lines.length, 3, lines.join('\n---\n'))
-  assert.match(lines[2]!, /actor 'reported-temporary' .* is stopping it \(restart: 'temporary'\)/)
+  assert.match(lines[2]!, /actor 'reported-temporary' .* is not restarting it \(restart: 'temporary'\)/)
 })
 
 function startNode(nodePrefix: string, leaseMs = 600): Promise<ChildProcess> {
