@@ -91,8 +91,8 @@ async function troupeQueue(kind: 'queue' | 'joinable'): Promise<Sample> {
   return s
 }
 
-async function troupeRpc(serverPolls = false): Promise<Sample> {
-  const m = await new Manager({ authkey: AUTHKEY, poll: serverPolls || undefined }).start()
+async function troupeRpc(poll = true): Promise<Sample> {
+  const m = await new Manager({ authkey: AUTHKEY, poll }).start()
   const v = await m.Value('i', 0)
   for (let i = 0; i < 2000; i++) await v.get()
   const s = await measureLatency(RPC_CALLS, () => v.get())
@@ -124,7 +124,7 @@ function python(mode: 'queue' | 'joinable' | 'rpc', n: number): Promise<Sample> 
 const specs: CaseSpec[] = [
   { name: 'queue', contenders: { troupe: () => troupeQueue('queue'), python: () => python('queue', PY_ITEMS) } },
   { name: 'joinable', contenders: { troupe: () => troupeQueue('joinable'), python: () => python('joinable', PY_ITEMS >> 1) } },
-  { name: 'rpc', busy: true, contenders: { troupe: () => troupeRpc(), python: () => python('rpc', PY_RPC), 'troupe-server-polls': () => troupeRpc(true) } },
+  { name: 'rpc', busy: true, contenders: { troupe: () => troupeRpc(), python: () => python('rpc', PY_RPC), 'troupe-no-poll': () => troupeRpc(false) } },
 ]
 
 const at = process.argv.indexOf('--role')
@@ -133,6 +133,6 @@ else {
   await contest('manager', import.meta.url, specs, [
     `troupe: ${ITEMS.toLocaleString('en-US')} items per queue case, ${RPC_CALLS.toLocaleString('en-US')} rpc calls; python: ${PY_ITEMS.toLocaleString('en-US')} items (joinable half that), ${PY_RPC.toLocaleString('en-US')} rpc calls (it is slower)`,
     'rpc ops/s = 1e6 / p50 µs (sequential calls on one proxy, client process -> manager process); "+busy": a core-burning neighbour',
-    'troupe-server-polls: the same with `poll: true`, so the server also polls for the next request while that pays (off by default)',
+    'troupe-no-poll: the same with `poll: false`: neither the client nor the server polls (both do by default, while that pays)',
   ])
 }

@@ -50,7 +50,7 @@ export interface ManagerOptions {
   /**
    * Client: poll for each reply for up to 0.2 ms instead of sleeping in epoll, while measured waits
    * show it pays (default true). Server (`serve()`/`start()`): poll for each connection's next
-   * request the same way (default false). See docs/manager.md "Latency".
+   * request the same way (default true). See docs/manager.md "Latency".
    */
   poll?: boolean
 }
@@ -184,7 +184,7 @@ export class BaseManager implements Portable {
     this.server = await ManagerServer.listen(this.bound, {
       authkey: this.key, registry: this.registry, maxFrameSize: this.opts.maxFrameSize,
       maxFrameValues: this.opts.maxFrameValues, maxDepth: this.opts.maxDepth, maxIntDigits: this.opts.maxIntDigits,
-      handshakeTimeout: this.opts.handshakeTimeout, log: this.opts.log, poll: this.opts.poll ?? false,
+      handshakeTimeout: this.opts.handshakeTimeout, log: this.opts.log, poll: this.opts.poll,
       onShutdown: () => { this.server = undefined },
     })
     this.bound = this.server.address
@@ -210,7 +210,7 @@ export class BaseManager implements Portable {
       address: formatAddress(this.bound), authkey: this.key.toString('hex'), registrations,
       maxFrameSize: this.opts.maxFrameSize, handshakeTimeout: this.opts.handshakeTimeout,
       maxFrameValues: this.opts.maxFrameValues, maxDepth: this.opts.maxDepth, maxIntDigits: this.opts.maxIntDigits,
-      poll: this.opts.poll ?? false,
+      poll: this.opts.poll,
     }
     const ep = new Endpoint({ kind: 'process', runtime: await locate(runManagerServer), data, name: 'SyncManager' })
     this.endpoint = ep

@@ -25,7 +25,7 @@ export interface ServerOptions {
   log?: ((line: string) => void) | false
   /** Called when a client asks the server to shut down. */
   onShutdown?: () => void
-  /** Poll for a client's next request after each reply, while that measurably pays (default false; see net/hot.ts). */
+  /** Poll for a client's next request after each reply, while that measurably pays (default true; see net/hot.ts). */
   poll?: boolean
 }
 
@@ -88,7 +88,7 @@ export class ManagerServer {
 
   private accept(conn: FrameConnection): void {
     if (this.stopped) { conn.close(); return }
-    if (this.opts.poll) conn.pollAnswers(new SpinPolicy(REQUEST_POLL_MS))
+    if (this.opts.poll ?? true) conn.pollAnswers(new SpinPolicy(REQUEST_POLL_MS))
     this.sessions.add(conn)
     conn.onClose((reason) => {
       this.sessions.delete(conn)
