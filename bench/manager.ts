@@ -12,6 +12,7 @@
  * proxies allow one call at a time per connection, so its shape is the plain loop.
  */
 import { spawn } from 'node:child_process'
+import { connect } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { BaseManager, Manager, SharedQueue, SharedJoinableQueue, typed } from '../src/manager/index.ts'
 import { contest, measureLatency, measureOps, type CaseSpec, type Sample } from './lib.ts'
@@ -100,6 +101,24 @@ async function troupeRpc(poll = true): Promise<Sample> {
   return s
 }
 
+/** A bare Node TCP echo (one process each end, a 40-byte message, no framing or codec, no polling): the floor. */
+async function rawEcho(): Promise<Sample> {
+  const server = spawn(process.execPath, [fileURLToPath(new URL('./fixtures/tcp-echo.mjs', import.meta.url))], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const port = Number(await new Promise<string>((r) => server.stdout.once('data', (d) => r(String(d)))))
+  const s = connect(port, '127.0.0.1')
+  s.setNoDelay(true)
+  await new Promise((r) => s.once('connect', r))
+  let answered: () => void = () => {}
+  s.on('data', () => answered())
+  const msg = Buffer.alloc(40)
+  const once = () => new Promise<void>((r) => { answered = r; s.write(msg) })
+  for (let i = 0; i < 2000; i++) await once()
+  const sample = await measureLatency(RPC_CALLS, once)
+  s.destroy()
+  server.stdin.end()
+  return sample
+}
+
 // ---- python contender --------------------------------------------------------
 
 function python(mode: 'queue' | 'joinable' | 'rpc', n: number): Promise<Sample> {
@@ -124,7 +143,7 @@ function python(mode: 'queue' | 'joinable' | 'rpc', n: number): Promise<Sample> 
 const specs: CaseSpec[] = [
   { name: 'queue', contenders: { troupe: () => troupeQueue('queue'), python: () => python('queue', PY_ITEMS) } },
   { name: 'joinable', contenders: { troupe: () => troupeQueue('joinable'), python: () => python('joinable', PY_ITEMS >> 1) } },
-  { name: 'rpc', busy: true, contenders: { troupe: () => troupeRpc(), python: () => python('rpc', PY_RPC), 'troupe-no-poll': () => troupeRpc(false) } },
+  { name: 'rpc', busy: true, contenders: { troupe: () => troupeRpc(), python: () => python('rpc', PY_RPC), 'troupe-no-poll': () => troupeRpc(false), 'raw-echo': rawEcho } },
 ]
 
 const at = process.argv.indexOf('--role')
@@ -134,5 +153,6 @@ else {
     `troupe: ${ITEMS.toLocaleString('en-US')} items per queue case, ${RPC_CALLS.toLocaleString('en-US')} rpc calls; python: ${PY_ITEMS.toLocaleString('en-US')} items (joinable half that), ${PY_RPC.toLocaleString('en-US')} rpc calls (it is slower)`,
     'rpc ops/s = 1e6 / p50 µs (sequential calls on one proxy, client process -> manager process); "+busy": a core-burning neighbour',
     'troupe-no-poll: the same with `poll: false`: neither the client nor the server polls (both do by default, while that pays)',
+    'raw-echo: a bare Node TCP echo between two processes (40 bytes, no framing, codec or polling): the floor without polling',
   ])
 }
