@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { WAIT_SPINNING, assertNotBootstrapping, locate, type Kind, type ExitInfo, type ModuleRef, type Transferable } from '../process/index.js'
-import { approxBytes, fromWireError, marshal, type WireError } from '../codec/index.js'
+import { approxBytes, fromWireError, isPacked, marshal, unpack, type Packed, type WireError } from '../codec/index.js'
 import { Full, TimeoutError, UnsendableValueError, WorkerCrashedError } from '../errors.js'
 import { PoolFront, abortError, earlyDeathsError, EARLY_DEATHS_LIMIT, type BaseApplyOptions, type Mode, type PoolCounters, type PoolFunction } from './front.js'
 import { MAX_TIMER_MS, armWait, optionsError } from '../timers.js'
@@ -422,14 +422,20 @@ export class Pool extends PoolFront<PoolTaskOptions> {
 
   // ---------------------------------------------------------------- results
 
-  private onMessage(w: WorkerSlot, msg: unknown[]): void {
+  /** One message from a worker; false when it brought large results (see HotParent.onMessage). */
+  private onMessage(w: WorkerSlot, msg: unknown[]): boolean {
     this.replyDepth++
     try {
       switch (msg[0]) {
-        case MSG_DONE: this.onDone(w, msg[1] as unknown[], msg[2] as number[], msg[3] as number[]); break
+        case MSG_DONE: {
+          const packed = isPacked(msg[1])
+          this.onDone(w, packed ? unpack(msg[1] as Packed) : msg[1] as unknown[], msg[2] as number[], msg[3] as number[])
+          return !packed
+        }
         case STARTED: this.onStarted(w); break
         case INIT_FAILED: this.breakPool(fromWireError(msg[1] as WireError)); break
       }
+      return true
     } finally {
       this.replyDepth--
     }

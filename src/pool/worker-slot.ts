@@ -12,7 +12,8 @@ const RUNTIME: ModuleRef = { url: new URL(here.endsWith('.ts') ? './worker.ts' :
 
 /** What a worker slot tells the pool. */
 export interface SlotEvents {
-  message(slot: WorkerSlot, msg: unknown[]): void
+  /** False: the message was large, end this event-loop turn before taking more (HotParent.onMessage). */
+  message(slot: WorkerSlot, msg: unknown[]): boolean
   bootError(slot: WorkerSlot, error: unknown): void
   exit(slot: WorkerSlot, info: ExitInfo): void
 }
@@ -65,7 +66,7 @@ export class WorkerSlot {
         const held = this.backlog ?? []
         this.backlog = undefined
         for (const m of held) this.endpoint.send(m)
-      } else events.message(this, msg as unknown[])
+      } else void events.message(this, msg as unknown[])
     })
     void this.endpoint.exited.then((info) => {
       if (this.stopTimer) clearTimeout(this.stopTimer)

@@ -10,6 +10,7 @@ import { serialize } from 'node:v8'
 import { HotChild, load, placeLabel, type Boot, type Link } from '../process/index.js'
 import { approxBytes, toWireError, unmarshal } from '../codec/index.js'
 import { UnsendableValueError } from '../errors.js'
+import { LOOSE_STRING, pack, movableBuffer } from '../codec/index.js'
 import {
   RUN, DEF, STOP, DONE, STARTED, INIT_FAILED, READY, MODE_APPLY, MODE_MASK, MODE_STARMAP, FLAG_REPORT_START,
   FLAG_PORTABLES, FN_SHIFT, SLOT_STARTED, SLOT_RUNNING, type WorkerBootData,
@@ -51,6 +52,8 @@ class WorkerRuntime {
   private times: number[] = []
   /** Approximate bytes of `values`. */
   private valueBytes = 0
+  /** Whether some value in `values` may hold a string of LOOSE_STRING or more. */
+  private large = false
   /** Buffers of packed results in `values`, moved rather than copied. */
   private transfer: ArrayBuffer[] | undefined = undefined
   private lastFlush = performance.now()
@@ -210,17 +213,26 @@ class WorkerRuntime {
       if (packed) { value = packed; (this.transfer ??= []).push(packed.buffer as ArrayBuffer) }
     }
     this.values.push(value)
-    this.valueBytes += approxBytes(value)
+    const bytes = approxBytes(value)
+    this.valueBytes += bytes
+    if (bytes >= LOOSE_STRING) this.large = true
     this.times.push(performance.timeOrigin + t0, t1 - t0)
     // A chunk of a map is a big result on its own: send it now so the main thread copies it out while we go on.
     if (this.data.flushEach || (code & MODE_MASK) !== MODE_APPLY || this.values.length >= FLUSH_EVERY || this.valueBytes >= FLUSH_BYTES ||
         t1 - this.lastFlush > FLUSH_AFTER_MS) this.flush()
   }
 
-  /** Send the finished results as one message. */
+  /**
+   * Send the finished results as one message. From a thread, results holding large strings go packed
+   * (codec/packed.ts): the strings as raw bytes in a buffer that moves, which the main thread turns back
+   * into strings nothing else holds. (Over a process link packing would only add copies.)
+   */
   private flush(): void {
     if (this.values.length === 0) return
-    const msg = [DONE, this.values, this.errors, this.times]
+    const packed = this.large && this.hot ? pack(this.values, false) : undefined
+    const msg = [DONE, packed ?? this.values, this.errors, this.times]
+    const buffer = packed && movableBuffer(packed)
+    if (buffer) (this.transfer ??= []).push(buffer)
     try {
       this.send(msg, this.transfer)
     } catch {
@@ -238,6 +250,7 @@ class WorkerRuntime {
       this.send([DONE, this.values, this.errors, this.times], this.transfer)
     }
     this.transfer = undefined
+    this.large = false
     this.values = []
     this.errors = []
     this.times = []

@@ -61,7 +61,7 @@ export class HotParent {
   private readonly port: MessagePort
   /** Messages handled, to compare with the child's REPLIES count. */
   private handled = 0
-  private handler: (msg: any) => void = () => {}
+  private handler: (msg: any) => boolean | void = () => {}
   /** Whether the child should block on Atomics, and whether this side should spin then; measured. */
   private readonly block = new SpinPolicy(0)
   private readonly spin: SpinPolicy
@@ -79,13 +79,16 @@ export class HotParent {
     this.link = { port: port2, state: sab }
     // Each 'message' event takes every message already queued, so a burst costs one event-loop turn.
     port1.on('message', (msg) => {
-      this.handle(msg)
-      this.drain()
+      if (this.handle(msg) !== false) this.takeQueued()
     })
   }
 
-  /** Set the one handler for the child's messages. */
-  onMessage(fn: (msg: any) => void): void {
+  /**
+   * Set the one handler for the child's messages. It returns false when the message was large enough
+   * that this turn should end: the rest come with the next event, after the microtasks its values
+   * started (which can let them go before the next scavenge instead of copying them).
+   */
+  onMessage(fn: (msg: any) => boolean | void): void {
     this.handler = fn
   }
 
@@ -122,7 +125,7 @@ export class HotParent {
   spinForReply(): boolean {
     const state = this.state
     if (!spinUntil(() => Atomics.load(state, REPLIES) !== this.handled, this.spin.maxMs)) return false
-    this.drain()
+    this.takeQueued()
     return true
   }
 
@@ -131,9 +134,14 @@ export class HotParent {
     for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) this.handle(m.message)
   }
 
-  private handle(msg: unknown): void {
+  /** Handle the messages already queued until the handler says this turn has had enough. */
+  private takeQueued(): void {
+    for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) if (this.handle(m.message) === false) return
+  }
+
+  private handle(msg: unknown): boolean | void {
     this.handled = (this.handled + 1) | 0
-    this.handler(msg)
+    return this.handler(msg)
   }
 
   /** Keep this thread alive while the child has work. */

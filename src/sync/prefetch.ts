@@ -1,6 +1,6 @@
 /** How a consumer in another place iterates a queue: whole batches per request, the next one already on its way. */
 import type { TakeResult } from './queue-core.js'
-import { isPacked, unpack } from './packed.js'
+import { isPacked, unpack } from '../codec/index.js'
 
 const DONE: IteratorResult<never> = { value: undefined as never, done: true }
 

@@ -7,7 +7,7 @@ import { AbortError, ClosedError, Empty, Full, TaskDoneError } from '../errors.j
 import { abortError, armWait as arm } from '../timers.js'
 import type { RequestContext } from '../process/index.js'
 import { approxBytes } from '../codec/index.js'
-import { isPacked, movableBuffer, ownBytes, packedBytes, unpack, weight } from './packed.js'
+import { isPacked, movableBuffer, ownBytes, packedBytes, unpack, weight } from '../codec/index.js'
 
 /** Bytes (approxBytes) one `take` hands out at most, besides its item count. */
 const TAKE_BYTES = 1 << 20

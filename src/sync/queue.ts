@@ -17,7 +17,7 @@ import { ClosedError, Full, TaskDoneError } from '../errors.js'
 import { abortError, armWait, optionsError } from '../timers.js'
 import { serve, connect, placeAddress, beforePlaceExit, onPlaceDown, isUnder, type ObjectAddress, type Remote } from '../process/index.js'
 import { QueueCore } from './queue-core.js'
-import { LOOSE_STRING, movableBuffer, pack } from './packed.js'
+import { LOOSE_STRING, movableBuffer, pack } from '../codec/index.js'
 import { PrefetchIterator } from './prefetch.js'
 
 /** Options of a blocking queue call. */

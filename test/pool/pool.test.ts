@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { Pool, AsyncResult } from '../../src/pool/index.ts'
 import { PoolClosedError, TimeoutError, UnlocatableFunctionError, UnsendableValueError, Full } from '../../src/errors.ts'
-import { square, add, asyncSquare, sleep, failWithQuota, returnsFunction, init, initialisedWith, failingInit, length, noArgs, identity, describeNumber, describeLater, bigText } from './tasks.ts'
+import { square, add, asyncSquare, sleep, failWithQuota, returnsFunction, init, initialisedWith, failingInit, length, noArgs, identity, describeNumber, describeLater, bigText, bigMixed } from './tasks.ts'
 
 const pool = new Pool({ workers: 2 })
 after(() => pool.terminate())
@@ -299,6 +299,22 @@ test('tasks carrying and returning large strings in plain objects all arrive int
       for (let i = 0; i < n; i++) assert.ok(back[i]!.length === KIB64 && back[i]![0] === String.fromCharCode(65 + (i % 26)), `result ${i}`)
     }
   } finally { await p.terminate() }
+})
+
+test('large results of every shape come back exact, each in its place, with failures among them (packed result batches)', async () => {
+  const n = 400
+  const got = await Promise.allSettled(Array.from({ length: n }, (_, i) => pool.applyAsync(bigMixed, [i])))
+  for (let i = 0; i < n; i++) {
+    const r = got[i]!
+    if (i % 4 === 3) {
+      assert.equal(r.status, 'rejected', `task ${i}`)
+      assert.equal((r as PromiseRejectedResult).reason.name, 'RangeError')
+      assert.equal((r as PromiseRejectedResult).reason.message, `no ${i}`)
+    } else {
+      assert.equal(r.status, 'fulfilled', `task ${i}`)
+      assert.deepEqual((r as PromiseFulfilledResult<unknown>).value, bigMixed(i), `task ${i}`)
+    }
+  }
 })
 
 test('map over plain numbers keeps every value exactly (-0, NaN, Infinity, big integers)', async () => {

@@ -97,3 +97,14 @@ export async function describeLater(o: { id: number; s: string }): Promise<strin
 export function bigText(id: number, n: number): string {
   return String.fromCharCode(65 + (id % 26)).repeat(n)
 }
+
+/** By `i % 4`: a large Latin-1 string, a large UTF-16 one, an object holding one, or a failure (a large result batch mixes them). */
+export function bigMixed(i: number): unknown {
+  const n = 4096 + i
+  switch (i % 4) {
+    case 0: return 'é'.repeat(n)
+    case 1: return '€😀'.repeat(n)
+    case 2: return { id: i, s: 'x'.repeat(n), small: 'ok', nested: { s: 'y'.repeat(n) } }
+    default: throw new RangeError(`no ${i}`)
+  }
+}

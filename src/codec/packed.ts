@@ -1,4 +1,6 @@
 /**
+ * Values packed as bytes for a thread link: queue batches and pool result batches.
+ *
  * A batch of queue items serialized once by the producer's place and kept as
  * bytes until a consumer's place unpacks it. The queue's home only counts and
  * forwards it, so an item crossing thread -> home -> thread is serialized
@@ -7,7 +9,7 @@
  * a serialize and the garbage of every item).
  */
 import { deserialize, serialize } from 'node:v8'
-import { unmarshal } from '../codec/index.js'
+import { unmarshal } from './marshal.js'
 
 const TAG = '\u0000troupe:packed'
 
