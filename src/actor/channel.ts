@@ -8,7 +8,7 @@
  * and so does every nested array: an ask, its answer and a credit take two
  * slots of the batch after their kind (`post2`) instead of a pair array.
  */
-import { approxBytes } from '../codec/index.js'
+import { LOOSE_STRING, approxBytes, isPacked, movableBuffer, pack, unpack } from '../codec/index.js'
 
 /** Batch entry kinds. */
 export const K_TELL = 0
@@ -42,12 +42,15 @@ const BATCH_BYTES = 256 << 10
 export class Outbox {
   private buf: unknown[] = []
   private bytes = 0
+  /** Whether some entry may hold a string of LOOSE_STRING or more. */
+  private large = false
   private scheduled = false
   /** While paused (a host starting or restarting), entries accumulate in order. */
   paused: boolean
   private readonly flushTask = () => this.flush()
 
-  constructor(private readonly sendBatch: (batch: unknown[]) => void, paused = false) {
+  /** `sendBatch` gets each batch and whether it may hold large strings (see `threadMessage`). */
+  constructor(private readonly sendBatch: (batch: unknown[], large: boolean) => void, paused = false) {
     this.paused = paused
   }
 
@@ -55,7 +58,9 @@ export class Outbox {
   post(kind: number, payload: unknown): void {
     const buf = this.buf
     buf.push(kind, payload)
-    this.bytes += approxBytes(payload)
+    const n = approxBytes(payload)
+    this.bytes += n
+    if (n >= LOOSE_STRING) this.large = true
     this.queued()
   }
 
@@ -63,7 +68,9 @@ export class Outbox {
   post2(kind: number, x: unknown, y: unknown): void {
     const buf = this.buf
     buf.push(kind, x, y)
-    this.bytes += approxBytes(x) + approxBytes(y)
+    const n = approxBytes(x)
+    this.bytes += n + approxBytes(y)
+    if (n >= LOOSE_STRING) this.large = true
     this.queued()
   }
 
@@ -87,9 +94,11 @@ export class Outbox {
     this.scheduled = false
     if (this.paused || this.buf.length === 0) return
     const batch = this.buf
+    const large = this.large
     this.buf = []
     this.bytes = 0
-    this.sendBatch(batch)
+    this.large = false
+    this.sendBatch(batch, large)
   }
 
   /** Start sending (again), beginning with what accumulated while paused. */
@@ -103,6 +112,22 @@ export class Outbox {
     const b = this.buf
     this.buf = []
     this.bytes = 0
+    this.large = false
     return b
   }
+}
+
+/**
+ * A batch as it goes over a thread link: packed when it may hold large strings (codec/packed.ts: the
+ * strings as raw bytes in a buffer that moves instead of a structured clone of each), else as is.
+ */
+export function threadMessage(batch: unknown[], large: boolean): { msg: unknown; transfer: ArrayBuffer[] | undefined } {
+  const packed = large ? pack(batch, false) : undefined
+  const buffer = packed && movableBuffer(packed)
+  return buffer ? { msg: packed, transfer: [buffer] } : { msg: batch, transfer: undefined }
+}
+
+/** The entries of a batch as it arrived (unpacked when it came packed). */
+export function batchEntries(msg: unknown): unknown {
+  return isPacked(msg) ? unpack(msg) : msg
 }

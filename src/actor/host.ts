@@ -9,7 +9,7 @@ import { fromWireError, toWireError, unmarshal, type WireError } from '../codec/
 import { HotChild, load, placeLabel, type Boot } from '../process/index.js'
 import type { Actor, StopReason } from './actor.js'
 import { LocalCell } from './cell.js'
-import { K_ASK, K_ASKP, K_CREDIT, K_CTL, K_FRAME, K_REPLY, K_REPLYX, K_TELL, K_TELLP, Outbox } from './channel.js'
+import { K_ASK, K_ASKP, K_CREDIT, K_CTL, K_FRAME, K_REPLY, K_REPLYX, K_TELL, K_TELLP, Outbox, batchEntries, threadMessage } from './channel.js'
 import { setAlias, type SupervisorHooks } from './entity.js'
 import type { ReplyTo } from './mailbox.js'
 import { placeId } from './place.js'
@@ -29,7 +29,9 @@ export async function actorHost(boot: Boot): Promise<void> {
   const link: Boot['link'] = hot
     ? { send: (m) => hot.send(m), onMessage: () => {}, ref: () => { hot.ref(); boot.link.ref() }, unref: () => { hot.unref(); boot.link.unref() } }
     : boot.link
-  const toParent = new Outbox((batch) => link.send(batch))
+  const toParent = new Outbox(hot
+    ? (batch, large) => { const { msg, transfer } = threadMessage(batch, large); hot.send(msg, transfer) }
+    : (batch) => link.send(batch))
   setParent(toParent)
   const cls = await load<new (...args: any[]) => Actor<unknown>>(d.actor)
   const args = unmarshal(d.args, d.argsPortables) as unknown[]
@@ -72,7 +74,8 @@ export async function actorHost(boot: Boot): Promise<void> {
     else toParent.post(K_REPLYX, [a, ok, v, p])
   })
 
-  const onBatch = (batch: unknown[]): void => {
+  const onBatch = (msg: unknown): void => {
+    const batch = batchEntries(msg) as unknown[]
     for (let i = 0; i < batch.length; i += 2) {
       const kind = batch[i] as number
       const payload = batch[i + 1]
@@ -124,7 +127,7 @@ export async function actorHost(boot: Boot): Promise<void> {
       if (!hot!.waitForPost(IDLE_WAIT_MS)) return
       m = hot!.take()
     }
-    if (m !== undefined) onBatch(m as unknown[])
+    if (m !== undefined) onBatch(m)
   }
 
   if (hot) hot.onMessage(onBatch)

@@ -2,7 +2,7 @@ import { fromWireError, marshal, toWireError, type WireError } from '../codec/in
 import { ActorStoppedError, ClosedError, MailboxFullError } from '../errors.js'
 import { Endpoint, HotParent, WAIT_SPINNING, locate, placeLabel, type ExitInfo, type HotLink, type Kind, type ModuleRef } from '../process/index.js'
 import type { Actor, StopReason } from './actor.js'
-import { K_ASK, K_ASKP, K_CREDIT, K_CTL, K_FRAME, K_REPLY, K_REPLYX, K_TELL, K_TELLP, Outbox } from './channel.js'
+import { K_ASK, K_ASKP, K_CREDIT, K_CTL, K_FRAME, K_REPLY, K_REPLYX, K_TELL, K_TELLP, Outbox, batchEntries, threadMessage } from './channel.js'
 import { allocateId, describeReason, register, unregister, warnCrash, type Address, type Entity, type EntityInfo, type SupervisorHooks } from './entity.js'
 import type { MailboxOptions, MailboxStats, ReplyTo } from './mailbox.js'
 import { Pending } from './pending.js'
@@ -100,7 +100,7 @@ export class HostedActor implements Entity {
     // Arguments are checked here so an unsendable one fails spawn() itself, naming its path.
     this.args = marshal(args, 'args')
     this.ref = new LocalRef(this)
-    this.out = new Outbox((batch) => this.sendBatch(batch), true)
+    this.out = new Outbox((batch, large) => this.sendBatch(batch, large), true)
     register(this)
     locate(cls).then((mod) => {
       this.module = mod
@@ -147,10 +147,11 @@ export class HostedActor implements Entity {
     })
   }
 
-  private sendBatch(batch: unknown[]): void {
+  private sendBatch(batch: unknown[], large: boolean): void {
     const hot = this.hot
     if (!hot) { this.endpoint?.send(batch); return }
-    hot.post(batch)
+    const { msg, transfer } = threadMessage(batch, large)
+    hot.post(msg, transfer)
     // A lone ask just left: time its wait, and when the channel runs hot wait for the answer right here.
     const t = this.timed
     if (t && !t.posted && t.channel === hot) {
@@ -161,7 +162,8 @@ export class HostedActor implements Entity {
     }
   }
 
-  private fromHost(batch: unknown): void {
+  private fromHost(msg: unknown): void {
+    const batch = batchEntries(msg)
     if (!Array.isArray(batch)) {
       // The worker entry reports a runtime that failed to load as a plain record.
       const m = batch as { t?: string; error?: WireError }

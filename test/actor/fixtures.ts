@@ -157,3 +157,10 @@ export class Quitter extends Actor<'quit' | 'ping'> {
     return `${this.tag} pong`
   }
 }
+
+/** Answers every ask with what it was sent. */
+export class Mirror extends Actor<unknown> {
+  receive(msg: unknown): unknown {
+    return msg
+  }
+}

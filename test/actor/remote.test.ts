@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Actor, spawn, pendingAsks } from '../../src/actor/index.ts'
 import { ActorStoppedError, UnlocatableFunctionError, UnsendableValueError, WorkerCrashedError } from '../../src/errors.ts'
-import { Counter, Crasher, Echo, Recorder, Relay, StringChecker, TimerUser, useRefFromProcess } from './fixtures.ts'
+import { Counter, Crasher, Echo, Mirror, Recorder, Relay, StringChecker, TimerUser, useRefFromProcess } from './fixtures.ts'
 import { Process } from '../../src/process/index.ts'
 
 for (const on of ['thread', 'process'] as const) {
@@ -31,6 +31,25 @@ for (const on of ['thread', 'process'] as const) {
     })
     // Unsupervised, the crash ends it.
     await assert.rejects(c.join({ timeout: 10_000 }), RangeError)
+  })
+
+  test(`large strings of every shape cross to a ${on} actor and back whole, each answer to its ask (packed batches)`, async () => {
+    const c = spawn(Mirror, { on })
+    try {
+      const shapes = (i: number): unknown => [
+        'é'.repeat(3000 + i),
+        '€😀'.repeat(2000 + i),
+        { i, s: 'x'.repeat(5000 + i), t: 'short', inner: { s: 'y'.repeat(2000) } },
+        [i, 'z'.repeat(4000)],
+        i,
+      ][i % 5]
+      const n = 200
+      // Asks in one burst share batches; each answer must come back to its own ask.
+      const answers = await Promise.all(Array.from({ length: n }, (_, i) => c.ask(shapes(i), { timeout: 60_000 })))
+      for (let i = 0; i < n; i++) assert.deepEqual(answers[i], shapes(i), `ask ${i}`)
+    } finally {
+      await c.stop()
+    }
   })
 
   test(`thousands of messages carrying 64 KiB strings reach a ${on} actor whole and in order`, async () => {
