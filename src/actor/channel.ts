@@ -8,7 +8,7 @@
  * and so does every nested array: an ask, its answer and a credit take two
  * slots of the batch after their kind (`post2`) instead of a pair array.
  */
-import { LOOSE_STRING, approxBytes, isPacked, movableBuffer, pack, unpack } from '../codec/index.js'
+import { LOOSE_STRING, approxBytes } from '../codec/index.js'
 
 /** Batch entry kinds. */
 export const K_TELL = 0
@@ -49,7 +49,7 @@ export class Outbox {
   paused: boolean
   private readonly flushTask = () => this.flush()
 
-  /** `sendBatch` gets each batch and whether it may hold large strings (see `threadMessage`). */
+  /** `sendBatch` gets each batch and whether it may hold large strings (see codec `packForThread`). */
   constructor(private readonly sendBatch: (batch: unknown[], large: boolean) => void, paused = false) {
     this.paused = paused
   }
@@ -115,19 +115,4 @@ export class Outbox {
     this.large = false
     return b
   }
-}
-
-/**
- * A batch as it goes over a thread link: packed when it may hold large strings (codec/packed.ts: the
- * strings as raw bytes in a buffer that moves instead of a structured clone of each), else as is.
- */
-export function threadMessage(batch: unknown[], large: boolean): { msg: unknown; transfer: ArrayBuffer[] | undefined } {
-  const packed = large ? pack(batch, false) : undefined
-  const buffer = packed && movableBuffer(packed)
-  return buffer ? { msg: packed, transfer: [buffer] } : { msg: batch, transfer: undefined }
-}
-
-/** The entries of a batch as it arrived (unpacked when it came packed). */
-export function batchEntries(msg: unknown): unknown {
-  return isPacked(msg) ? unpack(msg) : msg
 }

@@ -5,11 +5,11 @@
  * control), and reports failures instead of dying, so the spawner's
  * supervisor decides: restart in place, or stop.
  */
-import { fromWireError, toWireError, unmarshal, type WireError } from '../codec/index.js'
+import { fromWireError, packForThread, toWireError, unmarshal, unpacked, type WireError } from '../codec/index.js'
 import { HotChild, load, placeLabel, type Boot } from '../process/index.js'
 import type { Actor, StopReason } from './actor.js'
 import { LocalCell } from './cell.js'
-import { K_ASK, K_ASKP, K_CREDIT, K_CTL, K_FRAME, K_REPLY, K_REPLYX, K_TELL, K_TELLP, Outbox, batchEntries, threadMessage } from './channel.js'
+import { K_ASK, K_ASKP, K_CREDIT, K_CTL, K_FRAME, K_REPLY, K_REPLYX, K_TELL, K_TELLP, Outbox } from './channel.js'
 import { setAlias, type SupervisorHooks } from './entity.js'
 import type { ReplyTo } from './mailbox.js'
 import { placeId } from './place.js'
@@ -30,7 +30,7 @@ export async function actorHost(boot: Boot): Promise<void> {
     ? { send: (m) => hot.send(m), onMessage: () => {}, ref: () => { hot.ref(); boot.link.ref() }, unref: () => { hot.unref(); boot.link.unref() } }
     : boot.link
   const toParent = new Outbox(hot
-    ? (batch, large) => { const { msg, transfer } = threadMessage(batch, large); hot.send(msg, transfer) }
+    ? (batch, large) => { const { msg, transfer } = packForThread(batch, large); hot.send(msg, transfer) }
     : (batch) => link.send(batch))
   setParent(toParent)
   const cls = await load<new (...args: any[]) => Actor<unknown>>(d.actor)
@@ -75,7 +75,7 @@ export async function actorHost(boot: Boot): Promise<void> {
   })
 
   const onBatch = (msg: unknown): void => {
-    const batch = batchEntries(msg) as unknown[]
+    const batch = unpacked(msg) as unknown[]
     for (let i = 0; i < batch.length; i += 2) {
       const kind = batch[i] as number
       const payload = batch[i + 1]

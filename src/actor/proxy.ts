@@ -1,8 +1,8 @@
-import { fromWireError, marshal, toWireError, type WireError } from '../codec/index.js'
+import { fromWireError, marshal, packForThread, toWireError, unpacked, type WireError } from '../codec/index.js'
 import { ActorStoppedError, ClosedError, MailboxFullError } from '../errors.js'
 import { Endpoint, HotParent, WAIT_SPINNING, locate, placeLabel, type ExitInfo, type HotLink, type Kind, type ModuleRef } from '../process/index.js'
 import type { Actor, StopReason } from './actor.js'
-import { K_ASK, K_ASKP, K_CREDIT, K_CTL, K_FRAME, K_REPLY, K_REPLYX, K_TELL, K_TELLP, Outbox, batchEntries, threadMessage } from './channel.js'
+import { K_ASK, K_ASKP, K_CREDIT, K_CTL, K_FRAME, K_REPLY, K_REPLYX, K_TELL, K_TELLP, Outbox } from './channel.js'
 import { allocateId, describeReason, register, unregister, warnCrash, type Address, type Entity, type EntityInfo, type SupervisorHooks } from './entity.js'
 import type { MailboxOptions, MailboxStats, ReplyTo } from './mailbox.js'
 import { Pending } from './pending.js'
@@ -150,7 +150,7 @@ export class HostedActor implements Entity {
   private sendBatch(batch: unknown[], large: boolean): void {
     const hot = this.hot
     if (!hot) { this.endpoint?.send(batch); return }
-    const { msg, transfer } = threadMessage(batch, large)
+    const { msg, transfer } = packForThread(batch, large)
     hot.post(msg, transfer)
     // A lone ask just left: time its wait, and when the channel runs hot wait for the answer right here.
     const t = this.timed
@@ -163,7 +163,7 @@ export class HostedActor implements Entity {
   }
 
   private fromHost(msg: unknown): void {
-    const batch = batchEntries(msg)
+    const batch = unpacked(msg)
     if (!Array.isArray(batch)) {
       // The worker entry reports a runtime that failed to load as a plain record.
       const m = batch as { t?: string; error?: WireError }

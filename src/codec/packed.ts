@@ -155,3 +155,18 @@ export function unpack<T>(v: Packed): T[] {
   }
   return (v.p ? unmarshal(items, true) : items) as T[]
 }
+
+/**
+ * Values as they go over a thread link: packed when they may hold large strings (the strings as raw
+ * bytes in a buffer that moves, instead of a structured clone of each), else as they are.
+ */
+export function packForThread(values: unknown[], large: boolean): { msg: unknown; transfer: ArrayBuffer[] | undefined } {
+  const packed = large ? pack(values, false) : undefined
+  const buffer = packed && movableBuffer(packed)
+  return buffer ? { msg: packed, transfer: [buffer] } : { msg: values, transfer: undefined }
+}
+
+/** Values as they arrived over a link: unpacked when they came packed. */
+export function unpacked(msg: unknown): unknown {
+  return isPacked(msg) ? unpack(msg) : msg
+}

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { WAIT_SPINNING, assertNotBootstrapping, locate, type Kind, type ExitInfo, type ModuleRef, type Transferable } from '../process/index.js'
-import { approxBytes, fromWireError, isPacked, marshal, unpack, type Packed, type WireError } from '../codec/index.js'
+import { approxBytes, fromWireError, isPacked, marshal, unpacked, type WireError } from '../codec/index.js'
 import { Full, TimeoutError, UnsendableValueError, WorkerCrashedError } from '../errors.js'
 import { PoolFront, abortError, earlyDeathsError, EARLY_DEATHS_LIMIT, type BaseApplyOptions, type Mode, type PoolCounters, type PoolFunction } from './front.js'
 import { MAX_TIMER_MS, armWait, optionsError } from '../timers.js'
@@ -428,8 +428,9 @@ export class Pool extends PoolFront<PoolTaskOptions> {
     try {
       switch (msg[0]) {
         case MSG_DONE: {
+          // A packed batch held large strings: end this turn after it (see HotParent.onMessage).
           const packed = isPacked(msg[1])
-          this.onDone(w, packed ? unpack(msg[1] as Packed) : msg[1] as unknown[], msg[2] as number[], msg[3] as number[])
+          this.onDone(w, unpacked(msg[1]) as unknown[], msg[2] as number[], msg[3] as number[])
           return !packed
         }
         case STARTED: this.onStarted(w); break

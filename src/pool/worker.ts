@@ -10,7 +10,7 @@ import { serialize } from 'node:v8'
 import { HotChild, load, placeLabel, type Boot, type Link } from '../process/index.js'
 import { approxBytes, toWireError, unmarshal } from '../codec/index.js'
 import { UnsendableValueError } from '../errors.js'
-import { LOOSE_STRING, pack, movableBuffer } from '../codec/index.js'
+import { LOOSE_STRING, packForThread } from '../codec/index.js'
 import {
   RUN, DEF, STOP, DONE, STARTED, INIT_FAILED, READY, MODE_APPLY, MODE_MASK, MODE_STARMAP, FLAG_REPORT_START,
   FLAG_PORTABLES, FN_SHIFT, SLOT_STARTED, SLOT_RUNNING, type WorkerBootData,
@@ -229,10 +229,9 @@ class WorkerRuntime {
    */
   private flush(): void {
     if (this.values.length === 0) return
-    const packed = this.large && this.hot ? pack(this.values, false) : undefined
-    const msg = [DONE, packed ?? this.values, this.errors, this.times]
-    const buffer = packed && movableBuffer(packed)
-    if (buffer) (this.transfer ??= []).push(buffer)
+    const { msg: values, transfer } = packForThread(this.values, this.large && this.hot !== undefined)
+    if (transfer) (this.transfer ??= []).push(...transfer)
+    const msg = [DONE, values, this.errors, this.times]
     try {
       this.send(msg, this.transfer)
     } catch {
