@@ -4,6 +4,7 @@
  * InvalidArgumentError as a usage error, exit code 2).
  */
 import { InvalidArgumentError } from 'commander'
+import { parseAddress } from '../net/index.js'
 import { UsageError } from './errors.js'
 
 /** An integer from `min` to `max`. */
@@ -40,7 +41,14 @@ export function oneOf<T extends string>(flag: string, words: readonly T[]) {
 /** Append to a list (repeatable flags). */
 export const collect = (v: string, acc: string[] = []): string[] => [...acc, v]
 
-const hostPort = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]*):(\d{1,5})$/
+/** Whether `v` is a TCP address as the library reads it (net/address.ts), not a socket path. */
+function isTcp(v: string): boolean {
+  try {
+    return parseAddress(v).kind === 'tcp'
+  } catch {
+    return false
+  }
+}
 
 /**
  * A TCP address `HOST:PORT` or `[IPV6]:PORT` to listen on. A bare word is
@@ -48,8 +56,7 @@ const hostPort = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]*):(\d{1,5})$/
  */
 export function tcpAddress(flag: string) {
   return (v: string): string => {
-    const m = hostPort.exec(v)
-    if (!m || Number(m[2]) > 65535) throw new InvalidArgumentError(`${flag} must be HOST:PORT or [IPV6]:PORT (a Unix socket is --socket PATH), not '${v}'`)
+    if (!isTcp(v)) throw new InvalidArgumentError(`${flag} must be HOST:PORT or [IPV6]:PORT (a Unix socket is --socket PATH), not '${v}'`)
     return v
   }
 }
@@ -58,8 +65,7 @@ export function tcpAddress(flag: string) {
 export function managerAddress(flag: string) {
   return (v: string): string => {
     if (v.includes('/')) return v
-    const m = hostPort.exec(v)
-    if (!m || Number(m[2]) > 65535) throw new InvalidArgumentError(`${flag} must be HOST:PORT, [IPV6]:PORT or a Unix socket path such as ./manager.sock, not '${v}'`)
+    if (!isTcp(v)) throw new InvalidArgumentError(`${flag} must be HOST:PORT, [IPV6]:PORT or a Unix socket path such as ./manager.sock, not '${v}'`)
     return v
   }
 }

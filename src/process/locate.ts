@@ -3,6 +3,7 @@ import { isMainThread } from 'node:worker_threads'
 import { realpathSync } from 'node:fs'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { MissingMainGuardError, UnlocatableFunctionError } from '../errors.js'
+import { armWait } from '../timers.js'
 
 /**
  * How troupe names user code so another thread or process can load it:
@@ -122,13 +123,13 @@ async function importUnlessEvaluating(url: string): Promise<Record<string, unkno
   try { isEntry = isMainThread && !!entry && url.startsWith('file:') && realpathSync(fileURLToPath(url)) === realpathSync(entry) } catch { /* not a file */ }
   const imported = import(url) as Promise<Record<string, unknown>>
   if (!isEntry) return imported
-  let timer: NodeJS.Timeout | undefined
+  let disarm = (): void => {}
   // An entry module that finished evaluating answers within a loader round trip; one under top-level await never does.
-  const pending = new Promise<typeof stillEvaluating>((r) => { timer = setTimeout(() => r(stillEvaluating), 250) })
+  const pending = new Promise<typeof stillEvaluating>((r) => { disarm = armWait({ timeout: 250 }, () => r(stillEvaluating), () => {}) })
   try {
     return await Promise.race([imported, pending])
   } finally {
-    clearTimeout(timer)
+    disarm()
   }
 }
 

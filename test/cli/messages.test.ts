@@ -77,6 +77,14 @@ test('troupe manager refuses --address together with --socket (exit 2)', async (
   assert.equal(r.code, 2)
 })
 
+test('troupe manager --address reads addresses as the library does: a port past 65535 and a path are refused (exit 2)', async () => {
+  for (const bad of ['127.0.0.1:70000', './m.sock']) {
+    const r = await run([cli, 'manager', '--address', bad, '--authkey', 'k'])
+    assert.equal(firstLine(r), `troupe manager: --address must be HOST:PORT or [IPV6]:PORT (a Unix socket is --socket PATH), not '${bad}'`)
+    assert.equal(r.code, 2)
+  }
+})
+
 test('troupe manager --address nonsense is refused, not taken as a socket path (exit 2)', async () => {
   const r = await run([cli, 'manager', '--address', 'nonsense', '--authkey', 'k'])
   assert.equal(firstLine(r), "troupe manager: --address must be HOST:PORT or [IPV6]:PORT (a Unix socket is --socket PATH), not 'nonsense'")
