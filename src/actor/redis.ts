@@ -251,7 +251,8 @@ export class RedisActorSystem {
   ask<R>(ref: RedisActorRef<any, any>, msg: unknown, opts: AskOptions = {}): Promise<R> {
     const bad = optionsError('ask()', opts, undefined, 2)
     if (bad) return Promise.reject(bad)
-    const p = new Pending<R>(ref.name, { timeout: opts.timeout ?? this.askTimeout, signal: opts.signal })
+    // No timeout given: the system's askTimeout; `timeout: null` waits without a limit, as a local ask does.
+    const p = new Pending<R>(ref.name, { timeout: opts.timeout === undefined ? this.askTimeout : opts.timeout, signal: opts.signal })
     const id = p.register()
     this.asking.add(p as Pending)
     p.onSettle = () => this.asking.delete(p as Pending)

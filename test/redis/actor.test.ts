@@ -334,3 +334,10 @@ test('an asker that died leaves an inbox that expires by itself', async () => {
   // ... and is gone after it.
   await waitFor('the inbox to expire', async () => (await redis.exists(inbox)) === 0, 20_000)
 })
+
+test('a Redis ask with timeout: null waits past the system askTimeout, as a local ask does; without one it gets askTimeout', async () => {
+  const s = system({ askTimeout: 50 })
+  const sleeper = await s.spawn(Sleeper, { name: 'sleeper-null-timeout' })
+  await assert.rejects(sleeper.ask(400), TimeoutError)
+  assert.equal(await sleeper.ask(400, { timeout: null as unknown as number }), 'slept')
+})
