@@ -167,18 +167,15 @@ export class RedisQueue<T = unknown> implements AsyncIterable<T> {
       await scripts.delay.run(this.conn.main, [this.keys.delayed, this.keys.delayedData, this.keys.count], [Math.ceil(opts.delay), id, ...fields])
       return id
     }
-    const deadline = opts.timeout === undefined || opts.timeout === null ? Infinity : Date.now() + opts.timeout
-    let pause = 5
-    for (;;) {
+    // Redis cannot tell us when a stream shrinks: a full queue is polled.
+    return pollWithBackoff(async () => {
+      this.checkOpen()
       const r = await scripts.put.run(this.conn.main, [this.keys.stream, this.keys.count], [this.opts.maxsize, ...fields])
       if (r) return id
       if (nowait) throw new Full(`Redis queue '${this.name}' is full (maxsize ${this.opts.maxsize})`)
-      if (Date.now() >= deadline) throw new Full(`Redis queue '${this.name}' stayed full for ${opts.timeout} ms (maxsize ${this.opts.maxsize})`)
-      // Redis cannot tell us when a stream shrinks; poll with a growing pause.
-      await sleep(Math.min(pause, deadline - Date.now()), opts.signal)
-      this.checkOpen()
-      pause = Math.min(pause * 2, 200)
-    }
+      return undefined
+    }, { timeout: opts.timeout, signal: opts.signal, maxPause: 200 },
+    () => new Full(`Redis queue '${this.name}' stayed full for ${opts.timeout} ms (maxsize ${this.opts.maxsize})`))
   }
 
   /** Take the next item, waiting for one (`timeout` -> `Empty`, `signal` -> `AbortError`). */
@@ -470,15 +467,13 @@ export class RedisJoinableQueue<T = unknown> extends RedisQueue<T> {
   async join(opts: { timeout?: number; signal?: AbortSignal } = {}): Promise<void> {
     const bad = optionsError('RedisQueue.join()', opts)
     if (bad) throw bad
-    const deadline = opts.timeout === undefined || opts.timeout === null ? Infinity : Date.now() + opts.timeout
-    let pause = 5
-    for (;;) {
-      const [unfinished] = await this.sizes()
-      if (unfinished <= 0) return
-      if (Date.now() >= deadline) throw new TimeoutError(`join() on Redis queue '${this.name}' timed out after ${opts.timeout} ms with ${unfinished} unfinished items`)
-      await sleep(Math.min(pause, deadline - Date.now()), opts.signal)
-      pause = Math.min(pause * 2, 100)
-    }
+    let unfinished = 0
+    // Nothing tells us when the count reaches zero: it is polled.
+    await pollWithBackoff(async () => {
+      ;[unfinished] = await this.sizes()
+      return unfinished <= 0 ? true : undefined
+    }, { timeout: opts.timeout, signal: opts.signal, maxPause: 100 },
+    () => new TimeoutError(`join() on Redis queue '${this.name}' timed out after ${opts.timeout} ms with ${unfinished} unfinished items`))
   }
 
   /** Take the next item with its lease, to settle it yourself (`done`, `retry`, `fail`) in any order. */
@@ -551,4 +546,25 @@ const BULK = 1000
 
 function abortError(signal: AbortSignal): Error {
   return new AbortError(signal.reason instanceof Error ? signal.reason.message : 'the operation was aborted', { cause: signal.reason })
+}
+
+/**
+ * Run `attempt` until it gives a value, pausing 5 ms after a miss and twice as long after each
+ * next one, up to `maxPause`; once `timeout` ms have passed, throw `expired()` (null or undefined:
+ * no limit). `signal` aborts a pause with AbortError.
+ */
+async function pollWithBackoff<T>(
+  attempt: () => Promise<T | undefined>,
+  opts: { timeout?: number | null; signal?: AbortSignal; maxPause: number },
+  expired: () => Error,
+): Promise<T> {
+  const deadline = opts.timeout === undefined || opts.timeout === null ? Infinity : Date.now() + opts.timeout
+  let pause = 5
+  for (;;) {
+    const v = await attempt()
+    if (v !== undefined) return v
+    if (Date.now() >= deadline) throw expired()
+    await sleep(Math.min(pause, deadline - Date.now()), opts.signal)
+    pause = Math.min(pause * 2, opts.maxPause)
+  }
 }
