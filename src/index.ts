@@ -34,5 +34,5 @@ export {
   BaseManager, Manager, connect as connectManager, typed, proxyInfo, isProxy, releaseProxy, defaultAuthkey, AUTHKEY_ENV,
   SharedQueue, SharedJoinableQueue, type SharedQueueStats, SharedLock, SharedRLock, SharedSemaphore, SharedBoundedSemaphore, SharedEvent, SharedCondition,
   SharedBarrier, SharedDict, SharedList, SharedNamespace, SharedValue, SharedArray,
-  type ManagerOptions, type RegisterOptions, type Signature, type Proxied, type ProxyHandle, type BlockOptions,
+  type ManagerOptions, type ServeOptions, type RegisterOptions, type Signature, type Proxied, type ProxyHandle, type BlockOptions,
 } from './manager/index.js'

@@ -8,5 +8,5 @@ export { toWireError, fromWireError, registerPortable, portable, marshal, unmars
 export { pendingAsks } from './actor/index.js'
 export {
   ManagerServer, ObjectRegistry, callContext, registerDialect,
-  type DialectSession, type ManagerChannel, type ServerOptions, type CallContext, type TypeSpec,
+  type DialectSession, type ManagerChannel, type ServerOptions, type ServeOptions, type CallContext, type TypeSpec,
 } from './manager/index.js'

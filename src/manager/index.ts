@@ -1,5 +1,5 @@
 export { BaseManager, Manager, connect, typed, type ManagerOptions, type RegisterOptions, type TypeHint, type Creator } from './manager.js'
-export { ManagerServer, type ServerOptions } from './server.js'
+export { ManagerServer, type ServerOptions, type ServeOptions } from './server.js'
 export { ManagerClient, type ClientOptions } from './client.js'
 export { makeProxy, proxyInfo, isProxy, releaseProxy, ITERATION_PREFETCH, type Proxied, type ProxyHandle } from './proxy.js'
 export { ObjectRegistry, callContext, callerGone, publicMethods, type TypeSpec, type Entry, type CallResult, type CallContext, type Owner, type DialectSession } from './registry.js'

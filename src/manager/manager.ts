@@ -4,7 +4,7 @@ import { fromWireError, portable, registerPortable, type Portable, type WireErro
 import { ConnectionClosedError, TimeoutError, UnlocatableFunctionError, UnsendableValueError } from '../errors.js'
 import { ObjectRegistry, type TypeSpec } from './registry.js'
 import type { Signature } from './arguments.js'
-import { ManagerServer } from './server.js'
+import { ManagerServer, serveOptions, type ServeOptions } from './server.js'
 import { ManagerClient } from './client.js'
 import type { Proxied } from './proxy.js'
 import { builtinFactories, registerBuiltins } from './builtins.js'
@@ -27,24 +27,14 @@ async function locateFactory(typeid: string, factory: (...args: any[]) => unknow
   }
 }
 
-/** Options of a manager (both the serving and the connecting side). */
-export interface ManagerOptions {
+/** Options of a manager (both the serving and the connecting side); the ServeOptions apply when it serves. */
+export interface ManagerOptions extends ServeOptions {
   /** Where to listen or connect: `'127.0.0.1:50000'`, `'[::1]:0'`, `'/tmp/m.sock'`. Default `'127.0.0.1:0'` (an ephemeral port). */
   address?: AddressLike
   /** Shared secret, string or bytes. Default: this process's key (`TROUPE_AUTHKEY`, random per process and inherited by children). */
   authkey?: string | Uint8Array
   /** Wire dialect of `connect()`: 'troupe' (default) or 'python' (a CPython BaseManager server). */
   dialect?: 'troupe' | 'python'
-  /** Largest accepted frame payload in bytes (default 64 MiB). */
-  maxFrameSize?: number
-  /** Most values one frame may decode to, weighted by decode cost (default 1,000,000); docs/manager.md "Limits". */
-  maxFrameValues?: number
-  /** Deepest nesting of one request's arguments (default 1000). */
-  maxDepth?: number
-  /** Longest int a Python client may send as decimal text, in digits (default 4300, CPython's own limit). */
-  maxIntDigits?: number
-  /** How long the handshake may take in ms (default 10,000). */
-  handshakeTimeout?: number
   /** Where the server logs refused connections and bad frames (default stderr; false to silence). */
   log?: ((line: string) => void) | false
   /**
@@ -182,9 +172,7 @@ export class BaseManager implements Portable {
   async serve(): Promise<this> {
     if (this.server || this.endpoint) throw new Error('this manager is already serving')
     this.server = await ManagerServer.listen(this.bound, {
-      authkey: this.key, registry: this.registry, maxFrameSize: this.opts.maxFrameSize,
-      maxFrameValues: this.opts.maxFrameValues, maxDepth: this.opts.maxDepth, maxIntDigits: this.opts.maxIntDigits,
-      handshakeTimeout: this.opts.handshakeTimeout, log: this.opts.log, poll: this.opts.poll,
+      ...serveOptions(this.opts), authkey: this.key, registry: this.registry, log: this.opts.log,
       onShutdown: () => { this.server = undefined },
     })
     this.bound = this.server.address
@@ -207,10 +195,7 @@ export class BaseManager implements Portable {
       })
     }
     const data: ManagerBootData = {
-      address: formatAddress(this.bound), authkey: this.key.toString('hex'), registrations,
-      maxFrameSize: this.opts.maxFrameSize, handshakeTimeout: this.opts.handshakeTimeout,
-      maxFrameValues: this.opts.maxFrameValues, maxDepth: this.opts.maxDepth, maxIntDigits: this.opts.maxIntDigits,
-      poll: this.opts.poll,
+      ...serveOptions(this.opts), address: formatAddress(this.bound), authkey: this.key.toString('hex'), registrations,
     }
     const ep = new Endpoint({ kind: 'process', runtime: await locate(runManagerServer), data, name: 'SyncManager' })
     this.endpoint = ep

@@ -6,7 +6,7 @@ import { load, type Boot, type ModuleRef } from '../process/index.js'
 import { formatAddress } from '../net/index.js'
 import { toWireError } from '../codec/index.js'
 import { ObjectRegistry } from './registry.js'
-import { ManagerServer } from './server.js'
+import { ManagerServer, serveOptions, type ServeOptions } from './server.js'
 import { builtinFactories, builtinSpecs } from './builtins.js'
 
 /** One registration as it travels to the server process. */
@@ -23,16 +23,10 @@ export interface RemoteRegistration {
 }
 
 /** Boot data of the manager server process. */
-export interface ManagerBootData {
+export interface ManagerBootData extends ServeOptions {
   address: string
   authkey: string
   registrations: RemoteRegistration[]
-  maxFrameSize?: number
-  maxFrameValues?: number
-  maxDepth?: number
-  maxIntDigits?: number
-  handshakeTimeout?: number
-  poll?: boolean
 }
 
 /** The server process's runtime function (started through Endpoint). */
@@ -49,13 +43,7 @@ export async function runManagerServer(boot: Boot): Promise<void> {
       })
     }
     const server = await ManagerServer.listen(data.address, {
-      authkey: Buffer.from(data.authkey, 'hex'),
-      registry,
-      maxFrameSize: data.maxFrameSize,
-      maxFrameValues: data.maxFrameValues, maxDepth: data.maxDepth, maxIntDigits: data.maxIntDigits,
-      handshakeTimeout: data.handshakeTimeout,
-      poll: data.poll,
-      onShutdown: () => process.exit(0),
+      ...serveOptions(data), authkey: Buffer.from(data.authkey, 'hex'), registry, onShutdown: () => process.exit(0),
     })
     boot.link.send({ t: 'ready', address: formatAddress(server.address) })
   } catch (err) {

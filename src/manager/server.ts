@@ -5,28 +5,40 @@ import { ProtocolError, UnknownMethodError } from '../errors.js'
 import { ObjectRegistry, type CallContext, type CallResult, type DialectSession } from './registry.js'
 import { decodeRequests, encodeBatch, Status, CONNECTION_REPLY_ID, type FrameLimits, type Reply, type Request, type ProxyInfo } from './protocol.js'
 
-/** Options of a manager server. */
-export interface ServerOptions {
-  /** The shared secret clients must know. */
-  authkey: string | Uint8Array
-  /** The registry to serve (typeids and live objects). */
-  registry: ObjectRegistry
-  /** Largest accepted frame payload (default 64 MiB). */
+/** How a manager's server treats each connection: the limits on its requests, the handshake, polling. */
+export interface ServeOptions {
+  /** Largest accepted frame payload in bytes (default 64 MiB). */
   maxFrameSize?: number
   /** Most values one request frame may decode to, weighted by decode cost (default 1,000,000; docs/manager.md "Limits"). */
   maxFrameValues?: number
   /** Deepest nesting of a request's arguments (default 1000). */
   maxDepth?: number
-  /** Longest int a Python client may send as decimal text, in digits (default 4300, as CPython). */
+  /** Longest int a Python client may send as decimal text, in digits (default 4300, CPython's own limit). */
   maxIntDigits?: number
-  /** How long a handshake may take in ms (default 10 s). */
+  /** How long a handshake may take in ms (default 10,000). */
   handshakeTimeout?: number
+  /** Poll for a client's next request after each reply, while that measurably pays (default true; docs/manager.md "Latency"). */
+  poll?: boolean
+}
+
+/** Just the ServeOptions of `o`, to hand on to a server (here, or in the process that will run it). */
+export function serveOptions(o: ServeOptions): ServeOptions {
+  return {
+    maxFrameSize: o.maxFrameSize, maxFrameValues: o.maxFrameValues, maxDepth: o.maxDepth, maxIntDigits: o.maxIntDigits,
+    handshakeTimeout: o.handshakeTimeout, poll: o.poll,
+  }
+}
+
+/** Options of a manager server. */
+export interface ServerOptions extends ServeOptions {
+  /** The shared secret clients must know. */
+  authkey: string | Uint8Array
+  /** The registry to serve (typeids and live objects). */
+  registry: ObjectRegistry
   /** Where refused connections and protocol errors are reported (default: stderr; `false` for silence). */
   log?: ((line: string) => void) | false
   /** Called when a client asks the server to shut down. */
   onShutdown?: () => void
-  /** Poll for a client's next request after each reply, while that measurably pays (default true; see net/hot.ts). */
-  poll?: boolean
 }
 
 /** Longest a server polls for a connection's next request (ms), when polling is on and pays. */
