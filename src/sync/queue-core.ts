@@ -11,6 +11,10 @@ import { isPacked, movableBuffer, ownBytes, packedBytes, unpack, weight } from '
 
 /** Bytes (approxBytes) one `take` hands out at most, besides its item count. */
 const TAKE_BYTES = 1 << 20
+// A paced put (a producer's large batch) is answered once the packed bytes held here are below this, or after
+// PACE_MS at most (a soft limit: a queue nobody drains slows its producers, never stops them).
+const PACE_BYTES = 4 << 20
+const PACE_MS = 100
 
 /** Options for a blocking call at the home. */
 interface WaitOpts { timeout?: number; signal?: AbortSignal }
@@ -64,6 +68,10 @@ export class QueueCore<T> {
   private putters: Putter<T>[] = []
   private pollers: Waiter[] = []
   private joiners: Waiter[] = []
+  private pacers: Waiter[] = []
+  // Bytes of the packed batches held: a producer running far ahead of its consumers makes each batch in memory
+  // its allocator has not touched yet (page faults cost more than the copy), and the home's GC counts them all.
+  private packedHeld = 0
   private closed = false
   private unfinished = 0
   /** Places holding a pipe end that writes this queue; when the last one ends, the queue closes (see Pipe). */
@@ -91,7 +99,8 @@ export class QueueCore<T> {
 
   private add(x: unknown): void {
     this.items.push(x)
-    const w = weight(x)
+    let w = 1
+    if (isPacked(x)) { w = x.n; this.packedHeld += packedBytes(x) }
     this.count += w
     this.unfinished += w
   }
@@ -100,6 +109,7 @@ export class QueueCore<T> {
   private shiftOne(): T {
     let head = this.items.shift()
     if (isPacked(head)) {
+      this.packedHeld -= packedBytes(head)
       const xs = unpack<T>(head)
       head = xs[0]
       if (xs.length > 1) this.items.unshiftAll(xs.slice(1))
@@ -123,7 +133,7 @@ export class QueueCore<T> {
       if (n > 0 && n + w > max) break
       out.push(this.items.shift())
       n += w
-      bytes += isPacked(x) ? packedBytes(x) : approxBytes(x)
+      if (isPacked(x)) { const b = packedBytes(x); bytes += b; this.packedHeld -= b } else bytes += approxBytes(x)
     }
     this.count -= n
     return out
@@ -149,6 +159,7 @@ export class QueueCore<T> {
       if (!moved) break
     }
     if (this.items.length || this.closed) for (const w of this.pollers.splice(0)) { w.cleanup(); w.resolve(true) }
+    if (this.pacers.length && (this.packedHeld < PACE_BYTES || this.closed)) for (const w of this.pacers.splice(0)) { w.cleanup(); w.resolve(true) }
     if (this.closed && !this.items.length) {
       for (const g of this.getters.splice(0)) {
         g.cleanup()
@@ -271,11 +282,22 @@ export class QueueCore<T> {
     })
   }
 
+  /** Resolve once the packed bytes held are below PACE_BYTES (or the queue closed, or after PACE_MS, or on abort). */
+  private paced(signal?: AbortSignal): Promise<void> {
+    if (this.packedHeld < PACE_BYTES || this.closed) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      const w: Waiter = { resolve: () => resolve(), cleanup: () => {} }
+      const drop = () => { this.pacers = this.pacers.filter((x) => x !== w); w.cleanup(); resolve() }
+      w.cleanup = arm({ timeout: PACE_MS, signal }, drop, drop)
+      this.pacers.push(w)
+    })
+  }
+
   /** Give back items a consumer took but did not use; they go to the front, in order. */
   unget(items: T[]): void {
     if (!items.length) return
     this.items.unshiftAll(items)
-    for (const x of items) this.count += weight(x)
+    for (const x of items) { this.count += weight(x); if (isPacked(x)) this.packedHeld += packedBytes(x) }
     this.pump()
   }
 
@@ -332,6 +354,8 @@ export class QueueCore<T> {
     const signal = ctx.signal
     switch (method) {
       case 'put': return this.put(args[0] as T[], { timeout: args[1] as number | undefined, signal })
+      // A producer's large batch: in the queue at once, answered when the home holds few packed bytes (see paced()).
+      case 'putPaced': return this.put(args[0] as T[], { signal }).then(() => this.paced(signal))
       case 'putNowait': return this.putNowait(args[0] as T)
       case 'reserve': return this.reserve(args[0] as number, ctx.from ?? '', { signal })
       case 'putReserved': return this.putReserved(args[0] as T[], ctx.from ?? '')

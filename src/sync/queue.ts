@@ -99,6 +99,11 @@ const BATCH = 1024
 const BATCH_BYTES = 256 << 10
 // A lone item this large is packed too: moving its bytes beats the home rebuilding it and cloning it again.
 const PACK_ONE_BYTES = 8 << 10
+// A batch this large is sent paced (the home answers once it holds few packed bytes), and an unbounded put waits
+// while PACE_WINDOW bytes of them are unanswered: a producer far ahead of its consumers makes every batch in
+// memory never touched before (its page faults cost the producer twice the copy) and fills the home's heap.
+const PACE_MIN = 64 << 10
+const PACE_WINDOW = 2 << 20
 const cores = new Map<number, { core: QueueCore<unknown>; handle: Queue<unknown> }>()
 const dirty = new Set<Queue<unknown>>()
 // A place that ends after its target returns first delivers what its handles buffered.
@@ -125,6 +130,9 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
   // Some buffered item is large enough to hold a string pack() takes out (most batches of small items are not walked for one).
   private outboxLarge = false
   private flushQueued = false
+  // Bytes of paced batches not answered yet, and puts waiting for them to drop below PACE_WINDOW.
+  private pacedBytes = 0
+  private paceWaiters: (() => void)[] = []
   private lastFlush: Promise<void> = Promise.resolve()
   private closedSeen = false
   // Bounded, remote: slots reserved at the home and puts waiting for one.
@@ -163,7 +171,7 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
     return this.transport.call(method, args, signal) as Promise<R>
   }
 
-  /** Put an item, waiting while a bounded queue is full (Full after `timeout`). */
+  /** Put an item, waiting while a bounded queue is full (Full after `timeout`); from another place, large items wait a moment while the home holds several MiB of them. */
   put(item: T, opts: QueueWaitOptions = {}): Promise<void> {
     const bad = optionsError('Queue.put()', opts, '{ block?, timeout?, signal? }', 2)
     if (bad) return Promise.reject(bad)
@@ -203,9 +211,11 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
 
   /**
    * Remote: buffer a checked item; it leaves with the others in one message
-   * per event-loop turn (or every BATCH items). An unbounded put never waits,
-   * so it resolves here, as Python's feeder thread does; a bounded one got
-   * here holding a reserved slot (credit).
+   * per event-loop turn (or every BATCH items). An unbounded put resolves
+   * here, as Python's feeder thread takes it, except while PACE_WINDOW bytes of
+   * large batches wait for the home's answer (as Python's feeder waits on a full
+   * pipe, but here the put yields, since this thread is its own feeder); a
+   * bounded one got here holding a reserved slot (credit).
    */
   private buffer(value: unknown, portables: boolean): Promise<void> {
     if (portables) this.outboxPortables = true
@@ -213,9 +223,9 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
     const bytes = approxBytes(value)
     this.outboxBytes += bytes
     if (bytes >= LOOSE_STRING) this.outboxLarge = true
-    if (this.outbox.length >= BATCH || this.outboxBytes >= BATCH_BYTES) void this.flush()
-    else this.flushSoon()
-    return RESOLVED
+    if (this.outbox.length < BATCH && this.outboxBytes < BATCH_BYTES) { this.flushSoon(); return RESOLVED }
+    void this.send(true)
+    return this.pacedBytes < PACE_WINDOW ? RESOLVED : new Promise<void>((resolve) => { this.paceWaiters.push(resolve) })
   }
 
   private flushSoon(): void {
@@ -265,6 +275,11 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
 
   /** Send buffered puts now; resolves when the queue's home has them. */
   flush(): Promise<void> {
+    return this.send(false)
+  }
+
+  /** Send the buffered puts; `paced`: a large batch is answered only once the home holds few packed bytes. */
+  private send(paced: boolean): Promise<void> {
     const bounded = this.maxsize > 0 && !this.core
     // Credits nobody waits for go back, so other producers are not held up by slots this one does not use.
     if (bounded && this.credits > 0 && !this.creditWaiters.length) {
@@ -288,11 +303,22 @@ export class Queue<T> implements Portable, AsyncIterable<T> {
     const packed = (items.length > 1 || bytes >= PACK_ONE_BYTES) && !portables ? pack(items, false, large) : undefined
     const payload = packed ? [packed] : items
     const moved = packed && movableBuffer(packed)
-    this.lastFlush = (this.transport.call(bounded ? 'putReserved' : 'put', [payload], undefined, { portables: !packed && portables }, moved ? [moved] : undefined) as Promise<void>).catch((err: Error) => {
+    const pace = paced && !bounded && packed && bytes >= PACE_MIN ? bytes : 0
+    const method = bounded ? 'putReserved' : pace ? 'putPaced' : 'put'
+    this.pacedBytes += pace
+    const sent = this.transport.call(method, [payload], undefined, { portables: !packed && portables }, moved ? [moved] : undefined) as Promise<void>
+    this.lastFlush = sent.catch((err: Error) => {
       if (err instanceof ClosedError) this.closedSeen = true
       else process.emitWarning(`troupe: ${items.length} queued item(s) could not be delivered: ${err.message}`)
     })
+    if (pace) void this.lastFlush.then(() => this.answered(pace))
     return this.lastFlush
+  }
+
+  /** A paced batch was answered: puts waiting for the window go on. */
+  private answered(bytes: number): void {
+    this.pacedBytes -= bytes
+    if (this.pacedBytes < PACE_WINDOW && this.paceWaiters.length) for (const resolve of this.paceWaiters.splice(0)) resolve()
   }
 
   /** Remove and return an item, waiting while empty (Empty after `timeout`; ClosedError once closed and drained). */

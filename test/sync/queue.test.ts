@@ -256,6 +256,23 @@ for (const kind of ['thread', 'process'] as const) {
   })
 }
 
+for (const kind of ['thread', 'process'] as const) {
+  test(`a ${kind} putting large items far ahead of any consumer is held back by a few MiB, and with nobody draining still puts them all, in order`, async () => {
+    const q = new Queue<{ i: number; s: string }>()
+    const report = new Queue<number>()
+    // 300 items of 64 KiB: about 19 MiB, several times what the home answers at once (a soft limit, so this ends).
+    const producer = await run(w.produceBigStringsCountingWaits, [q, 300, report], kind)
+    assert.ok(await report.get({ timeout: 60_000 }) > 0, 'some put waited for the home')
+    assert.equal(await producer.join({ timeout: 20_000 }), 0)
+    assert.equal(await q.qsize(), 300)
+    for (let i = 0; i < 300; i++) {
+      const x = await q.getNowait()
+      assert.equal(x.i, i)
+      assert.equal(x.s, String.fromCharCode(97 + (i % 26)).repeat(65536))
+    }
+  })
+}
+
 test('items carrying 64 KiB strings go process to thread and thread to process whole and in order', async () => {
   for (const [from, to] of [['process', 'thread'], ['thread', 'process']] as const) {
     const q = new Queue<{ i: number; s: string }>()
