@@ -95,15 +95,17 @@ function remoteTransport(remote: Remote): Transport {
 // Items buffered per handle before a batch is sent without waiting for the turn to end...
 const BATCH = 1024
 // ... or bytes (approxBytes): a batch of a thousand 64 KiB strings is unpacked in one burst that
-// outlives the consumer's young generation (copied and promoted), ten times the cost of the copy.
-const BATCH_BYTES = 256 << 10
+// outlives the consumer's young generation (copied and promoted), ten times the cost of the copy; 2 MiB
+// (32 such strings) halves the home's and the GC threads' work per item against 256 KiB (bench queue
+// "thread strings": 34-44 cpu-µs per item against 57-66, 1 MiB in between).
+const BATCH_BYTES = 2 << 20
 // A lone item this large is packed too: moving its bytes beats the home rebuilding it and cloning it again.
 const PACK_ONE_BYTES = 8 << 10
 // A batch this large is sent paced (the home answers once it holds few packed bytes), and an unbounded put waits
 // while PACE_WINDOW bytes of them are unanswered: a producer far ahead of its consumers makes every batch in
 // memory never touched before (its page faults cost the producer twice the copy) and fills the home's heap.
 const PACE_MIN = 64 << 10
-const PACE_WINDOW = 2 << 20
+const PACE_WINDOW = 2 * BATCH_BYTES
 const cores = new Map<number, { core: QueueCore<unknown>; handle: Queue<unknown> }>()
 const dirty = new Set<Queue<unknown>>()
 // A place that ends after its target returns first delivers what its handles buffered.
