@@ -14,4 +14,4 @@ export {
 export {
   pyTypeName, pyHashKey, pyEquals, pyLess, pySort, pyRepr, pyStr, pyFloatRepr, pyTruthy, isPyInt, pyIntValue, isPyNumber, pyNumberValue, type PyFlavor,
 } from './py-value.js'
-export { LOOSE_STRING, pack, unpack, isPacked, weight, packedBytes, ownBytes, movableBuffer, packForThread, unpacked, type Packed } from './packed.js'
+export { LOOSE_STRING, pack, unpack, encodeList, decodeList, isPacked, weight, packedBytes, ownBytes, movableBuffer, packForThread, unpacked, type Packed } from './packed.js'

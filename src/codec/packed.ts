@@ -1,5 +1,6 @@
 /**
- * Values packed as bytes for a thread link: queue batches and pool result batches.
+ * Values packed as bytes for a thread link: queue batches and pool result batches;
+ * and the list encoding process links use too (`encodeList`, process/pipe.ts).
  *
  * A batch of queue items serialized once by the producer's place and kept as
  * bytes until a consumer's place unpacks it. The queue's home only counts and
@@ -55,17 +56,22 @@ export function movableBuffer(v: Packed): ArrayBuffer | undefined {
 // holds. (A deserializer keeps every object it made until its wrapper is collected, so a large string
 // inside an item survived the next scavenge and was copied there.)
 export const LOOSE_STRING = 1024
-// v8 serialization starts with its version tag (0xff); a batch with loose strings starts with this instead.
+// v8 serialization starts with its version tag (0xff); a list with loose strings starts with this instead.
 const LOOSE = 0
 // LOOSE, the head's length (u32 LE), the head: v8 bytes of [items with a placeholder per loose string, holes].
 const HEAD = 5
 
-/** Where loose strings go back: per string, the item index, the key (-1: the item itself), its byte length, 1 if UTF-16. */
+/**
+ * Where loose strings go back: per string, the item index, the key (-1: the item itself; a string: a
+ * plain object's key; a number >= 0: an array's index), its byte length, 1 if UTF-16.
+ */
 type Holes = (number | string)[]
 
-/** The items with their large strings (as items or values of plain objects) taken out, or undefined when there are none. */
-function loosen(items: unknown[]): { skeleton: unknown[]; holes: Holes; strings: string[]; bytes: number } | undefined {
-  let out: { skeleton: unknown[]; holes: Holes; strings: string[]; bytes: number } | undefined
+interface Loosened { skeleton: unknown[]; holes: Holes; strings: string[]; bytes: number }
+
+/** The items with their large strings (as items, values of plain objects or elements of arrays) taken out, or undefined when there are none. */
+function loosen(items: unknown[]): Loosened | undefined {
+  let out: Loosened | undefined
   const take = (i: number, k: number | string, v: string) => {
     out ??= { skeleton: items.slice(), holes: [], strings: [], bytes: 0 }
     // Latin-1 when every code unit fits a byte (a one-byte string answers this without a scan), else UTF-16 code units as they are.
@@ -80,6 +86,17 @@ function loosen(items: unknown[]): { skeleton: unknown[]; holes: Holes; strings:
     const x = items[i]
     if (typeof x === 'string') {
       if (x.length >= LOOSE_STRING) take(i, -1, x).skeleton[i] = 0
+    } else if (Array.isArray(x) && Object.getPrototypeOf(x) === Array.prototype) {
+      let copy: unknown[] | undefined
+      for (let j = 0; j < x.length; j++) {
+        const v = x[j]
+        if (typeof v !== 'string' || v.length < LOOSE_STRING) continue
+        // A copy would drop named properties beside the elements (v8 keeps them): such an array stays whole.
+        if (!copy && Object.keys(x).length !== x.length) break
+        const o = take(i, j, v)
+        if (!copy) o.skeleton[i] = copy = x.slice()
+        copy[j] = 0
+      }
     } else if (typeof x === 'object' && x !== null && Object.getPrototypeOf(x) === Object.prototype) {
       let copy: Record<string, unknown> | undefined
       for (const k in x) {
@@ -96,29 +113,65 @@ function loosen(items: unknown[]): { skeleton: unknown[]; holes: Holes; strings:
 }
 
 /**
+ * Serialize a list (throws what v8.serialize throws). `large`: some item may hold a string of
+ * LOOSE_STRING or more, as an item or one level inside one (false skips looking for one).
+ * The bytes are one exact allocation when strings were taken out, so a thread link can move it.
+ */
+export function encodeList(items: unknown[], large = true): Buffer {
+  const loose = large ? loosen(items) : undefined
+  if (!loose) return serialize(items)
+  const head = serialize([loose.skeleton, loose.holes])
+  // One exact allocation the bytes fill alone (never the shared pool), so a thread link can move it.
+  const bytes = Buffer.allocUnsafeSlow(HEAD + head.length + loose.bytes)
+  bytes[0] = LOOSE
+  bytes.writeUInt32LE(head.length, 1)
+  head.copy(bytes, HEAD)
+  let at = HEAD + head.length
+  for (let j = 0; j < loose.strings.length; j++) {
+    const n = loose.holes[4 * j + 2] as number
+    if (loose.holes[4 * j + 3]) bytes.write(loose.strings[j]!, at, n, 'utf16le')
+    else bytes.write(loose.strings[j]!, at, n, 'latin1')
+    at += n
+  }
+  return bytes
+}
+
+/** The list `encodeList` encoded. */
+export function decodeList(b: Buffer): unknown[] {
+  if (b[0] !== LOOSE) return deserialize(b) as unknown[]
+  const headLength = b.readUInt32LE(1)
+  const [skeleton, holes] = deserialize(b.subarray(HEAD, HEAD + headLength)) as [unknown[], Holes]
+  // Fresh containers: the deserialized ones are kept by the deserializer until the next collection, and must not hold the strings.
+  const items = skeleton.slice()
+  let at = HEAD + headLength
+  let last = -1
+  for (let h = 0; h < holes.length; h += 4) {
+    const i = holes[h] as number
+    const k = holes[h + 1]!
+    const n = holes[h + 2] as number
+    const s = holes[h + 3] ? b.toString('utf16le', at, at + n) : b.toString('latin1', at, at + n)
+    at += n
+    if (k === -1) items[i] = s
+    else if (typeof k === 'number') {
+      if (i !== last) items[i] = (items[i] as unknown[]).slice()
+      ;(items[i] as unknown[])[k] = s
+    } else {
+      if (i !== last) items[i] = { ...(items[i] as Record<string, unknown>) }
+      ;(items[i] as Record<string, unknown>)[k] = s
+    }
+    last = i
+  }
+  return items
+}
+
+/**
  * Serialize already-marshalled items; undefined when v8 cannot (shared memory, ports): send them as they are then.
  * `large`: some item may hold a string of LOOSE_STRING or more (false skips looking for one).
  */
 export function pack(items: unknown[], portables: boolean, large = true): Packed | undefined {
   let bytes: Buffer
   try {
-    const loose = large ? loosen(items) : undefined
-    if (!loose) bytes = serialize(items)
-    else {
-      const head = serialize([loose.skeleton, loose.holes])
-      // One exact allocation the bytes fill alone (never the shared pool), so a thread link can move it.
-      bytes = Buffer.allocUnsafeSlow(HEAD + head.length + loose.bytes)
-      bytes[0] = LOOSE
-      bytes.writeUInt32LE(head.length, 1)
-      head.copy(bytes, HEAD)
-      let at = HEAD + head.length
-      for (let j = 0; j < loose.strings.length; j++) {
-        const n = loose.holes[4 * j + 2] as number
-        if (loose.holes[4 * j + 3]) bytes.write(loose.strings[j]!, at, n, 'utf16le')
-        else bytes.write(loose.strings[j]!, at, n, 'latin1')
-        at += n
-      }
-    }
+    bytes = encodeList(items, large)
   } catch {
     return undefined
   }
@@ -130,29 +183,7 @@ export function unpack<T>(v: Packed): T[] {
   const u = v[TAG]
   // Bytes that crossed a thread link arrive as a plain Uint8Array: view them as a Buffer (no copy).
   const b = Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength)
-  let items: unknown[]
-  if (b[0] !== LOOSE) items = deserialize(b) as unknown[]
-  else {
-    const headLength = b.readUInt32LE(1)
-    const [skeleton, holes] = deserialize(b.subarray(HEAD, HEAD + headLength)) as [unknown[], Holes]
-    // Fresh containers: the deserialized ones are kept by the deserializer until the next collection, and must not hold the strings.
-    items = skeleton.slice()
-    let at = HEAD + headLength
-    let last = -1
-    for (let h = 0; h < holes.length; h += 4) {
-      const i = holes[h] as number
-      const k = holes[h + 1]!
-      const n = holes[h + 2] as number
-      const s = holes[h + 3] ? b.toString('utf16le', at, at + n) : b.toString('latin1', at, at + n)
-      at += n
-      if (k === -1) items[i] = s
-      else {
-        if (i !== last) items[i] = { ...(items[i] as Record<string, unknown>) }
-        ;(items[i] as Record<string, unknown>)[k] = s
-      }
-      last = i
-    }
-  }
+  const items = decodeList(b)
   return (v.p ? unmarshal(items, true) : items) as T[]
 }
 

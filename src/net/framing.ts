@@ -12,6 +12,8 @@ export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024
 const AUTH_CAP = 256
 // CPython writes header and payload in one write() up to this size (wire reference §1.2).
 const SINGLE_WRITE_MAX = 16384
+// What one socket read takes at most when not reading a large frame in place (Node reads 64 KiB).
+const READ_CHUNK = 65536
 
 /** Build the header for a payload of `n` bytes: int32 big-endian, or -1 then uint64 above 2 GiB - 1 (§1.2). */
 export function frameHeader(n: number): Buffer {
@@ -39,8 +41,41 @@ export class FrameReader {
   private need = -1
   private headerLen = 0
 
+  // The payload of a large frame being read in place (readTarget), and how much of it has arrived.
+  private direct: Buffer | undefined
+  private directHave = 0
+
   constructor(limit: number) {
     this.limit = limit
+  }
+
+  /**
+   * For a socket that reads into buffers it is given (net.Socket's `onread`): where its next read
+   * should land. While a frame of more than READ_CHUNK bytes is still coming, that is the rest of the
+   * frame's own buffer, so those bytes are read where they stay: no chunk per read, no join.
+   * Report each read with `filled(target, n)`.
+   */
+  readTarget(): Buffer {
+    if (this.direct) return this.direct.subarray(this.directHave)
+    if (this.need < 0 || this.headerLen + this.need - this.have <= READ_CHUNK) return Buffer.allocUnsafe(READ_CHUNK)
+    // Every byte buffered belongs to this frame (it is incomplete): its payload so far moves in once.
+    const payload = Buffer.allocUnsafeSlow(this.need)
+    let at = -this.headerLen
+    for (const c of this.chunks) {
+      if (at + c.length > 0) c.copy(payload, Math.max(at, 0), Math.max(-at, 0))
+      at += c.length
+    }
+    this.chunks = []
+    this.have = 0
+    this.direct = payload
+    this.directHave = at
+    return payload.subarray(at)
+  }
+
+  /** `n` bytes were read into `target` (from `readTarget()`). */
+  filled(target: Buffer, n: number): void {
+    if (this.direct !== undefined && target.buffer === this.direct.buffer) this.directHave += n
+    else this.append(target.subarray(0, n))
   }
 
   /** Feed bytes and return every complete frame they finish (each checked against the limit as it is parsed). */
@@ -64,6 +99,13 @@ export class FrameReader {
    * Throws ProtocolError on a bad or oversized header.
    */
   next(): Buffer | undefined {
+    if (this.direct) {
+      if (this.directHave < this.need) return undefined
+      const f = this.direct
+      this.direct = undefined
+      this.need = -1
+      return f
+    }
     if (this.need < 0) {
       if (this.have < 4) return undefined
       const head = this.peek(12)

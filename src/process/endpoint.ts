@@ -6,6 +6,7 @@ import { assertNotBootstrapping, programMainUrl, type ModuleRef } from './locate
 import { currentPlace } from './place.js'
 import { attachChild, frameTransfer, isRouterFrame, withoutTransfer } from './router.js'
 import { reviverModules } from '../codec/index.js'
+import { ParentPipe, PIPE_STDIO } from './pipe.js'
 
 /**
  * What a message may move to a thread instead of copying it (ArrayBuffer, MessagePort, ...).
@@ -66,6 +67,8 @@ export function signalNumber(signal: NodeJS.Signals): number {
 }
 
 const here = import.meta.url
+// How long an exited child's data pipe may stay open before its exit is reported anyway (ms).
+const EXIT_DRAIN_MS = 2000
 // Under tsx the library runs from src/*.ts; compiled, from dist/*.js.
 const entryUrl = new URL(here.endsWith('.ts') ? './entry.ts' : './entry.js', here)
 
@@ -145,6 +148,7 @@ export class Endpoint {
   readonly stderr: NodeJS.ReadableStream | null
   private readonly worker?: Worker
   private readonly child?: ChildProcess
+  private readonly pipe?: ParentPipe
   private exitInfo: ExitInfo | undefined
   private resolveExit!: (info: ExitInfo) => void
   // A thread has no signals; when we stop one, its exit is reported as the signal a process would get.
@@ -181,20 +185,30 @@ export class Endpoint {
       worker.on('error', () => {})
       worker.on('exit', (code) => this.stopSignal ? this.settle(null, this.stopSignal) : this.settle(code, null))
     } else {
+      // Messages travel on a data pipe of their own (pipe.ts); the IPC channel only tells the child its parent is gone.
       const child = fork(fileURLToPath(entryUrl), [], {
-        serialization: 'advanced',
         env: { ...process.env, ...opts.env, TROUPE_CHILD: '1' },
-        stdio: opts.stdio === 'pipe' ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['inherit', 'inherit', 'inherit', 'ipc'],
+        stdio: [...(opts.stdio === 'pipe' ? ['ignore', 'pipe', 'pipe'] as const : ['inherit', 'inherit', 'inherit'] as const), 'ipc', ...PIPE_STDIO],
       })
       this.child = child
       this.pid = child.pid ?? -1
       this.threadId = undefined
       this.stdout = child.stdout
       this.stderr = child.stderr
-      child.on('message', (m) => isRouterFrame(m) ? route.deliver(m) : this.onMsg(m))
       child.on('error', () => {})
-      child.on('exit', (code, signal) => this.settle(code, signal))
-      child.send(boot)
+      if (child.pid === undefined) {
+        // Spawning failed (the 'error' event says why): there are no pipes.
+        child.on('exit', (code, signal) => this.settle(code, signal))
+      } else {
+        const pipe = this.pipe = new ParentPipe(child.stdio, (m) => isRouterFrame(m) ? route.deliver(m) : this.onMsg(m))
+        // The exit is reported once every message the child sent has been handled (a pool's last results),
+        // or after EXIT_DRAIN_MS should something the child started still hold its end of the pipe.
+        child.on('exit', (code, signal) => {
+          const late = setTimeout(() => this.settle(code, signal), EXIT_DRAIN_MS)
+          void pipe.drained.then(() => { clearTimeout(late); this.settle(code, signal) })
+        })
+        pipe.send(boot)
+      }
     }
   }
 
@@ -202,7 +216,7 @@ export class Endpoint {
   send(msg: unknown, transfer?: Transferable[]): void {
     if (this.exitInfo) return
     if (this.worker) this.worker.postMessage(msg, transfer)
-    else if (this.child?.connected) this.child.send(msg as any)
+    else this.pipe?.send(msg)
   }
 
   /** Set the one handler for messages from the runtime. */
@@ -248,12 +262,12 @@ export class Endpoint {
   /** Do not keep the parent's event loop alive for this worker. */
   unref(): void {
     this.worker?.unref()
-    if (this.child) { this.child.unref(); (this.child as unknown as { channel?: { unref(): void } }).channel?.unref() }
+    if (this.child) { this.child.unref(); (this.child as unknown as { channel?: { unref(): void } }).channel?.unref(); this.pipe?.unref() }
   }
 
   /** Keep the parent's event loop alive while this worker runs (the default). */
   ref(): void {
     this.worker?.ref()
-    if (this.child) { this.child.ref(); (this.child as unknown as { channel?: { ref(): void } }).channel?.ref() }
+    if (this.child) { this.child.ref(); (this.child as unknown as { channel?: { ref(): void } }).channel?.ref(); this.pipe?.ref() }
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The first module every troupe thread and child process runs. It reads the
- * bootstrap record (workerData for a thread, the first IPC message for a
- * child), marks this place as a troupe worker, imports the runtime function
+ * bootstrap record (workerData for a thread, the first message on the data
+ * pipe for a child, see pipe.ts), marks this place as a troupe worker,
+ * imports the runtime function
  * named in it and hands over the parent link.
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
@@ -10,6 +11,7 @@ import { setPlaceInfo } from './place.js'
 import { attachParent, frameTransfer, isRouterFrame, withoutTransfer } from './router.js'
 import type { Boot, Kind, Link } from './endpoint.js'
 import { toWireError } from '../codec/error.js'
+import { ChildPipe } from './pipe.js'
 
 interface BootRecord { runtime: ModuleRef; data: unknown; name: string; kind: Kind; parentPid: number; parentName?: string; address?: string; revivers?: string[]; main?: string }
 
@@ -28,15 +30,13 @@ function threadLink(): Link {
   }
 }
 
-function childLink(): Link {
-  let handler: (msg: any) => void = () => {}
-  process.on('message', (m) => isRouterFrame(m) ? toRouter(m) : handler(m))
+function childLink(pipe: ChildPipe, setHandler: (fn: (msg: any) => void) => void): Link {
   const channel = () => (process as unknown as { channel?: { ref(): void; unref(): void } }).channel
   return {
-    send: (msg) => { if (process.connected) process.send!(msg as any) },
-    onMessage: (fn) => { handler = fn },
-    unref: () => channel()?.unref(),
-    ref: () => channel()?.ref(),
+    send: (msg) => pipe.send(msg),
+    onMessage: setHandler,
+    unref: () => { channel()?.unref(); pipe.unref() },
+    ref: () => { channel()?.ref(); pipe.ref() },
   }
 }
 
@@ -59,8 +59,17 @@ async function run(boot: BootRecord, link: Link): Promise<void> {
 if (!isMainThread) {
   void run(workerData as BootRecord, threadLink())
 } else {
-  const link = childLink()
+  // The first message on the data pipe is the boot record; the rest go to the router or the runtime.
+  let handler: ((msg: any) => void) | undefined
+  let runtimeHandler: (msg: any) => void = () => {}
+  const pipe = new ChildPipe((m) => {
+    if (handler) handler(m)
+    else {
+      handler = (msg) => isRouterFrame(msg) ? toRouter(msg) : runtimeHandler(msg)
+      void run(m as BootRecord, link)
+    }
+  })
+  const link = childLink(pipe, (fn) => { runtimeHandler = fn })
   // A child process dies with its parent: when the IPC channel closes, nothing is left to serve.
   process.once('disconnect', () => process.exit(process.exitCode ?? 0))
-  process.once('message', (boot: BootRecord) => void run(boot, link))
 }

@@ -51,3 +51,29 @@ test('addresses: IPv4, IPv6 in brackets, port 0, Unix paths', () => {
   assert.equal(formatAddress({ kind: 'tcp', host: '::1', port: 80 }), '[::1]:80')
   assert.throws(() => parseAddress('host:99999'), /bad port/)
 })
+
+test('a reader that reads into the buffers it is given gets a large frame in place, and small frames around it in order', () => {
+  const reader = new FrameReader(1 << 24)
+  const big = Buffer.alloc(300_000, 7)
+  big[0] = 1
+  big[big.length - 1] = 9
+  const stream = Buffer.concat([frameHeader(3), Buffer.from('abc'), frameHeader(big.length), big, frameHeader(2), Buffer.from('de')])
+  const frames: Buffer[] = []
+  let at = 0
+  let inPlace = 0
+  while (at < stream.length) {
+    const target = reader.readTarget()
+    if (target.length !== 65536) inPlace++
+    // A socket read fills at most the target, and often less.
+    const n = Math.min(target.length, stream.length - at, 50_000)
+    stream.copy(target, 0, at, at + n)
+    at += n
+    reader.filled(target, n)
+    for (let f = reader.next(); f; f = reader.next()) frames.push(Buffer.from(f))
+  }
+  assert.deepEqual(frames.map((f) => f.length), [3, big.length, 2])
+  assert.equal(frames[0]!.toString(), 'abc')
+  assert.ok(frames[1]!.equals(big))
+  assert.equal(frames[2]!.toString(), 'de')
+  assert.ok(inPlace > 0, 'the large frame was read into its own buffer')
+})
