@@ -35,6 +35,8 @@ const VALUE = Buffer.from([0])
 const LIST = Buffer.from([1])
 // No cap that a pool batch of large arguments could hit: both ends are troupe, in one program.
 const NO_LIMIT = Number.MAX_SAFE_INTEGER
+// What a blocked write sleeps on between tries.
+const pause = new Int32Array(new SharedArrayBuffer(4))
 
 /** A message as the buffers of one frame. */
 function encode(msg: unknown): Buffer[] {
@@ -128,18 +130,22 @@ export class ChildPipe {
   /** Send a message; it has left this process when this returns. */
   send(msg: unknown): void {
     if (this.broken) return
-    let bufs = encode(msg)
-    try {
-      for (;;) {
-        let n = writevSync(UP_FD, bufs)
-        // A blocking write may still be cut short (a signal): write the rest.
-        while (bufs.length > 0 && n >= bufs[0]!.length) n -= bufs.shift()!.length
-        if (bufs.length === 0) return
-        bufs[0] = bufs[0]!.subarray(n)
+    const bufs = encode(msg)
+    for (;;) {
+      let n: number
+      try {
+        n = writevSync(UP_FD, bufs)
+      } catch (err) {
+        // Should the fd ever be non-blocking, a full pipe is waited out, not taken for a dead parent.
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') { Atomics.wait(pause, 0, 0, 1); continue }
+        // The parent is gone (EPIPE): the IPC channel's disconnect ends this process.
+        this.broken = true
+        return
       }
-    } catch {
-      // The parent is gone (EPIPE): the IPC channel's disconnect ends this process.
-      this.broken = true
+      // A blocking write may still be cut short (a signal): write the rest.
+      while (bufs.length > 0 && n >= bufs[0]!.length) n -= bufs.shift()!.length
+      if (bufs.length === 0) return
+      bufs[0] = bufs[0]!.subarray(n)
     }
   }
 
