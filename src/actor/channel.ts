@@ -68,9 +68,11 @@ export class Outbox {
   post2(kind: number, x: unknown, y: unknown): void {
     const buf = this.buf
     buf.push(kind, x, y)
-    const n = approxBytes(x)
-    this.bytes += n + approxBytes(y)
-    if (n >= LOOSE_STRING) this.large = true
+    const nx = approxBytes(x)
+    const ny = approxBytes(y)
+    this.bytes += nx + ny
+    // An ask's message is x, an answer's value y.
+    if (nx >= LOOSE_STRING || ny >= LOOSE_STRING) this.large = true
     this.queued()
   }
 

@@ -43,6 +43,7 @@ export const collect = (v: string, acc: string[] = []): string[] => [...acc, v]
 
 /** Whether `v` is a TCP address as the library reads it (net/address.ts), not a socket path. */
 function isTcp(v: string): boolean {
+  if (/[\s[\]]/.test(v.replace(/^\[[0-9a-fA-F:.]+\]/, ''))) return false
   try {
     return parseAddress(v).kind === 'tcp'
   } catch {

@@ -69,8 +69,43 @@ type Holes = (number | string)[]
 
 interface Loosened { skeleton: unknown[]; holes: Holes; strings: string[]; bytes: number }
 
-/** The items with their large strings (as items, values of plain objects or elements of arrays) taken out, or undefined when there are none. */
+/** Whether `v` is a plain object or array none of whose values is an object (nothing in it can refer to anything). */
+function flat(v: object): boolean {
+  const proto = Object.getPrototypeOf(v)
+  if (proto === Array.prototype) {
+    const a = v as unknown[]
+    for (let j = 0; j < a.length; j++) { const e = a[j]; if (typeof e === 'object' ? e !== null : typeof e === 'function') return false }
+    return true
+  }
+  if (proto !== Object.prototype) return false
+  for (const k in v) { const e = (v as Record<string, unknown>)[k]; if (typeof e === 'object' ? e !== null : typeof e === 'function') return false }
+  return true
+}
+
+/**
+ * Whether the items' containers may be taken apart: each one flat (or bytes) and there once. A copy of
+ * a container that something else refers to (another item, itself, an item twice) would arrive as
+ * two objects; v8 serialization keeps such identities, so those lists go whole.
+ */
+function looseSafe(items: unknown[]): boolean {
+  let seen: Set<object> | undefined
+  for (let i = 0; i < items.length; i++) {
+    const x = items[i]
+    if (typeof x === 'function') return false
+    if (typeof x !== 'object' || x === null || ArrayBuffer.isView(x)) continue
+    if (!flat(x)) return false
+    if (seen?.has(x)) return false
+    ;(seen ??= new Set()).add(x)
+  }
+  return true
+}
+
+/**
+ * The items with their large strings (as items, values of plain objects or elements of arrays) taken
+ * out, or undefined when there are none or the list must go whole (see looseSafe).
+ */
 function loosen(items: unknown[]): Loosened | undefined {
+  if (!looseSafe(items)) return undefined
   let out: Loosened | undefined
   const take = (i: number, k: number | string, v: string) => {
     out ??= { skeleton: items.slice(), holes: [], strings: [], bytes: 0 }
@@ -119,7 +154,11 @@ function loosen(items: unknown[]): Loosened | undefined {
  */
 export function encodeList(items: unknown[], large = true): Buffer {
   const loose = large ? loosen(items) : undefined
-  if (!loose) return serialize(items)
+  return loose ? encodeLoose(loose) : serialize(items)
+}
+
+/** The bytes of a list whose large strings were taken out: a v8 head, then the strings raw. */
+function encodeLoose(loose: Loosened): Buffer {
   const head = serialize([loose.skeleton, loose.holes])
   // One exact allocation the bytes fill alone (never the shared pool), so a thread link can move it.
   const bytes = Buffer.allocUnsafeSlow(HEAD + head.length + loose.bytes)
@@ -192,8 +231,22 @@ export function unpack<T>(v: Packed): T[] {
  * bytes in a buffer that moves, instead of a structured clone of each), else as they are.
  */
 export function packForThread(values: unknown[], large: boolean): { msg: unknown; transfer: ArrayBuffer[] | undefined } {
-  const packed = large ? pack(values, false) : undefined
-  const buffer = packed && movableBuffer(packed)
+  // Only strings taken out pay for packing: other values (bytes, numbers) go as they are, by structured clone.
+  let loose: Loosened | undefined
+  try {
+    loose = large ? loosen(values) : undefined
+  } catch {
+    loose = undefined
+  }
+  if (!loose) return { msg: values, transfer: undefined }
+  let bytes: Buffer
+  try {
+    bytes = encodeLoose(loose)
+  } catch {
+    return { msg: values, transfer: undefined }
+  }
+  const packed: Packed = { [TAG]: bytes, n: values.length, p: false }
+  const buffer = movableBuffer(packed)
   return buffer ? { msg: packed, transfer: [buffer] } : { msg: values, transfer: undefined }
 }
 

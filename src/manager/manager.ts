@@ -27,7 +27,7 @@ async function locateFactory(typeid: string, factory: (...args: any[]) => unknow
   }
 }
 
-/** Options of a manager (both the serving and the connecting side); the ServeOptions apply when it serves. */
+/** Options of a manager (both the serving and the connecting side; ServeOptions hold the connection settings both use). */
 export interface ManagerOptions extends ServeOptions {
   /** Where to listen or connect: `'127.0.0.1:50000'`, `'[::1]:0'`, `'/tmp/m.sock'`. Default `'127.0.0.1:0'` (an ephemeral port). */
   address?: AddressLike

@@ -5,7 +5,7 @@ import { ProtocolError, UnknownMethodError } from '../errors.js'
 import { ObjectRegistry, type CallContext, type CallResult, type DialectSession } from './registry.js'
 import { decodeRequests, encodeBatch, Status, CONNECTION_REPLY_ID, type FrameLimits, type Reply, type Request, type ProxyInfo } from './protocol.js'
 
-/** How a manager's server treats each connection: the limits on its requests, the handshake, polling. */
+/** A manager's connection settings: the server applies them to every connection (a client, to its own: frame limits, handshake, polling). */
 export interface ServeOptions {
   /** Largest accepted frame payload in bytes (default 64 MiB). */
   maxFrameSize?: number

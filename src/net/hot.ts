@@ -12,7 +12,8 @@
  * CPU-bound neighbour). So no spin is unconditional: each place that spins
  * owns a SpinPolicy that measures how long its waits take with and without
  * spinning (a small share of waits always tries the other way) and keeps
- * spinning while it is not slower and its spins catch their answers (on an
+ * spinning while spun waits are no longer than SLOWER times the slept ones
+ * and at least half its spins catch their answers (on an
  * idle VM: manager rpc p50 33 µs against 67 for CPython, thread-actor asks
  * 21 µs against 62 for a raw port echo). Above that, no place spins (nor
  * probes spinning) while the machine's cores are contended: on Linux, while

@@ -119,8 +119,12 @@ export class ChildPipe {
         buffer: () => target,
         callback: (n: number, buf: Uint8Array) => {
           reader.filled(buf as Buffer, n)
-          for (let f = reader.next(); f; f = reader.next()) onMessage(decode(f))
-          target = reader.readTarget()
+          try {
+            for (let f = reader.next(); f; f = reader.next()) onMessage(decode(f))
+          } finally {
+            // A fresh target even when a handler threw: the next read must not land where a frame still points.
+            target = reader.readTarget()
+          }
         },
       },
     } as ConstructorParameters<typeof Socket>[0])

@@ -52,6 +52,23 @@ for (const on of ['thread', 'process'] as const) {
     }
   })
 
+  test(`a message with a large string that refers to itself or to one object twice reaches a ${on} actor with its identities`, async () => {
+    const c = spawn(Mirror, { on })
+    try {
+      const s = 'q'.repeat(65536)
+      const cyclic: Record<string, unknown> = { s }
+      cyclic.self = cyclic
+      const back = await c.ask(cyclic, { timeout: 60_000 }) as Record<string, unknown>
+      assert.equal(back.self, back)
+      assert.equal(back.s, s)
+      const o = { s }
+      const pair = await c.ask([o, o], { timeout: 60_000 }) as object[]
+      assert.equal(pair[0], pair[1])
+    } finally {
+      await c.stop()
+    }
+  })
+
   test(`thousands of messages carrying 64 KiB strings reach a ${on} actor whole and in order`, async () => {
     const c = spawn(StringChecker, { on })
     try {

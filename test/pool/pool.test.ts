@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { Pool, AsyncResult } from '../../src/pool/index.ts'
 import { PoolClosedError, TimeoutError, UnlocatableFunctionError, UnsendableValueError, Full } from '../../src/errors.ts'
-import { square, add, asyncSquare, sleep, failWithQuota, returnsFunction, init, initialisedWith, failingInit, length, noArgs, identity, describeNumber, describeLater, bigText, bigMixed } from './tasks.ts'
+import { square, add, asyncSquare, sleep, failWithQuota, returnsFunction, init, initialisedWith, failingInit, length, noArgs, identity, describeNumber, describeLater, bigText, bigMixed, sameAndCyclic } from './tasks.ts'
 
 const pool = new Pool({ workers: 2 })
 after(() => pool.terminate())
@@ -316,6 +316,19 @@ test('large results of every shape come back exact, each in its place, with fail
     }
   }
 })
+
+for (const kind of ['thread', 'process'] as const) {
+  test(`a ${kind} pool keeps identities in arguments that hold a large string (one object twice, a cycle)`, async () => {
+    const p = new Pool({ workers: 1, kind })
+    try {
+      const o: { s: string; self?: unknown } = { s: 'w'.repeat(65536) }
+      o.self = o
+      assert.deepEqual(await p.apply(sameAndCyclic, [o, o]), [true, true, 65536])
+    } finally {
+      await p.terminate()
+    }
+  })
+}
 
 test('map over plain numbers keeps every value exactly (-0, NaN, Infinity, big integers)', async () => {
   const special = [-0, NaN, Infinity, -Infinity, Number.MAX_SAFE_INTEGER, 0.1, -1e-300]

@@ -108,3 +108,8 @@ export function bigMixed(i: number): unknown {
     default: throw new RangeError(`no ${i}`)
   }
 }
+
+/** Whether its two arguments arrived as one object, and a cycle in the first as a cycle. */
+export function sameAndCyclic(x: { self?: unknown; s: string }, y: unknown): [boolean, boolean, number] {
+  return [x === y, x.self === x, x.s.length]
+}
