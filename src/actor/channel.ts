@@ -8,7 +8,7 @@
  * and so does every nested array: an ask, its answer and a credit take two
  * slots of the batch after their kind (`post2`) instead of a pair array.
  */
-import { LOOSE_STRING, approxBytes } from '../codec/index.js'
+import { approxBytes } from '../codec/index.js'
 
 /** Batch entry kinds. */
 export const K_TELL = 0
@@ -42,15 +42,12 @@ const BATCH_BYTES = 256 << 10
 export class Outbox {
   private buf: unknown[] = []
   private bytes = 0
-  /** Whether some entry may hold a string of LOOSE_STRING or more. */
-  private large = false
   private scheduled = false
   /** While paused (a host starting or restarting), entries accumulate in order. */
   paused: boolean
   private readonly flushTask = () => this.flush()
 
-  /** `sendBatch` gets each batch and whether it may hold large strings (see codec `packForThread`). */
-  constructor(private readonly sendBatch: (batch: unknown[], large: boolean) => void, paused = false) {
+  constructor(private readonly sendBatch: (batch: unknown[]) => void, paused = false) {
     this.paused = paused
   }
 
@@ -58,9 +55,7 @@ export class Outbox {
   post(kind: number, payload: unknown): void {
     const buf = this.buf
     buf.push(kind, payload)
-    const n = approxBytes(payload)
-    this.bytes += n
-    if (n >= LOOSE_STRING) this.large = true
+    this.bytes += approxBytes(payload)
     this.queued()
   }
 
@@ -68,11 +63,7 @@ export class Outbox {
   post2(kind: number, x: unknown, y: unknown): void {
     const buf = this.buf
     buf.push(kind, x, y)
-    const nx = approxBytes(x)
-    const ny = approxBytes(y)
-    this.bytes += nx + ny
-    // An ask's message is x, an answer's value y.
-    if (nx >= LOOSE_STRING || ny >= LOOSE_STRING) this.large = true
+    this.bytes += approxBytes(x) + approxBytes(y)
     this.queued()
   }
 
@@ -96,11 +87,9 @@ export class Outbox {
     this.scheduled = false
     if (this.paused || this.buf.length === 0) return
     const batch = this.buf
-    const large = this.large
     this.buf = []
     this.bytes = 0
-    this.large = false
-    this.sendBatch(batch, large)
+    this.sendBatch(batch)
   }
 
   /** Start sending (again), beginning with what accumulated while paused. */
@@ -114,7 +103,6 @@ export class Outbox {
     const b = this.buf
     this.buf = []
     this.bytes = 0
-    this.large = false
     return b
   }
 }

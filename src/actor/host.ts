@@ -5,7 +5,7 @@
  * control), and reports failures instead of dying, so the spawner's
  * supervisor decides: restart in place, or stop.
  */
-import { fromWireError, packForThread, toWireError, unmarshal, unpacked, type WireError } from '../codec/index.js'
+import { fromWireError, toWireError, unmarshal, type WireError } from '../codec/index.js'
 import { HotChild, load, placeLabel, type Boot } from '../process/index.js'
 import type { Actor, StopReason } from './actor.js'
 import { LocalCell } from './cell.js'
@@ -29,9 +29,7 @@ export async function actorHost(boot: Boot): Promise<void> {
   const link: Boot['link'] = hot
     ? { send: (m) => hot.send(m), onMessage: () => {}, ref: () => { hot.ref(); boot.link.ref() }, unref: () => { hot.unref(); boot.link.unref() } }
     : boot.link
-  const toParent = new Outbox(hot
-    ? (batch, large) => { const { msg, transfer } = packForThread(batch, large); hot.send(msg, transfer) }
-    : (batch) => link.send(batch))
+  const toParent = new Outbox((batch) => link.send(batch))
   setParent(toParent)
   const cls = await load<new (...args: any[]) => Actor<unknown>>(d.actor)
   const args = unmarshal(d.args, d.argsPortables) as unknown[]
@@ -74,8 +72,7 @@ export async function actorHost(boot: Boot): Promise<void> {
     else toParent.post(K_REPLYX, [a, ok, v, p])
   })
 
-  const onBatch = (msg: unknown): void => {
-    const batch = unpacked(msg) as unknown[]
+  const onBatch = (batch: unknown[]): void => {
     for (let i = 0; i < batch.length; i += 2) {
       const kind = batch[i] as number
       const payload = batch[i + 1]
@@ -127,7 +124,7 @@ export async function actorHost(boot: Boot): Promise<void> {
       if (!hot!.waitForPost(IDLE_WAIT_MS)) return
       m = hot!.take()
     }
-    if (m !== undefined) onBatch(m)
+    if (m !== undefined) onBatch(m as unknown[])
   }
 
   if (hot) hot.onMessage(onBatch)

@@ -1,4 +1,4 @@
-import { fromWireError, marshal, packForThread, toWireError, unpacked, type WireError } from '../codec/index.js'
+import { fromWireError, marshal, toWireError, type WireError } from '../codec/index.js'
 import { ActorStoppedError, ClosedError, MailboxFullError } from '../errors.js'
 import { Endpoint, HotParent, WAIT_SPINNING, locate, placeLabel, type ExitInfo, type HotLink, type Kind, type ModuleRef } from '../process/index.js'
 import type { Actor, StopReason } from './actor.js'
@@ -100,7 +100,7 @@ export class HostedActor implements Entity {
     // Arguments are checked here so an unsendable one fails spawn() itself, naming its path.
     this.args = marshal(args, 'args')
     this.ref = new LocalRef(this)
-    this.out = new Outbox((batch, large) => this.sendBatch(batch, large), true)
+    this.out = new Outbox((batch) => this.sendBatch(batch), true)
     register(this)
     locate(cls).then((mod) => {
       this.module = mod
@@ -147,11 +147,10 @@ export class HostedActor implements Entity {
     })
   }
 
-  private sendBatch(batch: unknown[], large: boolean): void {
+  private sendBatch(batch: unknown[]): void {
     const hot = this.hot
     if (!hot) { this.endpoint?.send(batch); return }
-    const { msg, transfer } = packForThread(batch, large)
-    hot.post(msg, transfer)
+    hot.post(batch)
     // A lone ask just left: time its wait, and when the channel runs hot wait for the answer right here.
     const t = this.timed
     if (t && !t.posted && t.channel === hot) {
@@ -162,8 +161,7 @@ export class HostedActor implements Entity {
     }
   }
 
-  private fromHost(msg: unknown): void {
-    const batch = unpacked(msg)
+  private fromHost(batch: unknown): void {
     if (!Array.isArray(batch)) {
       // The worker entry reports a runtime that failed to load as a plain record.
       const m = batch as { t?: string; error?: WireError }
