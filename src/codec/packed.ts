@@ -34,8 +34,8 @@ export function packedBytes(v: Packed): number {
 
 /**
  * The batch with bytes that fill their ArrayBuffer alone: itself, or a copy of just its bytes when they are
- * a view into a larger buffer (bytes that came over a process link view the whole IPC read buffer, and a
- * thread link would copy all of that).
+ * a view into a larger buffer (bytes that came over a process link may view the link's whole read buffer,
+ * and a thread link would copy all of that).
  */
 export function ownBytes(v: Packed): Packed {
   return movableBuffer(v) ? v : { [TAG]: new Uint8Array(v[TAG]), n: v.n, p: v.p }
@@ -43,8 +43,8 @@ export function ownBytes(v: Packed): Packed {
 
 /**
  * The ArrayBuffer a thread link may move instead of copying: only one the bytes fill alone. Bytes that
- * came over a process link are a view into the whole IPC read buffer; moving that would take the other
- * views with it, so those are copied (structured clone copies the whole buffer under a view).
+ * came over a process link may be a view into the link's whole read buffer; moving that would take the
+ * other views with it, so those are copied (structured clone copies the whole buffer under a view).
  */
 export function movableBuffer(v: Packed): ArrayBuffer | undefined {
   const b = v[TAG]

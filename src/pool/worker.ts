@@ -8,9 +8,8 @@
 import { performance } from 'node:perf_hooks'
 import { serialize } from 'node:v8'
 import { HotChild, load, placeLabel, type Boot, type Link } from '../process/index.js'
-import { approxBytes, toWireError, unmarshal } from '../codec/index.js'
+import { LOOSE_STRING, approxBytes, packForThread, toWireError, unmarshal } from '../codec/index.js'
 import { UnsendableValueError } from '../errors.js'
-import { LOOSE_STRING, packForThread } from '../codec/index.js'
 import {
   RUN, DEF, STOP, DONE, STARTED, INIT_FAILED, READY, MODE_APPLY, MODE_MASK, MODE_STARMAP, FLAG_REPORT_START,
   FLAG_PORTABLES, FN_SHIFT, SLOT_STARTED, SLOT_RUNNING, type WorkerBootData,

@@ -6,6 +6,7 @@ import { assertNotBootstrapping, programMainUrl, type ModuleRef } from './locate
 import { currentPlace } from './place.js'
 import { attachChild, frameTransfer, isRouterFrame, withoutTransfer } from './router.js'
 import { reviverModules } from '../codec/index.js'
+import { armWait } from '../timers.js'
 import { ParentPipe, PIPE_STDIO } from './pipe.js'
 
 /**
@@ -204,8 +205,8 @@ export class Endpoint {
         // The exit is reported once every message the child sent has been handled (a pool's last results),
         // or after EXIT_DRAIN_MS should something the child started still hold its end of the pipe.
         child.on('exit', (code, signal) => {
-          const late = setTimeout(() => this.settle(code, signal), EXIT_DRAIN_MS)
-          void pipe.drained.then(() => { clearTimeout(late); this.settle(code, signal) })
+          const disarm = armWait({ timeout: EXIT_DRAIN_MS }, () => this.settle(code, signal), () => {})
+          void pipe.drained.then(() => { disarm(); this.settle(code, signal) })
         })
         pipe.send(boot)
       }
